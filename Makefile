@@ -1,0 +1,47 @@
+# Two entry points a new user needs: `make demo` (set up, run the main job) and `make test`.
+# Everything lands in .venv; system OpenCL (Debian's PoCL and oclgrind) is installed when we are root.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+OUT ?= out
+
+.PHONY: setup setup-zoo opencl demo test bench lint figures clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+setup: $(STAMP) opencl
+
+# The torch export path of the zoo (optional extra; torch 2.13.0 is a CPU build).
+setup-zoo: setup
+	$(PY) -m pip install -q -e '.[test,zoo]'
+
+# Debian's PoCL (a working CPU OpenCL device) and oclgrind (a checking OpenCL simulator).
+# Skipped when not root or not on Debian/Ubuntu; tests that need OpenCL then skip with a reason.
+opencl:
+	@if [ ! -e /etc/OpenCL/vendors/pocl.icd ] || ! command -v oclgrind >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pocl-opencl-icd oclgrind >/dev/null) \
+	      || echo "warning: could not install pocl-opencl-icd/oclgrind; OpenCL tests will skip"; \
+	  else echo "note: install an OpenCL ICD (e.g. pocl-opencl-icd) and oclgrind for the OpenCL tests"; fi; \
+	fi
+
+demo: setup
+	$(PY) -m smartmem_sim.cli cache-study --device adreno740 --out $(OUT)/cache_study
+
+test: setup-zoo
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
+
+bench: setup
+	$(PY) benchmarks/bench_memsim.py
+
+lint: setup
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Compiler: ONNX -> IR (networkx) -> passes (classify, eliminate, fuse, search) -> Plan."""

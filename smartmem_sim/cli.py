@@ -1,0 +1,48 @@
+"""The `smartmem` command line. Each subcommand lives in its own module under smartmem_sim/commands/
+and exposes ``register(subparsers)``, which adds its parser and sets ``func`` (args -> exit status)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Subcommand modules, in the order `smartmem --help` lists them.
+COMMAND_MODULES = (
+    "cache_study",
+    "inspect",
+    "zoo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smartmem",
+        description="SmartMem layout-transformation elimination, with a 2.5D texture-memory simulator.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"smartmem_sim.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"smartmem_sim.commands.{name}":
+                continue  # a subcommand not written yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from smartmem_sim.errors import user_error_types
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except user_error_types() as exc:
+        print(f"smartmem {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
