@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "cache_study",
     "inspect",
     "zoo",
+    "devices",
 )
 
 
