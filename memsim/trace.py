@@ -49,18 +49,18 @@ class Trace:
     def from_columns(cls, *, core, surface, x, y, write, nbytes, name: str = "trace") -> Trace:
         """Check and convert columns. Integer columns accept any integer dtype whose values fit;
         a float, object or mis-shaped column is an error naming the column."""
-        given = {"core": core, "surface": surface, "x": x, "y": y, "write": write, "nbytes": nbytes}
-        n = None
+        given = {c: np.asarray(v) for c, v in
+                 {"core": core, "surface": surface, "x": x, "y": y, "write": write, "nbytes": nbytes}.items()}
+        lengths = [a.shape[0] for a in given.values() if a.ndim == 1]
+        n = lengths[0] if lengths else None
         out = {}
         for col, want in COLUMNS.items():
-            arr = np.asarray(given[col])
-            if arr.ndim == 0 and col in ("write", "nbytes", "core", "surface", "y"):
-                arr = np.full(1 if n is None else n, arr)  # a scalar broadcasts over the rows
+            arr = given[col]
+            if arr.ndim == 0 and n is not None:
+                arr = np.full(n, arr)  # a scalar broadcasts over the rows
             if arr.ndim != 1:
                 raise MemsimError(f"{name}: column '{col}' must be 1-D, got shape {arr.shape}")
-            if n is None:
-                n = arr.shape[0]
-            elif arr.shape[0] != n:
+            if arr.shape[0] != n:
                 raise MemsimError(f"{name}: column '{col}' has {arr.shape[0]} rows, expected {n}")
             if want == np.bool_:
                 zero_one = arr.dtype.kind in "iu" and (arr.size == 0 or (arr.min() >= 0 and arr.max() <= 1))
