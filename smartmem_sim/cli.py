@@ -12,6 +12,8 @@ COMMAND_MODULES = (
     "inspect",
     "zoo",
     "devices",
+    "explain",
+    "run",
 )
 
 
