@@ -1,0 +1,102 @@
+"""CacheLevel validation and single-level replacement behaviour against hand-worked sequences."""
+import numpy as np
+import pytest
+
+from memsim.addresses import simulate_addresses
+from memsim.cache import CacheLevel, CacheState
+from memsim.errors import MemsimError
+
+
+def level(**kw):
+    base = {"name": "L1", "size": 1024, "ways": 4, "line": 64}
+    return CacheLevel(**(base | kw))
+
+
+def test_derived_fields():
+    lv = level(sector=16)
+    assert (lv.sets, lv.sector, lv.sectors_per_line) == (4, 16, 4)
+    assert level().sector == 64
+    st = CacheState(level(per_core=True), copies=3)
+    assert st.tags.shape == (3, 4, 4) and (st.tags == -1).all()
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"line": 48}, "field 'line' must be a power of two"),
+    ({"sector": 24}, "field 'sector' must be a power of two"),
+    ({"sector": 128}, "sector.*<= line"),
+    ({"size": 1000}, "field 'size'.*multiple of ways"),
+    ({"size": 768, "ways": 4}, "3 sets.*power of two"),
+    ({"ways": 3, "size": 768, "policy": "plru"}, "'ways' must be a power of two for policy 'plru'"),
+    ({"policy": "random"}, "needs an explicit integer field 'seed'"),
+    ({"seed": 3}, "'seed' only applies to policy 'random'"),
+    ({"policy": "mru"}, "field 'policy' must be one of"),
+    ({"write": "write-around"}, "field 'write' must be one of"),
+    ({"per_core": "yes"}, "field 'per_core' must be true or false"),
+    ({"ways": 0}, "field 'ways' must be >= 1"),
+    ({"size": 4.0}, "field 'size' must be an integer"),
+    ({"latency_cycles": -1}, "latency_cycles"),
+    ({"line": 4096, "sector": 32, "size": 16384}, "128 sectors per line"),
+])
+def test_bad_values_name_the_level_and_field(kw, message):
+    with pytest.raises(MemsimError, match=message) as info:
+        level(**kw)
+    assert "level 'L1'" in str(info.value)
+
+
+def test_from_dict_rejects_unknown_and_missing_keys():
+    with pytest.raises(MemsimError, match="file.toml: unknown key\\(s\\) assoc"):
+        CacheLevel.from_dict({"name": "L1", "size": 1024, "ways": 4, "line": 64, "assoc": 4}, where="file.toml")
+    with pytest.raises(MemsimError, match="missing key\\(s\\) ways"):
+        CacheLevel.from_dict({"name": "L1", "size": 1024, "line": 64})
+
+
+def counts(addrs, **kw):
+    d = simulate_addresses(np.array(addrs) * 64, [{"size": 4 * 64, "ways": 4, "line": 64, **kw}])[0]
+    return d["hits"], d["misses"]
+
+
+def test_replacement_policies_on_a_hand_worked_sequence():
+    # One set of 4 ways. Lines 0..3 fill it; 0 is touched again; then 4 arrives and evicts:
+    #   LRU -> 1 (least recent); FIFO -> 0 (filled first); PLRU (tree) -> after touches 0,1,2,3,0 the tree
+    #   points to the right half, then to 2 -> 2.
+    seq = [0, 1, 2, 3, 0, 4]
+    assert counts(seq + [1], policy="lru") == (1, 6)
+    assert counts(seq + [0], policy="lru") == (2, 5)
+    assert counts(seq + [0], policy="fifo") == (1, 6)
+    assert counts(seq + [1], policy="fifo") == (2, 5)
+    assert counts(seq + [2], policy="plru") == (1, 6)
+    assert counts(seq + [3], policy="plru") == (2, 5)
+
+
+def test_random_policy_is_deterministic_for_a_seed_and_depends_on_it():
+    rng = np.random.default_rng(0)
+    addrs = rng.integers(0, 64, 2000)
+    a = counts(addrs, policy="random", seed=1)
+    assert a == counts(addrs, policy="random", seed=1)
+    assert any(counts(addrs, policy="random", seed=s) != a for s in range(2, 6))
+
+
+def test_sector_miss_fetches_only_the_missing_sector():
+    lv = [{"size": 256, "ways": 1, "line": 128, "sector": 32}]
+    d = simulate_addresses(np.array([0, 8, 32, 100, 0]), lv, nbytes=8)[0]
+    # 0: line miss (fetch sector 0); 8: hit; 32: sector miss; 100: sector miss (sector 3); 0: hit
+    assert (d["hits"], d["misses"], d["sector_misses"], d["bytes_filled"]) == (2, 3, 2, 96)
+
+
+def test_write_policies():
+    lv = {"size": 64, "ways": 1, "line": 64}  # one set, one way
+    addrs = np.array([0, 0, 64, 0])
+    w = np.array([True, True, False, False])
+    wb = simulate_addresses(addrs, [lv | {"write": "write-back"}], writes=w, nbytes=8)[0]
+    # store miss allocates; store hit; load 64 evicts dirty line 0 (written back whole: the dirty span
+    # is the line's one sector); load 0 misses again
+    assert (wb["hits"], wb["misses"], wb["writebacks"], wb["bytes_written"]) == (1, 3, 1, 64)
+    wt = simulate_addresses(addrs, [lv | {"write": "write-through"}], writes=w, nbytes=8)[0]
+    assert (wt["hits"], wt["misses"], wt["writebacks"], wt["bytes_written"]) == (1, 3, 0, 16)
+    na = simulate_addresses(addrs, [lv | {"write": "write-back", "write_allocate": False}], writes=w, nbytes=8)[0]
+    # no-allocate: both stores miss and go below; load 64 and load 0 miss
+    assert (na["hits"], na["misses"], na["bytes_written"], na["bytes_filled"]) == (0, 4, 16, 128)
+    ro = simulate_addresses(np.array([0, 0, 0]), [lv | {"write": "read-only"}], writes=np.array([False, True, False]),
+                            nbytes=8)[0]
+    # the store bypasses (not an access) and invalidates, so the last load misses
+    assert (ro["accesses"], ro["hits"], ro["misses"], ro["writes"], ro["bytes_written"]) == (2, 0, 2, 1, 8)

@@ -1,0 +1,172 @@
+"""Hierarchy: per-core L1s + shared levels against the Python model; order, chunking and threads change
+nothing; bad traces are MemsimErrors; invariants as hypothesis properties."""
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+from memsim import hierarchy as H
+from memsim.cache import CacheLevel
+from memsim.errors import MemsimError
+from memsim.hierarchy import Hierarchy
+from memsim.trace import Trace
+from tests.memsim.cache_model import ModelHierarchy
+
+LEVELS = [
+    {"name": "L1", "size": 1024, "ways": 4, "line": 64, "sector": 32, "per_core": True, "write": "read-only",
+     "write_allocate": False},
+    {"name": "L2", "size": 8192, "ways": 8, "line": 64, "sector": 32, "policy": "plru"},
+    {"name": "SLC", "size": 32768, "ways": 4, "line": 128, "policy": "fifo", "write": "write-back"},
+]
+
+
+def run_both(levels, cores, addrs, core, writes, nbytes):
+    h = Hierarchy([CacheLevel(**lv) for lv in levels], cores=cores)
+    rep = h.simulate_resolved(addrs, core, writes, nbytes)
+    model = ModelHierarchy(levels, cores).run(addrs, core, writes, nbytes)
+    return rep, model
+
+
+def assert_same(rep, model):
+    for k, st in enumerate(rep.levels):
+        ref = model.level_totals(k)
+        assert {key: getattr(st, key) for key in ref} == ref, st.name
+    assert (rep.dram_bytes_read, rep.dram_bytes_written, rep.dram_requests) == (
+        model.dram_read, model.dram_written, model.dram_requests)
+
+
+def texture_like_trace(rng, n, cores):
+    """Cores walk 2-D tiles of an 8-B-texel image (rows of 64 texels) with reuse, some stores, a few
+    long buffer accesses crossing lines."""
+    x = rng.integers(0, 64, n)
+    y = rng.integers(0, 48, n)
+    core = (y // 8 + x // 16) % cores
+    addrs = (y * 64 + x) * 8
+    nbytes = np.full(n, 8)
+    writes = rng.random(n) < 0.1
+    long = rng.random(n) < 0.02
+    nbytes[long] = rng.integers(9, 300, long.sum())
+    return addrs, core.astype(np.int32), writes, nbytes.astype(np.int32)
+
+
+@pytest.mark.parametrize("cores", [1, 3, 4])
+def test_multicore_hierarchy_matches_the_model(cores):
+    rng = np.random.default_rng(cores)
+    addrs, core, writes, nbytes = texture_like_trace(rng, 6000, cores)
+    rep, model = run_both(LEVELS, cores, addrs, core, writes, nbytes)
+    assert_same(rep, model)
+    assert rep.levels[0].copies == cores
+    assert rep.levels[0].fast_hits > 0 and rep.levels[0].sector_misses > 0
+
+
+@pytest.mark.parametrize("write", ["write-back", "write-through"])
+def test_writable_per_core_levels_match_the_model(write):
+    rng = np.random.default_rng(7)
+    levels = [
+        {"name": "L1", "size": 512, "ways": 2, "line": 32, "per_core": True, "write": write, "policy": "random",
+         "seed": 3},
+        {"name": "L2", "size": 1024, "ways": 2, "line": 64, "per_core": True, "sector": 32},
+        {"name": "L3", "size": 8192, "ways": 4, "line": 64},
+    ]
+    n = 5000
+    addrs = rng.integers(0, 4096, n)
+    core = rng.integers(0, 2, n).astype(np.int32)
+    rep, model = run_both(levels, 2, addrs, core, rng.random(n) < 0.3, rng.integers(1, 80, n).astype(np.int32))
+    assert_same(rep, model)
+
+
+def test_chunks_and_thread_counts_change_nothing(monkeypatch):
+    rng = np.random.default_rng(3)
+    addrs, core, writes, nbytes = texture_like_trace(rng, 20000, 4)
+    h = Hierarchy([CacheLevel(**lv) for lv in LEVELS], cores=4)
+    whole = h.simulate_resolved(addrs, core, writes, nbytes).to_dict()
+    monkeypatch.setattr(H, "CHUNK_REQUESTS", 2048)
+    chunked = h.simulate_resolved(addrs, core, writes, nbytes).to_dict()
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one_thread = h.simulate_resolved(addrs, core, writes, nbytes).to_dict()
+    finally:
+        numba.set_num_threads(before)
+    assert whole == chunked == one_thread
+
+
+def test_simulate_resolves_the_trace_through_the_surface_table():
+    surfaces = pytest.importorskip("memsim.surfaces")
+    table = surfaces.SurfaceTable([surfaces.Image2D(64, 32, "fp16"), surfaces.Buffer(4096)],
+                                  surfaces.ImageLayout("tiled", tile_width=8, tile_height=4))
+    y, x = np.divmod(np.arange(64 * 32), 64)
+    trace = Trace.from_columns(core=x // 32, surface=0, x=x, y=y, write=False, nbytes=8)
+    h = Hierarchy([CacheLevel(**lv) for lv in LEVELS], cores=2)
+    rep = h.simulate(trace, table)
+    direct = h.simulate_resolved(table.resolve(trace), trace.core, trace.write, trace.nbytes)
+    assert rep.to_dict() == direct.to_dict()
+    assert rep.levels[0].accesses == len(trace)
+    # every 32 B sector holds 4 fp16 texels of one tile row; a row-wise walk misses once per sector
+    assert rep.levels[0].misses == len(trace) // 4
+
+
+def test_bad_traces_are_memsim_errors():
+    h = Hierarchy([CacheLevel(**lv) for lv in LEVELS], cores=2, name="dev")
+    with pytest.raises(MemsimError, match="core.*row 2 has core 2.*0..1"):
+        h.simulate_resolved(np.arange(4) * 8, np.array([0, 1, 2, 0]), np.zeros(4, bool), np.full(4, 8))
+    bad = Trace(core=np.zeros(2, np.int32), surface=np.zeros(2, np.int32), x=np.zeros(2), y=np.zeros(2, np.int64),
+                write=np.zeros(2, bool), nbytes=np.full(2, 8, np.int32))
+    with pytest.raises(MemsimError, match="column 'x' has dtype float64"):
+        h.simulate(bad, None)
+    with pytest.raises(MemsimError, match="column 'nbytes' has values in \\[0, 8\\]; allowed 1"):
+        h.simulate_resolved(np.arange(2), np.zeros(2, int), np.zeros(2, bool), np.array([8, 0]))
+    with pytest.raises(MemsimError, match="column 'core' must be integers, got dtype float64"):
+        h.simulate_resolved(np.arange(2), np.zeros(2), np.zeros(2, bool), np.full(2, 8))
+    with pytest.raises(MemsimError, match="column 'core' has values in \\[0, 4294967296\\]"):
+        h.simulate_resolved(np.arange(2), np.array([0, 2**32]), np.zeros(2, bool), np.full(2, 8))
+
+
+def test_bad_hierarchies_are_memsim_errors():
+    l1 = CacheLevel(name="L1", size=1024, ways=2, line=64, per_core=True)
+    l2 = CacheLevel(name="L2", size=4096, ways=2, line=32)
+    with pytest.raises(MemsimError, match="'L2': line \\(32 B\\) is smaller"):
+        Hierarchy([l1, l2])
+    with pytest.raises(MemsimError, match="per_core but comes after a shared level"):
+        Hierarchy([CacheLevel(name="L2", size=4096, ways=2, line=64), l1])
+    with pytest.raises(MemsimError, match="unique"):
+        Hierarchy([l1, l1])
+    with pytest.raises(MemsimError, match="cores"):
+        Hierarchy([l1], cores=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=hs.integers(0, 2**32 - 1), ways=hs.sampled_from([1, 2, 4, 8]), sets=hs.sampled_from([1, 2, 8]),
+       cores=hs.integers(1, 3), store_share=hs.sampled_from([0.0, 0.3]))
+def test_counting_invariants(seed, ways, sets, cores, store_share):
+    rng = np.random.default_rng(seed)
+    n = 800
+    levels = [CacheLevel(name="L1", size=sets * ways * 32, ways=ways, line=32, sector=16, per_core=True),
+              CacheLevel(name="L2", size=4 * sets * ways * 64, ways=ways, line=64)]
+    rep = Hierarchy(levels, cores=cores).simulate_resolved(
+        rng.integers(0, 1 << 12, n), rng.integers(0, cores, n), rng.random(n) < store_share,
+        rng.integers(1, 17, n))
+    for st in rep.levels:
+        assert st.hits + st.misses == st.accesses
+        assert 0 <= st.sector_misses <= st.misses and st.fast_hits <= st.hits
+    if store_share == 0:
+        # loads only: each miss is exactly one request below, and DRAM reads what the last level filled
+        assert rep.levels[0].misses == rep.levels[1].accesses
+        assert rep.levels[1].misses == rep.dram_requests
+        assert rep.dram_bytes_read == rep.levels[1].bytes_filled and rep.dram_bytes_written == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=hs.integers(0, 2**32 - 1), ways=hs.integers(1, 12), extra=hs.integers(1, 8))
+def test_lru_inclusion_property_fully_associative(seed, ways, extra):
+    """A fully associative LRU cache with more ways never misses more (LRU is a stack algorithm)."""
+    rng = np.random.default_rng(seed)
+    addrs = (rng.zipf(1.3, 1500) % 200) * 64
+    zeros = np.zeros(addrs.shape[0], np.int32)
+
+    def misses(w):
+        h = Hierarchy([CacheLevel(name="L1", size=w * 64, ways=w, line=64)])
+        return h.simulate_resolved(addrs, zeros, zeros.astype(bool), zeros + 4).levels[0].misses
+
+    assert misses(ways + extra) <= misses(ways)

@@ -1,0 +1,64 @@
+"""load_profile: every malformed profile is a MemsimError naming the file and the field."""
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from memsim.errors import MemsimError
+from memsim.profiles import DEVICES_DIR, load_profile
+
+BASE = (DEVICES_DIR / "adreno540.toml").read_text()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "dev.toml"
+    p.write_text(text)
+    return p
+
+
+def test_a_valid_copy_loads(tmp_path):
+    prof = load_profile(write(tmp_path, BASE))
+    assert prof.name == "adreno540" and prof.cores == 4
+    assert [lv.name for lv in prof.levels] == ["L1", "L2"]
+    assert "levels.L1.size" in prof.sources and "levels.L1.size" in prof.guesses()
+    assert "dram.bandwidth_bytes_per_s" not in prof.guesses()
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("cores = 4\n", "cores = 4\nwarp_size = 32\n", "unknown key\\(s\\) warp_size"),
+    ("cores = 4\n", "cores = 4\ncores = 5\n", "not valid TOML"),
+    ("line = 64\nper_core = true", "line = 48\nper_core = true", "level 'L1': field 'line' must be a power of two"),
+    ("size = 131072", "size = 100000", "'L2'.*field 'size'"),
+    ('size = "guess: Adreno 640 has 1 KB', 'sise = "guess: Adreno 640 has 1 KB', "field 'levels.L1.size' has no source"),
+    ('ways = "guess: 4-way"\n', 'ways = "guess: 4-way"\nassoc = "x"\n', "names 'assoc', which is not a field"),
+    ('bandwidth_bytes_per_s = 30e9', 'bandwidth_bytes_per_s = -1', "\\[dram\\].*bandwidth_bytes_per_s"),
+    ('bandwidth_bytes_per_s = 30e9', 'bandwidth_bytes_per_s = 30e9\nchannels = 4', "\\[dram\\]: unknown key"),
+    ('kind = "tiled"', 'kind = "swizzled"', "\\[image_layout\\].*kind"),
+    ('clock_hz = 710e6', 'clock_hz = "fast"', "field 'clock_hz' must be a positive number"),
+    ('cores = "guess: 4 shader processors; unverified"', 'cores = ""', "source of 'cores' must be a non-empty"),
+    ('write = "read-only"', 'write = "read-mostly"', "field 'write' must be one of"),
+])
+def test_malformed_profiles_name_file_and_field(tmp_path, old, new, message):
+    assert old in BASE
+    path = write(tmp_path, BASE.replace(old, new, 1))
+    with pytest.raises(MemsimError, match=message) as info:
+        load_profile(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_source_table_and_missing_key(tmp_path):
+    data = tomllib.loads(BASE)
+    text = BASE.replace("[source]\n", "[unused_source]\n")
+    with pytest.raises(MemsimError, match="unknown key"):
+        load_profile(write(tmp_path, text))
+    assert "memory_parallelism" in data
+    text = BASE.replace("memory_parallelism = 64\n", "")
+    with pytest.raises(MemsimError, match="missing key 'memory_parallelism'"):
+        load_profile(write(tmp_path, text))
+
+
+def test_unknown_names_and_paths():
+    with pytest.raises(MemsimError, match="unknown device profile 'adreno999'; shipped: .*adreno740"):
+        load_profile("adreno999")
+    with pytest.raises(MemsimError, match="does not exist"):
+        load_profile("/nonexistent/dev.toml")
