@@ -96,12 +96,13 @@ class Step:
     id: str
     op_type: str  # ONNX op type of the main operator, or COPY
     nodes: tuple[str, ...]  # IR node ids this kernel implements (main operator first, then epilogues)
-    inputs: tuple[Operand, ...]
+    inputs: tuple[Operand | None, ...]  # None: an omitted optional ONNX input (e.g. Resize's roi)
     outputs: tuple[str, ...]  # stored tensors written
     attrs: Mapping[str, Any] = field(default_factory=dict)  # decoded ONNX attributes of the main operator
     output_maps: tuple[IndexMap | None, ...] = ()  # per output: op coords -> stored coords (None: identity)
     epilogue: tuple[Epilogue, ...] = ()
     reason: str = ""  # why this kernel exists (for COPY: why the transform survived)
+    absorbed_output: tuple[str, ...] = ()  # IR node ids of layout operators folded into output_maps
 
     def output_map(self, i: int = 0) -> IndexMap | None:
         return self.output_maps[i] if i < len(self.output_maps) else None
@@ -130,6 +131,8 @@ class Plan:
     inputs: list[str]  # stored tensors the caller provides, in model input order
     outputs: list[str]  # stored tensors holding the model outputs, in model output order
     decisions: list[EdgeDecision] = field(default_factory=list)
+    # initializer protos of the "weight" stored tensors (a structure-only model's have dims, no data)
+    weights: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.storage not in STORAGE_TYPES:
@@ -141,6 +144,8 @@ class Plan:
         ready = {n for n, t in self.tensors.items() if t.kind in ("input", "weight")}
         for step in self.steps:
             for op in list(step.inputs) + [o for e in step.epilogue for o in e.operands]:
+                if op is None:
+                    continue
                 if op.tensor not in self.tensors:
                     raise CompilerError(f"plan '{self.model}': step '{step.id}' reads unknown tensor '{op.tensor}'")
                 if op.tensor not in ready:
@@ -175,7 +180,9 @@ class Plan:
                 return {"kind": "buffer", "name": t.name, "order": list(getattr(t, "order", []) or [])}
             return {"kind": type(t).__name__, "name": t.name}
 
-        def operand(o: Operand) -> dict[str, Any]:
+        def operand(o: Operand | None) -> dict[str, Any] | None:
+            if o is None:
+                return None
             return {"tensor": o.tensor, "map": str(o.index_map), "absorbed": list(o.absorbed)}
 
         return {

@@ -1,0 +1,99 @@
+"""The pass order of every policy, in one list, and ``compile_model``.
+
+Policies (compiler/passes/* docstrings give the details):
+- ``naive`` (MNN-like): default layouts, every layout operator a copy kernel, implicit conversions
+  where an operator reduces over a dim that is not in the lanes, no fusion.
+- ``fusion`` (DNNFusion-like): element-wise chains fused as epilogues, layout operators that keep
+  the default storage become free views, the rest stay copies; default layouts.
+- ``smartmem`` (the paper): classify, decide every edge by its pair of groups, eliminate layout
+  operators into index maps (inverse or forward), fuse, choose layouts by the reduction-dimension
+  heuristic (2 dims per layout, extra copies beyond), re-group Add-like ops whose inputs differ.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.errors import CompilerError
+from compiler.ir import Graph
+from compiler.passes import classify, decisions, eliminate, fuse, layouts, lower
+from compiler.plan import STORAGE_TYPES, Plan
+
+POLICIES = ("naive", "fusion", "smartmem")
+ALL = POLICIES
+
+
+@dataclass
+class Context:
+    """What the passes hand to each other."""
+
+    graph: Graph
+    policy: str
+    storage: str
+    cls: Any = None
+    elim: Any = None
+    fusion: Any = None
+    plan: Plan | None = None
+    notes: dict = field(default_factory=dict)  # (node or step id, tensor) -> layout-pass reason
+    changed: dict = field(default_factory=dict)  # node -> (group, reason) after layout selection
+
+
+def _regroup(c: Context) -> None:
+    families = {nid: info.op_class.family for nid, info in c.cls.nodes.items()}
+    for nid, reason in layouts.group_changes(c.plan, families).items():
+        group = classify.describe(c.cls.nodes[nid].op_type, inputs_share_layout=False).group
+        c.changed[nid] = (group, reason)
+
+
+PASSES: list[tuple[str, tuple[str, ...], Callable[[Context], None]]] = [
+    # constants become weights; every node gets its group, mapping type and (Fixed) layout operators
+    ("classify", ALL, lambda c: setattr(c, "cls", classify.classify_graph(c.graph))),
+    # each layout operator: copy (naive), free view or copy (fusion), inverse or forward fold (smartmem)
+    ("eliminate", ALL, lambda c: setattr(c, "elim", eliminate.plan_elimination(c.graph, c.cls, c.policy))),
+    # element-wise consumers that become epilogues of their producer's kernel (not in naive)
+    ("fuse", ALL, lambda c: setattr(c, "fusion", fuse.plan_fusion(c.graph, c.cls, c.elim, c.policy))),
+    # IR + decisions -> Plan with default layouts, output views materialized
+    ("lower", ALL, lambda c: setattr(c, "plan", lower.lower(c.graph, c.cls, c.elim, c.fusion, c.policy, c.storage))),
+    # weights are prepacked offline in the layout their readers' reduction dims prefer
+    ("prepack_weights", ALL, lambda c: layouts.prepack_weights(c.plan)),
+    # naive: implicit conversion copies where a reader's reduction dim is not in the lanes
+    ("convert", ("naive",), lambda c: c.notes.update(layouts.insert_conversions(c.plan))),
+    # smartmem: reduction-dimension layout heuristic, 2 dims per 2.5D layout, extra copies beyond
+    ("select_layouts", ("smartmem",), lambda c: c.notes.update(layouts.select_layouts(c.plan))),
+    # smartmem: Add-like ops whose inputs ended up in different layouts change group (ILD&Var)
+    ("regroup", ("smartmem",), _regroup),
+    # one EdgeDecision with a reason per IR edge
+    ("decisions", ALL, lambda c: setattr(c.plan, "decisions", decisions.edge_decisions(
+        c.graph, c.cls, c.elim, c.fusion, c.policy, _by_node(c), c.changed))),
+    # every operand reads a tensor written earlier, with matching shapes
+    ("validate", ALL, lambda c: c.plan.validate()),
+]
+
+
+def _by_node(c: Context) -> dict[tuple[str, str], str]:
+    """Layout-pass notes keyed by (step id, stored tensor) -> keyed by (IR node, IR tensor)."""
+    out = {}
+    steps = {s.id: s for s in c.plan.steps}
+    for (sid, tensor), reason in c.notes.items():
+        step = steps.get(sid)
+        source = c.plan.tensors[tensor].source or tensor if tensor in c.plan.tensors else tensor
+        for nid in (step.nodes if step else (sid,)):
+            out[(nid, source)] = reason
+    return out
+
+
+def compile_model(graph: Graph, policy: str, storage: str = "fp32") -> Plan:
+    """Run the policy's passes on (a clone of) ``graph`` and return its Plan."""
+    if policy not in POLICIES:
+        raise CompilerError(f"unknown policy '{policy}'; choose one of {', '.join(POLICIES)}")
+    if storage not in STORAGE_TYPES:
+        raise CompilerError(f"storage '{storage}' is not one of {STORAGE_TYPES}")
+    if not isinstance(graph, Graph):
+        raise CompilerError(f"compile_model needs a compiler.ir.Graph (use compiler.frontend.load_model), "
+                            f"got {type(graph).__name__}")
+    ctx = Context(graph.clone(), policy, storage)
+    for _name, policies, run in PASSES:
+        if policy in policies:
+            run(ctx)
+    return ctx.plan

@@ -1,0 +1,130 @@
+"""Table 7 of the paper, ops column: operators in the graph and kernels after each policy, for the
+18 zoo networks at full size, next to the paper's numbers.
+
+Counts (definitions):
+* ``graph``: nodes of the cleaned ONNX graph (compiler.frontend.load_model: shape logic folded,
+  Constant/Identity/Dropout removed); ``layout_ops``: its layout-transformation operators
+  (compiler.analysis.counts.is_layout_transform);
+* ``naive`` / ``fusion`` / ``smartmem``: kernels in the policy's Plan (compiler.pipeline.compile_model),
+  i.e. steps, with the COPY steps among them in ``*_copies`` (layout operators executed, implicit
+  conversions, extra layout copies, materialized outputs);
+* ``paper_*``: the paper's Table 7 (ops in graph, after DNNFusion, after SmartMem), where known.
+
+Structure-only models suffice (no weights are read). Writes, atomically, under
+experiments/results/table7/: ``table7_op_counts.csv``, ``table7_op_counts.md`` (both tagged with
+the commit). Run: ``.venv/bin/python experiments/table7_op_counts.py [--models a,b] [--out DIR]``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from compiler.analysis.counts import layout_transforms  # noqa: E402
+from compiler.frontend import load_model  # noqa: E402
+from compiler.pipeline import POLICIES, compile_model  # noqa: E402
+from smartmem_sim import zoo  # noqa: E402
+from smartmem_sim.atomic import write_text  # noqa: E402
+from smartmem_sim.errors import UserError  # noqa: E402
+from smartmem_sim.zoo import registry, store  # noqa: E402
+
+COLUMNS = ["model", "family", "graph", "layout_ops", "naive", "naive_copies", "fusion", "fusion_copies",
+           "smartmem", "smartmem_copies", "paper_graph", "paper_dnnfusion", "paper_smartmem", "seconds"]
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+        return out + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def count_model(name: str) -> dict:
+    """One row of the table for zoo network ``name`` (full size, structure only)."""
+    t0 = time.perf_counter()
+    entry = registry.entry(name)
+    graph = load_model(zoo.load(name, tiny=False, weights=False), name=name)
+    row = {"model": name, "family": entry.family, "graph": len(graph),
+           "layout_ops": layout_transforms(graph)["total"]}
+    for policy in POLICIES:
+        plan = compile_model(graph, policy)
+        row[policy] = plan.count()
+        row[f"{policy}_copies"] = plan.count("Copy")
+    row.update(paper_graph=entry.paper_ops, paper_dnnfusion=entry.paper_ops_dnnfusion,
+               paper_smartmem=entry.paper_ops_smartmem, seconds=round(time.perf_counter() - t0, 2))
+    return row
+
+
+def to_csv(rows: list[dict], tag: str) -> str:
+    buf = io.StringIO()
+    buf.write(f"# {tag}\n")
+    w = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r[k]) for k in COLUMNS})
+    return buf.getvalue()
+
+
+def to_markdown(rows: list[dict], missing: list[str], tag: str) -> str:
+    def cell(v):
+        return "-" if v is None else str(v)
+
+    lines = [f"Table 7 (ops): kernels per policy, ours vs the paper ({tag})", "",
+             "| model | graph (paper) | layout ops | naive (copies) | fusion (copies) / paper DNNFusion "
+             "| smartmem (copies) / paper SmartMem |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['graph']} ({cell(r['paper_graph'])}) | {r['layout_ops']} | "
+                     f"{r['naive']} ({r['naive_copies']}) | {r['fusion']} ({r['fusion_copies']}) / "
+                     f"{cell(r['paper_dnnfusion'])} | {r['smartmem']} ({r['smartmem_copies']}) / "
+                     f"{cell(r['paper_smartmem'])} |")
+    if missing:
+        lines += ["", f"Not in the zoo when this ran (no committed full-size model): {', '.join(missing)}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="", help="comma-separated zoo names (default: all 18)")
+    ap.add_argument("--out", default=str(ROOT / "experiments" / "results" / "table7"), help="output folder")
+    args = ap.parse_args(argv)
+    names = [n for n in args.models.split(",") if n] or zoo.list_models()
+    for n in names:
+        registry.entry(n)  # unknown names fail before any work
+    rows, missing = [], []
+    t0 = time.perf_counter()
+    for n in names:
+        if not store.model_path(n, False).exists():
+            missing.append(n)
+            print(f"{n}: no committed full-size model, skipped", flush=True)
+            continue
+        try:
+            row = count_model(n)
+        except UserError as exc:
+            missing.append(n)
+            print(f"{n}: {exc}", flush=True)
+            continue
+        rows.append(row)
+        print(f"{n}: graph {row['graph']}, naive {row['naive']}, fusion {row['fusion']}, smartmem {row['smartmem']} "
+              f"({row['seconds']} s)", flush=True)
+    tag = f"commit {commit()}, {len(rows)} models, {time.perf_counter() - t0:.1f} s"
+    out = Path(args.out)
+    write_text(out / "table7_op_counts.csv", to_csv(rows, tag))
+    write_text(out / "table7_op_counts.md", to_markdown(rows, missing, tag))
+    print(to_markdown(rows, missing, tag))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+import numpy as np
+from onnx import helper
+
+from compiler.frontend import load_model
+from compiler.layout import ops as lops
+from compiler.passes.classify import classify_graph
+from compiler.passes.eliminate import is_free, plan_elimination
+from tests.compiler.passes.builders import model
+
+
+def test_free_reshapes_under_the_default_layout():
+    # [N, C, H] -> [N, C, H, 1]: nc4hw4_r3 and nc4hw4 store it identically
+    assert is_free(lops.Unsqueeze((3,)), (2, 8, 5), np.float32)
+    # [N, C] -> [N, C, 1, 1]
+    assert is_free(lops.Reshape((2, 8, 1, 1)), (2, 8), np.float32)
+    # merging H into C moves elements between texels
+    assert not is_free(lops.Reshape((2, 40)), (2, 8, 5), np.float32)
+    assert not is_free(lops.Transpose((0, 2, 1)), (2, 8, 5), np.float32)
+
+
+def _graph(extra_consumer: bool):
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("Transpose", ["r"], ["t"], perm=[1, 0], name="tr"),
+             helper.make_node("Slice", ["t", "st", "en"], ["y"], name="sl")]
+    outs = {"y": (2, 3)}
+    if extra_consumer:
+        nodes.append(helper.make_node("Neg", ["r"], ["z"], name="neg"))
+        outs["z"] = (3, 4)
+    m = model(nodes, {"x": (3, 4)}, outs, {"st": np.array([1, 0]), "en": np.array([3, 3])})
+    g = load_model(m)
+    return g, classify_graph(g)
+
+
+def test_modes_per_policy():
+    g, cls = _graph(extra_consumer=False)
+    assert {e.mode for e in plan_elimination(g, cls, "naive").values()} == {"copy"}
+    assert {e.mode for e in plan_elimination(g, cls, "fusion").values()} == {"copy"}
+    sm = plan_elimination(g, cls, "smartmem")
+    assert sm["tr"].mode == "forward"
+    assert sm["sl"].mode == "inverse" and "not a bijection" in sm["sl"].reason
+
+
+def test_producer_with_other_consumers_folds_into_consumers():
+    g, cls = _graph(extra_consumer=True)
+    sm = plan_elimination(g, cls, "smartmem")
+    assert sm["tr"].mode == "inverse" and "other consumers" in sm["tr"].reason
