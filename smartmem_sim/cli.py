@@ -14,6 +14,8 @@ COMMAND_MODULES = (
     "devices",
     "explain",
     "run",
+    "compile",
+    "compare",
 )
 
 
