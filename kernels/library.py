@@ -1,0 +1,100 @@
+"""Plan steps -> kernels: OpenCL source, launch geometry, arguments, and the memsim trace of each.
+
+A step becomes one :class:`KernelDef` per output it writes (a Split writes several). Everything comes
+from the step's :class:`~kernels.ops.program.AccessProgram`, so the source and the trace describe the
+same accesses (tests/kernels/test_trace_matches_kernel.py checks this on a device).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from math import prod
+
+import numpy as np
+
+import kernels.ops  # noqa: F401  (registers the operator bodies)
+from compiler.layout.image import ImageLayout
+from compiler.plan import Plan, Step
+from kernels.errors import KernelError
+from kernels.ops.builder import build_program
+from kernels.ops.program import AccessProgram
+from kernels.render.opencl import render
+from kernels.trace.generate import ELEM_BYTES, TEXEL_BYTES, item_accesses, schedule
+from memsim.surfaces import Buffer as SimBuffer
+from memsim.surfaces import Image2D as SimImage
+from memsim.trace import Trace
+
+
+@dataclass(frozen=True)
+class KernelDef:
+    """One kernel launch of a plan step."""
+
+    step: str
+    output: str  # stored tensor written
+    program: AccessProgram
+    storage: str  # "fp32" or "fp16"
+    source: str
+
+    @property
+    def name(self) -> str:
+        return self.program.name
+
+    @property
+    def global_size(self) -> tuple[int, int]:
+        return self.program.global_size
+
+    @property
+    def local_size(self) -> tuple[int, int]:
+        return self.program.local_size
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """Stored tensor names, in kernel parameter order."""
+        return tuple(s.tensor for s in self.program.surfaces)
+
+    def surfaces(self) -> dict[str, int]:
+        """Kernel parameter name -> its index (the ids an instrumented build logs)."""
+        return {s.param: i for i, s in enumerate(self.program.surfaces)}
+
+    def trace(self, cores: int, wave_size: int, surface_ids: Mapping[str, int] | None = None) -> Trace:
+        """The kernel's accesses in issue order (kernels/trace/generate.py); ``surface_ids`` maps stored
+        tensor names to ids of the caller's SurfaceTable (default: parameter order)."""
+        ids = None if surface_ids is None else np.array([surface_ids[t] for t in self.args], np.int32)
+        return schedule(item_accesses(self.program, self.storage), self.program, cores, wave_size, ids)
+
+
+def step_kernels(plan: Plan, step: Step, constants: Mapping[str, np.ndarray] | None = None) -> list[KernelDef]:
+    """The kernels of one step (``constants``: values of weight tensors some operators need at
+    generation time, e.g. Slice starts or Gather indices, by stored tensor name)."""
+    out = []
+    for i, name in enumerate(step.outputs):
+        prog = build_program(plan, step, i, constants)
+        out.append(KernelDef(step.id, name, prog, plan.storage, render(prog, plan.storage)))
+    return out
+
+
+def plan_kernels(plan: Plan, constants: Mapping[str, np.ndarray] | None = None) -> list[KernelDef]:
+    """Every kernel of the plan, in execution order."""
+    plan.validate()
+    return [k for step in plan.steps for k in step_kernels(plan, step, constants)]
+
+
+def plan_surfaces(plan: Plan) -> tuple[dict[str, int], list[SimImage | SimBuffer]]:
+    """memsim surfaces of every stored tensor (ids in ``plan.tensors`` order), for a SurfaceTable."""
+    ids, surfaces = {}, []
+    for name, t in plan.tensors.items():
+        ids[name] = len(surfaces)
+        if isinstance(t.layout, ImageLayout):
+            surfaces.append(SimImage(t.layout.width, t.layout.height, plan.storage, name))
+        else:
+            surfaces.append(SimBuffer(prod(t.shape) * ELEM_BYTES[plan.storage], name))
+    return ids, surfaces
+
+
+def plan_trace(plan: Plan, cores: int, wave_size: int, constants: Mapping[str, np.ndarray] | None = None
+               ) -> tuple[list[tuple[KernelDef, Trace]], list[SimImage | SimBuffer]]:
+    """Per kernel, its trace against the plan's surface numbering, and the surfaces themselves."""
+    if plan.storage not in TEXEL_BYTES:
+        raise KernelError(f"plan storage {plan.storage!r} unknown")
+    ids, surfaces = plan_surfaces(plan)
+    return [(k, k.trace(cores, wave_size, ids)) for k in plan_kernels(plan, constants)], surfaces

@@ -1,0 +1,117 @@
+"""The access program: one kernel described once, as data, for both the OpenCL renderer and the trace generator.
+
+A kernel launches one work-item per output texel (image output: global size (width, height), work-item
+``(gx, gy)`` writes texel ``(gx, gy)``) or per 4 consecutive elements (buffer output: global size
+``(ceil(n/4), 1)``, work-item ``gx`` writes offsets ``4*gx .. 4*gx+3``). A work-item loops over its
+lanes (``lane`` = 0..3; only lane 0 for an image layout without a lane dim); the program's
+:class:`LaneCode` says, as expressions of ``gx``, ``gy`` and ``lane``, when a lane is a real element
+(not padding) and which :class:`Phase` s compute its value. (One loop rather than four unrolled copies
+keeps the source small, which is what OpenCL compilers such as PoCL spend their time on.) A phase is a nest of reduction loops whose innermost
+body performs :class:`Read` s (each at stored-tensor coordinates given as index expressions of the
+work-item ids ``gx``, ``gy`` and the loop variables), then runs C code on the values read.
+
+Execution order inside a work-item (what the renderer emits and the trace generator replays):
+lane 0..count-1 (skipping invalid lanes); inside a lane, phases in order; inside a phase, loop iterations in
+row-major order of ``loops`` (outer first); inside an iteration, ``reads`` in order (a guarded read that
+is off does not happen). A buffer output is stored at the end of each valid lane; an image
+output is one texel write after the lane loop.
+
+C conventions for the code strings: each read defines ``float <value>`` (``fill`` when its guard is
+off) and ``int ok_<value>`` (1 when it read); phases may declare variables in ``before`` that later
+phases and ``result`` use (all of one lane's code shares one C block).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from compiler.layout.expr import Expr, Var
+from compiler.layout.image import BufferLayout, ImageLayout, TensorLayout
+
+LANES = 4
+
+
+@dataclass(frozen=True)
+class Surface:
+    """One image/buffer parameter of the kernel."""
+
+    param: str  # C parameter name, e.g. "s0"
+    tensor: str  # stored tensor name in the plan
+    layout: TensorLayout
+    write: bool = False
+
+    @property
+    def on_image(self) -> bool:
+        return isinstance(self.layout, ImageLayout)
+
+
+@dataclass(frozen=True)
+class Let:
+    """``const int var = expr;`` guarded by ``0 <= expr < var.extent`` (e.g. a padded conv input row):
+    inside the guard ``var`` has the range its extent says, which keeps index printing sign-safe."""
+
+    var: Var
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class Read:
+    """One load: ``value = stored tensor of surface ``surface`` at ``coords`` (logical stored coordinates)``."""
+
+    value: str
+    surface: int
+    coords: tuple[Expr, ...]
+    lets: tuple[Let, ...] = ()  # all guards must hold, else value = fill and ok_<value> = 0
+    fill: str = "0.0f"
+
+
+@dataclass(frozen=True)
+class Phase:
+    loops: tuple[Var, ...] = ()
+    reads: tuple[Read, ...] = ()
+    before: str = ""  # C before the loops
+    body: str = ""  # C in the innermost loop, after the reads
+    after: str = ""  # C after the loops
+
+
+@dataclass(frozen=True)
+class LaneCode:
+    """The code of every lane: index expressions may read the lane variable ``lane`` (0..count-1)."""
+
+    count: int  # lanes the work-item computes: 4, or 1 for an image layout without a lane dim
+    valid: tuple[tuple[Expr, int], ...]  # (expr, n): the lane is real when expr < n for all (expr >= 0 always)
+    phases: tuple[Phase, ...]
+    result: str  # C float expression of the lane's value after the phases
+
+
+@dataclass(frozen=True)
+class AccessProgram:
+    """A kernel as data (see the module docstring)."""
+
+    name: str  # kernel name (C identifier)
+    surfaces: tuple[Surface, ...]
+    output: int  # index of the written surface
+    grid: tuple[Var, Var]  # gx, gy with the global size as extents
+    local_size: tuple[int, int]
+    lanes: LaneCode
+    step: str = ""  # plan step id
+    helpers: str = ""  # extra C functions the phases call
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def global_size(self) -> tuple[int, int]:
+        return (self.grid[0].extent, self.grid[1].extent)
+
+    @property
+    def out_surface(self) -> Surface:
+        return self.surfaces[self.output]
+
+
+def elem_count(layout: TensorLayout) -> int:
+    n = 1
+    for d in layout.shape:
+        n *= d
+    return n
+
+
+def is_buffer(layout: TensorLayout) -> bool:
+    return isinstance(layout, BufferLayout)

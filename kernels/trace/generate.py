@@ -1,0 +1,169 @@
+"""The memory accesses of an access program, evaluated with numpy from the same index expressions the
+OpenCL renderer prints, and scheduled into a memsim :class:`~memsim.trace.Trace`.
+
+Two stages:
+
+1. :func:`item_accesses`: every access of every work-item, in the work-item's program order (the order
+   described in kernels/ops/program.py), tagged with its *program point* (a number that is the same for
+   the same access instruction in every work-item: lane, phase, loop iteration, read).
+2. :func:`schedule`: the issue order on a device with ``cores`` cores that run work-groups of
+   ``local_size`` work-items in waves of ``wave_size``. Work-group ``g`` (row-major over the grid of
+   groups) runs on core ``g % cores``; a core runs its groups one after another, each in waves of
+   consecutive local ids (x fastest). The trace is a sequence of steps; at step ``t`` every core issues
+   its ``t``-th wave (core 0 first). A wave runs in lock-step: its rows are ordered by program point,
+   then by local id, so the accesses of one instruction across the wave are adjacent (what a GPU's
+   coalescer sees). As in memsim/study.py, several waves in flight per core are not modelled.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from compiler.layout.expr import evaluate
+from kernels.errors import KernelError
+from kernels.ops.program import AccessProgram
+from kernels.render.opencl import buffer_out_coords
+from memsim.trace import Trace
+
+ELEM_BYTES = {"fp32": 4, "fp16": 2}
+TEXEL_BYTES = {"fp32": 16, "fp16": 8}
+
+
+@dataclass(frozen=True)
+class ItemAccesses:
+    """Rows sorted by (item, point): item is the global linear id ``gx + gy*width``; surface indexes
+    ``program.surfaces``; x, y as in memsim traces (buffer: byte offset, y = 0)."""
+
+    item: np.ndarray
+    point: np.ndarray
+    surface: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    write: np.ndarray
+    nbytes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.item.shape[0])
+
+    def of_item(self, gid: int) -> np.ndarray:
+        """(k, 4) rows (surface, x, y, write) of one work-item, in program order."""
+        lo, hi = np.searchsorted(self.item, [gid, gid + 1])
+        return np.stack([self.surface[lo:hi], self.x[lo:hi], self.y[lo:hi], self.write[lo:hi].astype(np.int64)],
+                        axis=1)
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.cols: dict[str, list[np.ndarray]] = {k: [] for k in ("item", "point", "surface", "x", "y", "write", "nbytes")}
+
+    def add(self, item, point, surface, x, y, write, nbytes) -> None:
+        n = item.shape[0]
+        self.cols["item"].append(item)
+        self.cols["point"].append(np.broadcast_to(np.asarray(point, np.int64), (n,)))
+        self.cols["surface"].append(np.full(n, surface, np.int32))
+        self.cols["x"].append(x.astype(np.int64))
+        self.cols["y"].append(np.broadcast_to(np.asarray(y, np.int64), (n,)))
+        self.cols["write"].append(np.full(n, write, bool))
+        self.cols["nbytes"].append(np.full(n, nbytes, np.int32))
+
+    def done(self) -> ItemAccesses:
+        cols = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)) for k, v in self.cols.items()}
+        order = np.lexsort((cols["point"], cols["item"]))
+        return ItemAccesses(**{k: np.ascontiguousarray(v[order]) for k, v in cols.items()})
+
+
+def _access_bytes(prog: AccessProgram, sid: int, storage: str) -> int:
+    return TEXEL_BYTES[storage] if prog.surfaces[sid].on_image else ELEM_BYTES[storage]
+
+
+def item_accesses(prog: AccessProgram, storage: str = "fp32") -> ItemAccesses:
+    """Every access of every work-item of ``prog`` (see the module docstring)."""
+    if storage not in ELEM_BYTES:
+        raise KernelError(f"storage must be one of {sorted(ELEM_BYTES)}, got {storage!r}")
+    width, height = prog.global_size
+    gy, gx = (a.ravel() for a in np.indices((height, width), dtype=np.int64))
+    items = gy * width + gx
+    rows = _Rows()
+    out = prog.out_surface
+    lc = prog.lanes
+    # one row per (work-item, lane); lanes run one after another inside a work-item
+    lane = np.tile(np.arange(lc.count, dtype=np.int64), items.size)
+    gx, gy, items = (np.repeat(a, lc.count) for a in (gx, gy, items))
+    env = {"gx": gx, "gy": gy, "lane": lane}
+    valid = np.ones(items.shape, bool)
+    for e, n in lc.valid:
+        valid &= evaluate(e, env) < n
+    sel = np.flatnonzero(valid)
+    lane_env = {k: v[sel][:, None] for k, v in env.items()}
+    lane_items, lane_of = items[sel], lane[sel]
+    points = sum((int(np.prod([v.extent for v in p.loops])) if p.loops else 1) * len(p.reads) for p in lc.phases)
+    points += 0 if out.on_image else 1  # the buffer store ends each lane
+    point = 0
+    for phase in lc.phases:
+        extents = [v.extent for v in phase.loops]
+        iters = int(np.prod(extents)) if extents else 1
+        env_p = dict(lane_env)
+        if extents:
+            grid = np.indices(extents, dtype=np.int64).reshape(len(extents), -1)
+            for v, idx in zip(phase.loops, grid, strict=True):
+                env_p[v.name] = idx[None, :]
+        shape = (sel.size, iters)
+        base = (lane_of * points)[:, None] + point
+        for k, r in enumerate(phase.reads):
+            env_r = dict(env_p)
+            ok = np.ones(shape, bool)
+            for let in r.lets:
+                val = np.broadcast_to(evaluate(let.expr, env_r), shape)
+                ok &= (val >= 0) & (val < let.var.extent)
+                env_r[let.var.name] = np.where(ok, val, 0)
+            addr = prog.surfaces[r.surface].layout.address_exprs(r.coords)
+            xs = np.broadcast_to(evaluate(addr[0], env_r), shape)
+            nb = _access_bytes(prog, r.surface, storage)
+            if prog.surfaces[r.surface].on_image:
+                ys = np.broadcast_to(evaluate(addr[1], env_r), shape)
+            else:
+                xs, ys = xs * nb, np.zeros(shape, np.int64)
+            pts = base + np.arange(iters, dtype=np.int64)[None, :] * len(phase.reads) + k
+            it = np.broadcast_to(lane_items[:, None], shape)
+            rows.add(it[ok], pts[ok], r.surface, xs[ok], ys[ok], False, nb)
+        point += iters * len(phase.reads)
+    if not out.on_image:
+        (off,) = out.layout.address_exprs(buffer_out_coords(prog))
+        nb = _access_bytes(prog, prog.output, storage)
+        offs = np.broadcast_to(evaluate(off, {k: v[:, 0] for k, v in lane_env.items()}), lane_items.shape)
+        rows.add(lane_items, lane_of * points + point, prog.output, offs * nb, 0, True, nb)
+    else:
+        first = np.unique(items)
+        rows.add(first, lc.count * points, prog.output, first % width, first // width, True,
+                 _access_bytes(prog, prog.output, storage))
+    return rows.done()
+
+
+def schedule(acc: ItemAccesses, prog: AccessProgram, cores: int, wave_size: int,
+             surface_ids: np.ndarray | None = None) -> Trace:
+    """Issue order on ``cores`` cores with waves of ``wave_size`` work-items (module docstring).
+
+    ``surface_ids`` maps the program's surface index to the id in the caller's SurfaceTable
+    (default: the program's own numbering)."""
+    for name, v in (("cores", cores), ("wave_size", wave_size)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+            raise KernelError(f"schedule: {name} must be a positive integer, got {v!r}")
+    width, _ = prog.global_size
+    lx, ly = prog.local_size
+    gx, gy = acc.item % width, acc.item // width
+    group = (gy // ly) * (width // lx) + gx // lx
+    local = (gy % ly) * lx + gx % lx
+    waves_per_group = -(-(lx * ly) // wave_size)
+    step = (group // cores) * waves_per_group + local // wave_size
+    order = np.lexsort((local, acc.point, group % cores, step))
+    sids = np.arange(len(prog.surfaces), dtype=np.int32) if surface_ids is None else np.asarray(surface_ids, np.int32)
+    return Trace.from_columns(core=(group % cores)[order].astype(np.int32), surface=sids[acc.surface[order]],
+                              x=acc.x[order], y=acc.y[order], write=acc.write[order], nbytes=acc.nbytes[order],
+                              name=f"trace of kernel {prog.name}")
+
+
+def kernel_trace(prog: AccessProgram, storage: str, cores: int, wave_size: int,
+                 surface_ids: np.ndarray | None = None) -> Trace:
+    """:func:`item_accesses` then :func:`schedule`."""
+    return schedule(item_accesses(prog, storage), prog, cores, wave_size, surface_ids)
