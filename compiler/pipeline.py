@@ -8,6 +8,9 @@ Policies (compiler/passes/* docstrings give the details):
 - ``smartmem`` (the paper): classify, decide every edge by its pair of groups, eliminate layout
   operators into index maps (inverse or forward), fuse, choose layouts by the reduction-dimension
   heuristic (2 dims per layout, extra copies beyond), re-group Add-like ops whose inputs differ.
+- ``search`` (ours): smartmem's moves, then the layouts of the tensors on edges touching an ILD&Var
+  operator re-chosen by a search that asks a CostModel (compiler/search/; exact variable elimination
+  where the graph allows, coordinate descent beyond). Pass ``cost=``; the default is the analytical model.
 """
 from __future__ import annotations
 
@@ -15,12 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from compiler.cost import CostModel
 from compiler.errors import CompilerError
 from compiler.ir import Graph
 from compiler.passes import classify, decisions, eliminate, fuse, layouts, lower
 from compiler.plan import STORAGE_TYPES, Plan
+from compiler.search.policy import search_layouts
 
-POLICIES = ("naive", "fusion", "smartmem")
+POLICIES = ("naive", "fusion", "smartmem", "search")
 ALL = POLICIES
 
 
@@ -37,6 +42,13 @@ class Context:
     plan: Plan | None = None
     notes: dict = field(default_factory=dict)  # (node or step id, tensor) -> layout-pass reason
     changed: dict = field(default_factory=dict)  # node -> (group, reason) after layout selection
+    cost: Any = None  # CostModel the search policy asks
+    search_candidates: int = 3  # candidate layouts per searched tensor
+
+    @property
+    def moves(self) -> str:
+        """The policy whose elimination/fusion/edge decisions apply (search makes smartmem's moves)."""
+        return "smartmem" if self.policy == "search" else self.policy
 
 
 def _regroup(c: Context) -> None:
@@ -50,25 +62,32 @@ PASSES: list[tuple[str, tuple[str, ...], Callable[[Context], None]]] = [
     # constants become weights; every node gets its group, mapping type and (Fixed) layout operators
     ("classify", ALL, lambda c: setattr(c, "cls", classify.classify_graph(c.graph))),
     # each layout operator: copy (naive), free view or copy (fusion), inverse or forward fold (smartmem)
-    ("eliminate", ALL, lambda c: setattr(c, "elim", eliminate.plan_elimination(c.graph, c.cls, c.policy))),
+    ("eliminate", ALL, lambda c: setattr(c, "elim", eliminate.plan_elimination(c.graph, c.cls, c.moves))),
     # element-wise consumers that become epilogues of their producer's kernel (not in naive)
-    ("fuse", ALL, lambda c: setattr(c, "fusion", fuse.plan_fusion(c.graph, c.cls, c.elim, c.policy))),
+    ("fuse", ALL, lambda c: setattr(c, "fusion", fuse.plan_fusion(c.graph, c.cls, c.elim, c.moves))),
     # IR + decisions -> Plan with default layouts, output views materialized
-    ("lower", ALL, lambda c: setattr(c, "plan", lower.lower(c.graph, c.cls, c.elim, c.fusion, c.policy, c.storage))),
+    ("lower", ALL, lambda c: _lower(c)),
     # weights are prepacked offline in the layout their readers' reduction dims prefer
     ("prepack_weights", ALL, lambda c: layouts.prepack_weights(c.plan)),
     # naive: implicit conversion copies where a reader's reduction dim is not in the lanes
     ("convert", ("naive",), lambda c: c.notes.update(layouts.insert_conversions(c.plan))),
     # smartmem: reduction-dimension layout heuristic, 2 dims per 2.5D layout, extra copies beyond
-    ("select_layouts", ("smartmem",), lambda c: c.notes.update(layouts.select_layouts(c.plan))),
+    ("select_layouts", ("smartmem", "search"), lambda c: c.notes.update(layouts.select_layouts(c.plan))),
+    # search: re-choose layouts on ILD&Var edges, each step priced by the CostModel (smartmem's are candidate 0)
+    ("search_layouts", ("search",), lambda c: c.notes.update(search_layouts(c.plan, c.cost, c.search_candidates))),
     # smartmem: Add-like ops whose inputs ended up in different layouts change group (ILD&Var)
-    ("regroup", ("smartmem",), _regroup),
+    ("regroup", ("smartmem", "search"), _regroup),
     # one EdgeDecision with a reason per IR edge
     ("decisions", ALL, lambda c: setattr(c.plan, "decisions", decisions.edge_decisions(
-        c.graph, c.cls, c.elim, c.fusion, c.policy, _by_node(c), c.changed))),
+        c.graph, c.cls, c.elim, c.fusion, c.moves, _by_node(c), c.changed))),
     # every operand reads a tensor written earlier, with matching shapes
     ("validate", ALL, lambda c: c.plan.validate()),
 ]
+
+
+def _lower(c: Context) -> None:
+    c.plan = lower.lower(c.graph, c.cls, c.elim, c.fusion, c.moves, c.storage)
+    c.plan.policy = c.policy
 
 
 def _by_node(c: Context) -> dict[tuple[str, str], str]:
@@ -83,8 +102,11 @@ def _by_node(c: Context) -> dict[tuple[str, str], str]:
     return out
 
 
-def compile_model(graph: Graph, policy: str, storage: str = "fp32") -> Plan:
-    """Run the policy's passes on (a clone of) ``graph`` and return its Plan."""
+def compile_model(graph: Graph, policy: str, storage: str = "fp32", cost: CostModel | None = None,
+                  search_candidates: int = 3) -> Plan:
+    """Run the policy's passes on (a clone of) ``graph`` and return its Plan. ``cost`` prices layouts for
+    the ``search`` policy (default: ``AnalyticalCost("adreno740")``), which tries up to
+    ``search_candidates`` layouts per tensor; other policies ignore both."""
     if policy not in POLICIES:
         raise CompilerError(f"unknown policy '{policy}'; choose one of {', '.join(POLICIES)}")
     if storage not in STORAGE_TYPES:
@@ -92,7 +114,15 @@ def compile_model(graph: Graph, policy: str, storage: str = "fp32") -> Plan:
     if not isinstance(graph, Graph):
         raise CompilerError(f"compile_model needs a compiler.ir.Graph (use compiler.frontend.load_model), "
                             f"got {type(graph).__name__}")
-    ctx = Context(graph.clone(), policy, storage)
+    if cost is not None and not isinstance(cost, CostModel):
+        raise CompilerError(f"cost must be a compiler.cost.CostModel, got {type(cost).__name__}")
+    if isinstance(search_candidates, bool) or not isinstance(search_candidates, int) or search_candidates < 1:
+        raise CompilerError(f"search_candidates must be a positive integer, got {search_candidates!r}")
+    if policy == "search" and cost is None:
+        from compiler.costs import AnalyticalCost
+
+        cost = AnalyticalCost("adreno740")
+    ctx = Context(graph.clone(), policy, storage, cost=cost, search_candidates=search_candidates)
     for _name, policies, run in PASSES:
         if policy in policies:
             run(ctx)

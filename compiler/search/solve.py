@@ -1,0 +1,102 @@
+"""Solvers of a LayoutProblem: assignment tensor -> candidate index minimizing the sum of the factors.
+
+- ``variable_elimination``: exact min-sum elimination in a greedy min-degree order; gives up (returns
+  None) when an intermediate table would exceed ``max_entries`` (graphs of large treewidth).
+- ``coordinate_descent``: from a start assignment, repeatedly set each variable to its best value given
+  the others until nothing improves; never worse than the start (a local optimum, no guarantee beyond).
+- ``brute_force``: every assignment (tests, tiny graphs).
+- ``solve``: exact when possible, else coordinate descent from the plan's current layouts.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from compiler.errors import CompilerError
+from compiler.search.problem import LayoutProblem
+
+MAX_ENTRIES = 1 << 20
+
+
+def _join(tables: list[tuple[tuple[str, ...], np.ndarray]], order: tuple[str, ...], sizes) -> np.ndarray:
+    out = np.zeros([sizes[v] for v in order])
+    for vars_, t in tables:
+        perm = sorted(range(len(vars_)), key=lambda i: order.index(vars_[i]))
+        arr = np.transpose(t, perm)
+        shape = [sizes[v] if v in vars_ else 1 for v in order]
+        out = out + arr.reshape(shape)
+    return out
+
+
+def variable_elimination(problem: LayoutProblem, max_entries: int = MAX_ENTRIES) -> dict[str, int] | None:
+    sizes = {v: len(c) for v, c in problem.candidates.items()}
+    tables = [(f.variables, f.table) for f in problem.factors]
+    remaining = set(sizes)
+    trail = []  # (var, scope, argmin table over var)
+    while remaining:
+        def scope_of(v, tables=tables):
+            s = set()
+            for vars_, _ in tables:
+                if v in vars_:
+                    s.update(vars_)
+            s.discard(v)
+            return s
+        v = min(sorted(remaining), key=lambda x: int(np.prod([sizes[u] for u in scope_of(x)] or [1])))
+        scope = tuple(sorted(scope_of(v)))
+        if np.prod([sizes[u] for u in scope] or [1]) * sizes[v] > max_entries:
+            return None
+        touching = [t for t in tables if v in t[0]]
+        tables = [t for t in tables if v not in t[0]]
+        joined = _join(touching, (*scope, v), sizes) if touching else np.zeros([sizes[u] for u in scope] + [sizes[v]])
+        trail.append((v, scope, np.argmin(joined, axis=-1)))
+        tables.append((scope, np.min(joined, axis=-1)))
+        remaining.discard(v)
+    out: dict[str, int] = {}
+    for v, scope, arg in reversed(trail):
+        out[v] = int(arg[tuple(out[u] for u in scope)]) if scope else int(arg)
+    return out
+
+
+def coordinate_descent(problem: LayoutProblem, start: dict[str, int] | None = None, rounds: int = 50) -> dict[str, int]:
+    x = dict(start if start is not None else problem.current())
+    by_var: dict[str, list] = {v: [] for v in problem.candidates}
+    for f in problem.factors:
+        for v in f.variables:
+            by_var[v].append(f)
+    for _ in range(rounds):
+        changed = False
+        for v in problem.candidates:
+            costs = np.zeros(len(problem.candidates[v]))
+            for f in by_var[v]:
+                idx = tuple(slice(None) if u == v else x[u] for u in f.variables)
+                costs = costs + f.table[idx]
+            best = int(np.argmin(costs))
+            if costs[best] < costs[x[v]] - 1e-15:
+                x[v], changed = best, True
+        if not changed:
+            break
+    return x
+
+
+def brute_force(problem: LayoutProblem, max_assignments: int = 1 << 16) -> dict[str, int]:
+    names = list(problem.candidates)
+    total = int(np.prod([len(problem.candidates[v]) for v in names] or [1]))
+    if total > max_assignments:
+        raise CompilerError(f"brute force over {total} assignments is over the limit {max_assignments}")
+    best, best_cost = None, np.inf
+    for idx in itertools.product(*(range(len(problem.candidates[v])) for v in names)):
+        a = dict(zip(names, idx, strict=True))
+        c = problem.total(a)
+        if c < best_cost:
+            best, best_cost = a, c
+    return best if best is not None else {}
+
+
+def solve(problem: LayoutProblem) -> tuple[dict[str, int], str]:
+    """(assignment, method): exact elimination when it fits, then polished by coordinate descent (which
+    cannot make it worse); otherwise coordinate descent from the current layouts."""
+    exact = variable_elimination(problem)
+    if exact is not None:
+        return exact, "exact (variable elimination)"
+    return coordinate_descent(problem), "coordinate descent from the smartmem layouts"

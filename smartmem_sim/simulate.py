@@ -1,0 +1,292 @@
+"""Compile a model under a policy and simulate every kernel on a device profile: per-kernel and total results.
+
+    from smartmem_sim.simulate import simulate_model
+    result = simulate_model("swin", "adreno740", "smartmem")     # a zoo name, an .onnx path or a Graph
+    result.seconds, result.dram_bytes, result.transform_seconds, result.kernels[0]
+
+The cost oracle is compiler.costs.SimulatedCost fed by :class:`ProgramSampler`, which turns a plan step into
+the access programs of kernels/ and samples their traces (whole kernels when small, windows of
+work-groups otherwise; the error bound is in compiler/costs/simulated.py). One cost model per device is
+shared by all policies of a run (``cost_model(device)``), so identical kernels are simulated once.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from math import prod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from onnx import numpy_helper
+
+import memsim
+from compiler.cost import CostModel, KernelCost
+from compiler.costs import KernelSample, SimulatedCost
+from compiler.ir import Graph, is_stripped_initializer
+from compiler.layout.expr import Var, substitute
+from compiler.layout.image import ImageLayout
+from compiler.plan import Plan, Step
+from kernels.ops.builder import build_program
+from kernels.ops.program import AccessProgram, LaneCode, Let, Read
+from kernels.trace.generate import ELEM_BYTES, ItemAccesses, item_accesses, schedule
+from smartmem_sim.errors import UserError
+
+DEFAULT_STORAGE = "fp16"  # the paper runs fp16 on phones
+
+
+# ---------------------------------------------------------------- traces of sampled work-groups
+
+def _shift(prog: AccessProgram, x0: int, y0: int, width: int, height: int) -> AccessProgram:
+    """The program restricted to the work-items [x0, x0+width) x [y0, y0+height): new grid variables of
+    those extents, every index expression reading gx + x0 and gy + y0."""
+    gx, gy = Var("gx", width), Var("gy", height)
+    env = {"gx": gx + x0 if x0 else gx, "gy": gy + y0 if y0 else gy}
+
+    def sub(e):
+        return substitute(e, env)
+
+    phases = tuple(replace(p, reads=tuple(Read(r.value, r.surface, tuple(sub(c) for c in r.coords),
+                                               tuple(Let(lt.var, sub(lt.expr)) for lt in r.lets), r.fill)
+                                          for r in p.reads)) for p in prog.lanes.phases)
+    lanes = LaneCode(prog.lanes.count, tuple((sub(e), n) for e, n in prog.lanes.valid), phases, prog.lanes.result)
+    return replace(prog, grid=(gx, gy), lanes=lanes)
+
+
+def _accesses(prog: AccessProgram, storage: str, x0: int, y0: int, width: int, height: int) -> ItemAccesses:
+    """item_accesses of a sub-rectangle of the grid, with the output's store addresses put back in place
+    (item_accesses derives them from the grid position, which the sub-program numbers from 0)."""
+    acc = item_accesses(_shift(prog, x0, y0, width, height), storage)
+    if not (x0 or y0):
+        return acc
+    x = acc.x.copy()
+    y = acc.y.copy()
+    out = acc.write & (acc.surface == prog.output)
+    if prog.out_surface.on_image:
+        x[out] += x0
+        y[out] += y0
+    else:
+        x[out] += x0 * 4 * ELEM_BYTES[storage]
+    return replace(acc, x=x, y=y)
+
+
+def _points(prog: AccessProgram) -> int:
+    """Accesses of one work-item, at most (guards may skip some)."""
+    per_lane = sum((prod(v.extent for v in p.loops) if p.loops else 1) * len(p.reads) for p in prog.lanes.phases)
+    return prog.lanes.count * (per_lane + 1) + 1
+
+
+def _inner_iterations(prog: AccessProgram) -> float:
+    w, h = prog.global_size
+    per_lane = sum(prod(v.extent for v in p.loops) if p.loops else 1 for p in prog.lanes.phases)
+    return float(w * h * prog.lanes.count * per_lane)
+
+
+def _surfaces(prog: AccessProgram, storage: str) -> list:
+    out = []
+    for s in prog.surfaces:
+        if isinstance(s.layout, ImageLayout):
+            out.append(memsim.Image2D(s.layout.width, s.layout.height, storage, s.tensor))
+        else:
+            out.append(memsim.Buffer(prod(s.layout.shape) * ELEM_BYTES[storage], s.tensor))
+    return out
+
+
+def _constants(plan: Plan, step: Step) -> dict[str, np.ndarray]:
+    names = {op.tensor for op in step.inputs if op is not None}
+    return {n: numpy_helper.to_array(plan.weights[n]) for n in names
+            if n in plan.weights and not is_stripped_initializer(plan.weights[n])}
+
+
+class ProgramSampler:
+    """compiler.costs.KernelSampler over kernels/. A window is a rectangle of work-items in the order the
+    trace schedule issues them: runs of consecutive work-groups (row-major over the grid of groups, dealt
+    to cores round-robin), or, when one round of work-groups over the cores is already over the budget,
+    the first rows of work-items of up to ``cores`` neighbouring work-groups (their first waves). Windows
+    are spread evenly over the grid; the first third of a window's issue steps only warms the caches."""
+
+    def sample(self, plan: Plan, step: Step, cores: int, wave_size: int, row_budget: int,
+               windows: int) -> list[KernelSample]:
+        out = []
+        constants = _constants(plan, step)
+        for i in range(len(step.outputs)):
+            prog = build_program(plan, step, i, constants)
+            out.append(self._one(prog, plan.storage, cores, wave_size, row_budget, windows))
+        return out
+
+    def _one(self, prog, storage, cores, wave_size, row_budget, windows) -> KernelSample:
+        width, height = prog.global_size
+        lx, ly = prog.local_size
+        gw, gh = width // lx, height // ly
+        items = width * height
+        per_item = _points(prog)
+        surfaces = _surfaces(prog, storage)
+        if items * per_item <= row_budget * windows or gw * gh <= windows:
+            trace = schedule(item_accesses(prog, storage), prog, cores, wave_size)
+            return KernelSample(prog.name, surfaces, [(trace, 0)], items, [items], _inner_iterations(prog))
+        groups = gw * gh
+        n = min(groups // windows, row_budget // (per_item * lx * ly))
+        wins, counted = [], []
+        for k in range(windows):
+            centre = int((k + 0.5) * groups / windows)
+            if n >= 1:  # whole work-groups
+                start = min(max(centre - n // 2, 0), groups - n)
+                if n >= gw:
+                    rows = -(-n // gw)
+                    r0 = min(start // gw, gh - rows)
+                    rect = (0, r0 * ly, width, rows * ly)
+                else:
+                    r0, c0 = divmod(start, gw)
+                    rect = (min(c0, gw - n) * lx, r0 * ly, n * lx, ly)
+            else:  # the first rows of work-items of neighbouring work-groups
+                m = max(1, min(cores, gw, row_budget // (per_item * lx)))
+                h = max(1, min(ly, row_budget // (per_item * lx * m)))
+                r0, c0 = divmod(centre, gw)
+                rect = (min(c0, gw - m) * lx, r0 * ly, m * lx, h)
+            wins.append(self._window(prog, storage, rect, cores, wave_size))
+            counted.append(wins[-1][2])
+        return KernelSample(prog.name, surfaces, [(t, c) for t, c, _ in wins], items, counted,
+                            _inner_iterations(prog))
+
+    @staticmethod
+    def _window(prog, storage, rect, cores, wave_size) -> tuple[memsim.Trace, int, int]:
+        """(trace, rows of the warm-up prefix, work-items counted after it) of one rectangle."""
+        acc = _accesses(prog, storage, *rect)
+        lx, ly = prog.local_size
+        sub_w, sub_h = rect[2], rect[3]
+        # issue step of every work-item, as kernels.trace.generate.schedule computes it
+        ids = np.arange(sub_w * sub_h)
+        gx, gy = ids % sub_w, ids // sub_w
+        group = (gy // ly) * (sub_w // lx) + gx // lx
+        local = (gy % ly) * lx + gx % lx
+        step = (group // cores) * (-(-(lx * ly) // wave_size)) + local // wave_size
+        warm = int(step.max() + 1) // 3
+        count_from = int(np.count_nonzero(step[acc.item] < warm))
+        counted = int(np.count_nonzero(step >= warm))
+        sub = replace(prog, grid=(Var("gx", sub_w), Var("gy", sub_h)))  # schedule reads only the sizes
+        return schedule(acc, sub, cores, wave_size), count_from, counted
+
+
+_COST_MODELS: dict[tuple[str, int, int], SimulatedCost] = {}
+
+
+def cost_model(device: str, row_budget: int = 20_000, windows: int = 3) -> SimulatedCost:
+    """The shared memsim-backed cost model of ``device`` (memoized across calls in this process)."""
+    key = (device, row_budget, windows)
+    if key not in _COST_MODELS:
+        _COST_MODELS[key] = SimulatedCost(device, ProgramSampler(), row_budget, windows)
+    return _COST_MODELS[key]
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass
+class SimulationResult:
+    """A plan's predicted cost on one device: one KernelCost per step, in plan order."""
+
+    model: str
+    policy: str
+    device: str
+    plan: Plan
+    kernels: list[KernelCost]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return sum(k.seconds for k in self.kernels)
+
+    @property
+    def dram_bytes(self) -> float:
+        return sum(k.dram_bytes for k in self.kernels)
+
+    @property
+    def launches(self) -> int:
+        return sum(k.launches for k in self.kernels)
+
+    @property
+    def transforms(self) -> list[KernelCost]:
+        """COPY kernels: layout transformations the plan executes."""
+        return [k for k in self.kernels if k.is_transform]
+
+    @property
+    def transform_seconds(self) -> float:
+        return sum(k.seconds for k in self.transforms)
+
+    @property
+    def rel_error(self) -> float:
+        """Sampling error bound of ``seconds`` (kernels' errors added in quadrature)."""
+        s = self.seconds
+        return float(np.sqrt(sum((k.rel_error * k.seconds) ** 2 for k in self.kernels)) / s) if s else 0.0
+
+    def misses(self) -> dict[str, float]:
+        """Misses per cache level, summed over kernels."""
+        out: dict[str, float] = {}
+        for k in self.kernels:
+            for lv in k.levels:
+                out[lv.name] = out.get(lv.name, 0.0) + lv.misses
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {"model": self.model, "policy": self.policy, "device": self.device,
+                "seconds": self.seconds, "rel_error": self.rel_error, "dram_bytes": self.dram_bytes,
+                "misses": self.misses(), "kernels": len(self.kernels), "launches": self.launches,
+                "transforms": len(self.transforms), "transform_seconds": self.transform_seconds, **self.meta}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.summary(), "per_kernel": [kernel_dict(k) for k in self.kernels]}
+
+
+def kernel_dict(k: KernelCost) -> dict[str, Any]:
+    return {"step": k.step, "op_type": k.op_type, "seconds": k.seconds, "dram_bytes": k.dram_bytes,
+            "compute_seconds": k.compute_seconds, "launches": k.launches, "sampled": k.sampled,
+            "rel_error": k.rel_error,
+            "levels": {lv.name: {"accesses": lv.accesses, "misses": lv.misses, "bytes_filled": lv.bytes_filled}
+                       for lv in k.levels}}
+
+
+def simulate_plan(plan: Plan, device: str = "adreno740", cost: CostModel | None = None) -> SimulationResult:
+    """Every step of ``plan`` through ``cost`` (default: the shared memsim-backed model of ``device``)."""
+    cost = cost if cost is not None else cost_model(device)
+    return SimulationResult(plan.model, plan.policy, cost.device, plan, cost.evaluate_plan(plan))
+
+
+def load_graph(model: str | Path | Graph, tiny: bool = False, dims: Mapping[str, int] | None = None) -> Graph:
+    """A Graph from a Graph, a zoo network name, or an .onnx path (weights may be stripped)."""
+    from compiler.frontend import load_model
+
+    if isinstance(model, Graph):
+        return model
+    path = Path(model)
+    if path.suffix == ".onnx":
+        if not path.is_file():
+            raise UserError(f"model file {path} does not exist")
+        return load_model(str(path), dict(dims) if dims else None)
+    from smartmem_sim import zoo
+
+    if str(model) not in zoo.list_models():
+        raise UserError(f"'{model}' is neither an .onnx file nor a zoo network ({', '.join(zoo.list_models())})")
+    return load_model(zoo.load(str(model), tiny=tiny, weights=False), dict(dims) if dims else None)
+
+
+SEARCH_CANDIDATES = 2  # layouts per tensor the simulator-priced search tries (smartmem's + one)
+
+
+def compile_for(graph: Graph, policy: str, device: str = "adreno740", storage: str = DEFAULT_STORAGE,
+                cost: CostModel | None = None, search_candidates: int = SEARCH_CANDIDATES) -> Plan:
+    """compile_model; the ``search`` policy asks ``cost`` (default: the device's memsim-backed model)."""
+    from compiler.pipeline import compile_model
+
+    if policy == "search":
+        return compile_model(graph, policy, storage, cost=cost if cost is not None else cost_model(device),
+                             search_candidates=search_candidates)
+    return compile_model(graph, policy, storage)
+
+
+def simulate_model(model: str | Path | Graph, device: str = "adreno740", policy: str = "smartmem",
+                   storage: str = DEFAULT_STORAGE, tiny: bool = False, cost: CostModel | None = None,
+                   search_candidates: int = SEARCH_CANDIDATES) -> SimulationResult:
+    """Compile ``model`` under ``policy`` and simulate it on ``device``."""
+    graph = load_graph(model, tiny)
+    cost = cost if cost is not None else cost_model(device)
+    plan = compile_for(graph, policy, device, storage, cost, search_candidates)
+    return simulate_plan(plan, device, cost)

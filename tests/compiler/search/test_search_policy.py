@@ -1,0 +1,53 @@
+"""Policy `search`: optimal under its cost model on small graphs (brute force over the whole layout
+problem), never predicted slower than smartmem under the same model, and still computing the model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compiler.costs import AnalyticalCost
+from compiler.pipeline import compile_model
+from compiler.reference import run_plan
+from compiler.search.problem import build_problem
+from compiler.search.solve import brute_force
+from tests.compiler.passes.builders import feeds_for, ort_outputs
+from tests.compiler.search.graphs import attention, attention_graph
+
+ZOO = pytest.importorskip("smartmem_sim.zoo")
+from smartmem_sim.zoo import store  # noqa: E402
+
+
+@pytest.mark.parametrize("tokens,dim,heads", [(16, 32, 4), (8, 16, 2)])
+def test_search_reaches_the_brute_force_optimum(tokens, dim, heads):
+    cost = AnalyticalCost("adreno740")
+    graph = attention_graph(tokens=tokens, dim=dim, heads=heads)
+    smart = compile_model(graph, "smartmem", "fp16")
+    problem = build_problem(smart, cost, limit=3)
+    best = problem.total(brute_force(problem))
+    plan = compile_model(graph, "search", "fp16", cost=cost)
+    got = sum(k.seconds for k in cost.evaluate_plan(plan))
+    assert got == pytest.approx(best, rel=1e-12)
+    assert got <= sum(k.seconds for k in cost.evaluate_plan(smart))
+    assert plan.search["method"].startswith("exact")
+
+
+def test_search_plan_computes_the_model():
+    m = attention()
+    feeds = feeds_for(m)
+    plan = compile_model(attention_graph(), "search", "fp32", cost=AnalyticalCost("adreno740"), search_candidates=4)
+    assert plan.search["changed"], "the test graph should make the search move some layout"
+    for got, want in zip(run_plan(plan, feeds), ort_outputs(m, feeds), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["swin", "cswin", "vit", "convnext"])
+def test_search_never_worse_than_smartmem_on_zoo_twins(name):
+    if not store.model_path(name, True).exists():
+        pytest.skip(f"zoo tiny twin '{name}' is not committed")
+    from compiler.frontend import load_model
+
+    graph = load_model(ZOO.load(name, tiny=True, weights=False))
+    cost = AnalyticalCost("adreno740")
+    smart = sum(k.seconds for k in cost.evaluate_plan(compile_model(graph, "smartmem", "fp16")))
+    search = sum(k.seconds for k in cost.evaluate_plan(compile_model(graph, "search", "fp16", cost=cost)))
+    assert search <= smart * (1 + 1e-12)

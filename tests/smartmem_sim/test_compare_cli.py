@@ -1,0 +1,53 @@
+"""`smartmem compare`: table/JSON of the four policies, plot, per-op, Chrome-trace timeline, errors."""
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+
+from smartmem_sim.cli import main
+from tests.compiler.search.graphs import attention
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "attn.onnx"
+    onnx.save(attention(), str(path))
+    return path
+
+
+def test_compare_json_plot_timeline(model_path, tmp_path, capsys):
+    tl = tmp_path / "tl.json"
+    rc = main(["compare", str(model_path), "--json", "--per-op", "--timeline", str(tl), "--out", str(tmp_path)])
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    pol = {p["policy"]: p for p in doc["policies"]}
+    assert list(pol) == ["naive", "fusion", "smartmem", "search"]
+    assert pol["naive"]["transforms"] > pol["smartmem"]["transforms"]
+    assert pol["search"]["seconds"] <= pol["smartmem"]["seconds"] * (1 + 1e-9)
+    for p in pol.values():
+        assert p["seconds"] > 0 and p["dram_bytes"] > 0 and set(p["misses"]) == {"L1", "L2", "SLC"}
+    naive_ops = next(b for b in doc["per_op"] if b["policy"] == "naive")
+    assert naive_ops["transforms"] and all(t["reason"] for t in naive_ops["transforms"])
+    events = json.loads(tl.read_text())["traceEvents"]
+    spans = [e for e in events if e["ph"] == "X"]
+    assert len(spans) == sum(p["kernels"] for p in pol.values())
+    # kernels of one policy run back to back and add up to its predicted latency
+    naive = [e for e in spans if e["pid"] == 1]
+    assert naive[-1]["ts"] + naive[-1]["dur"] == pytest.approx(pol["naive"]["seconds"] * 1e6)
+    assert (tmp_path / "attn_adreno740.png").stat().st_size > 1000
+
+
+def test_compare_table(model_path, tmp_path, capsys):
+    assert main(["compare", str(model_path), "--out", str(tmp_path), "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "speedup over naive" in out and "search" in out
+
+
+def test_compare_errors_are_one_line_exit_2(tmp_path, capsys):
+    assert main(["compare", str(tmp_path / "missing.onnx"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and len(err.strip().splitlines()) == 1
+    assert main(["compare", "not_a_network", "--out", str(tmp_path)]) == 2
+    assert main(["compare", "vit", "--tiny", "--device", "nope", "--out", str(tmp_path)]) == 2
