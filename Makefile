@@ -18,8 +18,13 @@ $(STAMP): setup.cfg pyproject.toml
 setup: $(STAMP) opencl
 
 # The torch export path of the zoo (optional extra; torch 2.13.0 is a CPU build).
-setup-zoo: setup
+ZOO_STAMP := $(VENV)/.zoo-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
+setup-zoo: setup $(ZOO_STAMP)
+$(ZOO_STAMP): setup.cfg
 	$(PY) -m pip install -q -e '.[test,zoo]'
+	$(PY) -m pip install -q --no-deps timm==1.0.31
+	rm -f $(VENV)/.zoo-*
+	touch $@
 
 # Debian's PoCL (a working CPU OpenCL device) and oclgrind (a checking OpenCL simulator).
 # Skipped when not root or not on Debian/Ubuntu; tests that need OpenCL then skip with a reason.
