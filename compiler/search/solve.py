@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -42,9 +43,10 @@ def variable_elimination(problem: LayoutProblem, max_entries: int = MAX_ENTRIES)
                     s.update(vars_)
             s.discard(v)
             return s
-        v = min(sorted(remaining), key=lambda x: int(np.prod([sizes[u] for u in scope_of(x)] or [1])))
+        v = min(sorted(remaining), key=lambda x: math.prod(sizes[u] for u in scope_of(x)))
         scope = tuple(sorted(scope_of(v)))
-        if np.prod([sizes[u] for u in scope] or [1]) * sizes[v] > max_entries:
+        # math.prod: Python ints, so a huge scope cannot overflow into a small number and pass
+        if math.prod(sizes[u] for u in scope) * sizes[v] > max_entries:
             return None
         touching = [t for t in tables if v in t[0]]
         tables = [t for t in tables if v not in t[0]]
@@ -81,7 +83,7 @@ def coordinate_descent(problem: LayoutProblem, start: dict[str, int] | None = No
 
 def brute_force(problem: LayoutProblem, max_assignments: int = 1 << 16) -> dict[str, int]:
     names = list(problem.candidates)
-    total = int(np.prod([len(problem.candidates[v]) for v in names] or [1]))
+    total = math.prod(len(problem.candidates[v]) for v in names)
     if total > max_assignments:
         raise CompilerError(f"brute force over {total} assignments is over the limit {max_assignments}")
     best, best_cost = None, np.inf
