@@ -51,3 +51,16 @@ def test_elimination_gives_up_beyond_the_table_limit():
     p = LayoutProblem(None, {v: [None] * 4 for v in names}, factors, 0.0)
     assert variable_elimination(p, max_entries=64) is None
     assert variable_elimination(p, max_entries=4096) is not None
+
+
+def test_elimination_gives_up_when_the_table_size_overflows_int64():
+    # A clique of 34 variables with 4 candidates: the first elimination needs a table of 4**34 = 2**68
+    # entries, which int64 arithmetic wraps to 0; the size check must see the real size and give up.
+    names = [f"t{i}" for i in range(34)]
+    rng = np.random.default_rng(1)
+    pairs = [(a, b) for k, a in enumerate(names) for b in names[k + 1:]]
+    factors = [Factor(i, pair, rng.random((4, 4))) for i, pair in enumerate(pairs)]
+    p = LayoutProblem(None, {v: [None] * 4 for v in names}, factors, 0.0)
+    assert variable_elimination(p) is None
+    assignment, method = solve(p)
+    assert "descent" in method and set(assignment) == set(names)
