@@ -36,8 +36,10 @@ opencl:
 	  else echo "note: install an OpenCL ICD (e.g. pocl-opencl-icd) and oclgrind for the OpenCL tests"; fi; \
 	fi
 
+# The main job: compile the bundled tiny Swin under the four policies, simulate every kernel on adreno740,
+# print the comparison and save the plot + JSON under $(OUT)/compare.
 demo: setup
-	$(PY) -m smartmem_sim.cli cache-study --device adreno740 --out $(OUT)/cache_study
+	$(PY) -m smartmem_sim.cli compare swin --tiny --device adreno740 --out $(OUT)/compare
 
 test: setup-zoo
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
