@@ -12,18 +12,26 @@ pycachesim (module cachesim) simulates exactly the same thing; the script checks
 agree on the subset pycachesim runs. pycachesim is timed on the first --pycachesim-rows accesses and its
 rate is assumed constant over the trace (said in the output). memsim times are best of --repeat runs,
 after one warm-up call (numba compile/cache load excluded) and include everything simulate_resolved does
-(chunking, all levels, DRAM accounting), not the address map (timed separately for the texture walk).
-Multi-core: the texture walk spread over 8 cores (work-group g on core g % 8), 1 vs 2 numba threads.
+(row checks, all levels, DRAM accounting), not the address map (timed separately for the texture walk).
+Every rate is given twice: from CPU time (time.process_time, steadier on a shared machine) and from wall
+time; the ratio to pycachesim uses CPU time for both. The load average is printed before and after: on a
+loaded machine both rates drop and the 2-thread speedup is meaningless (threads wait for time slices).
+Multi-core: the texture walk spread over 8 cores (work-group g on core g % 8), 1 vs 2 numba threads
+(wall time: CPU time adds up over threads).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numba
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
 from memsim.cache import CacheLevel
 from memsim.hierarchy import Hierarchy
@@ -54,13 +62,15 @@ def texture_walk(rows: int, cores: int = 1):
 
 
 def best_time(fn, repeat):
-    best = float("inf")
+    """(best CPU seconds, best wall seconds, last result) over ``repeat`` calls."""
+    cpu = wall = float("inf")
     out = None
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, w = time.process_time(), time.perf_counter()
         out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+        cpu = min(cpu, time.process_time() - t)
+        wall = min(wall, time.perf_counter() - w)
+    return cpu, wall, out
 
 
 def pycachesim_run(addrs):
@@ -74,9 +84,9 @@ def pycachesim_run(addrs):
     mem.store_from(l2)
     sim = cachesim.CacheSimulator(l1, mem)
     lst = addrs.tolist()
-    t = time.perf_counter()
+    t, w = time.process_time(), time.perf_counter()
     sim.load(lst, length=TEXEL)
-    return time.perf_counter() - t, [(c.backend.HIT_count, c.backend.MISS_count) for c in (l1, l2)]
+    return time.process_time() - t, time.perf_counter() - w, [(c.backend.HIT_count, c.backend.MISS_count) for c in (l1, l2)]
 
 
 def main(argv=None) -> int:
@@ -87,12 +97,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     n = args.rows
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numba {numba.__version__}, "
-          f"threading layer {numba.config.THREADING_LAYER}, load average {os.getloadavg()[0]:.1f}")
+          f"threading layer {numba.config.THREADING_LAYER}, load average {os.getloadavg()[0]:.1f} (start)")
     print(f"# {n:,} accesses of {TEXEL} B per trace; pycachesim timed on the first {args.pycachesim_rows:,} "
-          "and scaled")
+          f"and scaled; memsim best of {args.repeat}")
     rng = np.random.default_rng(0)
     walk, table = texture_walk(n)
-    t_resolve, walk_addrs = best_time(lambda: table.resolve(walk), args.repeat)
+    _, t_resolve, walk_addrs = best_time(lambda: table.resolve(walk), args.repeat)
     traces = {
         "sequential": np.arange(n, dtype=np.int64) * TEXEL,
         "random": rng.integers(0, (64 << 20) // TEXEL, n).astype(np.int64) * TEXEL,
@@ -104,18 +114,19 @@ def main(argv=None) -> int:
     nbytes = np.full(n, TEXEL, np.int32)
     numba.set_num_threads(1)
     h.simulate_resolved(traces["sequential"][:1000], zeros[:1000], loads[:1000], nbytes[:1000])  # warm-up
-    print(f"{'trace':<14}{'memsim M acc/s':>16}{'pycachesim M acc/s':>20}{'ratio':>8}{'L1 hit %':>10}"
-          f"{'L2 hit %':>10}  counts agree")
+    print(f"{'trace':<14}{'memsim CPU':>11}{'(ns/acc)':>9}{'wall':>7}{'pycachesim CPU':>15}{'wall':>7}"
+          f"{'ratio':>7}{'L1 hit %':>9}{'L2 hit %':>9}  counts agree   [M acc/s]")
     for name, addrs in traces.items():
-        t, rep = best_time(lambda a=addrs: h.simulate_resolved(a, zeros, loads, nbytes), args.repeat)
+        cpu, wall, rep = best_time(lambda a=addrs: h.simulate_resolved(a, zeros, loads, nbytes), args.repeat)
         k = min(args.pycachesim_rows, n)
-        t_ref, ref_counts = pycachesim_run(addrs[:k])
+        ref_cpu, ref_wall, ref_counts = pycachesim_run(addrs[:k])
         sub = h.simulate_resolved(addrs[:k], zeros[:k], loads[:k], nbytes[:k])
         agree = ref_counts == [(s.hits, s.misses) for s in sub.levels]
-        ours, theirs = n / t / 1e6, k / t_ref / 1e6
-        print(f"{name:<14}{ours:>16.1f}{theirs:>20.2f}{ours / theirs:>7.1f}x{100 * rep.levels[0].hit_rate:>10.1f}"
-              f"{100 * rep.levels[1].hit_rate:>10.1f}  {'yes' if agree else 'NO'}")
-    print(f"texture walk address map (SurfaceTable.resolve): {n / t_resolve / 1e6:.1f} M rows/s")
+        ours, theirs = n / cpu / 1e6, k / ref_cpu / 1e6
+        print(f"{name:<14}{ours:>11.1f}{1e9 * cpu / n:>9.2f}{n / wall / 1e6:>7.1f}{theirs:>15.2f}"
+              f"{k / ref_wall / 1e6:>7.2f}{ours / theirs:>6.1f}x{100 * rep.levels[0].hit_rate:>9.1f}"
+              f"{100 * rep.levels[1].hit_rate:>9.1f}  {'yes' if agree else 'NO'}")
+    print(f"texture walk address map (SurfaceTable.resolve): {n / t_resolve / 1e6:.1f} M rows/s (wall)")
 
     cores = 8
     mwalk, mtable = texture_walk(n, cores)
@@ -127,12 +138,15 @@ def main(argv=None) -> int:
             break
         numba.set_num_threads(threads)
         hm.simulate_resolved(maddrs[:1000], mwalk.core[:1000], mwalk.write[:1000], mwalk.nbytes[:1000])
-        t, rep = best_time(lambda: hm.simulate_resolved(maddrs, mwalk.core, mwalk.write, mwalk.nbytes), args.repeat)
-        rates[threads] = n / t / 1e6
-        print(f"multi-core texture walk ({cores} cores, L1 hit {100 * rep.levels[0].hit_rate:.1f}%), "
-              f"{threads} thread(s): {rates[threads]:.1f} M acc/s")
+        cpu, wall, rep = best_time(lambda: hm.simulate_resolved(maddrs, mwalk.core, mwalk.write, mwalk.nbytes),
+                                   args.repeat)
+        rates[threads] = n / wall / 1e6
+        print(f"multi-core texture walk ({cores} cores, {hm.partitioning()[1] and 2 ** hm.partitioning()[1]} L2 set "
+              f"partitions, L1 hit {100 * rep.levels[0].hit_rate:.1f}%), {threads} thread(s): "
+              f"{rates[threads]:.1f} M acc/s wall ({n / cpu / 1e6:.1f} per CPU second)")
     if 2 in rates:
-        print(f"2 threads / 1 thread: {rates[2] / rates[1]:.2f}x")
+        print(f"2 threads / 1 thread (wall): {rates[2] / rates[1]:.2f}x")
+    print(f"# load average {os.getloadavg()[0]:.1f} (end)")
     return 0
 
 

@@ -1,23 +1,35 @@
 """Numba kernels of the cache engine. Private: memsim/cache.py documents the semantics and
-memsim/hierarchy.py checks every input before it reaches these functions.
+memsim/hierarchy.py builds the state and drives these functions.
 
-A request stream is four columns: byte address (int64), bytes (int32), store flag (uint8), core (int32).
-Every function that simulates a level takes one copy's state: tags/stamp/valid/dirty (sets, ways),
-plru (sets,), meta (int64: clock, last line), umeta (uint64: random state, last line's valid and dirty
-sector masks), stats (NSTATS,), and the level's config vector (CFG_*). Masks are uint64 throughout:
-numba turns int64 <op> uint64 into float64, so no mask ever meets a signed integer.
+State of every level of a hierarchy lives in shared flat arrays (one per kind), so the same compiled pass
+serves every level: ``tags``/``stamp``/``valid``/``dirty`` (int64/int64/uint64/uint64, one entry per
+way), ``plru`` (uint64, one per set), and per *stream* rows of ``meta`` (int64: clock, last line),
+``umeta`` (uint64: random state, last line's valid and dirty sector masks) and ``stats`` (int64,
+NSTATS). ``cfg`` has one row per level (C_*): geometry, policy, write mode, and where the level's state
+starts in the flat arrays. A level has ``copies`` (one per core for per-core levels) and every copy has
+``lanes`` streams: a shared level whose sets are split into set partitions (simulated in parallel) keeps
+one clock, last line and counters per partition, so partitions never write the same memory.
 
-The per-access functions are compiled with ``_nrt=False`` and inlined into the loops (numba IR
-inlining): they allocate nothing, and without the runtime numba emits no atomic reference counting for
-array arguments (which made a call taking four arrays ~15x slower), while inlining avoids passing ~70
-array fields on the stack per call (another ~10x on the engine's fast path).
+Masks are uint64 throughout: numba turns int64 <op> uint64 into float64, so no mask ever meets a signed
+integer. Kernels are compiled with ``_nrt=False`` (no allocation, no reference counting of array
+arguments). level_pass() is the workhorse: one level, a stream of requests, counters and the stream's
+clock/last line in registers, with access() (inlined into the out-of-line _generic()) for what its lean
+path does not cover. Callers pass typed values (np.int64(...), np.bool_(...)), never literals or prange
+indices, so level_pass compiles once (each extra signature cost ~20 s of compile time).
+
+A level's requests for the level below (fetch first, then write-back or forwarded store) are collected
+for a whole chunk before the next level runs. No level looks at a level below it, so this gives every
+level the same stream, in the same order, as handing each request down to memory before the next.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
-CFG_LINE_BITS, CFG_SECTOR_BITS, CFG_SET_MASK, CFG_WAYS, CFG_POLICY, CFG_WRITE, CFG_WALLOC, CFG_SPL = range(8)
+(C_LINE_BITS, C_SECTOR_BITS, C_SET_MASK, C_WAYS, C_POLICY, C_WRITE, C_WALLOC, C_SPL,
+ C_TAG_BASE, C_SET_BASE, C_ROW_BASE, C_LANES) = range(12)
+NCFG = 12  # the first 8 fields are CacheLevel.config_array(); the rest are placed by the hierarchy
 POLICY_LRU, POLICY_FIFO, POLICY_PLRU, POLICY_RANDOM = 0, 1, 2, 3
 WRITE_RO, WRITE_WB, WRITE_WT = 0, 1, 2
 
@@ -42,6 +54,10 @@ STAT_NAMES = (
 (S_ACC, S_HIT, S_MISS, S_SMISS, S_BREAD, S_BFILL, S_WRITES, S_BSTORED, S_WB, S_BWRITTEN, S_FAST) = range(11)
 NSTATS = len(STAT_NAMES)
 
+DRAM_READ, DRAM_WRITTEN, DRAM_REQUESTS = 0, 1, 2  # columns of the per-stream DRAM counters
+ERR_NONE, ERR_ADDRESS, ERR_NBYTES, ERR_CORE = 0, 1, 2, 3  # row checks done inside the passes
+ADDRESS_BITS = 62  # addresses must lie in [0, 2**62)
+
 ONE = np.uint64(1)
 ZERO = np.uint64(0)
 ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -64,15 +80,13 @@ def _span_mask(s0, s1):
 
 
 @njit(cache=True, inline="always")
-def _first_last(mask, spl):
-    first = -1
-    last = -1
-    for s in range(spl):
-        if (mask >> np.uint64(s)) & ONE:
-            if first < 0:
-                first = s
-            last = s
-    return first, last
+def _first(mask):
+    return np.int64(trailing_zeros(mask))
+
+
+@njit(cache=True, inline="always")
+def _last(mask):
+    return np.int64(63) - np.int64(leading_zeros(mask))
 
 
 @njit(cache=True, inline="always")
@@ -106,326 +120,621 @@ def _plru_victim(bits, ways):
     return w
 
 
-@njit(cache=True, inline="always")
-def _victim(first_invalid, lru_way, plru, set_idx, ways, policy, umeta):
-    # LRU/FIFO: invalid ways carry stamp 0 (below every fill time), so lru_way, the first way with the
-    # smallest stamp, is already "an invalid way first".
-    if policy == POLICY_LRU or policy == POLICY_FIFO:
-        return lru_way
-    if first_invalid >= 0:
-        return first_invalid
-    if policy == POLICY_PLRU:
-        return _plru_victim(plru[set_idx], ways)
-    x = umeta[UMETA_RNG]  # xorshift64
-    x ^= x << np.uint64(13)
-    x ^= x >> np.uint64(7)
-    x ^= x << np.uint64(17)
-    umeta[UMETA_RNG] = x
-    return np.int64(x % np.uint64(ways))
-
-
-@njit(cache=True, inline="always")
-def _emit(oa, on, ow, pos, addr, nb, store):
-    oa[pos] = addr
-    on[pos] = nb
-    ow[pos] = store
-    return pos + 1
+@njit(cache=True, _nrt=False, inline="always")
+def _first_invalid(tags, base, ways):
+    for q in range(ways):
+        if tags[base + q] == -1:
+            return q
+    return -1
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def access(tags, stamp, valid, dirty, plru, meta, umeta, stats, cfg, addr, nb, is_store, oa, on, ow, pos):
-    """Simulate one access (inside one line) at one copy of a level; requests for the level below are
-    written at oa/on/ow[pos:] (fetch first, then write-back or forwarded store: at most 2).
-    Returns the new pos."""
-    lb = cfg[CFG_LINE_BITS]
-    sb = cfg[CFG_SECTOR_BITS]
+def access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, stats, addr, nb, is_store,
+           oa, on, ow, sp):
+    """One access (inside one line) at copy ``copy``, stream ``lane`` of level ``lv``. Requests for the
+    level below are written at oa/on/ow[sp], [sp + 1] (fetch first, then write-back or forwarded store).
+    Returns how many (0..2)."""
+    lb = cfg[lv, C_LINE_BITS]
+    sb = cfg[lv, C_SECTOR_BITS]
+    row = cfg[lv, C_ROW_BASE] + copy * cfg[lv, C_LANES] + lane
     line_no = addr >> lb
     off = addr & ((np.int64(1) << lb) - 1)
-    mask = _span_mask(off >> sb, (off + nb - 1) >> sb)
-    wmode = cfg[CFG_WRITE]
+    s0 = off >> sb
+    s1 = (off + nb - 1) >> sb
+    mask = _span_mask(s0, s1)
+    wmode = cfg[lv, C_WRITE]
 
-    # Run-length fast path: the last line this copy touched is still present with these sectors, and
+    # Run-length fast path: the last line this stream touched is still present with these sectors, and
     # it is already the most recent in its set, so a repeated load (or a store to dirty sectors of a
     # write-back level) changes no state: count it and go.
-    if line_no == meta[META_LAST_LINE] and (mask & ~umeta[UMETA_LAST_VALID]) == ZERO:
+    if line_no == meta[row, META_LAST_LINE] and (mask & ~umeta[row, UMETA_LAST_VALID]) == ZERO:
         if not is_store:
-            stats[S_ACC] += 1
-            stats[S_HIT] += 1
-            stats[S_BREAD] += nb
-            stats[S_FAST] += 1
-            return pos
-        if wmode == WRITE_WB and (mask & ~umeta[UMETA_LAST_DIRTY]) == ZERO:
-            stats[S_ACC] += 1
-            stats[S_HIT] += 1
-            stats[S_WRITES] += 1
-            stats[S_BSTORED] += nb
-            stats[S_FAST] += 1
-            return pos
+            stats[row, S_ACC] += 1
+            stats[row, S_HIT] += 1
+            stats[row, S_BREAD] += nb
+            stats[row, S_FAST] += 1
+            return 0
+        if wmode == WRITE_WB and (mask & ~umeta[row, UMETA_LAST_DIRTY]) == ZERO:
+            stats[row, S_ACC] += 1
+            stats[row, S_HIT] += 1
+            stats[row, S_WRITES] += 1
+            stats[row, S_BSTORED] += nb
+            stats[row, S_FAST] += 1
+            return 0
 
-    ways = cfg[CFG_WAYS]
-    policy = cfg[CFG_POLICY]
-    spl = cfg[CFG_SPL]
-    set_idx = line_no & cfg[CFG_SET_MASK]
-    trow = tags[set_idx]
-    srow = stamp[set_idx]
-    # One pass finds the line, or else the first invalid way and the oldest stamp (the victims).
+    ways = cfg[lv, C_WAYS]
+    policy = cfg[lv, C_POLICY]
+    set_mask = cfg[lv, C_SET_MASK]
+    set_idx = line_no & set_mask
+    pidx = cfg[lv, C_SET_BASE] + copy * (set_mask + 1) + set_idx
+    base = cfg[lv, C_TAG_BASE] + (copy * (set_mask + 1) + set_idx) * ways
+    # One pass finds the line, or else the oldest stamp (LRU/FIFO victim; invalid ways have stamp 0,
+    # below every fill time, so the first oldest way is "an invalid way first") and the first invalid way.
     w = -1
     first_invalid = -1
     lru_way = 0
-    lru_stamp = srow[0]
+    lru_stamp = stamp[base]
     for k in range(ways):
-        tk = trow[k]
+        tk = tags[base + k]
         if tk == line_no:
             w = k
             break
         if tk == -1 and first_invalid < 0:
             first_invalid = k
-        if srow[k] < lru_stamp:
-            lru_stamp = srow[k]
+        sk = stamp[base + k]
+        if sk < lru_stamp:
+            lru_stamp = sk
             lru_way = k
-    meta[META_CLOCK] += 1
-    clock = meta[META_CLOCK]
+    clock = meta[row, META_CLOCK] + 1
+    meta[row, META_CLOCK] = clock
 
     if is_store and wmode == WRITE_RO:
-        stats[S_WRITES] += 1
-        stats[S_BWRITTEN] += nb
+        stats[row, S_WRITES] += 1
+        stats[row, S_BWRITTEN] += nb
         if w >= 0:
-            v = valid[set_idx, w] & ~mask
-            valid[set_idx, w] = v
+            v = valid[base + w] & ~mask
+            valid[base + w] = v
             if v == ZERO:
-                trow[w] = -1
-                srow[w] = 0
-        meta[META_LAST_LINE] = -1
-        return _emit(oa, on, ow, pos, addr, nb, 1)
+                tags[base + w] = -1
+                stamp[base + w] = 0
+        meta[row, META_LAST_LINE] = -1
+        oa[sp] = addr
+        on[sp] = nb
+        ow[sp] = 1
+        return 1
 
-    stats[S_ACC] += 1
+    stats[row, S_ACC] += 1
     if is_store:
-        stats[S_WRITES] += 1
-        stats[S_BSTORED] += nb
+        stats[row, S_WRITES] += 1
+        stats[row, S_BSTORED] += nb
     else:
-        stats[S_BREAD] += nb
-    walloc = cfg[CFG_WALLOC] != 0
+        stats[row, S_BREAD] += nb
+    walloc = cfg[lv, C_WALLOC] != 0
+    sec = np.int64(1) << sb
+    nout = 0
 
     if w >= 0:
-        missing = mask & ~valid[set_idx, w]
+        wi = base + w
+        missing = mask & ~valid[wi]
         if missing == ZERO:
-            stats[S_HIT] += 1
+            stats[row, S_HIT] += 1
         else:
-            stats[S_MISS] += 1
-            stats[S_SMISS] += 1
+            stats[row, S_MISS] += 1
+            stats[row, S_SMISS] += 1
         if missing != ZERO and is_store and not walloc:
-            stats[S_BWRITTEN] += nb
-            pos = _emit(oa, on, ow, pos, addr, nb, 1)
-        else:
-            if missing != ZERO:
-                first, last = _first_last(missing, spl)
-                pos = _emit(oa, on, ow, pos, (line_no << lb) + (first << sb), (last - first + 1) << sb, 0)
-                valid[set_idx, w] |= missing
-                stats[S_BFILL] += _popcount(missing) << sb
-            if policy == POLICY_LRU:
-                srow[w] = clock
-            elif policy == POLICY_PLRU:
-                plru[set_idx] = _plru_touch(plru[set_idx], w, ways)
-            if is_store:
-                if wmode == WRITE_WB:
-                    dirty[set_idx, w] |= mask
-                else:
-                    stats[S_BWRITTEN] += nb
-                    pos = _emit(oa, on, ow, pos, addr, nb, 1)
+            stats[row, S_BWRITTEN] += nb
+            oa[sp] = addr
+            on[sp] = nb
+            ow[sp] = 1
+            meta[row, META_LAST_LINE] = line_no
+            umeta[row, UMETA_LAST_VALID] = valid[wi]
+            umeta[row, UMETA_LAST_DIRTY] = dirty[wi]
+            return 1
+        if missing != ZERO:
+            first = _first(missing)
+            oa[sp] = (line_no << lb) + first * sec
+            on[sp] = (_last(missing) - first + 1) * sec
+            ow[sp] = 0
+            nout = 1
+            valid[wi] |= missing
+            stats[row, S_BFILL] += _popcount(missing) * sec
+        if policy == POLICY_LRU:
+            stamp[wi] = clock
+        elif policy == POLICY_PLRU:
+            plru[pidx] = _plru_touch(plru[pidx], w, ways)
+        if is_store:
+            if wmode == WRITE_WB:
+                dirty[wi] |= mask
+            else:
+                stats[row, S_BWRITTEN] += nb
+                oa[sp + nout] = addr
+                on[sp + nout] = nb
+                ow[sp + nout] = 1
+                nout += 1
     else:
-        stats[S_MISS] += 1
+        stats[row, S_MISS] += 1
         if is_store and not walloc:
-            stats[S_BWRITTEN] += nb
-            pos = _emit(oa, on, ow, pos, addr, nb, 1)
+            stats[row, S_BWRITTEN] += nb
+            oa[sp] = addr
+            on[sp] = nb
+            ow[sp] = 1
+            meta[row, META_LAST_LINE] = -1
+            return 1
+        if policy == POLICY_LRU or policy == POLICY_FIFO:
+            v = lru_way
+        elif first_invalid >= 0:
+            v = first_invalid
+        elif policy == POLICY_PLRU:
+            v = _plru_victim(plru[pidx], ways)
         else:
-            v = _victim(first_invalid, lru_way, plru, set_idx, ways, policy, umeta)
-            first, last = _first_last(mask, spl)
-            pos = _emit(oa, on, ow, pos, (line_no << lb) + (first << sb), (last - first + 1) << sb, 0)
-            stats[S_BFILL] += _popcount(mask) << sb
-            if trow[v] != -1 and dirty[set_idx, v] != ZERO:
-                dfirst, dlast = _first_last(dirty[set_idx, v], spl)
-                wb_bytes = (dlast - dfirst + 1) << sb
-                stats[S_WB] += 1
-                stats[S_BWRITTEN] += wb_bytes
-                pos = _emit(oa, on, ow, pos, (trow[v] << lb) + (dfirst << sb), wb_bytes, 1)
-            trow[v] = line_no
-            valid[set_idx, v] = mask
-            dirty[set_idx, v] = ZERO
-            if policy == POLICY_LRU or policy == POLICY_FIFO:
-                srow[v] = clock
-            elif policy == POLICY_PLRU:
-                plru[set_idx] = _plru_touch(plru[set_idx], v, ways)
-            w = v
-            if is_store:
-                if wmode == WRITE_WB:
-                    dirty[set_idx, w] = mask
-                else:
-                    stats[S_BWRITTEN] += nb
-                    pos = _emit(oa, on, ow, pos, addr, nb, 1)
+            x = umeta[row, UMETA_RNG]  # xorshift64
+            x ^= x << np.uint64(13)
+            x ^= x >> np.uint64(7)
+            x ^= x << np.uint64(17)
+            umeta[row, UMETA_RNG] = x
+            v = np.int64(x % np.uint64(ways))
+        wi = base + v
+        oa[sp] = (line_no << lb) + s0 * sec
+        on[sp] = (s1 - s0 + 1) * sec
+        ow[sp] = 0
+        nout = 1
+        stats[row, S_BFILL] += (s1 - s0 + 1) * sec
+        old = tags[wi]
+        d = dirty[wi]
+        if old != -1 and d != ZERO:
+            dfirst = _first(d)
+            wb_bytes = (_last(d) - dfirst + 1) * sec
+            stats[row, S_WB] += 1
+            stats[row, S_BWRITTEN] += wb_bytes
+            oa[sp + 1] = (old << lb) + dfirst * sec
+            on[sp + 1] = wb_bytes
+            ow[sp + 1] = 1
+            nout = 2
+        tags[wi] = line_no
+        valid[wi] = mask
+        dirty[wi] = ZERO
+        if policy == POLICY_LRU or policy == POLICY_FIFO:
+            stamp[wi] = clock
+        elif policy == POLICY_PLRU:
+            plru[pidx] = _plru_touch(plru[pidx], v, ways)
+        if is_store:
+            if wmode == WRITE_WB:
+                dirty[wi] = mask
+            else:
+                stats[row, S_BWRITTEN] += nb
+                oa[sp + nout] = addr
+                on[sp + nout] = nb
+                ow[sp + nout] = 1
+                nout += 1
+        w = v
 
-    if w >= 0 and trow[w] == line_no:
-        meta[META_LAST_LINE] = line_no
-        umeta[UMETA_LAST_VALID] = valid[set_idx, w]
-        umeta[UMETA_LAST_DIRTY] = dirty[set_idx, w]
-    else:
-        meta[META_LAST_LINE] = -1
-    return pos
-
-
-@njit(cache=True, _nrt=False, inline="always")
-def _access_pieces(tags, stamp, valid, dirty, plru, meta, umeta, stats, cfg, a, n, st, oa, on, ow, pos):
-    # A request that crosses lines is one access per line it touches.
-    lb = cfg[CFG_LINE_BITS]
-    end = a + n
-    while True:
-        line_end = ((a >> lb) + 1) << lb
-        piece = min(end, line_end) - a
-        pos = access(tags, stamp, valid, dirty, plru, meta, umeta, stats, cfg, a, piece, st, oa, on, ow, pos)
-        a += piece
-        if a >= end:
-            return pos
-
-
-@njit(cache=True, _nrt=False, inline="always")
-def _run(addr, nb, st, order, lo, hi, use_order, keep_idx,
-         tags, stamp, valid, dirty, plru, meta, umeta, stats, cfg, oidx, oa, on, ow, pos):
-    """Entries order[lo:hi] (or lo:hi) through one copy, in order. Loads that hit the line the copy
-    touched last, on sectors already valid, are counted in registers (the run-length fast path; the
-    same rule as in access(), kept here so the common case touches no state arrays)."""
-    lb = cfg[CFG_LINE_BITS]
-    sb = cfg[CFG_SECTOR_BITS]
-    line_bytes = np.int64(1) << lb
-    last_line = meta[META_LAST_LINE]
-    last_valid = umeta[UMETA_LAST_VALID]
-    fast = 0
-    fast_bytes = 0
-    for k in range(lo, hi):
-        i = order[k] if use_order else k
-        a = addr[i]
-        n = nb[i]
-        if st[i] == 0 and (a >> lb) == last_line:
-            off = a & (line_bytes - 1)
-            if off + n <= line_bytes and (_span_mask(off >> sb, (off + n - 1) >> sb) & ~last_valid) == ZERO:
-                fast += 1
-                fast_bytes += n
-                continue
-        p0 = pos
-        pos = _access_pieces(tags, stamp, valid, dirty, plru, meta, umeta, stats, cfg, a, n, st[i] != 0,
-                             oa, on, ow, pos)
-        if keep_idx:
-            for q in range(p0, pos):
-                oidx[q] = i
-        last_line = meta[META_LAST_LINE]
-        last_valid = umeta[UMETA_LAST_VALID]
-    stats[S_ACC] += fast
-    stats[S_HIT] += fast
-    stats[S_FAST] += fast
-    stats[S_BREAD] += fast_bytes
-    return pos
-
-
-@njit(cache=True, parallel=True, _nrt=False)
-def per_core_pass(addr, nb, st, order, starts,
-                  tags, stamp, valid, dirty, plru, meta, umeta, stats, cfg,
-                  oidx, oa, on, ow, ostart, ofill):
-    """Copy c of the level simulates stream entries order[starts[c]:starts[c+1]] in order; copies are
-    independent, so they run in parallel. Output of copy c goes to oidx/oa/on/ow[ostart[c]:], oidx
-    naming the input entry that caused it. (One copy alone runs through shared_pass: no order needed,
-    and its output is already in input order.)"""
-    ncopies = starts.shape[0] - 1
-    for c in prange(ncopies):
-        pos = _run(addr, nb, st, order, starts[c], starts[c + 1], True, True,
-                   tags[c], stamp[c], valid[c], dirty[c], plru[c], meta[c], umeta[c], stats[c], cfg,
-                   oidx, oa, on, ow, ostart[c])
-        ofill[c] = pos - ostart[c]
-
-
-@njit(cache=True)
-def group_by_core(core, ncores, pieces_bound):
-    """Counting sort of stream entries by core: order (entries of core 0, then 1, ...), starts (ncores+1),
-    and output segment starts (room for 2 requests per line piece)."""
-    m = core.shape[0]
-    counts = np.zeros(ncores + 1, dtype=np.int64)
-    for i in range(m):
-        counts[core[i] + 1] += 1
-    starts = np.cumsum(counts)
-    fill = starts[:-1].copy()
-    order = np.empty(m, dtype=np.int64)
-    for i in range(m):
-        c = core[i]
-        order[fill[c]] = i
-        fill[c] += 1
-    ostart = starts * (2 * pieces_bound)
-    return order, starts, ostart
-
-
-@njit(cache=True)
-def merge_by_input(core, ostart, ofill, oidx, oa, on, ow, ma, mn, mw, mc):
-    """Merge per-core output segments into input order (the order the shared level sees them)."""
-    ncores = ofill.shape[0]
-    ptr = ostart[:ncores].copy()
-    end = ptr + ofill
-    j = 0
-    for i in range(core.shape[0]):
-        c = core[i]
-        p = ptr[c]
-        while p < end[c] and oidx[p] == i:
-            ma[j] = oa[p]
-            mn[j] = on[p]
-            mw[j] = ow[p]
-            mc[j] = c
-            j += 1
-            p += 1
-        ptr[c] = p
-    return j
+    wi = base + w
+    meta[row, META_LAST_LINE] = line_no
+    umeta[row, UMETA_LAST_VALID] = valid[wi]
+    umeta[row, UMETA_LAST_DIRTY] = dirty[wi]
+    return nout
 
 
 @njit(cache=True, _nrt=False)
-def shared_pass(addr, nb, st, m, tags, stamp, valid, dirty, plru, meta, umeta, stats, cfg, oa, on, ow):
-    """One shared copy simulates stream entries 0..m-1 in order; returns the number of requests out."""
-    return _run(addr, nb, st, addr, 0, m, False, False, tags[0], stamp[0], valid[0], dirty[0], plru[0],
-                meta[0], umeta[0], stats[0], cfg, addr, oa, on, ow, 0)
+def _generic(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, stats, a, n, is_store,
+             sa, sn, sw, oa, on, ow, orow, pos, rowid, track):
+    """The request (a, n bytes) through access(), one access per line it touches; its requests for the
+    level below go to oa/on/ow[pos:] (and rowid to orow when ``track``). Returns the new pos. Kept out of
+    line so the loop in level_pass stays small enough for registers."""
+    lb = cfg[lv, C_LINE_BITS]
+    end = a + n
+    while a < end:
+        piece = min(end, ((a >> lb) + 1) << lb) - a
+        k = access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, stats, a, piece, is_store,
+                   sa, sn, sw, 0)
+        for j in range(k):
+            oa[pos] = sa[j]
+            on[pos] = sn[j]
+            ow[pos] = sw[j]
+            if track:
+                orow[pos] = rowid
+            pos += 1
+        a += piece
+    return pos
 
 
-@njit(cache=True)
-def stream_bytes(nb, st, m):
-    """(load bytes, store bytes) of the first m requests: what reaches DRAM after the last level."""
-    loads = 0
-    stores = 0
-    for i in range(m):
-        if st[i] != 0:
-            stores += nb[i]
+@njit(cache=True, _nrt=False)
+def level_pass(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, stats,
+               ia, inb, iw, irow, order, lo, hi, use_order, rowmode, check, core, ncores, err,
+               oa, on, ow, orow, pos, cap, sa, sn, sw):
+    """Requests k = lo..hi-1 (entry i = order[k] if use_order else k of ia/inb/iw) through copy ``copy``,
+    stream ``lane`` of level ``lv``, in order. Requests for the level below go to oa/on/ow[pos:cap]; with
+    rowmode 1 (2) orow gets i (irow[i]), the trace row that caused them. Stops before a request that might
+    not fit. With ``check``, entries are trace rows and the first bad one stops the pass with
+    err = (code, row). Returns (k where it stopped, pos).
+
+    Loads (other than under the random policy) take a lean path with the stream's clock, last line and
+    counters in registers; it follows access() exactly (same victims, same clock ticks, same requests);
+    stores and random-policy loads go through access()."""
+    lb = cfg[lv, C_LINE_BITS]
+    sb = cfg[lv, C_SECTOR_BITS]
+    set_mask = cfg[lv, C_SET_MASK]
+    ways = cfg[lv, C_WAYS]
+    policy = cfg[lv, C_POLICY]
+    lean = policy != POLICY_RANDOM
+    is_lru = policy == POLICY_LRU
+    is_plru = policy == POLICY_PLRU
+    sets = set_mask + 1
+    cbase = cfg[lv, C_TAG_BASE] + copy * sets * ways
+    pbase = cfg[lv, C_SET_BASE] + copy * sets
+    row = cfg[lv, C_ROW_BASE] + copy * cfg[lv, C_LANES] + lane
+    line_bytes = np.int64(1) << lb
+    sec = np.int64(1) << sb
+    clock = meta[row, META_CLOCK]
+    last_line = meta[row, META_LAST_LINE]
+    last_valid = umeta[row, UMETA_LAST_VALID]
+    last_dirty = umeta[row, UMETA_LAST_DIRTY]
+    hits = 0
+    misses = 0
+    smisses = 0
+    fast = 0
+    bread = 0
+    bfill = 0
+    wbs = 0
+    bwritten = 0
+    sectored = sb != lb  # an unsectored line that is present has its one sector valid
+    k = lo
+    while k < hi:
+        # Run-length fast path in its own small loop (so its values stay in registers): loads of the line
+        # this stream touched last, on sectors already valid, change no state.
+        while k < hi:
+            i = order[np.uint64(k)] if use_order else k
+            a = ia[np.uint64(i)]
+            n = np.int64(inb[np.uint64(i)])
+            if check:
+                c = core[np.uint64(i)]
+                if (a >> ADDRESS_BITS) != 0 or n <= 0 or c < 0 or c >= ncores:
+                    break
+            if iw[np.uint64(i)] != 0 or (a >> lb) != last_line:
+                break
+            off = a & (line_bytes - 1)
+            if off + n > line_bytes:
+                break
+            if sectored and (_span_mask(off >> sb, (off + n - 1) >> sb) & ~last_valid) != ZERO:
+                break
+            fast += 1
+            bread += n
+            k += 1
+        if k >= hi:
+            break
+        i = order[k] if use_order else k
+        a = ia[i]
+        n = np.int64(inb[i])
+        w = iw[i]
+        if check:
+            c = core[i]
+            if (a >> ADDRESS_BITS) != 0:
+                err[0] = ERR_ADDRESS
+            elif n <= 0:
+                err[0] = ERR_NBYTES
+            elif c < 0 or c >= ncores:
+                err[0] = ERR_CORE
+            if err[0] != ERR_NONE:
+                err[1] = i
+                break
+        line = a >> lb
+        off = a & (line_bytes - 1)
+        inside = off + n <= line_bytes
+        if w == 0 and inside:
+            s0 = off >> sb
+            s1 = (off + n - 1) >> sb
+            mask = _span_mask(s0, s1)
+            if lean:
+                if pos + 2 > cap:
+                    break
+                rid = i if rowmode == 1 else (irow[i] if rowmode == 2 else 0)
+                clock += 1
+                sidx = line & set_mask
+                base = cbase + sidx * ways
+                # one pass finds the line or else the oldest stamp (see access(); branches beat selects
+                # here: measured 2x faster on random traces at 16 ways)
+                found = -1
+                lru_way = 0
+                lru_stamp = stamp[base]
+                for q in range(ways):
+                    if tags[base + q] == line:
+                        found = q
+                        break
+                    sq = stamp[base + q]
+                    if sq < lru_stamp:
+                        lru_stamp = sq
+                        lru_way = q
+                bread += n
+                if found >= 0:
+                    wi = base + found
+                    v = valid[wi]
+                    missing = mask & ~v
+                    if missing == ZERO:
+                        hits += 1
+                    else:
+                        misses += 1
+                        smisses += 1
+                        f = _first(missing)
+                        oa[pos] = (line << lb) + f * sec
+                        on[pos] = (_last(missing) - f + 1) * sec
+                        ow[pos] = 0
+                        if rowmode != 0:
+                            orow[pos] = rid
+                        pos += 1
+                        v |= missing
+                        valid[wi] = v
+                        bfill += _popcount(missing) * sec
+                    if is_lru:
+                        stamp[wi] = clock
+                    elif is_plru:
+                        plru[pbase + sidx] = _plru_touch(plru[pbase + sidx], found, ways)
+                    last_valid = v
+                    last_dirty = dirty[wi]
+                else:
+                    misses += 1
+                    if is_plru:
+                        vw = _first_invalid(tags, base, ways)
+                        if vw < 0:
+                            vw = _plru_victim(plru[pbase + sidx], ways)
+                    else:
+                        vw = lru_way
+                    wi = base + vw
+                    oa[pos] = (line << lb) + s0 * sec
+                    on[pos] = (s1 - s0 + 1) * sec
+                    ow[pos] = 0
+                    if rowmode != 0:
+                        orow[pos] = rid
+                    pos += 1
+                    bfill += (s1 - s0 + 1) * sec
+                    old = tags[wi]
+                    d = dirty[wi]
+                    if old != -1 and d != ZERO:
+                        f = _first(d)
+                        wb_bytes = (_last(d) - f + 1) * sec
+                        wbs += 1
+                        bwritten += wb_bytes
+                        oa[pos] = (old << lb) + f * sec
+                        on[pos] = wb_bytes
+                        ow[pos] = 1
+                        if rowmode != 0:
+                            orow[pos] = rid
+                        pos += 1
+                    tags[wi] = line
+                    valid[wi] = mask
+                    dirty[wi] = ZERO
+                    if is_plru:
+                        plru[pbase + sidx] = _plru_touch(plru[pbase + sidx], vw, ways)
+                    else:
+                        stamp[wi] = clock
+                    last_valid = mask
+                    last_dirty = ZERO
+                last_line = line
+                k += 1
+                continue
+        # everything else: access() with the stream state in memory
+        pieces = 1 if inside else ((a + n - 1) >> lb) - line + 1
+        if pos + 2 * pieces > cap:
+            break
+        rid = i if rowmode == 1 else (irow[i] if rowmode == 2 else 0)
+        meta[row, META_CLOCK] = clock
+        meta[row, META_LAST_LINE] = last_line
+        umeta[row, UMETA_LAST_VALID] = last_valid
+        umeta[row, UMETA_LAST_DIRTY] = last_dirty
+        pos = _generic(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, stats, a, n, w != 0,
+                       sa, sn, sw, oa, on, ow, orow, pos, rid, rowmode != 0)
+        clock = meta[row, META_CLOCK]
+        last_line = meta[row, META_LAST_LINE]
+        last_valid = umeta[row, UMETA_LAST_VALID]
+        last_dirty = umeta[row, UMETA_LAST_DIRTY]
+        k += 1
+    meta[row, META_CLOCK] = clock
+    meta[row, META_LAST_LINE] = last_line
+    umeta[row, UMETA_LAST_VALID] = last_valid
+    umeta[row, UMETA_LAST_DIRTY] = last_dirty
+    stats[row, S_ACC] += hits + misses + fast
+    stats[row, S_HIT] += hits + fast
+    stats[row, S_MISS] += misses
+    stats[row, S_SMISS] += smisses
+    stats[row, S_FAST] += fast
+    stats[row, S_BREAD] += bread
+    stats[row, S_BFILL] += bfill
+    stats[row, S_WB] += wbs
+    stats[row, S_BWRITTEN] += bwritten
+    return k, pos
+
+
+@njit(cache=True, _nrt=False)
+def to_dram(nb, wr, lo, hi, dram, drow):
+    """Requests lo..hi-1 leave the last level: fetches are DRAM reads, stores DRAM writes."""
+    rd = 0
+    wt = 0
+    for q in range(lo, hi):
+        if wr[q] != 0:
+            wt += nb[q]
         else:
-            loads += nb[i]
-    return loads, stores
+            rd += nb[q]
+    dram[drow, DRAM_READ] += rd
+    dram[drow, DRAM_WRITTEN] += wt
+    dram[drow, DRAM_REQUESTS] += hi - lo
 
 
-@njit(cache=True)
-def max_lines_touched(addr, nb, line):
-    """Largest number of lines of size ``line`` any single request touches."""
-    most = 1
-    for i in range(addr.shape[0]):
-        n = (addr[i] + nb[i] - 1) // line - addr[i] // line + 1
-        if n > most:
-            most = n
-    return most
+@njit(cache=True, _nrt=False)
+def _chain(cfg, l0, l1, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, stats, m, track,
+           xa, xn, xw, xr, ya, yn, yw, yr, lo, cap, sa, sn, sw, err):
+    """m requests at x*[lo:] through levels l0..l1-1 (one pass per level, ping-pong between x* and y*,
+    each with room cap - lo from lo). Returns (which: 0 = x, 1 = y, holding the output, its count)."""
+    which = 0
+    rowmode = np.int64(2) if track else np.int64(0)
+    no = np.bool_(False)  # (typed values, not literals: one compiled level_pass serves every caller)
+    zero = np.int64(0)
+    for lv in range(l0, l1):
+        if which == 0:
+            _, end = level_pass(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, stats,
+                                xa, xn, xw, xr, xr, lo, lo + m, no, rowmode, no, xn, zero, err,
+                                ya, yn, yw, yr, lo, cap, sa, sn, sw)
+        else:
+            _, end = level_pass(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, stats,
+                                ya, yn, yw, yr, yr, lo, lo + m, no, rowmode, no, yn, zero, err,
+                                xa, xn, xw, xr, lo, cap, sa, sn, sw)
+        m = end - lo
+        which = 1 - which
+    return which, m
 
 
-@njit(cache=True, parallel=True)
-def row_summary(addr, core, nb):
-    """(smallest address, largest address, smallest nbytes, largest nbytes, smallest core, largest core)."""
-    n = addr.shape[0]
-    amin = np.int64(2**62)
-    amax = np.int64(-1)
-    nmin = np.int64(2**31)
-    nmax = np.int64(0)
-    cmin = np.int64(2**31)
-    cmax = np.int64(-1)
-    for i in prange(n):
-        amin = min(amin, addr[i])
-        amax = max(amax, addr[i])
-        nmin = min(nmin, np.int64(nb[i]))
-        nmax = max(nmax, np.int64(nb[i]))
-        cmin = min(cmin, np.int64(core[i]))
-        cmax = max(cmax, np.int64(core[i]))
-    return amin, amax, nmin, nmax, cmin, cmax
+@njit(cache=True, parallel=True, _nrt=False)
+def per_core_pass(addr, nb, st, order, starts, cfg, nper, tags, stamp, valid, dirty, plru, meta, umeta, stats,
+                  sa, sn, sw, ostart, xa, xn, xw, xr, ya, yn, yw, yr, ofill, oside, pcount, part_shift, dram, err):
+    """Copy c of the per-core levels 0..nper-1 runs rows order[starts[c]:starts[c+1]] in order; copies are
+    independent, so they run in parallel, each in its region [ostart[c], ostart[c+1]) of the buffers.
+    Copy c's requests leaving level nper-1 (with the row that caused them) end in x* (oside[c] = 0) or
+    y* (1) from ostart[c], ofill[c] of them, counted per set partition of the shared levels in pcount[c];
+    with no shared levels they go to DRAM (dram[c])."""
+    ncopies = starts.shape[0] - 1
+    nparts = pcount.shape[1]
+    nlev = cfg.shape[0]
+    for c in prange(ncopies):
+        ci = np.int64(c)  # typed values, not literals or the prange index type: one compiled level_pass
+        zero = np.int64(0)
+        lo = ostart[c]
+        cap = ostart[c + 1]
+        _, end = level_pass(cfg, zero, ci, zero, tags, stamp, valid, dirty, plru, meta, umeta, stats,
+                            addr, nb, st, addr, order, starts[c], starts[c + 1], np.bool_(True), np.int64(1),
+                            np.bool_(False), nb, zero, err[c], xa, xn, xw, xr, lo, cap, sa[c], sn[c], sw[c])
+        which, m = _chain(cfg, np.int64(1), nper, ci, zero, tags, stamp, valid, dirty, plru, meta, umeta, stats,
+                          end - lo, np.bool_(True), xa, xn, xw, xr, ya, yn, yw, yr, lo, cap, sa[c], sn[c], sw[c],
+                          err[c])
+        ofill[c] = m
+        oside[c] = which
+        for p in range(nparts):
+            pcount[c, p] = 0
+        if nper == nlev:
+            if which == 0:
+                to_dram(xn, xw, lo, lo + m, dram, ci)
+            else:
+                to_dram(yn, yw, lo, lo + m, dram, ci)
+        else:
+            for q in range(lo, lo + m):
+                a = xa[q] if which == 0 else ya[q]
+                pcount[c, (a >> part_shift) & (nparts - 1)] += 1
+
+
+@njit(cache=True, parallel=True, _nrt=False)
+def count_rows(addr, nb, core, r0, r1, ncores, line_bits, counts, pieces, err):
+    """Block b of rows r0..r1-1 (blocks = counts.shape[0]): rows per core (counts[b]), lines of size
+    2**line_bits they touch per core (pieces[b]); the first bad row of the block in err[b] = (code, row)."""
+    nblocks = counts.shape[0]
+    size = (r1 - r0 + nblocks - 1) // nblocks
+    for b in prange(nblocks):
+        lo = r0 + b * size
+        hi = min(r1, lo + size)
+        for c in range(ncores):
+            counts[b, c] = 0
+            pieces[b, c] = 0
+        err[b, 0] = ERR_NONE
+        for i in range(lo, hi):
+            a = addr[i]
+            n = np.int64(nb[i])
+            c = core[i]
+            if (a >> ADDRESS_BITS) != 0:
+                err[b, 0] = ERR_ADDRESS
+            elif n <= 0:
+                err[b, 0] = ERR_NBYTES
+            elif c < 0 or c >= ncores:
+                err[b, 0] = ERR_CORE
+            if err[b, 0] != ERR_NONE:
+                err[b, 1] = i
+                break
+            counts[b, c] += 1
+            pieces[b, c] += ((a + n - 1) >> line_bits) - (a >> line_bits) + 1
+
+
+@njit(cache=True, parallel=True, _nrt=False)
+def order_rows(core, r0, r1, fill, order):
+    """Counting-sort scatter: row i of block b goes to order[fill[b, core[i]]++] (fill: start positions)."""
+    nblocks = fill.shape[0]
+    size = (r1 - r0 + nblocks - 1) // nblocks
+    for b in prange(nblocks):
+        lo = r0 + b * size
+        hi = min(r1, lo + size)
+        for i in range(lo, hi):
+            c = core[i]
+            order[fill[b, c]] = i
+            fill[b, c] += 1
+
+
+@njit(cache=True, parallel=True, _nrt=False)
+def split_by_part(ostart, ofill, oside, pstart, part_shift, xa, xn, xw, xr, ya, yn, yw, yr, ba, bn, bw, brow):
+    """Copy c's output requests (in x* or y*, per oside[c]), stably sorted by set partition: partition p's go to b*[pstart[c, p]:]
+    (pstart is advanced to the ends)."""
+    nparts = pstart.shape[1]
+    for c in prange(ofill.shape[0]):
+        if oside[c] == 0:
+            _split(ostart[c], ofill[c], pstart[c], part_shift, nparts, xa, xn, xw, xr, ba, bn, bw, brow)
+        else:
+            _split(ostart[c], ofill[c], pstart[c], part_shift, nparts, ya, yn, yw, yr, ba, bn, bw, brow)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _split(lo, m, pstart, part_shift, nparts, oa, on, ow, orow, ba, bn, bw, brow):
+    for q in range(lo, lo + m):
+        p = (oa[q] >> part_shift) & (nparts - 1)
+        j = pstart[p]
+        ba[j] = oa[q]
+        bn[j] = on[q]
+        bw[j] = ow[q]
+        brow[j] = orow[q]
+        pstart[p] = j + 1
+
+
+
+
+@njit(cache=True, parallel=True, _nrt=False)
+def shared_pass(pstart, pend, ba, bn, bw, brow, mstart, xa, xn, xw, xr, ya, yn, yw, yr, cfg, l0,
+                tags, stamp, valid, dirty, plru, meta, umeta, stats, sa, sn, sw, heads, dram, err):
+    """Set partition p of the shared levels l0.. sees its requests from every copy merged by the row that
+    caused them (row order; a row's requests come from one copy, in order): b*[pstart[c, p]:pend[c, p]]
+    for copy c, merged into x*[mstart[p]:], then one pass per shared level in its region
+    [mstart[p], mstart[p + 1]). Partitions own disjoint sets of every shared level, so they run in
+    parallel; p's DRAM traffic goes to dram[p]."""
+    ncopies = pstart.shape[0]
+    for p in prange(pstart.shape[1]):
+        h = heads[p]
+        for c in range(ncopies):
+            h[c] = pstart[c, p]
+        big = np.int64(1) << 62
+        j = mstart[p]
+        while True:
+            # the copy with the smallest next row, and the next row of any other copy (a bound: the
+            # chosen copy's requests before it go without looking again)
+            best = -1
+            row0 = big
+            second = big
+            for c in range(ncopies):
+                if h[c] < pend[c, p]:
+                    r = brow[h[c]]
+                    if r < row0:
+                        second = row0
+                        row0 = r
+                        best = c
+                    elif r < second:
+                        second = r
+            if best < 0:
+                break
+            q = h[best]
+            end = pend[best, p]
+            while q < end and brow[q] < second:
+                xa[j] = ba[q]
+                xn[j] = bn[q]
+                xw[j] = bw[q]
+                j += 1
+                q += 1
+            h[best] = q
+        lo = mstart[p]
+        pi = np.int64(p)
+        which, m = _chain(cfg, l0, np.int64(cfg.shape[0]), np.int64(0), pi, tags, stamp, valid, dirty, plru, meta,
+                          umeta, stats, j - lo, np.bool_(False), xa, xn, xw, xr, ya, yn, yw, yr, lo, mstart[p + 1],
+                          sa[p], sn[p], sw[p], err[p])
+        if which == 0:
+            to_dram(xn, xw, lo, lo + m, dram, pi)
+        else:
+            to_dram(yn, yw, lo, lo + m, dram, pi)

@@ -198,32 +198,40 @@ class CacheState:
 
     Arrays: ``tags`` (line number, -1 = invalid), ``stamp`` (LRU: time of last touch; FIFO: time of fill),
     ``valid`` / ``dirty`` (sector bitmasks) all shaped (copies, sets, ways); ``plru`` tree bits (copies,
-    sets); ``meta`` (copies, 2) int64: clock and the last line touched; ``umeta`` (copies, 3) uint64: random
-    state and the last line's valid and dirty masks (the run-length fast path); ``stats`` (copies, NSTATS).
+    sets). Every copy has ``lanes`` independent request streams (set partitions of a shared level that are
+    simulated in parallel; 1 otherwise), each with its own row (copy * lanes + lane) of ``meta``
+    (copies * lanes, 2) int64: clock and the last line touched; ``umeta`` (copies * lanes, 3) uint64: random
+    state and the last line's valid and dirty masks (the run-length fast path); ``stats`` (copies * lanes,
+    NSTATS). A partition owns whole sets, so per-lane clocks order every set's stamps exactly; the random
+    policy draws victims from one sequence per copy and is never split into lanes.
     """
 
-    def __init__(self, level: CacheLevel, copies: int = 1):
+    def __init__(self, level: CacheLevel, copies: int = 1, lanes: int = 1):
         from memsim import _kernels_cache as K
 
         if copies < 1:
             raise MemsimError(f"level '{level.name}': needs at least one copy, got {copies}")
+        if lanes < 1 or (lanes > 1 and level.policy == "random"):
+            raise MemsimError(f"level '{level.name}': lanes must be >= 1, and 1 for policy 'random'; got {lanes}")
         self.level = level
         self.copies = copies
+        self.lanes = lanes
         shape = (copies, level.sets, level.ways)
         self.tags = np.full(shape, -1, dtype=np.int64)
         self.stamp = np.zeros(shape, dtype=np.int64)
         self.valid = np.zeros(shape, dtype=np.uint64)
         self.dirty = np.zeros(shape, dtype=np.uint64)
         self.plru = np.zeros((copies, level.sets), dtype=np.uint64)
-        self.meta = np.zeros((copies, K.NMETA), dtype=np.int64)
+        rows = copies * lanes
+        self.meta = np.zeros((rows, K.NMETA), dtype=np.int64)
         self.meta[:, K.META_LAST_LINE] = -1
-        self.umeta = np.zeros((copies, K.NUMETA), dtype=np.uint64)
+        self.umeta = np.zeros((rows, K.NUMETA), dtype=np.uint64)
         seed = 0 if level.seed is None else level.seed
-        for c in range(copies):
+        for r in range(rows):
             # xorshift64 must not start at 0; mix the seed so neighbouring seeds differ in many bits
-            s = ((seed + c + 1) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-            self.umeta[c, K.UMETA_RNG] = np.uint64(s or 1)
-        self.stats = np.zeros((copies, K.NSTATS), dtype=np.int64)
+            s = ((seed + r + 1) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+            self.umeta[r, K.UMETA_RNG] = np.uint64(s or 1)
+        self.stats = np.zeros((rows, K.NSTATS), dtype=np.int64)
         self.cfg = level.config_array()
 
     def totals(self) -> dict[str, int]:

@@ -11,8 +11,16 @@ Order of events, which defines the counts exactly:
   through the whole hierarchy before the next row, because no level ever looks at a level below it
   (levels are non-inclusive: an eviction below never invalidates above).
 - What leaves the last level is DRAM traffic: fetches are DRAM reads, stores DRAM writes.
-- Every simulation starts with empty caches. Rows are processed in chunks (state carries across chunks),
-  which bounds memory and changes no count.
+- Every simulation starts with empty caches. Rows are processed in chunks, one level at a time (state
+  carries across chunks, which bounds memory and changes no count). A hierarchy whose levels all have one
+  copy (one core, or no per-core level) runs each chunk through its levels in one thread. Otherwise
+  rows are grouped by core, the per-core levels run one copy per thread, and the shared levels run as set partitions in
+  parallel: a request's partition is a few address bits that are set-index bits of every shared level
+  (lines only grow, so a request and every request it causes below stay in one partition), sets never
+  interact, and each partition sees its requests in the merged row order, so the counts stay exact.
+  Partitions keep their own run-length fast path state, so ``fast_hits`` (a diagnostic) depends on the
+  partitioning, which depends on the levels only, never on threads or chunk size. Shared levels with the
+  ``random`` policy are not partitioned (their victims come from one random sequence).
 - Line sizes must not shrink towards memory, so a request from above always lies in one line below.
 """
 from __future__ import annotations
@@ -28,7 +36,9 @@ from memsim.report import LevelStats, Report
 from memsim.timing import DramSpec, estimate
 from memsim.trace import COLUMNS, Trace
 
-CHUNK_REQUESTS = 1 << 21  # output room per chunk (requests); sets the chunk's row count
+CHUNK_REQUESTS = 1 << 21  # rows per chunk = CHUNK_REQUESTS // 2 (bounds buffer memory)
+PARTITION_BITS = 3  # shared levels of a multi-core hierarchy run as up to 2**3 set partitions
+COUNT_BLOCKS = 64  # blocks of the parallel counting sort of a chunk's rows by core
 
 
 class Hierarchy:
@@ -90,13 +100,27 @@ class Hierarchy:
         addrs = surfaces.resolve(trace)
         return self.simulate_resolved(addrs, trace.core, trace.write, trace.nbytes, compute_cycles)
 
-    def _check_cores(self, core: np.ndarray) -> None:
-        if core.size:
-            lo, hi = int(core.min()), int(core.max())
-            if lo < 0 or hi >= self.cores:
-                bad = int(np.flatnonzero((core < 0) | (core >= self.cores))[0])
-                raise MemsimError(f"trace column 'core': row {bad} has core {int(core[bad])}, but the "
-                                  f"hierarchy '{self.name}' has cores 0..{self.cores - 1}")
+    def partitioning(self) -> tuple[int, int]:
+        """(shift, bits): shared levels of a multi-core run are split into 2**bits set partitions by
+        address bits shift..shift+bits-1, which must be set-index bits of every shared level; (0, 0)
+        when nothing is split. Depends on the levels only."""
+        shared = [lvl for lvl in self.levels if not lvl.per_core]
+        if not shared or self._single_stream() or any(lvl.policy == "random" for lvl in shared):
+            return 0, 0
+        shift = max(lvl.line.bit_length() - 1 for lvl in shared)
+        top = min(lvl.line.bit_length() - 1 + lvl.sets.bit_length() - 1 for lvl in shared)
+        return shift, max(0, min(PARTITION_BITS, top - shift))
+
+    def _single_stream(self) -> bool:
+        return all(self.copies(lvl) == 1 for lvl in self.levels)
+
+    def _row_error(self, code: int, row: int, addrs, core, nbytes) -> MemsimError:
+        if code == K.ERR_ADDRESS:
+            return MemsimError(f"addresses must be >= 0 and below 2**62; row {row} has {int(addrs[row])}")
+        if code == K.ERR_NBYTES:
+            return MemsimError(f"nbytes must be positive; row {row} has {int(nbytes[row])}")
+        return MemsimError(f"trace column 'core': row {row} has core {int(core[row])}, but the "
+                           f"hierarchy '{self.name}' has cores 0..{self.cores - 1}")
 
     def simulate_resolved(self, addrs, core, write, nbytes, compute_cycles: float | None = None) -> Report:
         """Simulate rows already turned into byte addresses (uint64/int64), with their core ids, store
@@ -113,43 +137,24 @@ class Hierarchy:
         nbytes = _as_column("nbytes", nbytes, np.int32, 1, 2**31 - 1)
         if not (core.shape[0] == write.shape[0] == nbytes.shape[0] == n):
             raise MemsimError("addresses, core, write and nbytes must have the same length")
-        max_nb = 1
-        if n:
-            amin, amax, nmin, max_nb, cmin, cmax = (int(v) for v in K.row_summary(addrs, core, nbytes))
-            if amin < 0 or amax >= 2**62:
-                raise MemsimError("addresses must be >= 0 and below 2**62")
-            if nmin <= 0:
-                raise MemsimError("nbytes must be positive")
-            if cmin < 0 or cmax >= self.cores:
-                self._check_cores(core)
-
-        states = [CacheState(lvl, self.copies(lvl)) for lvl in self.levels]
-        # Output room: at most 2 requests per line piece; pieces per row <= (max_nb - 1) // line + 2.
-        first_pieces = (max_nb - 1) // self.levels[0].line + 2
-        chunk_rows = max(1024, CHUNK_REQUESTS // (2 * first_pieces))
-        buffers = [_Buffers(min(chunk_rows, max(n, 1)) * 2 * (first_pieces if i == 0 else 1) * 2 ** i)
-                   for i in range(len(self.levels))]
-        dram_read = dram_written = dram_requests = 0
-        for r0 in range(0, n, chunk_rows):
-            r1 = min(n, r0 + chunk_rows)
-            s_addr, s_nb, s_wr, s_core = addrs[r0:r1], nbytes[r0:r1], write[r0:r1], core[r0:r1]
-            m = r1 - r0
-            for i, (lvl, st) in enumerate(zip(self.levels, states, strict=True)):
-                pieces = first_pieces if i == 0 else 1
-                buf = buffers[i]
-                buf.ensure(2 * pieces * m)
-                if lvl.per_core:
-                    s_addr, s_nb, s_wr, s_core, m = _per_core(st, s_addr[:m], s_nb[:m], s_wr[:m], s_core[:m],
-                                                             pieces, buf)
-                else:
-                    m = K.shared_pass(s_addr, s_nb, s_wr, m, st.tags, st.stamp, st.valid, st.dirty, st.plru,
-                                      st.meta, st.umeta, st.stats, st.cfg, buf.a, buf.n, buf.w)
-                    s_addr, s_nb, s_wr, s_core = buf.a, buf.n, buf.w, buf.c
-            loads, stores = K.stream_bytes(s_nb, s_wr, m)
-            dram_read += int(loads)
-            dram_written += int(stores)
-            dram_requests += int(m)
-        return self._report(states, dram_read, dram_written, dram_requests, n, compute_cycles)
+        shift, bits = self.partitioning()
+        state = _State(self.levels, [self.copies(lvl) for lvl in self.levels],
+                       [1 if lvl.per_core else 1 << bits for lvl in self.levels])
+        streams = max(self.cores, 1 << bits)
+        dram = np.zeros((streams, 3), np.int64)
+        # room for the (at most 2) requests one access() sends below, per parallel stream
+        scratch = (np.empty((streams, 4), np.int64), np.empty((streams, 4), np.int32),
+                   np.empty((streams, 4), np.uint8))
+        if n and self._single_stream():
+            _serial(state, addrs, nbytes, write, core, self, scratch, dram)
+        elif n:
+            runner = _ChunkRunner(self, state, shift, bits, scratch, dram)
+            rows = max(1024, CHUNK_REQUESTS // 2)
+            for r0 in range(0, n, rows):
+                runner.run(addrs, nbytes, write, core, r0, min(n, r0 + rows))
+        totals = dram.sum(axis=0)
+        return self._report(state.states, int(totals[K.DRAM_READ]), int(totals[K.DRAM_WRITTEN]),
+                            int(totals[K.DRAM_REQUESTS]), n, compute_cycles)
 
     def _report(self, states, dram_read, dram_written, dram_requests, rows, compute_cycles) -> Report:
         stats = [LevelStats(name=st.level.name, copies=st.copies, **st.totals()) for st in states]
@@ -176,37 +181,149 @@ def _as_column(name: str, values, dtype, lo: int, hi: int) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-class _Buffers:
-    """Reused output columns of one level (reuse avoids paying page faults again every chunk)."""
+class _State:
+    """The flat state of all levels that the kernels walk (layout in memsim/_kernels_cache.py); each
+    level's CacheState keeps views into it, so its totals() see the kernels' counts."""
+
+    def __init__(self, levels: list[CacheLevel], copies: list[int], lanes: list[int]):
+        self.states = [CacheState(lvl, c, lanes=ln) for lvl, c, ln in zip(levels, copies, lanes, strict=True)]
+        cfg = np.zeros((len(levels), K.NCFG), np.int64)
+        tag_base = set_base = row_base = 0
+        for i, st in enumerate(self.states):
+            cfg[i, :K.C_TAG_BASE] = st.cfg
+            cfg[i, K.C_TAG_BASE] = tag_base
+            cfg[i, K.C_SET_BASE] = set_base
+            cfg[i, K.C_ROW_BASE] = row_base
+            cfg[i, K.C_LANES] = st.lanes
+            tag_base += st.tags.size
+            set_base += st.plru.size
+            row_base += st.meta.shape[0]
+        self.cfg = cfg
+        self.names = ("tags", "stamp", "valid", "dirty", "plru", "meta", "umeta", "stats")
+        for name in self.names:
+            parts = [getattr(st, name) for st in self.states]
+            rowwise = name in ("meta", "umeta", "stats")  # kept 2-D: one row per stream
+            flat = np.concatenate(parts if rowwise else [p.ravel() for p in parts])
+            setattr(self, name, flat)
+            at = 0
+            for st, p in zip(self.states, parts, strict=True):
+                rows = p.shape[0] if rowwise else p.size
+                setattr(st, name, flat[at:at + rows].reshape(p.shape))
+                at += rows
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return tuple(getattr(self, name) for name in self.names)
+
+
+def _serial(state: _State, addrs, nbytes, write, core, h: Hierarchy, scratch, dram) -> None:
+    """Every level has one copy and one stream: chunks of rows through the levels one pass at a time
+    (state carries across chunks; a pass stops early when its output room is short)."""
+    n = addrs.shape[0]
+    rows = max(1024, CHUNK_REQUESTS // 2)
+    err = np.zeros(2, np.int64)
+    sa, sn, sw = (x[0] for x in scratch)
+    bufs = [_Requests(2 * rows + 16) for _ in h.levels]
+    r = 0
+    while r < n:
+        r1 = min(n, r + rows)
+        b = bufs[0]
+        k, m = K.level_pass(state.cfg, 0, 0, 0, *state.arrays(), addrs, nbytes, write, addrs, addrs, r, r1, False, 0,
+                            True, core, h.cores, err, b.a, b.n, b.w, b.a, 0, b.size, sa, sn, sw)
+        if err[0] != K.ERR_NONE:
+            raise h._row_error(int(err[0]), int(err[1]), addrs, core, nbytes)
+        if k == r:  # one row needs more room than there is: a long row crossing many lines
+            lines = (int(addrs[r]) + int(nbytes[r]) - 1) // h.levels[0].line - int(addrs[r]) // h.levels[0].line + 1
+            b.grow(2 * lines + 16)
+            continue
+        for lv in range(1, len(h.levels)):
+            prev, b = b, bufs[lv]
+            b.grow(2 * m + 16)
+            _, m = K.level_pass(state.cfg, lv, 0, 0, *state.arrays(), prev.a, prev.n, prev.w, prev.a, prev.a, 0, m,
+                                False, 0, False, core, h.cores, err, b.a, b.n, b.w, b.a, 0, b.size, sa, sn, sw)
+        K.to_dram(b.n, b.w, 0, m, dram, 0)
+        r = k
+
+
+class _Requests:
+    """A reusable request buffer (address, bytes, store flag)."""
 
     def __init__(self, size: int):
         self.size = 0
-        self.ensure(max(size, 16))
+        self.grow(size)
 
-    def ensure(self, size: int) -> None:
+    def grow(self, size: int) -> None:
+        if size > self.size:
+            self.size = size
+            self.a = np.empty(size, np.int64)
+            self.n = np.empty(size, np.int32)
+            self.w = np.empty(size, np.uint8)
+
+
+class _ChunkRunner:
+    """The multi-core path, one chunk of rows at a time: group rows by core (parallel counting sort, which
+    also checks every row), per-core levels one copy per thread, their output split by set partition,
+    shared levels one partition per thread."""
+
+    def __init__(self, hierarchy: Hierarchy, state: _State, shift: int, bits: int, scratch, dram):
+        self.h = hierarchy
+        self.state = state
+        self.shift = shift
+        self.parts = 1 << bits
+        self.scratch = scratch
+        self.dram = dram
+        self.nper = sum(1 for lvl in hierarchy.levels if lvl.per_core)
+        self.nshared = len(hierarchy.levels) - self.nper
+        cores = hierarchy.cores
+        self.counts = np.zeros((COUNT_BLOCKS, cores), np.int64)
+        self.pieces = np.zeros((COUNT_BLOCKS, cores), np.int64)
+        self.err = np.zeros((COUNT_BLOCKS, 2), np.int64)
+        self.perr = np.zeros((max(cores, self.parts), 2), np.int64)
+        self.pcount = np.zeros((cores, self.parts), np.int64)
+        self.ofill = np.zeros(cores, np.int64)
+        self.oside = np.zeros(cores, np.int64)
+        self.heads = np.zeros((self.parts, cores), np.int64)
+        self.size = 0
+
+    def _room(self, size: int) -> None:
         if size <= self.size:
             return
         self.size = size
-        self.a = np.empty(size, np.int64)
-        self.n = np.empty(size, np.int32)
-        self.w = np.empty(size, np.uint8)
-        self.c = np.zeros(size, np.int32)
-        self.idx = np.empty(size, np.int64)
-        self.ma = np.empty(size, np.int64)
-        self.mn = np.empty(size, np.int32)
-        self.mw = np.empty(size, np.uint8)
+        self.x = tuple(np.empty(size, t) for t in (np.int64, np.int32, np.uint8, np.int64))
+        self.y = tuple(np.empty(size, t) for t in (np.int64, np.int32, np.uint8, np.int64))
+        self.b = tuple(np.empty(size, t) for t in (np.int64, np.int32, np.uint8, np.int64))
 
-
-def _per_core(st: CacheState, addr, nb, wr, core, pieces, buf: _Buffers):
-    m = addr.shape[0]
-    if st.copies == 1:
-        out = K.shared_pass(addr, nb, wr, m, st.tags, st.stamp, st.valid, st.dirty, st.plru, st.meta, st.umeta,
-                            st.stats, st.cfg, buf.a, buf.n, buf.w)
-        buf.c[:out] = 0
-        return buf.a, buf.n, buf.w, buf.c, int(out)
-    order, starts, ostart = K.group_by_core(core, st.copies, pieces)
-    ofill = np.zeros(st.copies, np.int64)
-    K.per_core_pass(addr, nb, wr, order, starts, st.tags, st.stamp, st.valid, st.dirty, st.plru,
-                    st.meta, st.umeta, st.stats, st.cfg, buf.idx, buf.a, buf.n, buf.w, ostart, ofill)
-    out = K.merge_by_input(core, ostart, ofill, buf.idx, buf.a, buf.n, buf.w, buf.ma, buf.mn, buf.mw, buf.c)
-    return buf.ma, buf.mn, buf.mw, buf.c, int(out)
+    def run(self, addrs, nbytes, write, core, r0: int, r1: int) -> None:
+        h, st = self.h, self.state
+        K.count_rows(addrs, nbytes, core, r0, r1, h.cores, st.cfg[0, K.C_LINE_BITS], self.counts, self.pieces,
+                     self.err)
+        bad = self.err[:, 0] != K.ERR_NONE
+        if bad.any():
+            b = int(np.argmin(np.where(bad, self.err[:, 1], np.iinfo(np.int64).max)))
+            raise h._row_error(int(self.err[b, 0]), int(self.err[b, 1]), addrs, core, nbytes)
+        per_core = self.counts.sum(axis=0)
+        starts = np.zeros(h.cores + 1, np.int64)
+        np.cumsum(per_core, out=starts[1:])
+        fill = starts[:-1] + np.cumsum(self.counts, axis=0) - self.counts  # stable: blocks in row order
+        order = np.empty(r1 - r0, np.int64)
+        K.order_rows(core, r0, r1, fill, order)
+        # every line piece becomes at most 2 requests at each per-core level
+        bound = self.pieces.sum(axis=0) << self.nper
+        ostart = np.zeros(h.cores + 1, np.int64)
+        np.cumsum(bound, out=ostart[1:])
+        self._room(max(int(ostart[-1]), 16))
+        K.per_core_pass(addrs, nbytes, write, order, starts, st.cfg, self.nper, *st.arrays(), *self.scratch,
+                        ostart, *self.x, *self.y, self.ofill, self.oside, self.pcount, self.shift, self.dram,
+                        self.perr)
+        if self.nshared == 0:
+            return
+        pstart = ostart[:-1, None] + np.cumsum(self.pcount, axis=1) - self.pcount
+        pend = pstart + self.pcount
+        K.split_by_part(ostart, self.ofill, self.oside, pstart.copy(), self.shift, *self.x, *self.y, *self.b)
+        # partition p's merged stream and what each shared level sends below: at most 2x per level
+        mstart = np.zeros(self.parts + 1, np.int64)
+        np.cumsum(self.pcount.sum(axis=0) << self.nshared, out=mstart[1:])
+        if int(mstart[-1]) > self.size:  # keep the split requests (b*) while making room
+            self.x = tuple(np.empty(int(mstart[-1]), t) for t in (np.int64, np.int32, np.uint8, np.int64))
+            self.y = tuple(np.empty(int(mstart[-1]), t) for t in (np.int64, np.int32, np.uint8, np.int64))
+        K.shared_pass(pstart, pend, *self.b, mstart, *self.x, *self.y, st.cfg, self.nper, *st.arrays(),
+                      *self.scratch, self.heads, self.dram, self.perr)

@@ -170,3 +170,78 @@ def test_lru_inclusion_property_fully_associative(seed, ways, extra):
         return h.simulate_resolved(addrs, zeros, zeros.astype(bool), zeros + 4).levels[0].misses
 
     assert misses(ways + extra) <= misses(ways)
+
+
+@pytest.mark.parametrize("l2_policy, expect_bits", [("lru", 3), ("fifo", 3), ("random", 0)])
+def test_set_partitioned_shared_levels_match_the_model(l2_policy, expect_bits):
+    """Multi-core runs split the shared levels into set partitions simulated in parallel; counts must be
+    those of the one-request-at-a-time model (random replacement is never split)."""
+    levels = [
+        {"name": "L1", "size": 512, "ways": 2, "line": 32, "per_core": True, "write": "read-only",
+         "write_allocate": False},
+        {"name": "L2", "size": 4096, "ways": 4, "line": 64, "policy": l2_policy}
+        | ({"seed": 5} if l2_policy == "random" else {}),
+        {"name": "SLC", "size": 16384, "ways": 2, "line": 128, "write": "write-back"},
+    ]
+    h = Hierarchy([CacheLevel(**lv) for lv in levels], cores=3)
+    # partition bits start above the largest shared line (7) and stay inside every shared level's set
+    # index: L2 has 16 sets (bits 6..9), SLC 64 (bits 7..12) -> bits 7..9
+    assert h.partitioning() == ((7, expect_bits) if expect_bits else (0, 0))
+    rng = np.random.default_rng(11)
+    addrs, core, writes, nbytes = texture_like_trace(rng, 8000, 3)
+    rep, model = run_both(levels, 3, addrs, core, writes, nbytes)
+    assert_same(rep, model)
+
+
+def test_single_stream_path_handles_rows_longer_than_its_buffers(monkeypatch):
+    """One core: rows crossing thousands of lines, with chunks so small that one row needs more room
+    than a chunk's buffer holds (the buffer grows), give the model's counts."""
+    monkeypatch.setattr(H, "CHUNK_REQUESTS", 2048)
+    levels = [{"name": "L1", "size": 1024, "ways": 2, "line": 64, "sector": 16},
+              {"name": "L2", "size": 8192, "ways": 4, "line": 64}]
+    rng = np.random.default_rng(2)
+    n = 3000
+    addrs = rng.integers(0, 1 << 16, n)
+    nbytes = rng.integers(1, 24, n)
+    nbytes[[5, 1700, 2999]] = [100_000, 70_000, 3 * 64]
+    rep, model = run_both(levels, 1, addrs, np.zeros(n, np.int32), rng.random(n) < 0.2, nbytes.astype(np.int32))
+    assert_same(rep, model)
+
+
+def test_bad_rows_are_found_by_the_single_stream_path_too():
+    h = Hierarchy([CacheLevel(name="L1", size=1024, ways=2, line=64)], cores=1, name="one")
+    ok = np.full(4, 8, np.int32)
+    with pytest.raises(MemsimError, match="addresses must be >= 0 and below 2\\*\\*62; row 2"):
+        h.simulate_resolved(np.array([0, 8, -8, 16]), np.zeros(4, np.int32), np.zeros(4, bool), ok)
+    with pytest.raises(MemsimError, match="nbytes must be positive; row 1 has 0"):
+        h.simulate_resolved(np.arange(4) * 8, np.zeros(4, np.int32), np.zeros(4, bool),
+                            np.array([8, 0, 8, 8], np.int32))
+    with pytest.raises(MemsimError, match="row 3 has core 1, but the hierarchy 'one' has cores 0..0"):
+        h.simulate_resolved(np.arange(4) * 8, np.array([0, 0, 0, 1], np.int32), np.zeros(4, bool), ok)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=hs.integers(0, 2**32 - 1))
+def test_random_hierarchies_match_the_model(seed):
+    """Random levels (policies, write modes, sectors, per-core or shared, 1-4 cores) and traces (stores,
+    rows crossing lines, cores interleaved row by row or in runs): the engine's fast paths, set partitions
+    and chunking must give the model's counts."""
+    rng = np.random.default_rng(seed)
+    cores = int(rng.integers(1, 5))
+    nper = int(rng.integers(0, 3)) if cores > 1 else 0
+    line = int(rng.choice([16, 32, 64]))
+    levels = []
+    for i in range(nper + int(rng.integers(0 if nper else 1, 3))):
+        line *= int(rng.choice([1, 2]))
+        ways = int(rng.choice([1, 2, 4, 8]))
+        policy = str(rng.choice(["lru", "fifo", "plru", "random"]))
+        levels.append({"name": f"L{i + 1}", "size": int(rng.choice([1, 2, 4, 16])) * ways * line, "ways": ways,
+                       "line": line, "sector": line // int(rng.choice([1, 2, 4])), "policy": policy,
+                       "per_core": i < nper, "write": str(rng.choice(["read-only", "write-back", "write-through"])),
+                       "write_allocate": bool(rng.random() < 0.7)} | ({"seed": 3} if policy == "random" else {}))
+    n = 1200
+    core = rng.integers(0, cores, n) if rng.random() < 0.5 else np.arange(n) // int(rng.integers(1, 200)) % cores
+    rep, model = run_both(levels, cores, rng.integers(0, 1 << int(rng.integers(8, 14)), n), core.astype(np.int32),
+                          rng.random(n) < float(rng.choice([0, 0.1, 0.5])),
+                          rng.integers(1, int(rng.choice([8, 64, 300])), n).astype(np.int32))
+    assert_same(rep, model)
