@@ -23,8 +23,7 @@ from smartmem_sim.zoo import store  # noqa: E402
 
 @pytest.mark.parametrize("name", ZOO.list_models())
 def test_zoo_tiny_twin_matches_onnxruntime(name):
-    if not store.model_path(name, True).exists():
-        pytest.skip(f"zoo tiny twin '{name}' is not committed yet")
+    assert store.model_path(name, True).exists(), f"zoo tiny twin '{name}' is missing from the repo"
     m = ZOO.load(name, tiny=True, seed=0)
     rng = np.random.default_rng(0)
     feeds = {}
