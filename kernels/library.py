@@ -18,7 +18,7 @@ from compiler.plan import Plan, Step
 from kernels.errors import KernelError
 from kernels.ops.builder import build_program
 from kernels.ops.program import AccessProgram
-from kernels.render.opencl import render
+from kernels.render.opencl import render_shared
 from kernels.trace.generate import ELEM_BYTES, TEXEL_BYTES, item_accesses, schedule
 from memsim.surfaces import Buffer as SimBuffer
 from memsim.surfaces import Image2D as SimImage
@@ -34,9 +34,11 @@ class KernelDef:
     program: AccessProgram
     storage: str  # "fp32" or "fp16"
     source: str
+    entry: str  # the kernel function's name in ``source`` (a hash of the text; identical kernels share it)
 
     @property
     def name(self) -> str:
+        """The kernel's name in reports and timelines (from its plan step)."""
         return self.program.name
 
     @property
@@ -56,11 +58,13 @@ class KernelDef:
         """Kernel parameter name -> its index (the ids an instrumented build logs)."""
         return {s.param: i for i, s in enumerate(self.program.surfaces)}
 
-    def trace(self, cores: int, wave_size: int, surface_ids: Mapping[str, int] | None = None) -> Trace:
+    def trace(self, cores: int, wave_size: int, surface_ids: Mapping[str, int] | None = None,
+              values: Mapping[str, np.ndarray] | None = None) -> Trace:
         """The kernel's accesses in issue order (kernels/trace/generate.py); ``surface_ids`` maps stored
-        tensor names to ids of the caller's SurfaceTable (default: parameter order)."""
+        tensor names to ids of the caller's SurfaceTable (default: parameter order); ``values`` holds the
+        contents of index tensors that data-dependent reads need (default: the generator's stand-in)."""
         ids = None if surface_ids is None else np.array([surface_ids[t] for t in self.args], np.int32)
-        return schedule(item_accesses(self.program, self.storage), self.program, cores, wave_size, ids)
+        return schedule(item_accesses(self.program, self.storage, values), self.program, cores, wave_size, ids)
 
 
 def step_kernels(plan: Plan, step: Step, constants: Mapping[str, np.ndarray] | None = None) -> list[KernelDef]:
@@ -69,7 +73,8 @@ def step_kernels(plan: Plan, step: Step, constants: Mapping[str, np.ndarray] | N
     out = []
     for i, name in enumerate(step.outputs):
         prog = build_program(plan, step, i, constants)
-        out.append(KernelDef(step.id, name, prog, plan.storage, render(prog, plan.storage)))
+        entry, source = render_shared(prog, plan.storage)
+        out.append(KernelDef(step.id, name, prog, plan.storage, source, entry))
     return out
 
 
@@ -91,10 +96,12 @@ def plan_surfaces(plan: Plan) -> tuple[dict[str, int], list[SimImage | SimBuffer
     return ids, surfaces
 
 
-def plan_trace(plan: Plan, cores: int, wave_size: int, constants: Mapping[str, np.ndarray] | None = None
+def plan_trace(plan: Plan, cores: int, wave_size: int, constants: Mapping[str, np.ndarray] | None = None,
+               values: Mapping[str, np.ndarray] | None = None
                ) -> tuple[list[tuple[KernelDef, Trace]], list[SimImage | SimBuffer]]:
-    """Per kernel, its trace against the plan's surface numbering, and the surfaces themselves."""
+    """Per kernel, its trace against the plan's surface numbering, and the surfaces themselves
+    (``values``: contents of runtime index tensors by stored tensor name, see KernelDef.trace)."""
     if plan.storage not in TEXEL_BYTES:
         raise KernelError(f"plan storage {plan.storage!r} unknown")
     ids, surfaces = plan_surfaces(plan)
-    return [(k, k.trace(cores, wave_size, ids)) for k in plan_kernels(plan, constants)], surfaces
+    return [(k, k.trace(cores, wave_size, ids, values)) for k in plan_kernels(plan, constants)], surfaces

@@ -28,7 +28,7 @@ from compiler.layout.expr import Var, substitute
 from compiler.layout.image import ImageLayout
 from compiler.plan import Plan, Step
 from kernels.ops.builder import build_program
-from kernels.ops.program import AccessProgram, LaneCode, Let, Read
+from kernels.ops.program import AccessProgram, LaneCode, Let
 from kernels.trace.generate import ELEM_BYTES, ItemAccesses, item_accesses, schedule
 from smartmem_sim.errors import UserError
 
@@ -46,8 +46,9 @@ def _shift(prog: AccessProgram, x0: int, y0: int, width: int, height: int) -> Ac
     def sub(e):
         return substitute(e, env)
 
-    phases = tuple(replace(p, reads=tuple(Read(r.value, r.surface, tuple(sub(c) for c in r.coords),
-                                               tuple(Let(lt.var, sub(lt.expr)) for lt in r.lets), r.fill)
+    # replace() keeps every other field of a Read (e.g. data-dependent `indices`) as it is
+    phases = tuple(replace(p, reads=tuple(replace(r, coords=tuple(sub(c) for c in r.coords),
+                                                  lets=tuple(Let(lt.var, sub(lt.expr)) for lt in r.lets))
                                           for r in p.reads)) for p in prog.lanes.phases)
     lanes = LaneCode(prog.lanes.count, tuple((sub(e), n) for e, n in prog.lanes.valid), phases, prog.lanes.result)
     return replace(prog, grid=(gx, gy), lanes=lanes)

@@ -21,7 +21,7 @@ from compiler.layout.maps import IndexMap
 from compiler.layout.simplify import linear, simplify_all
 from compiler.plan import Operand, Plan, Step
 from kernels.errors import KernelError
-from kernels.ops.program import LANES, AccessProgram, LaneCode, Let, Phase, Read, Surface
+from kernels.ops.program import LANES, AccessProgram, IndexFrom, LaneCode, Let, Phase, Read, Surface
 
 Body = Callable[["LaneContext", tuple[Expr, ...]], tuple[list[Phase], str]]
 BODIES: dict[str, Body] = {}
@@ -53,6 +53,10 @@ class LaneContext:
         self._counter += 1
         return f"{prefix}{self._counter}"
 
+    def add_helper(self, c_code: str) -> None:
+        """C code (functions, ``__constant`` tables) the kernel's phases use, placed before the kernel."""
+        self._b.helpers.append(c_code)
+
     def loop(self, extent: int, prefix: str = "k") -> Var:
         if extent < 1:
             raise KernelError(f"step '{self.step.id}': a reduction loop of extent {extent}")
@@ -69,6 +73,16 @@ class LaneContext:
     def has_input(self, i: int) -> bool:
         return i < len(self.step.inputs) and self.step.inputs[i] is not None
 
+    def is_known(self, i: int) -> bool:
+        """Whether input ``i`` is a weight whose value the caller passed (see :meth:`constant`)."""
+        op = self.step.inputs[i]
+        return (op is not None and self._b.plan.tensors[op.tensor].kind == "weight"
+                and op.tensor in self._b.constants)
+
+    @property
+    def storage(self) -> str:
+        return self._b.plan.storage
+
     def constant(self, i: int) -> np.ndarray:
         """The value of input ``i``, which must be a weight the caller passed (axes, pads, indices...)."""
         op = self.step.inputs[i]
@@ -83,7 +97,7 @@ class LaneContext:
         return self.step.attrs.get(name, default)
 
     def read(self, operand: Operand | int, coords: Sequence[Expr], lets: Sequence[Let] = (), fill: str = "0.0f",
-             prefix: str = "v") -> Read:
+             prefix: str = "v", indices: Sequence[IndexFrom] = ()) -> Read:
         """A read of an operand at the operator's coordinates ``coords`` (through its index map)."""
         op = self.step.inputs[operand] if isinstance(operand, int) else operand
         if len(coords) != len(op.index_map.variables):
@@ -91,7 +105,7 @@ class LaneContext:
                               f"rank {len(op.index_map.variables)}")
         values = {v.name: c for v, c in zip(op.index_map.variables, coords, strict=True)}
         stored = simplify_all(substitute(e, values) for e in op.index_map.exprs)
-        return Read(self.fresh(prefix), self._b.surface(op.tensor), tuple(stored), tuple(lets), fill)
+        return Read(self.fresh(prefix), self._b.surface(op.tensor), tuple(stored), tuple(lets), fill, tuple(indices))
 
     def broadcast_read(self, operand: Operand | int, out: Sequence[Expr], prefix: str = "v") -> Read:
         """Read an operand broadcast (numpy rules) to coordinates ``out`` of a larger shape."""
@@ -121,6 +135,7 @@ class _ProgramBuilder:
         self.op_out_shape = tuple(self.out_map.src_shape) if self.out_map is not None else tuple(self.out_tensor.shape)
         self.surfaces: list[Surface] = []
         self._index: dict[str, int] = {}
+        self.helpers: list[str] = []
 
     def surface(self, tensor: str, write: bool = False) -> int:
         if tensor in self._index:
@@ -259,5 +274,5 @@ def build_program(plan: Plan, step: Step, output_index: int = 0,
         phase, result = epilogue_phase(ctx, epi, tuple(op_coords), result)
         phases.append(phase)
     return AccessProgram(_kernel_name(step, output_index), tuple(b.surfaces), out_sid, (gx, gy), local_size,
-                         LaneCode(count, valid, tuple(phases), result), step=step.id)
+                         LaneCode(count, valid, tuple(phases), result), step=step.id, helpers="\n".join(b.helpers))
 

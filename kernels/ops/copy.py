@@ -1,9 +1,9 @@
 """Data-movement kernels: the plan's COPY (a gather through the operand's index map, which covers layout
 conversions and Transpose/Reshape copies), explicit layout operators (Transpose, Reshape, Flatten,
-Squeeze, Unsqueeze, Expand, Tile, Slice, Gather on constant indices), Concat, Split and constant Pad.
+Squeeze, Unsqueeze, Expand, Tile, Slice), Concat, Split and constant Pad (Gather: kernels/ops/indexing.py).
 
 Every one reads its input at index expressions of the output coordinates; operators whose parameters
-are inputs (Slice starts/ends, Gather indices, Pad pads) need those inputs as known constants."""
+are inputs (Slice starts/ends, Pad pads) need those inputs as known constants."""
 from __future__ import annotations
 
 from compiler.layout import ops as L
@@ -17,7 +17,8 @@ from kernels.ops.elementwise import flit
 from kernels.ops.program import Let, Phase
 
 
-def _through(layout_op: L.LayoutOp, in_shape, out: tuple[Expr, ...]) -> tuple[Expr, ...]:
+def through(layout_op: L.LayoutOp, in_shape, out: tuple[Expr, ...]) -> tuple[Expr, ...]:
+    """Input coordinates that a layout operator's output coordinates ``out`` come from."""
     m = layout_op.inverse(in_shape)
     return simplify_all(substitute(e, {v.name: c for v, c in zip(m.variables, out, strict=True)}) for e in m.exprs)
 
@@ -45,7 +46,7 @@ def reshape_body(ctx: LaneContext, out):
 @register("Transpose")
 def transpose_body(ctx: LaneContext, out):
     perm = ctx.attr("perm")
-    return _one(ctx, _through(L.Transpose(None if perm is None else tuple(perm)), ctx.shape(0), out))
+    return _one(ctx, through(L.Transpose(None if perm is None else tuple(perm)), ctx.shape(0), out))
 
 
 @register("Expand")
@@ -57,7 +58,7 @@ def expand_body(ctx: LaneContext, out):
 @register("Tile")
 def tile_body(ctx: LaneContext, out):
     repeats = tuple(int(v) for v in ctx.constant(1).ravel())
-    return _one(ctx, _through(L.Tile(repeats), ctx.shape(0), out))
+    return _one(ctx, through(L.Tile(repeats), ctx.shape(0), out))
 
 
 def _ints(ctx: LaneContext, i: int, attr: str | None = None):
@@ -69,13 +70,7 @@ def _ints(ctx: LaneContext, i: int, attr: str | None = None):
 @register("Slice")
 def slice_body(ctx: LaneContext, out):
     op = L.Slice(_ints(ctx, 1, "starts"), _ints(ctx, 2, "ends"), _ints(ctx, 3, "axes"), _ints(ctx, 4))
-    return _one(ctx, _through(op, ctx.shape(0), out))
-
-
-@register("Gather")
-def gather_body(ctx: LaneContext, out):
-    op = L.Gather(ctx.constant(1).astype("int64"), int(ctx.attr("axis", 0)), f"idx_{ctx.step.id}".replace("-", "_"))
-    return _one(ctx, _through(op, ctx.shape(0), out))
+    return _one(ctx, through(op, ctx.shape(0), out))
 
 
 def _axis(ctx: LaneContext, rank: int) -> int:

@@ -86,6 +86,10 @@ def layernorm_body(ctx: LaneContext, out):
     dims = list(range(axis, len(shape)))
     loops = [ctx.loop(shape[d]) for d in dims]
     phases, mean, var = mean_var_phases(ctx, lambda lv: replace(out, dims, lv), loops)
+    if ctx.output_index == 1:  # optional output Mean (normalized dims kept as size 1)
+        return phases, mean
+    if ctx.output_index == 2:  # optional output InvStdDev
+        return phases, f"rsqrt({var} + {flit(eps)})"
     own = ctx.read(0, out, prefix="x")
     phases.append(Phase(reads=(own,)))
     value = f"(({own.value} - {mean})*rsqrt({var} + {flit(eps)}))"

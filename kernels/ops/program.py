@@ -18,11 +18,20 @@ output is one texel write after the lane loop.
 
 C conventions for the code strings: each read defines ``float <value>`` (``fill`` when its guard is
 off) and ``int ok_<value>`` (1 when it read); phases may declare variables in ``before`` that later
-phases and ``result`` use (all of one lane's code shares one C block).
+phases and ``result`` use (all of one lane's code shares one C block). A phase's ``defs`` are integer
+values (``const int``) of index expressions that its C code may use (e.g. an output coordinate); read
+coordinates never refer to them.
+
+Data-dependent reads (Gather/GatherElements on runtime indices): a read's :class:`IndexFrom` s bind
+variables to the *values* of earlier reads of the same phase iteration, converted to an index the way
+:func:`index_value` says; the trace generator needs the index tensor's contents to replay them
+(kernels/trace/generate.py takes them, or a documented seeded stand-in).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from compiler.layout.expr import Expr, Var
 from compiler.layout.image import BufferLayout, ImageLayout, TensorLayout
@@ -54,6 +63,27 @@ class Let:
 
 
 @dataclass(frozen=True)
+class IndexFrom:
+    """``const int var = index_value(<value of the earlier read named value>, var.extent);``"""
+
+    var: Var
+    value: str  # Read.value of an unguarded earlier read in the same phase (same loop iteration)
+
+
+INDEX_C = """
+inline int sm_index(float v, int n) { int i = (int)v; if (i < 0) i += n; return max(0, min(i, n - 1)); }
+"""
+
+
+def index_value(values, extent: int):
+    """What ``sm_index`` computes, with numpy: truncate to an integer, wrap a negative index once
+    (ONNX's Gather semantics), clamp into [0, extent) so a bad index can never read out of bounds."""
+    i = np.trunc(np.asarray(values, np.float64)).astype(np.int64)
+    i = np.where(i < 0, i + extent, i)
+    return np.clip(i, 0, extent - 1)
+
+
+@dataclass(frozen=True)
 class Read:
     """One load: ``value = stored tensor of surface ``surface`` at ``coords`` (logical stored coordinates)``."""
 
@@ -62,6 +92,7 @@ class Read:
     coords: tuple[Expr, ...]
     lets: tuple[Let, ...] = ()  # all guards must hold, else value = fill and ok_<value> = 0
     fill: str = "0.0f"
+    indices: tuple[IndexFrom, ...] = ()  # data-dependent coordinate variables, bound before the guards
 
 
 @dataclass(frozen=True)
@@ -71,6 +102,7 @@ class Phase:
     before: str = ""  # C before the loops
     body: str = ""  # C in the innermost loop, after the reads
     after: str = ""  # C after the loops
+    defs: tuple[Let, ...] = ()  # ``const int var = expr;`` before ``before`` (for the C code; never guarded)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,14 @@
 pooling (MaxPool, AveragePool with or without counting pads, GlobalAveragePool, GlobalMaxPool)."""
 from __future__ import annotations
 
+import numpy as np
+
+from compiler.layout.expr import Var
 from kernels.errors import KernelError
 from kernels.ops.builder import LaneContext, register
-from kernels.ops.conv import window
+from kernels.ops.conv import window, window_params
 from kernels.ops.elementwise import flit
-from kernels.ops.program import Phase
+from kernels.ops.program import Let, Phase
 
 # op -> (initial value, update "acc = f(acc, v)", final "g(acc, count)")
 REDUCERS = {
@@ -94,8 +97,36 @@ def pool_body(ctx: LaneContext, out):
     for k in kernel:
         window_size *= k
     if int(ctx.attr("count_include_pad", 0)):
-        return [Phase(loops=tuple(loops), reads=(r,), before=f"float {acc} = 0.0f;", body=f"{acc} += {r.value};")], \
-            f"({acc}*{flit(1.0 / window_size)})"
+        return _average_counting_pads(ctx, out, loops, r, acc, shape, kernel, window_size)
     return [Phase(loops=tuple(loops), reads=(r,), before=f"float {acc} = 0.0f; int {cnt} = 0;",
                   body=f"{acc} += {r.value}; {cnt} += ok_{r.value};")], f"({acc}/(float){cnt})"
 
+
+
+def _average_counting_pads(ctx: LaneContext, out, loops, r, acc: str, shape, kernel, window_size: int):
+    """count_include_pad=1: divide by the taps inside the *padded* input. That is the window size, except
+    where ceil_mode lets a last window run past the end padding (ONNX then counts only the taps inside)."""
+    strides, dil, begin = window_params(ctx, shape[2:], kernel)
+    nd = len(kernel)
+    pads = [int(p) for p in ctx.attr("pads", [0] * (2 * nd))]
+    auto = ctx.attr("auto_pad", "NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    defs, factors = [], []
+    for i in range(nd):
+        n_out, n_in = ctx.out_shape[2 + i], shape[2 + i]
+        end = pads[nd + i] if auto in ("NOTSET", "VALID") else max(
+            0, (n_out - 1) * strides[i] + (kernel[i] - 1) * dil[i] + 1 - n_in - begin[i])
+        first = np.arange(n_out)[:, None] * strides[i] + np.arange(kernel[i])[None, :] * dil[i] - begin[i]
+        count = ((first >= -begin[i]) & (first < n_in + end)).sum(axis=1)
+        if (count == kernel[i]).all():
+            continue
+        o = Var(ctx.fresh("o"), n_out)
+        defs.append(Let(o, out[2 + i]))
+        name = f"pool_count_{ctx.fresh('t')}_{''.join(c if c.isalnum() else '_' for c in ctx.step.id)}"
+        ctx.add_helper(f"__constant float {name}[{n_out}] = {{{', '.join(flit(float(c)) for c in count)}}};")
+        factors.append(f"{name}[{o.name}]")
+    phase = Phase(loops=tuple(loops), reads=(r,), before=f"float {acc} = 0.0f;", body=f"{acc} += {r.value};",
+                  defs=tuple(defs))
+    if not factors:
+        return [phase], f"({acc}*{flit(1.0 / window_size)})"
+    return [phase], f"({acc}/({'*'.join(factors)}))"

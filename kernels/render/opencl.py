@@ -9,6 +9,7 @@ kernels/runtime/instrument.py, so an instrumented build logs exactly the accesse
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from compiler.errors import CompilerError
@@ -16,7 +17,7 @@ from compiler.layout.expr import Const, Expr, Var, substitute
 from compiler.layout.opencl import opencl_tables, to_opencl
 from compiler.layout.simplify import simplify_all
 from kernels.errors import KernelError
-from kernels.ops.program import AccessProgram, LaneCode, Phase, Read, Surface
+from kernels.ops.program import INDEX_C, AccessProgram, LaneCode, Phase, Read, Surface
 from kernels.runtime.instrument import with_prelude
 
 STORAGES = ("fp32", "fp16")
@@ -76,9 +77,10 @@ def _read_value(r: Read, s: Surface, storage: str) -> str:
 
 def _read(r: Read, surfaces: tuple[Surface, ...], storage: str, pad: str) -> list[str]:
     value = _read_value(r, surfaces[r.surface], storage)
+    lines = [f"{pad}const int {ix.var.name} = sm_index({ix.value}, {ix.var.extent});" for ix in r.indices]
     if not r.lets:
-        return [f"{pad}const float {r.value} = {value}; const int ok_{r.value} = 1;"]
-    lines = [f"{pad}float {r.value} = {r.fill}; int ok_{r.value} = 0;", f"{pad}{{"]
+        return lines + [f"{pad}const float {r.value} = {value}; const int ok_{r.value} = 1;"]
+    lines += [f"{pad}float {r.value} = {r.fill}; int ok_{r.value} = 0;", f"{pad}{{"]
     conds = []
     for let in r.lets:
         lines.append(f"{pad}  const int {let.var.name} = {_idx(let.expr)};")
@@ -93,7 +95,8 @@ def _code(text: str, pad: str) -> list[str]:
 
 
 def _phase(p: Phase, surfaces, storage: str, pad: str) -> list[str]:
-    lines = _code(p.before, pad)
+    lines = [f"{pad}const int {d.var.name} = {_idx(d.expr)};" for d in p.defs]
+    lines += _code(p.before, pad)
     inner = pad
     for v in p.loops:
         lines.append(f"{inner}for (int {v.name} = 0; {v.name} < {v.extent}; ++{v.name}) {{")
@@ -134,18 +137,21 @@ def _all_exprs(prog: AccessProgram) -> Iterable[Expr]:
     for e, _ in lc.valid:
         yield e
     for p in lc.phases:
+        yield from (d.expr for d in p.defs)
         for r in p.reads:
             yield from prog.surfaces[r.surface].layout.address_exprs(r.coords)
             yield from (let.expr for let in r.lets)
 
 
-def render(prog: AccessProgram, storage: str = "fp32") -> str:
-    """The kernel's OpenCL C source, instrumentation prelude included."""
+def render(prog: AccessProgram, storage: str = "fp32", entry: str | None = None) -> str:
+    """The kernel's OpenCL C source, instrumentation prelude included; the kernel function is named
+    ``entry`` (default: the program's name)."""
     _check_storage(storage)
     params = ", ".join(_param(s, storage) for s in prog.surfaces)
     tables = opencl_tables(list(_all_exprs(prog)))
-    lines = [HALF_MACROS, COMMON, tables, prog.helpers,
-             f"__kernel void {prog.name}({params} SM_LOG_PARAMS) {{",
+    dynamic = any(r.indices for p in prog.lanes.phases for r in p.reads)
+    lines = [HALF_MACROS, COMMON, INDEX_C if dynamic else "", tables, prog.helpers,
+             f"__kernel void {entry or prog.name}({params} SM_LOG_PARAMS) {{",
              "  const int gx = (int)get_global_id(0);",
              "  const int gy = (int)get_global_id(1);",
              "  float r[4] = {0.0f, 0.0f, 0.0f, 0.0f};"]
@@ -155,3 +161,15 @@ def render(prog: AccessProgram, storage: str = "fp32") -> str:
         lines.append(f"  SM_WRITE_IMAGEF({out.param}, (int2)(gx, gy), (float4)(r[0], r[1], r[2], r[3]));")
     lines.append("}")
     return with_prelude("\n".join(ln for ln in lines if ln is not None))
+
+
+_PLACEHOLDER = "sm_entry_placeholder"
+
+
+def render_shared(prog: AccessProgram, storage: str = "fp32") -> tuple[str, str]:
+    """``(entry, source)`` with the kernel function named after a hash of its own text: two steps that
+    need the same kernel (same shapes, layouts and code) get byte-identical sources, so a device's
+    compiler and its caches (ours, pyopencl's, PoCL's) build it once."""
+    text = render(prog, storage, entry=_PLACEHOLDER)
+    entry = "sm_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return entry, text.replace(f"__kernel void {_PLACEHOLDER}(", f"__kernel void {entry}(", 1)

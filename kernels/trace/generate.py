@@ -13,20 +13,29 @@ Two stages:
    its ``t``-th wave (core 0 first). A wave runs in lock-step: its rows are ordered by program point,
    then by local id, so the accesses of one instruction across the wave are adjacent (what a GPU's
    coalescer sees). As in memsim/study.py, several waves in flight per core are not modelled.
+
+Data-dependent reads (Gather/GatherElements on runtime indices, see :class:`~kernels.ops.program.IndexFrom`)
+go where the index tensor's contents send them. ``values`` gives those contents (logical stored tensors by
+name; kernels.execute has them for a run). Without them, a **stand-in** is used: every element of the index
+tensor drawn uniformly from ``[0, extent)`` by ``numpy.random.default_rng(INDEX_STANDIN_SEED)`` (one draw of
+the stored tensor's shape per tensor and extent), so a simulation without data is deterministic and
+touches a table the way random tokens would; real token streams repeat more (a cache sees fewer misses).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from compiler.layout.expr import evaluate
 from kernels.errors import KernelError
-from kernels.ops.program import AccessProgram
+from kernels.ops.program import AccessProgram, Read, index_value
 from kernels.render.opencl import buffer_out_coords
 from memsim.trace import Trace
 
 ELEM_BYTES = {"fp32": 4, "fp16": 2}
+INDEX_STANDIN_SEED = 0
 TEXEL_BYTES = {"fp32": 16, "fp16": 8}
 
 
@@ -77,8 +86,33 @@ def _access_bytes(prog: AccessProgram, sid: int, storage: str) -> int:
     return TEXEL_BYTES[storage] if prog.surfaces[sid].on_image else ELEM_BYTES[storage]
 
 
-def item_accesses(prog: AccessProgram, storage: str = "fp32") -> ItemAccesses:
-    """Every access of every work-item of ``prog`` (see the module docstring)."""
+def index_standin(shape: tuple[int, ...], extent: int) -> np.ndarray:
+    """The documented stand-in for an index tensor whose contents are unknown (module docstring)."""
+    return np.random.default_rng(INDEX_STANDIN_SEED).integers(0, extent, size=shape).astype(np.float64)
+
+
+def _read_values(prog: AccessProgram, r: Read, env: Mapping, shape, values: Mapping[str, np.ndarray] | None,
+                 extent: int) -> np.ndarray:
+    """The values an unguarded read returns in every (lane, iteration), from ``values`` or the stand-in."""
+    if r.lets:
+        raise KernelError(f"kernel {prog.name}: the index read '{r.value}' is guarded; data-dependent reads need "
+                          "an unguarded index read")
+    s = prog.surfaces[r.surface]
+    data = None if values is None else values.get(s.tensor)
+    if data is None:
+        data = index_standin(tuple(s.layout.shape), extent)
+    data = np.asarray(data)
+    if data.shape != tuple(s.layout.shape):
+        raise KernelError(f"kernel {prog.name}: values of '{s.tensor}' have shape {data.shape}, the tensor is "
+                          f"{tuple(s.layout.shape)}")
+    idx = tuple(np.broadcast_to(evaluate(c, env), shape) for c in r.coords)
+    return data[idx] if idx else np.broadcast_to(data, shape)
+
+
+def item_accesses(prog: AccessProgram, storage: str = "fp32",
+                  values: Mapping[str, np.ndarray] | None = None) -> ItemAccesses:
+    """Every access of every work-item of ``prog`` (see the module docstring); ``values``: contents of
+    index tensors that data-dependent reads need (by stored tensor name; default: the stand-in)."""
     if storage not in ELEM_BYTES:
         raise KernelError(f"storage must be one of {sorted(ELEM_BYTES)}, got {storage!r}")
     width, height = prog.global_size
@@ -110,8 +144,17 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32") -> ItemAccesses:
                 env_p[v.name] = idx[None, :]
         shape = (sel.size, iters)
         base = (lane_of * points)[:, None] + point
+        sources = {ix.value: ix.var.extent for r in phase.reads for ix in r.indices}
+        read_values: dict[str, np.ndarray] = {}
         for k, r in enumerate(phase.reads):
             env_r = dict(env_p)
+            for ix in r.indices:
+                if ix.value not in read_values:
+                    raise KernelError(f"kernel {prog.name}: read '{r.value}' takes an index from '{ix.value}', "
+                                      "which is not an earlier read of its phase")
+                env_r[ix.var.name] = index_value(read_values[ix.value], ix.var.extent)
+            if r.value in sources:
+                read_values[r.value] = _read_values(prog, r, env_r, shape, values, sources[r.value])
             ok = np.ones(shape, bool)
             for let in r.lets:
                 val = np.broadcast_to(evaluate(let.expr, env_r), shape)
@@ -164,6 +207,6 @@ def schedule(acc: ItemAccesses, prog: AccessProgram, cores: int, wave_size: int,
 
 
 def kernel_trace(prog: AccessProgram, storage: str, cores: int, wave_size: int,
-                 surface_ids: np.ndarray | None = None) -> Trace:
+                 surface_ids: np.ndarray | None = None, values: Mapping[str, np.ndarray] | None = None) -> Trace:
     """:func:`item_accesses` then :func:`schedule`."""
-    return schedule(item_accesses(prog, storage), prog, cores, wave_size, surface_ids)
+    return schedule(item_accesses(prog, storage, values), prog, cores, wave_size, surface_ids)

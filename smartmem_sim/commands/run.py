@@ -1,11 +1,17 @@
-"""`smartmem run MODEL.onnx --policy P`: compile the model with a policy, execute every kernel on an OpenCL
-device, print per-kernel and total device times; --check compares the outputs with onnxruntime and
---timeline writes the measured per-kernel timeline as Chrome-trace JSON (opens in Perfetto).
+"""`smartmem run MODEL.onnx --policy P[,P...]`: compile the model with each policy, execute every kernel on
+an OpenCL device, print per-kernel and total device times; --check compares the outputs with onnxruntime,
+--timeline writes the measured per-kernel timeline as Chrome-trace JSON (opens in Perfetto) and --csv
+writes one row per policy (model, policy, kernels, total device ms, max relative error, pass).
 
-Inputs are random normal values from --seed; stripped weights (the zoo ships models without weights) are
-filled by compiler.frontend.materialize_weights with the same seed, so a run is reproducible."""
+Inputs are drawn from --seed (kernels.execute.random_inputs: float inputs standard normal, token ids
+uniform over the table they index); stripped weights (the zoo ships models without weights) are filled by
+compiler.frontend.materialize_weights with the same seed, so a run is reproducible. Several policies in one
+call run one after another on the same device, inputs and weights, so their times compare; with
+--repeat N each policy's plan runs N times and the run with the median total is reported."""
 from __future__ import annotations
 
+import csv
+import io
 import sys
 
 import numpy as np
@@ -13,17 +19,23 @@ import numpy as np
 from smartmem_sim.errors import UserError
 
 RTOL = {"fp32": 1e-4, "fp16": 2e-2}  # relative to the output's largest magnitude
+CSV_FIELDS = ("model", "policy", "storage", "device", "kernels", "total_device_ms", "repeat", "max_rel_error",
+              "pass")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("run", help="execute a compiled model on an OpenCL device, with per-kernel times",
                               description=__doc__)
     p.add_argument("model", help="path to an .onnx model")
-    p.add_argument("--policy", required=True, help="naive, fusion or smartmem")
+    p.add_argument("--policy", required=True, help="naive, fusion or smartmem, or several separated by commas")
     p.add_argument("--device-name", default=None, help="substring of the OpenCL platform/device to use")
     p.add_argument("--storage", default="fp32", help="fp32 or fp16 (CL_HALF_FLOAT images, half buffers)")
     p.add_argument("--check", action="store_true", help="compare the outputs with onnxruntime (exit 1 on mismatch)")
-    p.add_argument("--timeline", default=None, help="write the per-kernel timeline (Chrome-trace JSON) here")
+    p.add_argument("--timeline", default=None,
+                   help="write the per-kernel timeline (Chrome-trace JSON) here (one policy only)")
+    p.add_argument("--csv", default=None, help="write one row per policy to this CSV file")
+    p.add_argument("--repeat", default="1", help="run each plan this many times, report the median (default 1)")
+    p.add_argument("--quiet", action="store_true", help="print totals only, not every kernel")
     p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="bind a symbolic input dim")
     p.add_argument("--seed", default="0", help="seed of the random inputs and weights (default 0)")
     p.set_defaults(func=run)
@@ -39,69 +51,114 @@ def _dims(items: list[str]) -> dict[str, int]:
     return out
 
 
-def _seed(text: str) -> int:
+def _int(text: str, flag: str, low: int) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise UserError(f"--seed must be an integer, got {text!r}") from None
+        raise UserError(f"{flag} must be an integer, got {text!r}") from None
+    if value < low:
+        raise UserError(f"{flag} must be at least {low}, got {value}")
+    return value
+
+
+def _policies(text: str) -> list[str]:
+    from compiler.pipeline import POLICIES
+
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in names if p not in POLICIES]
+    if not names or bad:
+        raise UserError(f"--policy must be one or more of {', '.join(POLICIES)} separated by commas, got {text!r}")
+    if len(set(names)) != len(names):
+        raise UserError(f"--policy names a policy twice: {text!r}")
+    return names
+
+
+def _reference(model, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    wanted = {i.name for i in sess.get_inputs()}
+    return dict(zip(names, sess.run(None, {k: v for k, v in feeds.items() if k in wanted}), strict=True))
 
 
 def run(args) -> int:
     from pathlib import Path
 
-    import onnx
-
     from compiler.frontend.load import load_model
     from compiler.frontend.read import read_model
     from compiler.frontend.weights import materialize_weights
-    from compiler.pipeline import POLICIES, compile_model
-    from kernels.execute import execute
+    from compiler.pipeline import compile_model
+    from kernels.execute import execute, fit_to_device, random_inputs
     from kernels.runtime.device import select_device
     from kernels.runtime.timeline import write_chrome_trace
+    from smartmem_sim.atomic import write_text
 
-    if args.policy not in POLICIES:
-        raise UserError(f"--policy must be one of {', '.join(POLICIES)}, got {args.policy!r}")
+    policies = _policies(args.policy)
     if args.storage not in RTOL:
         raise UserError(f"--storage must be fp32 or fp16, got {args.storage!r}")
+    if args.timeline and len(policies) > 1:
+        raise UserError("--timeline takes one policy; run each policy separately for its timeline")
     path = Path(args.model)
     if not path.is_file():
         raise UserError(f"model file {args.model!r} does not exist")
-    seed, dims = _seed(args.seed), _dims(args.dim)
+    seed, dims, repeat = _int(args.seed, "--seed", 0), _dims(args.dim), _int(args.repeat, "--repeat", 1)
     model = materialize_weights(read_model(path), seed)
     graph = load_model(model, dims=dims or None, name=path.stem)
-    plan = compile_model(graph, args.policy, storage=args.storage)
-    rng = np.random.default_rng(seed)
-    feeds = {name: rng.standard_normal(graph.tensor(name).shape).astype(np.float32) for name in graph.inputs}
+    feeds = random_inputs(graph, seed)
     handle = select_device(args.device_name) if args.device_name else select_device()
-    inputs = {n: feeds[plan.tensors[n].source or n] for n in plan.inputs}
-    result = execute(plan, handle, inputs)
-    print(f"{path.name}  policy {args.policy}  storage {args.storage}  device {handle.info.label}")
-    print(f"{'kernel':48s} {'global':>12s} {'time_us':>10s}")
-    for k, t in zip(result.kernels, result.timings, strict=True):
-        print(f"{k.name[:48]:48s} {'x'.join(map(str, k.global_size)):>12s} {t.duration_ns / 1e3:10.1f}")
-    print(f"total: {len(result.timings)} kernels, {result.total_ns / 1e6:.3f} ms device time")
-    if args.timeline:
-        write_chrome_trace(result.timings, args.timeline, metadata={"model": path.name, "policy": args.policy})
-        print(f"timeline: {args.timeline}")
-    if not args.check:
-        return 0
-    import onnxruntime as ort
+    want = _reference(model, feeds) if args.check else None
+    rows, ok_all = [], True
+    for policy in policies:
+        plan, notes = fit_to_device(compile_model(graph, policy, storage=args.storage), handle)
+        for note in notes:
+            print(f"note: {note}")
+        inputs = {n: feeds[plan.tensors[n].source or n] for n in plan.inputs}
+        runs = [execute(plan, handle, inputs)]  # generates the kernels (with the weights' values)
+        kernels = runs[0].kernels
+        runs += [execute(plan, handle, inputs, kernels=kernels) for _ in range(repeat - 1)]
+        result = sorted(runs, key=lambda r: r.total_ns)[(repeat - 1) // 2]
+        print(f"{path.name}  policy {policy}  storage {args.storage}  device {handle.info.label}")
+        if not args.quiet:
+            print(f"{'kernel':48s} {'global':>12s} {'time_us':>10s}")
+            for k, t in zip(result.kernels, result.timings, strict=True):
+                print(f"{k.name[:48]:48s} {'x'.join(map(str, k.global_size)):>12s} {t.duration_ns / 1e3:10.1f}")
+        total_ms = result.total_ns / 1e6
+        print(f"total: {len(result.timings)} kernels, {total_ms:.3f} ms device time"
+              + (f" (median of {repeat} runs)" if repeat > 1 else ""))
+        if args.timeline:
+            write_chrome_trace(result.timings, args.timeline, metadata={"model": path.name, "policy": policy})
+            print(f"timeline: {args.timeline}")
+        err, good = float("nan"), True
+        if want is not None:
+            err, good = _check(plan, result, want, args.storage)
+            ok_all &= good
+        rows.append({"model": path.stem.removesuffix(".tiny"), "policy": policy, "storage": args.storage,
+                     "device": handle.info.label, "kernels": len(kernels), "total_device_ms": f"{total_ms:.4f}",
+                     "repeat": repeat, "max_rel_error": "" if want is None else f"{err:.3e}",
+                     "pass": "" if want is None else good})
+    if args.csv:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text(args.csv, buf.getvalue())
+        print(f"csv: {args.csv}")
+    if not ok_all:
+        print("smartmem run: outputs differ from onnxruntime", file=sys.stderr)
+    return 0 if ok_all else 1
 
-    bound = onnx.ModelProto()
-    bound.CopyFrom(model)
-    sess = ort.InferenceSession(bound.SerializeToString(), providers=["CPUExecutionProvider"])
-    names = [o.name for o in sess.get_outputs()]
-    want = dict(zip(names, sess.run(None, {k: v for k, v in feeds.items() if k in {i.name for i in sess.get_inputs()}}),
-                    strict=True))
-    ok = True
+
+def _check(plan, result, want: dict[str, np.ndarray], storage: str) -> tuple[float, bool]:
+    """Largest error over the outputs, each relative to its output's largest magnitude."""
+    worst, ok = 0.0, True
     for n in plan.outputs:
         source = plan.tensors[n].source or n
         ref = np.asarray(want[source], np.float32)
         err = float(np.abs(result.outputs[n] - ref).max()) / max(float(np.abs(ref).max()), 1e-30)
-        good = err <= RTOL[args.storage]
+        good = err <= RTOL[storage]
         ok &= good
+        worst = max(worst, err)
         print(f"check {source}: max error {err:.2e} of max |value| ({'ok' if good else 'MISMATCH'}, "
-              f"tolerance {RTOL[args.storage]:g})")
-    if not ok:
-        print("smartmem run: outputs differ from onnxruntime", file=sys.stderr)
-    return 0 if ok else 1
+              f"tolerance {RTOL[storage]:g})")
+    return worst, ok

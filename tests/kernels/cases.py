@@ -54,24 +54,33 @@ class Case:
     opset: int = 18
     n_outputs: int = 1
     bools: tuple[int, ...] = ()  # inputs that are bool in ONNX (kernels see them as 0.0/1.0 floats)
+    runtime: tuple[int, ...] = ()  # integer inputs fed at run time (graph inputs, not initializers)
+    int_outputs: tuple[int, ...] = ()  # outputs that are int64 in ONNX (kernels write them as floats)
+    # inputs given as None are omitted optional inputs (ONNX name "")
 
     def reference(self) -> list[np.ndarray]:
-        names = [f"in{i}" for i in range(len(self.inputs))]
+        names = ["" if a is None else f"in{i}" for i, a in enumerate(self.inputs)]
         graph_inputs, inits = [], []
         for i, (n, a) in enumerate(zip(names, self.inputs, strict=True)):
-            if a.dtype.kind == "i":
+            if a is None:
+                continue
+            if i in self.runtime:
+                graph_inputs.append(helper.make_tensor_value_info(n, onnx.TensorProto.INT64, a.shape))
+            elif a.dtype.kind == "i":
                 inits.append(onnx.numpy_helper.from_array(a, n))
             else:
                 elem = onnx.TensorProto.BOOL if i in self.bools else onnx.TensorProto.FLOAT
                 graph_inputs.append(helper.make_tensor_value_info(n, elem, a.shape))
-        outs = [helper.make_tensor_value_info(f"y{k}", onnx.TensorProto.FLOAT, None) for k in range(self.n_outputs)]
+        outs = [helper.make_tensor_value_info(f"y{k}", onnx.TensorProto.INT64 if k in self.int_outputs
+                                              else onnx.TensorProto.FLOAT, None) for k in range(self.n_outputs)]
         node = helper.make_node(self.op_type, names, [o.name for o in outs], **self.attrs)
         model = helper.make_model(helper.make_graph([node], "case", graph_inputs, outs, inits),
                                   opset_imports=[helper.make_opsetid("", self.opset)])
         sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         feeds = {n: (a != 0 if i in self.bools else a)
-                 for i, (n, a) in enumerate(zip(names, self.inputs, strict=True)) if a.dtype.kind != "i"}
-        return sess.run(None, feeds)
+                 for i, (n, a) in enumerate(zip(names, self.inputs, strict=True))
+                 if a is not None and (a.dtype.kind != "i" or i in self.runtime) and n not in {t.name for t in inits}}
+        return [np.asarray(v, np.float32) for v in sess.run(None, feeds)]
 
     def plan(self, in_layouts: Sequence[str], out_layout: str, storage: str = "fp32",
              out_shapes: Sequence[Sequence[int]] | None = None, maps: Mapping[int, IndexMap] | None = None,
@@ -83,8 +92,11 @@ class Case:
             out_shapes = [r.shape for r in self.reference()]
         tensors, inputs, weights, operands = {}, {}, {}, []
         for i, a in enumerate(self.inputs):
+            if a is None:
+                operands.append(None)
+                continue
             name = f"in{i}"
-            kind = "weight" if (i in self.weights or a.dtype.kind == "i") else "input"
+            kind = "weight" if (i in self.weights or a.dtype.kind == "i") and i not in self.runtime else "input"
             value = a
             if maps and i in maps:
                 m = maps[i]
@@ -93,7 +105,7 @@ class Case:
                 operands.append(Operand(name, m))
             else:
                 operands.append(identity_operand(name, a.shape))
-            lay = buffer_layout(value.shape) if a.dtype.kind == "i" else pick_layout(value.shape, in_layouts[i % len(in_layouts)])
+            lay = buffer_layout(value.shape) if kind == "weight" and a.dtype.kind == "i" else pick_layout(value.shape, in_layouts[i % len(in_layouts)])
             tensors[name] = StoredTensor(name, tuple(value.shape), lay, kind)
             (weights if kind == "weight" else inputs)[name] = value
         for name, (value, lay) in (extra or {}).items():

@@ -24,3 +24,20 @@ def oclgrind_icd():
     if icd is None:
         pytest.skip("oclgrind is not installed (apt-get install oclgrind, or `make opencl` as root)")
     return icd
+
+
+EXHAUSTIVE_HELP = ("exhaustive: every tiny twin x policy (or every distinct kernel); tens of minutes on 2 cores, "
+                   "so skipped unless selected with -m exhaustive")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", EXHAUSTIVE_HELP)
+
+
+def pytest_collection_modifyitems(config, items):
+    if "exhaustive" in (config.getoption("markexpr", "") or ""):
+        return
+    skip = pytest.mark.skip(reason="exhaustive case: run with -m exhaustive")
+    for item in items:
+        if "exhaustive" in item.keywords:
+            item.add_marker(skip)

@@ -44,5 +44,5 @@ def test_generated_kernel_is_clean_under_oclgrind(oclgrind_icd, name, ins, out):
                     data=np.ascontiguousarray(np.transpose(values[tensor], t.layout.order)).astype(np.float32).ravel()))
         # -cl-opt-disable: oclgrind 21.10's uninitialized-value plugin aborts on LLVM's `freeze`, which the
         # optimizer emits for hoisted divisions; unoptimized code keeps every check meaningful
-        report = run_under_oclgrind(k.source, k.name, k.global_size, k.local_size, args, options=["-cl-opt-disable"])
+        report = run_under_oclgrind(k.source, k.entry, k.global_size, k.local_size, args, options=["-cl-opt-disable"])
         report.check()

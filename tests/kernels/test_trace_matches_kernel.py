@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from compiler.layout.ops import Reshape, Transpose
-from kernels.execute import allocate
+from kernels.execute import allocate, upload
 from kernels.library import step_kernels
 from kernels.runtime.instrument import AccessLog
 from kernels.runtime.launch import build_program, launch
@@ -41,17 +41,27 @@ MATRIX = [
     ("ReduceSum_nokeep", ("lane_rows",), "lane_last"),
     ("MaxPool", ("nc4hw4",), "phwc4"),
     ("AveragePool", ("phwc4",), "nc4hw4"),
+    # data-dependent reads: the index tensor is uploaded and its contents given to the trace generator
+    ("Gather_runtime", ("lane_last", "lane_rows"), "nc4hw4"),
+    ("GatherElements_runtime", ("buffer", "nc4hw4"), "lane_rows"),
+    ("TopK", ("lane_rows",), "lane_last"),
+    ("Resize_linear_half_pixel", ("phwc4",), "nc4hw4"),
+    ("Resize_nearest_asymmetric_floor", ("lane_rows",), "buffer"),
 ]
 
 
-def _check_kernel(handle, plan, weights, storage="fp32"):
+def _check_kernel(handle, plan, weights, storage="fp32", inputs=None):
+    values = {**(inputs or {}), **weights}
     for k in step_kernels(plan, plan.steps[0], weights):
-        acc = item_accesses(k.program, storage)
+        acc = item_accesses(k.program, storage, values)
         per_item = np.bincount(acc.item, minlength=int(np.prod(k.global_size)))
         log = AccessLog(handle, k.global_size, capacity=int(per_item.max()) + 1)
         mem = {n: allocate(handle, plan.tensors[n], storage) for n in k.args}
+        for n in k.args:
+            if n in values and n != k.output:  # contents matter where reads depend on data
+                upload(mem[n], plan.tensors[n], values[n], storage)
         program = build_program(handle, k.source, log.options(k.surfaces()))
-        launch(handle, program, k.name, k.global_size, k.local_size, [*(mem[a] for a in k.args), *log.args])
+        launch(handle, program, k.entry, k.global_size, k.local_size, [*(mem[a] for a in k.args), *log.args])
         rec = log.read()
         assert np.array_equal(rec.counts, per_item), f"{k.name}: access counts per work-item differ"
         for gid in range(len(rec)):
@@ -73,8 +83,8 @@ def _check_kernel(handle, plan, weights, storage="fp32"):
 @pytest.mark.parametrize("name,ins,out", MATRIX, ids=[f"{m[0]}-{'+'.join(m[1])}->{m[2]}" for m in MATRIX])
 def test_trace_equals_instrumented_kernel(cl_device, name, ins, out):
     case = CASES[name]
-    plan, _, weights = case.plan(ins, out, out_shapes=[r.shape for r in case.reference()])
-    _check_kernel(cl_device, plan, weights)
+    plan, inputs, weights = case.plan(ins, out, out_shapes=[r.shape for r in case.reference()])
+    _check_kernel(cl_device, plan, weights, inputs=inputs)
 
 
 @pytest.mark.opencl

@@ -46,3 +46,28 @@ def test_bad_arguments_exit_2_with_one_line(argv, needle, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0]
+
+
+@pytest.mark.opencl
+def test_run_several_policies_to_csv(device_ok, tmp_path, capsys):
+    import csv
+
+    out = tmp_path / "r.csv"
+    rc = main(["run", str(MODEL), "--policy", "naive,smartmem", "--check", "--quiet", "--repeat", "2",
+               "--csv", str(out)])
+    assert rc == 0, capsys.readouterr().out
+    rows = list(csv.DictReader(out.open()))
+    assert [r["policy"] for r in rows] == ["naive", "smartmem"]
+    assert all(r["model"] == "resnext" and r["pass"] == "True" and float(r["total_device_ms"]) > 0 for r in rows)
+    assert int(rows[0]["kernels"]) > int(rows[1]["kernels"])  # naive keeps copies smartmem removes
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["run", str(MODEL), "--policy", "naive,naive"], "twice"),
+    (["run", str(MODEL), "--policy", "naive,smartmem", "--timeline", "t.json"], "--timeline"),
+    (["run", str(MODEL), "--policy", "naive", "--repeat", "0"], "--repeat"),
+])
+def test_bad_multi_policy_arguments(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]

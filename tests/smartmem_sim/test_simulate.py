@@ -75,3 +75,18 @@ def test_policies_on_a_tiny_zoo_twin():
     assert len(smart.transforms) <= 1  # at most a materialized output view
     assert search.seconds <= smart.seconds * (1 + 1e-9)  # same simulator, smartmem's layouts are candidates
     assert naive.summary()["kernels"] == len(naive.plan.steps)
+
+
+
+def test_sampled_window_of_a_runtime_index_gather_keeps_its_index_reads():
+    # sd_text_encoder's embedding Gather reads its row from the token ids; a sampled window (a shifted
+    # sub-grid of work-items) must keep the data-dependent index variables of the kernel's reads.
+    from kernels.library import step_kernels
+    from smartmem_sim.simulate import _accesses, compile_for, load_graph
+
+    plan = compile_for(load_graph("sd_text_encoder", True), "smartmem", "adreno740")
+    step = next(s for s in plan.steps if s.op_type == "Gather")
+    prog = step_kernels(plan, step)[0].program
+    gw, gh = prog.global_size
+    window = _accesses(prog, plan.storage, gw // 2, gh // 2, gw - gw // 2, gh - gh // 2)
+    assert len(window.x) > 0

@@ -63,5 +63,38 @@ def cases() -> dict[str, Case]:
                                       weights=(1, 2)),
         "BatchNormalization": Case("BatchNormalization", [rand(r, 2, 5, 3, 2), rand(r, 5), rand(r, 5), rand(r, 5),
                                                           rand(r, 5, lo=0.5, hi=1.5)], weights=(1, 2, 3, 4)),
+        # data-dependent indexing (runtime indices read by the kernel) and the zoo's other needs
+        "Gather_runtime": Case("Gather", [rand(r, 7, 6), np.array([[4, 0, -1], [2, 6, 2]], np.int64)], {"axis": 0},
+                               runtime=(1,)),
+        "Gather_runtime_axis1": Case("Gather", [rand(r, 2, 5, 3), np.array([3, 1, 4, 0], np.int64)], {"axis": 1},
+                                     runtime=(1,)),
+        "GatherElements_runtime": Case("GatherElements", [rand(r, 3, 5, 4), _ints(r, 5, (3, 2, 4))], {"axis": 1},
+                                       runtime=(1,)),
+        "GatherElements_const": Case("GatherElements", [rand(r, 3, 5, 4), _ints(r, 4, (3, 5, 2))], {"axis": -1}),
+        "TopK": Case("TopK", [rand(r, 2, 3, 9), np.array([4], np.int64)], {"axis": -1}, n_outputs=2,
+                     int_outputs=(1,), opset=11),
+        "TopK_smallest_axis1": Case("TopK", [rand(r, 2, 6, 3), np.array([2], np.int64)], {"axis": 1, "largest": 0},
+                                    n_outputs=2, int_outputs=(1,), opset=11),
+        "Resize_nearest_asymmetric_floor": Case(
+            "Resize", [rand(r, 1, 2, 3, 4), None, np.array([1, 1, 2, 2], np.float32)],
+            {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}, weights=(2,)),
+        "Resize_nearest_half_pixel": Case(
+            "Resize", [rand(r, 1, 2, 5, 4), None, None, np.array([1, 2, 3, 7], np.int64)],
+            {"mode": "nearest"}),
+        "Resize_nearest_align_corners_ceil": Case(
+            "Resize", [rand(r, 1, 1, 4, 6), None, None, np.array([1, 1, 7, 4], np.int64)],
+            {"mode": "nearest", "coordinate_transformation_mode": "align_corners", "nearest_mode": "ceil"}),
+        "Resize_linear_half_pixel": Case(
+            "Resize", [rand(r, 1, 2, 3, 5), None, None, np.array([1, 2, 5, 3], np.int64)], {"mode": "linear"}),
+        "Resize_linear_pytorch_half_pixel": Case(
+            "Resize", [rand(r, 1, 2, 4, 3), None, np.array([1, 1, 0.5, 2.5], np.float32)],
+            {"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"}, weights=(2,)),
+        "Resize_linear_align_corners": Case(
+            "Resize", [rand(r, 2, 3, 4), None, None, np.array([2, 3, 7], np.int64)],
+            {"mode": "linear", "coordinate_transformation_mode": "align_corners"}),
     }
     return out
+
+
+def _ints(rng, high: int, shape) -> np.ndarray:
+    return rng.integers(0, high, size=shape).astype(np.int64)
