@@ -197,13 +197,14 @@ class CacheState:
     """The numpy state of ``copies`` independent copies of one level (one per core for per-core levels).
 
     Arrays: ``tags`` (line number, -1 = invalid), ``stamp`` (LRU: time of last touch; FIFO: time of fill),
-    ``valid`` / ``dirty`` (sector bitmasks) all shaped (copies, sets, ways); ``plru`` tree bits (copies,
-    sets). Every copy has ``lanes`` independent request streams (set partitions of a shared level that are
-    simulated in parallel; 1 otherwise), each with its own row (copy * lanes + lane) of ``meta``
-    (copies * lanes, 2) int64: clock and the last line touched; ``umeta`` (copies * lanes, 3) uint64: random
-    state and the last line's valid and dirty masks (the run-length fast path); ``stats`` (copies * lanes,
-    NSTATS). A partition owns whole sets, so per-lane clocks order every set's stamps exactly; the random
-    policy draws victims from one sequence per copy and is never split into lanes.
+    ``valid`` / ``dirty`` (sector bitmasks) all shaped (copies, sets, ways); ``plru`` (copies, sets): tree
+    bits, or for ``lru`` with at most 16 ways the set's recency order (way ids, 4 bits each, most recent in
+    the low bits), which then replaces ``stamp``. Every copy has ``lanes`` independent request streams (set
+    partitions of a shared level that are simulated in parallel; 1 otherwise), each with its own row (copy *
+    lanes + lane) of ``meta`` (copies * lanes, 2) int64: clock and the last line touched; ``umeta`` (copies *
+    lanes, 3) uint64: random state and the last line's valid and dirty masks (the run-length fast path);
+    ``stats`` (copies * lanes, NSTATS). A partition owns whole sets, so per-lane clocks order every set's
+    stamps exactly; the random policy draws victims from one sequence per copy and is never split into lanes.
     """
 
     def __init__(self, level: CacheLevel, copies: int = 1, lanes: int = 1):
@@ -222,6 +223,8 @@ class CacheState:
         self.valid = np.zeros(shape, dtype=np.uint64)
         self.dirty = np.zeros(shape, dtype=np.uint64)
         self.plru = np.zeros((copies, level.sets), dtype=np.uint64)
+        if level.policy == "lru" and level.ways <= K.ORDER_MAX_WAYS:
+            self.plru[:] = np.uint64(K.lru_order_start(level.ways))
         rows = copies * lanes
         self.meta = np.zeros((rows, K.NMETA), dtype=np.int64)
         self.meta[:, K.META_LAST_LINE] = -1

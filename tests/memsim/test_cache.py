@@ -1,10 +1,16 @@
-"""CacheLevel validation and single-level replacement behaviour against hand-worked sequences."""
+"""CacheLevel validation, single-level replacement behaviour against hand-worked sequences, and the LRU
+recency order against a list and the model."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
+from memsim import _kernels_cache as K
 from memsim.addresses import simulate_addresses
 from memsim.cache import CacheLevel, CacheState
 from memsim.errors import MemsimError
+from memsim.hierarchy import Hierarchy
+from tests.memsim.cache_model import ModelHierarchy
 
 
 def level(**kw):
@@ -100,3 +106,49 @@ def test_write_policies():
                             nbytes=8)[0]
     # the store bypasses (not an access) and invalidates, so the last load misses
     assert (ro["accesses"], ro["hits"], ro["misses"], ro["writes"], ro["bytes_written"]) == (2, 0, 2, 1, 8)
+
+
+@given(ways=hs.integers(1, 16), ops=hs.lists(hs.tuples(hs.booleans(), hs.integers(0, 15)), max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_lru_recency_order_moves_ways_like_a_list(ways, ops):
+    """The packed recency order (4-bit way ids in a uint64) against a Python list, most recent first."""
+    order = np.uint64(K.lru_order_start(ways))
+    ref = list(range(ways - 1, -1, -1))
+    for to_front, w in ops:
+        w %= ways
+        ref.remove(w)
+        if to_front:
+            ref.insert(0, w)
+            order = np.uint64(K._order_to_front(order, w))  # (a Python int back from numba)
+        else:
+            ref.append(w)
+            order = np.uint64(K._order_to_back(order, w, ways))
+        assert [(int(order) >> (4 * i)) & 15 for i in range(16)] == ref + [0] * (16 - ways)
+        assert K._order_last(order, ways) == ref[-1]
+        assert K._order_pos(order, ref[0]) == 0
+
+
+@pytest.mark.parametrize("ways", [3, 5, 16, 32])
+def test_lru_matches_the_model_with_invalidations_at_every_associativity(ways):
+    """LRU up to 16 ways keeps a recency order, above that stamps: both against the model, with a read-only
+    unsectored per-core L1 whose stores invalidate whole lines (invalid ways must be filled before any valid
+    way is evicted), a sectored write-back L2, rows crossing lines and interleaved cores."""
+    rng = np.random.default_rng(ways)
+    levels = [
+        {"name": "L1", "size": 4 * ways * 64, "ways": ways, "line": 64, "per_core": True, "write": "read-only",
+         "write_allocate": False},
+        {"name": "L2", "size": 8 * ways * 64, "ways": ways, "line": 64, "sector": 16, "write": "write-back"},
+    ]
+    n, cores = 6000, 2
+    addrs = rng.integers(0, 12 * ways * 64, n)
+    core = (np.arange(n) // rng.integers(1, 50, n)) % cores
+    writes = rng.random(n) < 0.3
+    nbytes = rng.integers(1, 80, n).astype(np.int32)
+    h = Hierarchy([CacheLevel(**lv) for lv in levels], cores=cores)
+    rep = h.simulate_resolved(addrs, core.astype(np.int32), writes, nbytes)
+    model = ModelHierarchy(levels, cores).run(addrs, core.astype(np.int32), writes, nbytes)
+    for k, st in enumerate(rep.levels):
+        ref = model.level_totals(k)
+        assert {key: getattr(st, key) for key in ref} == ref, st.name
+    assert rep.levels[0].hits > 0 and rep.levels[0].misses > 0 and rep.levels[1].writebacks > 0
+    assert (rep.dram_bytes_read, rep.dram_bytes_written) == (model.dram_read, model.dram_written)
