@@ -1,32 +1,10 @@
-"""Fixtures for the OpenCL runtime tests: a working device (skip with the reason when none builds)
-and oclgrind (skip when it is not installed)."""
+"""Fixtures for the OpenCL runtime tests. The device and oclgrind fixtures (cl_device, oclgrind_icd) come
+from tests/kernels/conftest.py, which pytest applies to this folder too."""
 from __future__ import annotations
 
 import os
 
 import pytest
-
-from kernels.errors import KernelError
-
-
-@pytest.fixture(scope="session")
-def cl_device():
-    from kernels.runtime.device import select_device
-
-    try:
-        return select_device()
-    except KernelError as exc:
-        pytest.skip(f"no OpenCL device passes the image probe: {exc}")
-
-
-@pytest.fixture(scope="session")
-def oclgrind_icd():
-    from kernels.runtime.oclgrind import find_oclgrind_icd
-
-    icd = find_oclgrind_icd()
-    if icd is None:
-        pytest.skip("oclgrind is not installed (apt-get install oclgrind, or `make opencl` as root)")
-    return icd
 
 
 @pytest.fixture(scope="session")
