@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from memsim.errors import MemsimError
+from memsim.errors import MemsimError, nonneg_number
 
 POLICIES = ("lru", "fifo", "plru", "random")
 WRITE_MODES = ("read-only", "write-back", "write-through")
@@ -55,14 +55,6 @@ def _int_field(level: str, name: str, value, minimum: int = 1) -> int:
     if value < minimum:
         raise MemsimError(f"level '{level}': field '{name}' must be >= {minimum}, got {value}")
     return int(value)
-
-
-def _number_field(level: str, name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise MemsimError(f"level '{level}': field '{name}' must be a number, got {value!r}")
-    if not np.isfinite(value) or value < 0:
-        raise MemsimError(f"level '{level}': field '{name}' must be finite and >= 0, got {value}")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -145,7 +137,7 @@ class CacheLevel:
             if not isinstance(getattr(self, flag), bool | np.bool_):
                 raise MemsimError(f"level '{n}': field '{flag}' must be true or false, got {getattr(self, flag)!r}")
         for num in ("latency_cycles", "bandwidth_bytes_per_cycle", "energy_pj_per_byte"):
-            object.__setattr__(self, num, _number_field(n, num, getattr(self, num)))
+            object.__setattr__(self, num, nonneg_number(f"level '{n}'", num, getattr(self, num)))
         for k, v in (("size", size), ("ways", ways), ("line", line), ("sector", sector)):
             object.__setattr__(self, k, v)
         object.__setattr__(self, "per_core", bool(self.per_core))

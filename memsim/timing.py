@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from memsim.errors import MemsimError
+from memsim.errors import MemsimError, nonneg_number
 
 FORMULA = (
     "cycles = max(compute_cycles, max_k traffic_k / (bandwidth_k * copies_k), dram_bytes / dram_bytes_per_cycle)"
@@ -33,14 +33,6 @@ FORMULA = (
     " traffic_k = bytes_read_k + bytes_stored_k; seconds = cycles / clock_hz;"
     " energy_pj = sum_k traffic_k * pj_per_byte_k + dram_bytes * dram_pj_per_byte"
 )
-
-
-def _nonneg(where: str, name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise MemsimError(f"{where}: field '{name}' must be a number, got {value!r}")
-    if not np.isfinite(value) or value < 0:
-        raise MemsimError(f"{where}: field '{name}' must be finite and >= 0, got {value}")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -59,7 +51,7 @@ class DramSpec:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            object.__setattr__(self, f.name, _nonneg("dram", f.name, getattr(self, f.name)))
+            object.__setattr__(self, f.name, nonneg_number("dram", f.name, getattr(self, f.name)))
 
     @classmethod
     def from_dict(cls, table: dict, where: str = "dram") -> DramSpec:
