@@ -7,13 +7,13 @@ applies them lives elsewhere; this module only answers for one pair.
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
+from compiler.data_tables import read_toml
 from compiler.errors import CompilerError
 from compiler.groups import ALL_GROUPS, Group, MappingType
 
@@ -109,12 +109,7 @@ class EdgeRules:
     @classmethod
     def load(cls, path: str | Path = DEFAULT_RULES) -> EdgeRules:
         path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text())
-        except OSError as exc:
-            raise CompilerError(f"edge-rule table {path}: cannot read it ({exc.strerror})") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise CompilerError(f"edge-rule table {path}: not valid TOML ({exc})") from exc
+        raw = read_toml(path, "edge-rule table")
         source = str(path)
         extra = set(raw) - {"edge", "fusion"}
         if extra:

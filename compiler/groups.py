@@ -7,13 +7,13 @@ which family and override decided it and why (for ``smartmem explain``).
 """
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 
+from compiler.data_tables import read_toml
 from compiler.errors import CompilerError
 
 DEFAULT_TABLE = Path(__file__).with_name("data") / "op_groups.toml"
@@ -172,12 +172,7 @@ class GroupTable:
     @classmethod
     def load(cls, path: str | Path = DEFAULT_TABLE) -> GroupTable:
         path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text())
-        except OSError as exc:
-            raise CompilerError(f"operator-group table {path}: cannot read it ({exc.strerror})") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise CompilerError(f"operator-group table {path}: not valid TOML ({exc})") from exc
+        raw = read_toml(path, "operator-group table")
         extra = set(raw) - {"family"}
         if extra or not isinstance(raw.get("family"), dict):
             raise CompilerError(f"{path}: expected only [family.*] tables, found {sorted(extra) or 'no families'}")

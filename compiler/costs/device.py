@@ -2,12 +2,12 @@
 ALU lanes, launch overhead), loaded and checked once."""
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
 import memsim
+from compiler.data_tables import read_toml
 from compiler.errors import CompilerError
 
 EXECUTION_FILE = Path(__file__).with_name("execution.toml")
@@ -34,11 +34,7 @@ class Device:
 
 @cache
 def _execution_table() -> dict:
-    with open(EXECUTION_FILE, "rb") as fh:
-        try:
-            data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise CompilerError(f"{EXECUTION_FILE}: not valid TOML: {exc}") from None
+    data = read_toml(EXECUTION_FILE, "execution table")
     devices = data.get("devices")
     if set(data) != {"devices"} or not isinstance(devices, dict):
         raise CompilerError(f"{EXECUTION_FILE}: expected only [devices.NAME] tables")
