@@ -78,13 +78,17 @@ def _scale_bias(ctx: LaneContext, first: int, coords, phases: list[Phase], value
     return out
 
 
-@register("LayerNormalization")
-def layernorm_body(ctx: LaneContext, out):
+def _trailing_norm(ctx: LaneContext):
+    """(epsilon, normalized dims, one loop per normalized dim) of a norm over the dims from ``axis`` on."""
     shape = ctx.shape(0)
     axis = _axis(ctx, len(shape), -1)
-    eps = float(ctx.attr("epsilon", 1e-5))
     dims = list(range(axis, len(shape)))
-    loops = [ctx.loop(shape[d]) for d in dims]
+    return float(ctx.attr("epsilon", 1e-5)), dims, [ctx.loop(shape[d]) for d in dims]
+
+
+@register("LayerNormalization")
+def layernorm_body(ctx: LaneContext, out):
+    eps, dims, loops = _trailing_norm(ctx)
     phases, mean, var = mean_var_phases(ctx, lambda lv: replace(out, dims, lv), loops)
     if ctx.output_index == 1:  # optional output Mean (normalized dims kept as size 1)
         return phases, mean
@@ -105,11 +109,7 @@ def _tail(out: Sequence[Expr], shape: Sequence[int]) -> tuple[Expr, ...]:
 
 @register("RMSNormalization")
 def rmsnorm_body(ctx: LaneContext, out):
-    shape = ctx.shape(0)
-    axis = _axis(ctx, len(shape), -1)
-    eps = float(ctx.attr("epsilon", 1e-5))
-    dims = list(range(axis, len(shape)))
-    loops = [ctx.loop(shape[d]) for d in dims]
+    eps, dims, loops = _trailing_norm(ctx)
     count = 1
     for v in loops:
         count *= v.extent
