@@ -15,7 +15,10 @@ Masks are uint64 throughout: numba turns int64 <op> uint64 into float64, so no m
 integer. Kernels are compiled with ``_nrt=False`` (no allocation, no reference counting of array
 arguments). level_pass() is the workhorse: one level, a stream of requests, counters and the stream's
 clock/last line in registers, with access() (inlined into the out-of-line _generic()) for what its lean
-path does not cover. Callers pass typed values (np.int64(...), np.bool_(...)), never literals or prange
+path does not cover; levels with an LRU recency order and unsectored lines (the usual texture L1 and L2)
+hand their loads to _lean_lru_loads, a small separate loop that measured ~2x faster on misses. serial_run
+drives the single-stream case in small chunks through all levels, so request buffers stay in cache.
+Callers pass typed values (np.int64(...), np.bool_(...)), never literals or prange
 indices, so level_pass compiles once (each extra signature cost ~20 s of compile time).
 
 A level's requests for the level below (fetch first, then write-back or forwarded store) are collected
@@ -392,6 +395,116 @@ def _generic(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, 
     return pos
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _find_way(tags, base, line, ways):
+    found = -1
+    for q in range(ways):
+        found = q if tags[np.uint64(base + q)] == line else found
+    return found
+
+
+@njit(cache=True, _nrt=False)
+def _lean_lru_loads(tags, valid, dirty, plru, cbase, pbase, set_mask, ways, lb, ia, inb, iw, irow, order, k, hi,
+                    use_order, rowmode, check, core, ncores, oa, on, ow, orow, pos, cap,
+                    clock, last_line, last_dirty, hits, misses, fast, bread, bfill, wbs, bwritten):
+    """level_pass's path for the commonest level: LRU with a recency order (at most ORDER_MAX_WAYS ways),
+    unsectored lines. Runs loads that lie in one line from request k on, and stops (returning where) at
+    anything else (a store, a row crossing lines, a bad row when ``check``, a full output buffer), which
+    level_pass then takes. Same state changes, clock ticks, requests and counters as the lean path of
+    level_pass (an unsectored present line is always valid: its one sector mask is 1). A separate small
+    function so its loop keeps everything in registers (measured ~2x faster on misses than the general
+    loop). Returns the updated stream state and counters."""
+    line_bytes = np.int64(1) << lb
+    uncores = np.uint64(ncores)
+    while k < hi:
+        i = order[np.uint64(k)] if use_order else k
+        ui = np.uint64(i)
+        a = ia[ui]
+        n = np.int64(inb[ui])
+        if check:
+            if (a >> ADDRESS_BITS) != 0 or n <= 0 or np.uint64(np.int64(core[ui])) >= uncores:
+                break
+        if iw[ui] != 0:
+            break
+        line = a >> lb
+        if ((a + n - 1) >> lb) != line:
+            break
+        if line == last_line:  # the run-length fast path: the most recent line of its set, no change
+            fast += 1
+            bread += n
+            k += 1
+            # the rest of the run in a loop of its own with one branch per row (measured ~10% faster on
+            # sequential traces than going round the outer loop)
+            while k < hi:
+                i = order[np.uint64(k)] if use_order else k
+                ui = np.uint64(i)
+                a = ia[ui]
+                n = np.int64(inb[ui])
+                bad = (iw[ui] != 0) | ((a >> lb) != last_line) | (((a + n - 1) >> lb) != last_line)
+                if check:
+                    bad = bad | ((a >> ADDRESS_BITS) != 0) | (n <= 0) | (np.uint64(np.int64(core[ui])) >= uncores)
+                if bad:
+                    break
+                fast += 1
+                bread += n
+                k += 1
+            continue
+        if pos + 2 > cap:
+            break
+        clock += 1
+        bread += n
+        sidx = line & set_mask
+        base = cbase + sidx * ways
+        uset = np.uint64(pbase + sidx)
+        # a select per way, no early exit (see level_pass); constant trip counts for the usual
+        # associativities let LLVM unroll the compare into vector code
+        if ways == 16:
+            found = _find_way(tags, base, line, 16)
+        elif ways == 8:
+            found = _find_way(tags, base, line, 8)
+        elif ways == 4:
+            found = _find_way(tags, base, line, 4)
+        else:
+            found = _find_way(tags, base, line, ways)
+        rank = plru[uset]
+        if found >= 0:
+            hits += 1
+            plru[uset] = _order_to_front(rank, found)
+            last_dirty = dirty[np.uint64(base + found)]
+        else:
+            misses += 1
+            vw = _order_last(rank, ways)
+            uwi = np.uint64(base + vw)
+            rid = i if rowmode == 1 else (irow[ui] if rowmode == 2 else 0)
+            upos = np.uint64(pos)
+            oa[upos] = line << lb
+            on[upos] = line_bytes
+            ow[upos] = 0
+            if rowmode != 0:
+                orow[upos] = rid
+            pos += 1
+            bfill += line_bytes
+            old = tags[uwi]
+            if old != -1 and dirty[uwi] != ZERO:
+                wbs += 1
+                bwritten += line_bytes
+                upos = np.uint64(pos)
+                oa[upos] = old << lb
+                on[upos] = line_bytes
+                ow[upos] = 1
+                if rowmode != 0:
+                    orow[upos] = rid
+                pos += 1
+            tags[uwi] = line
+            valid[uwi] = ONE
+            dirty[uwi] = ZERO
+            plru[uset] = _order_to_front(rank, vw)
+            last_dirty = ZERO
+        last_line = line
+        k += 1
+    return k, pos, clock, last_line, last_dirty, hits, misses, fast, bread, bfill, wbs, bwritten
+
+
 @njit(cache=True, _nrt=False)
 def level_pass(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, stats,
                ia, inb, iw, irow, order, lo, hi, use_order, rowmode, check, core, ncores, err,
@@ -433,8 +546,19 @@ def level_pass(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta
     wbs = 0
     bwritten = 0
     sectored = sb != lb  # an unsectored line that is present has its one sector valid
+    spec = ordered and not sectored  # _lean_lru_loads takes the loads
     k = lo
     while k < hi:
+        if spec:
+            (k, pos, clock, last_line, last_dirty, hits, misses, fast, bread, bfill, wbs,
+             bwritten) = _lean_lru_loads(tags, valid, dirty, plru, cbase, pbase, set_mask, ways, lb, ia, inb, iw,
+                                         irow, order, k, hi, use_order, rowmode, check, core, ncores, oa, on, ow,
+                                         orow, pos, cap, clock, last_line, last_dirty, hits, misses, fast, bread,
+                                         bfill, wbs, bwritten)
+            if last_line != -1:
+                last_valid = ONE  # (a present unsectored line has its sector valid)
+            if k >= hi:
+                break
         # Run-length fast path in its own small loop (so its values stay in registers): loads of the line
         # this stream touched last, on sectors already valid, change no state.
         while k < hi:
@@ -810,3 +934,43 @@ def shared_pass(pstart, pend, ba, bn, bw, brow, mstart, xa, xn, xw, xr, ya, yn, 
             to_dram(xn, xw, lo, lo + m, dram, pi)
         else:
             to_dram(yn, yw, lo, lo + m, dram, pi)
+
+
+@njit(cache=True, _nrt=False)
+def serial_run(cfg, tags, stamp, valid, dirty, plru, meta, umeta, stats, addr, nb, st, core, ncores, r, n, rows,
+               room0, err, xa, xn, xw, ya, yn, yw, sa, sn, sw, dram):
+    """The single-stream path (every level one copy, one lane): rows r..n-1 in chunks of ``rows``, each
+    chunk through every level (one pass per level, ping-pong between x* and y*) and out to DRAM before the
+    next. Small chunks keep the request buffers in the core's caches. Level 0 may write ``room0`` requests
+    per chunk; x* and y* hold room0 << (levels - 1) (a request from above lies in one line here, so a level
+    sends at most 2 per request). Returns the row where it stopped: n when done, earlier on a bad row (err
+    set) or a row that needs more than room0 requests (the caller grows the buffers and calls again)."""
+    nlev = cfg.shape[0]
+    zero = np.int64(0)
+    no = np.bool_(False)
+    cap = xa.shape[0]
+    while r < n:
+        r1 = min(n, r + rows)
+        k, m = level_pass(cfg, zero, zero, zero, tags, stamp, valid, dirty, plru, meta, umeta, stats,
+                          addr, nb, st, addr, addr, r, r1, no, zero, np.bool_(True), core, ncores, err,
+                          xa, xn, xw, xa, zero, room0, sa, sn, sw)
+        if err[0] != ERR_NONE or k == r:
+            return r
+        which = 0
+        for lv in range(1, nlev):
+            lvi = np.int64(lv)
+            if which == 0:
+                _, m = level_pass(cfg, lvi, zero, zero, tags, stamp, valid, dirty, plru, meta, umeta, stats,
+                                  xa, xn, xw, xa, xa, zero, m, no, zero, no, xn, zero, err,
+                                  ya, yn, yw, ya, zero, cap, sa, sn, sw)
+            else:
+                _, m = level_pass(cfg, lvi, zero, zero, tags, stamp, valid, dirty, plru, meta, umeta, stats,
+                                  ya, yn, yw, ya, ya, zero, m, no, zero, no, yn, zero, err,
+                                  xa, xn, xw, xa, zero, cap, sa, sn, sw)
+            which = 1 - which
+        if which == 0:
+            to_dram(xn, xw, 0, m, dram, 0)
+        else:
+            to_dram(yn, yw, 0, m, dram, 0)
+        r = k
+    return r

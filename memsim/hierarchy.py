@@ -37,6 +37,7 @@ from memsim.timing import DramSpec, estimate
 from memsim.trace import COLUMNS, Trace
 
 CHUNK_REQUESTS = 1 << 21  # rows per chunk = CHUNK_REQUESTS // 2 (bounds buffer memory)
+SERIAL_CHUNK_ROWS = 1 << 12  # the single-stream path: small chunks keep its buffers in the core's caches
 PARTITION_BITS = 3  # shared levels of a multi-core hierarchy run as up to 2**3 set partitions
 COUNT_BLOCKS = 64  # blocks of the parallel counting sort of a chunk's rows by core
 
@@ -216,32 +217,25 @@ class _State:
 
 
 def _serial(state: _State, addrs, nbytes, write, core, h: Hierarchy, scratch, dram) -> None:
-    """Every level has one copy and one stream: chunks of rows through the levels one pass at a time
-    (state carries across chunks; a pass stops early when its output room is short)."""
+    """Every level has one copy and one stream: K.serial_run takes small chunks of rows through all levels
+    (state carries across chunks); it returns early only on a bad row or on a row that crosses more lines
+    than its buffers hold, which then grow."""
     n = addrs.shape[0]
-    rows = max(1024, CHUNK_REQUESTS // 2)
+    rows = max(16, min(SERIAL_CHUNK_ROWS, CHUNK_REQUESTS // 2))
     err = np.zeros(2, np.int64)
     sa, sn, sw = (x[0] for x in scratch)
-    bufs = [_Requests(2 * rows + 16) for _ in h.levels]
+    room0 = 2 * rows + 16
     r = 0
     while r < n:
-        r1 = min(n, r + rows)
-        b = bufs[0]
-        k, m = K.level_pass(state.cfg, 0, 0, 0, *state.arrays(), addrs, nbytes, write, addrs, addrs, r, r1, False, 0,
-                            True, core, h.cores, err, b.a, b.n, b.w, b.a, 0, b.size, sa, sn, sw)
+        size = room0 << (len(h.levels) - 1)
+        x, y = _Requests(size), _Requests(size)
+        r = K.serial_run(state.cfg, *state.arrays(), addrs, nbytes, write, core, h.cores, r, n, rows, room0, err,
+                         x.a, x.n, x.w, y.a, y.n, y.w, sa, sn, sw, dram)
         if err[0] != K.ERR_NONE:
             raise h._row_error(int(err[0]), int(err[1]), addrs, core, nbytes)
-        if k == r:  # one row needs more room than there is: a long row crossing many lines
+        if r < n:  # row r crosses more lines than room0 requests cover
             lines = (int(addrs[r]) + int(nbytes[r]) - 1) // h.levels[0].line - int(addrs[r]) // h.levels[0].line + 1
-            b.grow(2 * lines + 16)
-            continue
-        for lv in range(1, len(h.levels)):
-            prev, b = b, bufs[lv]
-            b.grow(2 * m + 16)
-            _, m = K.level_pass(state.cfg, lv, 0, 0, *state.arrays(), prev.a, prev.n, prev.w, prev.a, prev.a, 0, m,
-                                False, 0, False, core, h.cores, err, b.a, b.n, b.w, b.a, 0, b.size, sa, sn, sw)
-        K.to_dram(b.n, b.w, 0, m, dram, 0)
-        r = k
+            room0 = max(room0, 2 * lines + 16)
 
 
 class _Requests:
@@ -283,6 +277,7 @@ class _ChunkRunner:
         self.oside = np.zeros(cores, np.int64)
         self.heads = np.zeros((self.parts, cores), np.int64)
         self.size = 0
+        self.order = np.empty(0, np.int64)
 
     def _room(self, size: int) -> None:
         if size <= self.size:
@@ -304,7 +299,9 @@ class _ChunkRunner:
         starts = np.zeros(h.cores + 1, np.int64)
         np.cumsum(per_core, out=starts[1:])
         fill = starts[:-1] + np.cumsum(self.counts, axis=0) - self.counts  # stable: blocks in row order
-        order = np.empty(r1 - r0, np.int64)
+        if self.order.shape[0] < r1 - r0:  # kept across chunks: a fresh array costs page faults every chunk
+            self.order = np.empty(r1 - r0, np.int64)
+        order = self.order[:r1 - r0]
         K.order_rows(core, r0, r1, fill, order)
         # every line piece becomes at most 2 requests at each per-core level
         bound = self.pieces.sum(axis=0) << self.nper

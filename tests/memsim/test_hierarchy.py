@@ -245,3 +245,41 @@ def test_random_hierarchies_match_the_model(seed):
                           rng.random(n) < float(rng.choice([0, 0.1, 0.5])),
                           rng.integers(1, int(rng.choice([8, 64, 300])), n).astype(np.int32))
     assert_same(rep, model)
+
+
+UNSECTORED_LRU = [
+    {"name": "L1", "size": 1024, "ways": 4, "line": 64, "per_core": True, "write": "read-only",
+     "write_allocate": False},
+    {"name": "L2", "size": 4096, "ways": 8, "line": 64, "write": "write-back"},
+    {"name": "SLC", "size": 16384, "ways": 16, "line": 128, "write": "write-through"},
+]
+
+
+@pytest.mark.parametrize("cores", [1, 3])
+@pytest.mark.parametrize("store_share", [0.0, 0.15])
+def test_unsectored_lru_levels_match_the_model(cores, store_share):
+    """Unsectored LRU levels of at most 16 ways take the engine's lean load kernel (_lean_lru_loads) at
+    every level, per-core and shared, with stores, write-backs and rows crossing lines handed back to the
+    general path in between: the model's counts, and run-length hits that the kernel counted."""
+    rng = np.random.default_rng(11 + cores)
+    addrs, core, _, nbytes = texture_like_trace(rng, 8000, cores)
+    addrs = addrs + 4096 * rng.integers(0, 4, addrs.size)  # more lines than the levels hold: evictions
+    writes = rng.random(addrs.size) < store_share
+    rep, model = run_both(UNSECTORED_LRU, cores, addrs, core, writes, nbytes)
+    assert_same(rep, model)
+    assert rep.levels[0].fast_hits > 0 and rep.levels[0].misses > 0
+    if store_share:
+        assert rep.levels[1].writebacks > 0
+
+
+def test_single_stream_chunk_size_changes_nothing(monkeypatch):
+    """The single-stream path takes rows in chunks of SERIAL_CHUNK_ROWS through all levels; tiny chunks
+    (state carried across 500 boundaries) give the same report as one chunk."""
+    rng = np.random.default_rng(5)
+    addrs, core, writes, nbytes = texture_like_trace(rng, 8000, 1)
+    h = Hierarchy([CacheLevel(**lv) for lv in UNSECTORED_LRU], cores=1)
+    monkeypatch.setattr(H, "SERIAL_CHUNK_ROWS", 16)
+    tiny = h.simulate_resolved(addrs, core, writes, nbytes).to_dict()
+    monkeypatch.setattr(H, "SERIAL_CHUNK_ROWS", 1 << 20)
+    whole = h.simulate_resolved(addrs, core, writes, nbytes).to_dict()
+    assert tiny == whole
