@@ -10,10 +10,12 @@ Units: seconds, bytes, counts of accesses/misses (floats, because sampled counts
 from __future__ import annotations
 
 import hashlib
+import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 from onnx import numpy_helper
 
 from compiler.errors import CompilerError
@@ -72,14 +74,31 @@ class KernelCost:
 
 
 class CostModel(ABC):
-    """Evaluates one step x layouts on one device (see the module docstring)."""
+    """Evaluates one step x layouts on one device (see the module docstring).
+
+    ``keyed_by_signature``: True when ``evaluate`` depends only on what :func:`step_signature` captures
+    (operator, attributes, index maps, layouts, shapes; not tensor or step names), so callers may reuse
+    a result for every step of the same signature. A model reading anything else sets it False."""
 
     device: str = ""
+    keyed_by_signature: bool = True
 
     @abstractmethod
     def evaluate(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> KernelCost:
         """Cost of ``step`` of ``plan`` when the stored tensors named in ``layouts`` take those layouts
         (the others keep the plan's)."""
+
+    def evaluate_table(self, plan: Plan, step: Step, options: Mapping[str, Sequence[TensorLayout]]) -> np.ndarray:
+        """Seconds of ``step`` for every combination of the layouts in ``options`` (tensor -> layouts to
+        try): an array with one axis per tensor, in the order of ``options``; entry ``[j, k, ...]`` is
+        ``evaluate(plan, step, {first: options[first][j], ...}).seconds``. Models may override this with
+        something faster than one ``evaluate`` per entry; the numbers must be the same."""
+        names = list(options)
+        table = np.empty([len(options[n]) for n in names])
+        for idx in itertools.product(*(range(len(options[n])) for n in names)):
+            layouts = {n: options[n][j] for n, j in zip(names, idx, strict=True)}
+            table[idx] = self.evaluate(plan, step, layouts).seconds
+        return table
 
     def evaluate_plan(self, plan: Plan) -> list[KernelCost]:
         """Every step's cost, in plan order (kernels are independent: each starts with cold caches)."""
@@ -139,7 +158,7 @@ def _weight_key(plan: Plan, name: str) -> str:
 
 def step_signature(plan: Plan, step: Step, tensors: Mapping[str, StoredTensor]) -> str:
     """A key that is equal for two steps whose kernels make the same accesses: operator, attributes,
-    operand index maps, epilogue, output maps, storage, and the layouts (not names) of every tensor;
+    operand shapes and index maps, epilogue, output maps, storage, and the layouts (not names) of every tensor;
     small constant inputs by value. Tensor names are replaced by their position."""
     pos = {n: i for i, n in enumerate(step_tensors(step))}
 
@@ -147,7 +166,7 @@ def step_signature(plan: Plan, step: Step, tensors: Mapping[str, StoredTensor]) 
         if op is None:
             return ("-",)
         t = tensors[op.tensor]
-        return (pos[op.tensor], str(op.index_map), layout_key(t.layout), t.kind,
+        return (pos[op.tensor], op.shape, str(op.index_map), layout_key(t.layout), t.kind,
                 _weight_key(plan, op.tensor) if t.kind == "weight" else "")
 
     parts = (

@@ -18,8 +18,10 @@ These constants are rough by design; nothing calibrates them.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from math import prod
+
+import numpy as np
 
 from compiler.cost import CostModel, KernelCost, LevelCost, check_layouts
 from compiler.costs.device import Device, load_device
@@ -40,48 +42,105 @@ class AnalyticalCost(CostModel):
 
     def evaluate(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> KernelCost:
         tensors = check_layouts(plan, step, layouts)
-        prof = self.dev.profile
-        elem = ELEM_BYTES[plan.storage]
-        texel = 4 * elem
-        line = prof.levels[0].line
-        out_t = tensors[step.outputs[0]]
-        op_shape = tuple(step.output_map(0).src_shape) if step.output_map(0) is not None else out_t.shape
-        n_out = prod(op_shape)
+        terms = _Terms(plan, step, tensors[step.outputs[0]])
         l1_accesses = l1_bytes = dram = 0.0
-        reduce_max = 1
-        operands: list[tuple[Operand, int | None]] = [(op, reduction_dim(plan, step, i))
-                                                      for i, op in enumerate(step.inputs) if op is not None]
-        operands += [(op, None) for e in step.epilogue for op in e.operands]
-        for op, r in operands:
-            t = tensors[op.tensor]
-            extent = op.shape[r] if r is not None and op.shape else 1
-            reduce_max = max(reduce_max, extent)
-            inner = r if r is not None else (len(op.shape) - 1 if op.shape else None)
-            d = stored_dim(op.index_map, inner) if inner is not None else None
-            reads = n_out * extent
-            lanes = 4 if isinstance(t.layout, ImageLayout) and d is not None and d == t.layout.lane_dim else 1
-            size = texel if isinstance(t.layout, ImageLayout) else elem
-            l1_accesses += reads / lanes
-            l1_bytes += reads / lanes * size
-            dram += _footprint(t, texel, elem) * (1.0 if _friendly(t.layout, d) else UNFRIENDLY_FACTOR)
+        for t, walk in terms.walks:
+            a, b, d = _read(tensors[t].layout, *walk, terms.texel, terms.elem)
+            l1_accesses += a
+            l1_bytes += b
+            dram += d
         for name in step.outputs:
-            dram += _footprint(tensors[name], texel, elem)
-        compute = n_out * reduce_max / self.dev.alu_lanes
-        l1 = prof.levels[0]
-        l1_cycles = l1_bytes / (l1.bandwidth_bytes_per_cycle * (prof.cores if l1.per_core else 1))
-        dram_cycles = dram / (prof.dram.bandwidth_bytes_per_s / prof.clock_hz) if prof.dram.bandwidth_bytes_per_s else 0
-        seconds = max(l1_cycles, dram_cycles, compute) / prof.clock_hz
-        seconds += self.dev.launch_overhead_s * len(step.outputs)
-        levels = [LevelCost(l1.name, l1_accesses, dram / line, dram)]
+            dram += _footprint(tensors[name].layout, terms.texel, terms.elem)
+        prof = self.dev.profile
+        compute = terms.n_out * terms.reduce_max / self.dev.alu_lanes
+        seconds = float(self._seconds(l1_bytes, dram, compute)) + self.dev.launch_overhead_s * len(step.outputs)
+        line = prof.levels[0].line
+        levels = [LevelCost(prof.levels[0].name, l1_accesses, dram / line, dram)]
         levels += [LevelCost(lv.name, dram / line, dram / line, dram) for lv in prof.levels[1:]]
         return KernelCost(step.id, step.op_type, seconds, dram, tuple(levels), len(step.outputs),
                           compute / prof.clock_hz)
 
+    def evaluate_table(self, plan: Plan, step: Step, options: Mapping[str, Sequence[TensorLayout]]) -> np.ndarray:
+        """The formula over every combination at once: each operand's and output's terms depend on its
+        own tensor's layout only, so they are vectors along that tensor's axis, added in the same order
+        as :meth:`evaluate` adds scalars (so every entry equals ``evaluate``'s seconds bit for bit)."""
+        tensors = check_layouts(plan, step, {n: ls[0] for n, ls in options.items()})
+        for name, ls in options.items():
+            for layout in ls[1:]:
+                check_layouts(plan, step, {name: layout})
+        names = list(options)
+        rank = len(names)
 
-def _footprint(t: StoredTensor, texel: int, elem: int) -> float:
-    if isinstance(t.layout, ImageLayout):
-        return float(t.layout.width * t.layout.height * texel)
-    return float(prod(t.shape) * elem)
+        def along(name: str, values: list[float]) -> np.ndarray:
+            shape = [1] * rank
+            shape[names.index(name)] = len(values)
+            return np.asarray(values, dtype=float).reshape(shape)
+
+        terms = _Terms(plan, step, tensors[step.outputs[0]])
+        l1_bytes = dram = np.zeros([1] * rank)
+        for t, walk in terms.walks:
+            if t in options:
+                reads = [_read(layout, *walk, terms.texel, terms.elem) for layout in options[t]]
+                l1_bytes = l1_bytes + along(t, [r[1] for r in reads])
+                dram = dram + along(t, [r[2] for r in reads])
+            else:
+                _, b, d = _read(tensors[t].layout, *walk, terms.texel, terms.elem)
+                l1_bytes, dram = l1_bytes + b, dram + d
+        for name in step.outputs:
+            if name in options:
+                dram = dram + along(name, [_footprint(lt, terms.texel, terms.elem) for lt in options[name]])
+            else:
+                dram = dram + _footprint(tensors[name].layout, terms.texel, terms.elem)
+        compute = terms.n_out * terms.reduce_max / self.dev.alu_lanes
+        shape = [len(options[n]) for n in names]
+        seconds = self._seconds(np.broadcast_to(l1_bytes, shape), np.broadcast_to(dram, shape), compute)
+        return seconds + self.dev.launch_overhead_s * len(step.outputs)
+
+    def _seconds(self, l1_bytes, dram, compute: float):
+        """max(L1 cycles, DRAM cycles, compute cycles) / clock; scalars or arrays."""
+        prof = self.dev.profile
+        l1 = prof.levels[0]
+        l1_cycles = l1_bytes / (l1.bandwidth_bytes_per_cycle * (prof.cores if l1.per_core else 1))
+        bw = prof.dram.bandwidth_bytes_per_s
+        dram_cycles = dram / (bw / prof.clock_hz) if bw else dram * 0
+        return np.maximum(np.maximum(l1_cycles, dram_cycles), compute) / prof.clock_hz
+
+
+class _Terms:
+    """What of a step the formula needs that no layout changes: the operator's output elements, the
+    largest reduction extent and, per read operand, its tensor and walk (inner stored dim, element reads)."""
+
+    def __init__(self, plan: Plan, step: Step, out_t: StoredTensor):
+        self.elem = ELEM_BYTES[plan.storage]
+        self.texel = 4 * self.elem
+        op_shape = tuple(step.output_map(0).src_shape) if step.output_map(0) is not None else out_t.shape
+        self.n_out = prod(op_shape)
+        self.reduce_max = 1
+        operands: list[tuple[Operand, int | None]] = [(op, reduction_dim(plan, step, i))
+                                                      for i, op in enumerate(step.inputs) if op is not None]
+        operands += [(op, None) for e in step.epilogue for op in e.operands]
+        self.walks: list[tuple[str, tuple[int | None, int]]] = []
+        for op, r in operands:
+            extent = op.shape[r] if r is not None and op.shape else 1
+            self.reduce_max = max(self.reduce_max, extent)
+            inner = r if r is not None else (len(op.shape) - 1 if op.shape else None)
+            d = stored_dim(op.index_map, inner) if inner is not None else None
+            self.walks.append((op.tensor, (d, self.n_out * extent)))
+
+
+def _read(layout: TensorLayout, d: int | None, reads: int, texel: int, elem: int) -> tuple[float, float, float]:
+    """(L1 accesses, L1 bytes, DRAM bytes) of ``reads`` element reads walking stored dim ``d``."""
+    image = isinstance(layout, ImageLayout)
+    lanes = 4 if image and d is not None and d == layout.lane_dim else 1
+    size = texel if image else elem
+    friendly = 1.0 if _friendly(layout, d) else UNFRIENDLY_FACTOR
+    return reads / lanes, reads / lanes * size, _footprint(layout, texel, elem) * friendly
+
+
+def _footprint(layout: TensorLayout, texel: int, elem: int) -> float:
+    if isinstance(layout, ImageLayout):
+        return float(layout.width * layout.height * texel)
+    return float(prod(layout.shape) * elem)
 
 
 def _friendly(layout: TensorLayout, d: int | None) -> bool:

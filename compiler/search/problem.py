@@ -10,12 +10,12 @@ The total predicted time of an assignment is the sum of all factors plus that co
 """
 from __future__ import annotations
 
-import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from compiler.cost import CostModel, step_tensors
+from compiler.cost import CostModel, check_layouts, layout_key, step_signature, step_tensors
 from compiler.errors import CompilerError
 from compiler.groups import classify
 from compiler.layout.image import TensorLayout
@@ -39,7 +39,7 @@ class LayoutProblem:
     candidates: dict[str, list[TensorLayout]]
     factors: list[Factor]
     constant: float  # seconds of the steps that touch no variable
-    evaluations: int = 0
+    evaluations: int = 0  # entries the cost model priced (a table shared by repeated blocks counts once)
     notes: dict = field(default_factory=dict)
 
     def total(self, assignment: dict[str, int]) -> float:
@@ -72,14 +72,26 @@ def search_variables(plan: Plan) -> list[str]:
     return list(out)
 
 
+def table_key(plan: Plan, step: Step, options: dict[str, list[TensorLayout]]) -> str:
+    """Equal for two steps whose factor tables are equal under a cost model keyed by signature: the step's
+    signature with the plan's layouts plus every variable's candidate layouts (by access-relevant key)."""
+    pos = {n: i for i, n in enumerate(step_tensors(step))}
+    tried = tuple((pos[v], tuple(layout_key(c) for c in cs)) for v, cs in options.items())
+    return step_signature(plan, step, check_layouts(plan, step, None)) + repr(tried)
+
+
 def build_problem(plan: Plan, cost: CostModel, limit: int = 4) -> LayoutProblem:
-    """Candidates (up to ``limit`` per variable) and every factor's table, priced by ``cost``."""
+    """Candidates (up to ``limit`` per variable) and every factor's table, priced by ``cost``.
+
+    Steps of equal signature with equal candidate lists (the repeated blocks of a network) share one
+    table when ``cost.keyed_by_signature``: the model is asked once per distinct table."""
     prefs = _preferences(plan)
     names = search_variables(plan)
     cands = {n: candidate_layouts(plan, n, _ranked(prefs.get(n, [])), limit) for n in names}
     factors: list[Factor] = []
     constant = 0.0
     evaluations = 0
+    tables: dict[str, np.ndarray] = {}
     for i, step in enumerate(plan.steps):
         vars_ = tuple(n for n in step_tensors(step) if n in cands)
         if not vars_:
@@ -88,14 +100,20 @@ def build_problem(plan: Plan, cost: CostModel, limit: int = 4) -> LayoutProblem:
             continue
         # keep the table small: trim the candidate lists of this step's widest variables
         sizes = [len(cands[v]) for v in vars_]
-        while np.prod(sizes) > MAX_FACTOR_ENTRIES:
+        while math.prod(sizes) > MAX_FACTOR_ENTRIES:
             k = int(np.argmax(sizes))
             sizes[k] -= 1
-        table = np.empty(sizes)
-        for idx in itertools.product(*(range(s) for s in sizes)):
-            layouts = {v: cands[v][j] for v, j in zip(vars_, idx, strict=True) if j}
-            table[idx] = cost.evaluate(plan, step, layouts).seconds
-            evaluations += 1
+        options = {v: cands[v][:s] for v, s in zip(vars_, sizes, strict=True)}
+        key = table_key(plan, step, options) if cost.keyed_by_signature else None
+        table = tables.get(key) if key is not None else None
+        if table is None:
+            table = np.asarray(cost.evaluate_table(plan, step, options), dtype=float)
+            if table.shape != tuple(sizes):
+                raise CompilerError(f"cost model {type(cost).__name__}: evaluate_table of step '{step.id}' gave "
+                                    f"shape {table.shape}, expected {tuple(sizes)}")
+            evaluations += table.size
+            if key is not None:
+                tables[key] = table
         full = np.full([len(cands[v]) for v in vars_], np.inf)  # trimmed candidates are never chosen here
         full[tuple(slice(0, s) for s in sizes)] = table
         factors.append(Factor(i, vars_, full))

@@ -1,6 +1,7 @@
 """compiler/costs/analytical.py against the formula worked by hand on a MatMul."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from compiler.costs import AnalyticalCost
@@ -53,3 +54,32 @@ def test_launch_overhead_and_unknown_device(plan):
     assert k.seconds >= cost.dev.launch_overhead_s
     with pytest.raises(CompilerError, match="unknown device profile"):
         AnalyticalCost("adreno999")
+
+
+def test_table_equals_one_evaluate_per_entry_bit_for_bit(plan):
+    """The vectorised table against CostModel's generic one (a loop of evaluate), on every step with every
+    searched tensor's candidates; also with a tensor read twice (a step reading and writing variables)."""
+    from compiler.cost import CostModel, step_tensors
+    from compiler.passes.layouts import _preferences, _ranked
+    from compiler.search.candidates import candidate_layouts
+
+    cost = AnalyticalCost("adreno740")
+    prefs = _preferences(plan)
+    checked = 0
+    for step in plan.steps:
+        options = {n: candidate_layouts(plan, n, _ranked(prefs.get(n, [])), 4) for n in step_tensors(step)
+                   if plan.tensors[n].kind != "weight"}
+        fast = cost.evaluate_table(plan, step, options)
+        slow = CostModel.evaluate_table(cost, plan, step, options)
+        assert fast.shape == slow.shape == tuple(len(v) for v in options.values())
+        np.testing.assert_array_equal(fast, slow)
+        checked += fast.size
+    assert checked > 2 * len(plan.steps)  # several candidates per step, not one-entry tables
+
+
+def test_table_rejects_a_layout_of_the_wrong_shape(plan):
+    cost = AnalyticalCost("adreno740")
+    step = _step(plan, "Softmax")
+    src = step.inputs[0].tensor
+    with pytest.raises(CompilerError, match="is for"):
+        cost.evaluate_table(plan, step, {src: [plan.tensors[src].layout, BufferLayout((3, 3))]})

@@ -51,3 +51,23 @@ def test_search_never_worse_than_smartmem_on_zoo_twins(name):
     smart = sum(k.seconds for k in cost.evaluate_plan(compile_model(graph, "smartmem", "fp16")))
     search = sum(k.seconds for k in cost.evaluate_plan(compile_model(graph, "search", "fp16", cost=cost)))
     assert search <= smart * (1 + 1e-12)
+
+
+def test_predicted_time_is_the_simulated_time_of_the_plan_and_optimal_under_the_simulator():
+    """With the memsim-backed model: the search's own prediction equals simulating the plan it returns
+    (kernels are priced one at a time with cold caches in both), the smartmem plan is its prediction
+    before, and no assignment of the layout problem is better (brute force)."""
+    from compiler.costs import SimulatedCost
+    from smartmem_sim.simulate import ProgramSampler, simulate_plan
+
+    cost = SimulatedCost("adreno740", ProgramSampler(), row_budget=4000, windows=2)
+    graph = attention_graph(tokens=8, dim=16, heads=2)
+    smart = compile_model(graph, "smartmem", "fp16")
+    problem = build_problem(smart, cost, limit=2)
+    best = problem.total(brute_force(problem))
+    plan = compile_model(graph, "search", "fp16", cost=cost, search_candidates=2)
+    got = simulate_plan(plan, cost=cost).seconds
+    assert got == pytest.approx(plan.search["predicted_after_s"], rel=1e-12)
+    assert got == pytest.approx(best, rel=1e-12)
+    assert simulate_plan(smart, cost=cost).seconds == pytest.approx(plan.search["predicted_before_s"], rel=1e-12)
+    assert got <= plan.search["predicted_before_s"] * (1 + 1e-12)
