@@ -11,6 +11,14 @@ Policies (compiler/passes/* docstrings give the details):
 - ``search`` (ours): smartmem's moves, then the layouts of the tensors on edges touching an ILD&Var
   operator re-chosen by a search that asks a CostModel (compiler/search/; exact variable elimination
   where the graph allows, coordinate descent beyond). Pass ``cost=``; the default is the analytical model.
+
+Ablation policies (the paper's Fig 8/9 steps over DNNFusion; ``smartmem`` itself is the last step):
+- ``smartmem-elim``: smartmem's classification, edge rules, elimination into index maps and fusion, but every
+  tensor keeps its default layout (no reduction-dimension selection, no conversions, no extra copies).
+- ``smartmem-select``: + the reduction-dimension layout selection on a 1-D view of memory: a layout serves
+  one reduction dim (the most requested fills the RGBA lanes), every further dim gets an extra copy.
+- ``smartmem``: + the 2.5D mapping: one layout serves two reduction dims (lanes + the innermost texture
+  row axis), extra copies only beyond two.
 """
 from __future__ import annotations
 
@@ -26,7 +34,9 @@ from compiler.plan import STORAGE_TYPES, Plan
 from compiler.search.policy import search_layouts
 
 POLICIES = ("naive", "fusion", "smartmem", "search")
-ALL = POLICIES
+ABLATION_POLICIES = ("smartmem-elim", "smartmem-select")  # the paper's ablation steps before full smartmem
+ALL = POLICIES + ABLATION_POLICIES
+SMARTMEM_MOVES = ("smartmem", "search", *ABLATION_POLICIES)  # policies that make smartmem's elimination moves
 
 
 @dataclass
@@ -47,8 +57,9 @@ class Context:
 
     @property
     def moves(self) -> str:
-        """The policy whose elimination/fusion/edge decisions apply (search makes smartmem's moves)."""
-        return "smartmem" if self.policy == "search" else self.policy
+        """The policy whose elimination/fusion/edge decisions apply (search and the ablation steps make
+        smartmem's moves)."""
+        return "smartmem" if self.policy in SMARTMEM_MOVES else self.policy
 
 
 def _regroup(c: Context) -> None:
@@ -73,16 +84,51 @@ PASSES: list[tuple[str, tuple[str, ...], Callable[[Context], None]]] = [
     ("convert", ("naive",), lambda c: c.notes.update(layouts.insert_conversions(c.plan))),
     # smartmem: reduction-dimension layout heuristic, 2 dims per 2.5D layout, extra copies beyond
     ("select_layouts", ("smartmem", "search"), lambda c: c.notes.update(layouts.select_layouts(c.plan))),
+    # smartmem-select: the same heuristic with one reduction dim per layout (no 2.5D mapping), extra copies beyond
+    ("select_layouts_1d", ("smartmem-select",), lambda c: c.notes.update(_select_one_dim_per_layout(c.plan))),
     # search: re-choose layouts on ILD&Var edges, each step priced by the CostModel (smartmem's are candidate 0)
     ("search_layouts", ("search",), lambda c: c.notes.update(search_layouts(c.plan, c.cost, c.search_candidates))),
     # smartmem: Add-like ops whose inputs ended up in different layouts change group (ILD&Var)
-    ("regroup", ("smartmem", "search"), _regroup),
+    ("regroup", SMARTMEM_MOVES, _regroup),
     # one EdgeDecision with a reason per IR edge
     ("decisions", ALL, lambda c: setattr(c.plan, "decisions", decisions.edge_decisions(
         c.graph, c.cls, c.elim, c.fusion, c.moves, _by_node(c), c.changed))),
     # every operand reads a tensor written earlier, with matching shapes
     ("validate", ALL, lambda c: c.plan.validate()),
 ]
+
+
+def _select_one_dim_per_layout(plan: Plan) -> dict[tuple[str, str], str]:
+    """layouts.select_layouts with one reduction dim per layout: the most requested dim of a tensor fills the
+    lanes, each further dim is served by an extra copy written before its first reader (the paper's selection
+    step without the 2.5D mapping that lets one image serve a second dim along a texture axis)."""
+    # TODO(lead): a `dims_per_layout` argument of layouts.select_layouts would replace this function; it uses
+    # that module's helpers so the two stay one rule.
+    notes: dict[tuple[str, str], str] = {}
+    copies: dict[int, list] = {}
+    for name, entries in layouts._preferences(plan).items():
+        t = plan.tensors[name]
+        if t.kind == "weight" or not t.on_image:
+            continue
+        ranked = layouts._ranked(entries)
+        layouts._relayout(plan, name, layouts.reduction_layout(t.shape, ranked[:1]))
+        for d in ranked[1:]:
+            readers = sorted({i for dd, i in entries if dd == d})
+            reason = (f"extra copy (smartmem-select, 1 dim per layout): '{name}' is read along {len(ranked)} "
+                      f"reduction dims {ranked}; its layout serves dim {ranked[0]}, so dim {d} gets its own copy")
+            copy_name, cp = layouts._copy_step(plan, plan.tensors[name], layouts.reduction_layout(t.shape, [d]), reason)
+            copies.setdefault(readers[0], []).append(cp)
+            for i in readers:
+                step = plan.steps[i]
+                for pos, op in enumerate(step.inputs):
+                    r = layouts.reduction_dim(plan, step, pos)
+                    if op is not None and op.tensor == name and r is not None and \
+                            layouts.stored_dim(op.index_map, r) == d:
+                        step = layouts._retarget(step, pos, copy_name)
+                        notes[(step.id, name)] = reason
+                plan.steps[i] = step
+    layouts._add_copies(plan, copies)
+    return notes
 
 
 def _lower(c: Context) -> None:
@@ -107,8 +153,8 @@ def compile_model(graph: Graph, policy: str, storage: str = "fp32", cost: CostMo
     """Run the policy's passes on (a clone of) ``graph`` and return its Plan. ``cost`` prices layouts for
     the ``search`` policy (default: ``AnalyticalCost("adreno740")``), which tries up to
     ``search_candidates`` layouts per tensor; other policies ignore both."""
-    if policy not in POLICIES:
-        raise CompilerError(f"unknown policy '{policy}'; choose one of {', '.join(POLICIES)}")
+    if policy not in ALL:
+        raise CompilerError(f"unknown policy '{policy}'; choose one of {', '.join(ALL)}")
     if storage not in STORAGE_TYPES:
         raise CompilerError(f"storage '{storage}' is not one of {STORAGE_TYPES}")
     if not isinstance(graph, Graph):

@@ -8,6 +8,7 @@ no torch::
     zoo.load("swin")                           # cleaned ONNX, weights drawn from seed 0
     zoo.load("swin", tiny=True, weights=False) # structure only (stripped initializers have no data)
     zoo.export("swin", tiny=True, path="swin_tiny.onnx")
+    zoo.load("swin", tiny=True, batch=4)      # batch 4: re-exported from torch once, then cached (batched.py)
     zoo.table()                                # rows for `smartmem zoo list`
 
 Rebuilding the files from torch (timm, transformers, diffusers, our arch/ modules) is the optional [zoo]
@@ -22,7 +23,7 @@ from typing import Any
 import onnx
 
 from smartmem_sim.errors import UserError
-from smartmem_sim.zoo import registry, store
+from smartmem_sim.zoo import batched, registry, store
 
 # Protobuf cannot serialize a message past 2 GiB: larger models are written with external data.
 _EXTERNAL_DATA_ABOVE_BYTES = 1 << 30
@@ -33,16 +34,18 @@ def list_models() -> list[str]:
     return registry.names()
 
 
-def load(name: str, tiny: bool = False, seed: int = 0, weights: bool = True) -> onnx.ModelProto:
+def load(name: str, tiny: bool = False, seed: int = 0, weights: bool = True, batch: int = 1) -> onnx.ModelProto:
     """The committed model ``name`` (its tiny twin if ``tiny``), cleaned, static shapes.
 
-    With ``weights`` the stripped initializers are filled deterministically from ``seed``
-    (compiler.frontend.materialize_weights: the same seed gives the same bytes); without, the model is
-    structure-only (metadata ``smartmem.weights`` = ``stripped``), enough for compiling and simulating.
+    ``batch`` > 1 gives the network exported from torch at that batch size (smartmem_sim.zoo.batched: needs
+    the [zoo] extra the first time, cached after). With ``weights`` the stripped initializers are filled
+    deterministically from ``seed`` (compiler.frontend.materialize_weights: the same seed gives the same
+    bytes); without, the model is structure-only (metadata ``smartmem.weights`` = ``stripped``), enough for compiling and simulating.
     """
     registry.entry(name)
     _check_seed(seed)
-    model = store.read_committed(name, tiny)
+    batched.check_batch(batch)
+    model = store.read_committed(name, tiny) if batch == 1 else batched.read_batched(name, tiny, batch, seed)
     if not weights:
         return model
     from compiler.frontend import materialize_weights
@@ -51,28 +54,30 @@ def load(name: str, tiny: bool = False, seed: int = 0, weights: bool = True) -> 
 
 
 def export(name: str, tiny: bool = False, path: str | os.PathLike | None = None, seed: int = 0,
-           weights: bool = True, from_torch: bool = False) -> Path:
+           weights: bool = True, from_torch: bool = False, batch: int = 1) -> Path:
     """Write network ``name`` as an ONNX file and return its path (default ``./NAME[.tiny].onnx``).
 
     ``weights`` as in ``load``; ``from_torch`` re-exports from the torch definition (needs the [zoo] extra)
-    instead of reading the committed file. Models above 1 GiB of weights get their data in ``PATH.data``.
-    The file (and its data file) are written atomically.
+    instead of reading the committed file (``batch`` > 1 always comes from torch, see ``load``). Models
+    above 1 GiB of weights get their data in ``PATH.data``. The file (and its data file) are written atomically.
     """
     registry.entry(name)
     _check_seed(seed)
-    path = Path(path) if path is not None else Path(f"{store.file_key(name, tiny)}.onnx")
+    batched.check_batch(batch)
+    default = store.file_key(name, tiny) + (f".b{batch}" if batch > 1 else "")
+    path = Path(path) if path is not None else Path(f"{default}.onnx")
     if path.suffix != ".onnx":
         raise UserError(f"{path}: the output file name must end in .onnx")
     if from_torch:
         from smartmem_sim.zoo.torch_export import export_network
 
-        model = export_network(name, tiny, seed)
+        model = export_network(name, tiny, seed, batch)
         if weights:
             from compiler.frontend import materialize_weights
 
             model = materialize_weights(model, seed)
     else:
-        model = load(name, tiny, seed, weights)
+        model = load(name, tiny, seed, weights, batch)
     _save(model, path)
     return path
 

@@ -45,17 +45,28 @@ class ExportResult:
     torch_params: int                           # parameters of the torch module (elements)
 
 
-def export_network(name: str, tiny: bool, seed: int = 0) -> onnx.ModelProto:
-    """The cleaned, structure-only ONNX model of zoo network ``name`` (its tiny twin if ``tiny``)."""
-    return _export(name, tiny, seed, keep_weights=False).model
+def export_network(name: str, tiny: bool, seed: int = 0, batch: int = 1) -> onnx.ModelProto:
+    """The cleaned, structure-only ONNX model of zoo network ``name`` (its tiny twin if ``tiny``) at ``batch``."""
+    return _export(name, tiny, seed, keep_weights=False, batch=batch).model
 
 
-def export_with_weights(name: str, tiny: bool, seed: int = 0) -> ExportResult:
+def export_with_weights(name: str, tiny: bool, seed: int = 0, batch: int = 1) -> ExportResult:
     """Like export_network, and also the export cleaned with its weights, the inputs and torch's outputs."""
-    return _export(name, tiny, seed, keep_weights=True)
+    return _export(name, tiny, seed, keep_weights=True, batch=batch)
 
 
-def _export(name: str, tiny: bool, seed: int, keep_weights: bool) -> ExportResult:
+def batch_inputs(inputs: tuple[Any, ...], batch: int) -> tuple[Any, ...]:
+    """The builders' batch-1 example inputs stacked ``batch`` times along dim 0 (the exporter traces static
+    shapes, so the batch size of the example is the batch size of the graph)."""
+    if batch == 1:
+        return tuple(inputs)
+    for x in inputs:
+        if x.dim() == 0 or x.shape[0] != 1:
+            raise UserError(f"cannot batch an example input of shape {tuple(x.shape)}: dim 0 must be the batch (1)")
+    return tuple(x.repeat(batch, *([1] * (x.dim() - 1))) for x in inputs)
+
+
+def _export(name: str, tiny: bool, seed: int, keep_weights: bool, batch: int = 1) -> ExportResult:
     try:
         import torch
     except ImportError:
@@ -66,6 +77,9 @@ def _export(name: str, tiny: bool, seed: int, keep_weights: bool) -> ExportResul
     entry = registry.entry(name)
     torch.manual_seed(seed)
     module, inputs, source = registry.build(entry, tiny, seed)
+    inputs = batch_inputs(inputs, batch)
+    if batch != 1:
+        source += f", stacked to batch {batch}"
     torch_params = int(sum(p.numel() for p in module.parameters()))
     outputs: tuple[np.ndarray, ...] = ()
     if keep_weights:
@@ -81,6 +95,8 @@ def _export(name: str, tiny: bool, seed: int, keep_weights: bool) -> ExportResul
         "smartmem.torch": torch.__version__,
         "smartmem.torch_params": str(torch_params),
     }
+    if batch != 1:
+        metadata["smartmem.batch"] = str(batch)
     graph_name = entry.name + ("_tiny" if tiny else "")
     with_weights = None
     if keep_weights:
