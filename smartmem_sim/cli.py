@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "run",
     "compile",
     "compare",
+    "calibrate",
+    "validate",
 )
 
 

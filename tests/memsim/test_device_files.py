@@ -4,7 +4,7 @@ import pytest
 
 from memsim.profiles import list_profiles, load_profile
 
-SHIPPED = ["adreno540", "adreno740", "h100_opencl", "mali_g57", "pocl_cpu"]
+SHIPPED = ["adreno540", "adreno740", "h100_opencl", "h100_opencl_calibrated", "mali_g57", "pocl_cpu", "pocl_cpu_calibrated"]
 
 
 def test_the_expected_profiles_ship():

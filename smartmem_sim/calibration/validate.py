@@ -1,0 +1,292 @@
+"""``smartmem validate``: run a matrix of kernels on a device and compare each kernel's measured time with
+memsim's prediction under a profile.
+
+The matrix: zoo models (tiny twins and full-size networks; "sizes") x policies (naive, fusion, smartmem:
+the same operators in different layouts, with or without the layout copies; "layouts"). Every plan step
+(one operator, with its fused epilogue) is one row: measured = the device time of its kernels (OpenCL
+profiling, median over ``repeat`` runs of the plan), predicted = compiler.costs.SimulatedCost under the
+profile (the cost oracle the compiler uses, sampled traces of the very kernels that ran).
+
+Per op type the report gives the share of kernels within +-10% and Spearman's rho of predicted vs measured;
+for operators that appear under several policies in different layouts, how often the profile orders the
+layouts as the device does (pairs whose measured times differ by > 5%).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from compiler.costs import SimulatedCost
+from compiler.costs.device import Device, load_device
+from smartmem_sim.calibration import stats
+from smartmem_sim.errors import UserError
+
+POLICIES = ("naive", "fusion", "smartmem")
+
+
+@dataclass(frozen=True)
+class KernelRow:
+    model: str  # zoo name, with ".tiny" for a tiny twin
+    policy: str
+    storage: str
+    step: str
+    node: str  # main IR node of the step ("" for a layout copy)
+    op_type: str
+    kernels: int
+    layouts: str  # layout names of the step's stored tensors (inputs -> outputs)
+    measured_us: float
+    predicted_us: float
+    sampled: float  # share of work-items the prediction simulated (1 = exact)
+    image_max: str = ""  # the device's largest image2d, "WxH" (plans move larger images to buffers)
+
+    @property
+    def rel_error(self) -> float:
+        return (self.predicted_us - self.measured_us) / self.measured_us
+
+
+def device_for(profile_path: str, execution: dict | None = None, base: str | None = None) -> Device:
+    """A cost-model Device from a profile file; launch overhead, wave size and ALU lanes from
+    ``execution`` (keys as compiler/costs/execution.toml) or from the base device's table."""
+    import memsim
+
+    try:
+        profile = memsim.load_profile(profile_path)
+    except memsim.MemsimError as exc:
+        raise UserError(f"--profile: {exc}") from None
+    if execution is None:
+        try:
+            execution_dev = load_device(base or profile.name)
+        except Exception as exc:
+            raise UserError(f"profile {profile_path}: no execution table for '{base or profile.name}' "
+                            f"({exc}); pass --execution FILE (written by `smartmem calibrate`) or --base NAME") from None
+        return Device(profile, execution_dev.wave_size, execution_dev.alu_lanes, execution_dev.launch_overhead_s)
+    return Device(profile, int(execution["wave_size"]), float(execution["alu_lanes"]),
+                  float(execution["launch_overhead_s"]))
+
+
+def read_execution(path: str) -> dict:
+    """The single [devices.NAME] table of an execution TOML written by calibrate."""
+    import tomllib
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--execution file {path} does not exist")
+    data = tomllib.loads(p.read_text())
+    tables = data.get("devices", {})
+    if len(tables) != 1:
+        raise UserError(f"{path}: expected exactly one [devices.NAME] table, found {len(tables)}")
+    return next(iter(tables.values()))
+
+
+def _layout_names(plan, step) -> str:
+    ins = [plan.tensors[op.tensor].layout.name for op in step.inputs if op is not None and op.tensor in plan.tensors]
+    outs = [plan.tensors[t].layout.name for t in step.outputs]
+    return ",".join(ins) + "->" + ",".join(outs)
+
+
+def _graph(model: str, tiny: bool, seed: int):
+    from compiler.frontend.load import load_model
+    from compiler.frontend.weights import materialize_weights
+    from smartmem_sim import zoo
+
+    if model not in zoo.list_models():
+        raise UserError(f"--models: '{model}' is not a zoo network ({', '.join(zoo.list_models())})")
+    onnx_model = materialize_weights(zoo.load(model, tiny=tiny, weights=False), seed)
+    label = model + (".tiny" if tiny else "")
+    return label, load_model(onnx_model, name=label)
+
+
+def _plan(graph, policy: str, storage: str, image_max: tuple[int, int]):
+    from types import SimpleNamespace
+
+    from compiler.pipeline import compile_model
+    from kernels.execute import fit_to_device
+
+    limits = SimpleNamespace(info=SimpleNamespace(image2d_max_width=image_max[0], image2d_max_height=image_max[1]))
+    return fit_to_device(compile_model(graph, policy, storage=storage), limits)[0]
+
+
+def measure_model(model: str, tiny: bool, policies: Sequence[str], storage: str, handle, repeat: int,
+                  seed: int = 0, log=print) -> list[KernelRow]:
+    """Every step of ``model`` under each policy, measured on ``handle`` (predicted_us left nan)."""
+    from kernels.execute import execute, random_inputs
+
+    label, graph = _graph(model, tiny, seed)
+    feeds = random_inputs(graph, seed)
+    image_max = (handle.info.image2d_max_width, handle.info.image2d_max_height)
+    rows = []
+    for policy in policies:
+        t0 = time.perf_counter()
+        plan = _plan(graph, policy, storage, image_max)
+        inputs = {n: feeds[plan.tensors[n].source or n] for n in plan.inputs}
+        first = execute(plan, handle, inputs)
+        runs = [first] + [execute(plan, handle, inputs, kernels=first.kernels) for _ in range(repeat - 1)]
+        per_kernel = np.median(np.array([[t.duration_ns for t in r.timings] for r in runs]), axis=0)
+        measured: dict[str, float] = defaultdict(float)
+        count: dict[str, int] = defaultdict(int)
+        for k, ns in zip(first.kernels, per_kernel, strict=True):
+            measured[k.step] += float(ns) / 1e3
+            count[k.step] += 1
+        for step in plan.steps:
+            if step.id in measured:
+                rows.append(KernelRow(label, policy, storage, step.id, step.nodes[0] if step.nodes else "",
+                                      step.op_type, count[step.id], _layout_names(plan, step), measured[step.id],
+                                      float("nan"), float("nan"), f"{image_max[0]}x{image_max[1]}"))
+        log(f"{label:24s} {policy:9s} {len(plan.steps):4d} steps  measured {sum(measured.values()) / 1e3:9.3f} ms "
+            f"({time.perf_counter() - t0:5.1f} s)")
+    return rows
+
+
+def predict_rows(rows: list[KernelRow], cost: SimulatedCost, seed: int = 0, log=print) -> list[KernelRow]:
+    """``rows`` with predicted_us from ``cost``: each (model, policy, storage) compiled again (compilation
+    is deterministic, so step ids match the measured ones) and every measured step evaluated."""
+    groups: dict[tuple, list[KernelRow]] = defaultdict(list)
+    for r in rows:
+        groups[(r.model, r.policy, r.storage, r.image_max)].append(r)
+    graphs: dict[str, object] = {}
+    out = []
+    for (label, policy, storage, image_max), rs in groups.items():
+        t0 = time.perf_counter()
+        if label not in graphs:
+            graphs[label] = _graph(label.removesuffix(".tiny"), label.endswith(".tiny"), seed)[1]
+        w, _, h = image_max.partition("x")
+        plan = _plan(graphs[label], policy, storage, (int(w), int(h)) if h else (1 << 30, 1 << 30))
+        steps = {s.id: s for s in plan.steps}
+        for r in rs:
+            step = steps.get(r.step)
+            if step is None or step.op_type != r.op_type:
+                raise UserError(f"{label} {policy}: measured step '{r.step}' ({r.op_type}) is not in the plan "
+                                "compiled now; were the rows measured at another commit?")
+            kc = cost.evaluate(plan, step)
+            out.append(replace(r, predicted_us=kc.seconds * 1e6, sampled=kc.sampled))
+        log(f"{label:24s} {policy:9s} predicted {len(rs)} steps ({time.perf_counter() - t0:5.1f} s)")
+    return out
+
+
+def run_model(model: str, tiny: bool, policies: Sequence[str], storage: str, handle, cost: SimulatedCost,
+              repeat: int, seed: int = 0, log=print) -> list[KernelRow]:
+    """Every step of ``model`` under each policy: measured on ``handle`` and predicted by ``cost``."""
+    return predict_rows(measure_model(model, tiny, policies, storage, handle, repeat, seed, log), cost, seed, log)
+
+
+def read_rows(path: str) -> list[KernelRow]:
+    """Rows of a CSV written by :func:`rows_csv` (predictions are recomputed by the caller)."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--from-csv file {path} does not exist")
+    out = []
+    with open(p, newline="") as fh:
+        for i, rec in enumerate(csv.DictReader(fh), start=2):
+            try:
+                out.append(KernelRow(rec["model"], rec["policy"], rec["storage"], rec["step"], rec["node"],
+                                     rec["op_type"], int(rec["kernels"]), rec["layouts"],
+                                     float(rec["measured_us"]), float("nan"), float("nan"), rec.get("image_max", "")))
+            except (KeyError, ValueError) as exc:
+                raise UserError(f"{path}: line {i}: bad or missing field ({exc}); expected the columns "
+                                f"{', '.join(CSV_FIELDS)}") from None
+    if not out:
+        raise UserError(f"{path}: no rows")
+    return out
+
+
+def summarize(rows: list[KernelRow], band: float = 0.10) -> dict:
+    """Overall and per-op accuracy, and layout-order agreement (module docstring)."""
+    if not rows:
+        raise UserError("validate: no kernel was measured")
+    err = np.array([r.rel_error for r in rows])
+    out = {"kernels": len(rows), "within": stats.share_within(err, band), "band": band,
+           "median_abs_error": float(np.median(np.abs(err))),
+           "spearman": stats.spearman([r.predicted_us for r in rows], [r.measured_us for r in rows]),
+           "per_op": {}, "layout_pairs": (0, 0)}
+    by_op: dict[str, list[KernelRow]] = defaultdict(list)
+    for r in rows:
+        by_op[r.op_type].append(r)
+    for op, rs in sorted(by_op.items(), key=lambda kv: -len(kv[1])):
+        e = [r.rel_error for r in rs]
+        out["per_op"][op] = {"kernels": len(rs), "within": stats.share_within(e, band),
+                             "median_abs_error": float(np.median(np.abs(e))),
+                             "spearman": stats.spearman([r.predicted_us for r in rs], [r.measured_us for r in rs])}
+    groups: dict[tuple, list[KernelRow]] = defaultdict(list)
+    for r in rows:
+        if r.node and r.op_type != "COPY":
+            groups[(r.model, r.storage, r.node)].append(r)
+    agree = total = 0
+    for rs in groups.values():
+        if len({r.layouts for r in rs}) < 2:
+            continue
+        a, t = stats.pair_agreement([r.predicted_us for r in rs], [r.measured_us for r in rs])
+        agree, total = agree + a, total + t
+    out["layout_pairs"] = (agree, total)
+    return out
+
+
+def report_lines(summary: dict) -> list[str]:
+    b = int(round(summary["band"] * 100))
+    lines = [f"kernels: {summary['kernels']}, within +-{b}%: {summary['within']:.1%}, median |error| "
+             f"{summary['median_abs_error']:.1%}, Spearman rho {summary['spearman']:.3f}",
+             f"{'op':24s} {'kernels':>7s} {'within':>7s} {'med|err|':>9s} {'rho':>6s}"]
+    for op, s in summary["per_op"].items():
+        lines.append(f"{op:24s} {s['kernels']:7d} {s['within']:7.1%} {s['median_abs_error']:9.1%} "
+                     f"{s['spearman']:6.2f}")
+    a, t = summary["layout_pairs"]
+    lines.append(f"layout order (same operator, different layouts, measured gap > 5%): {a}/{t} pairs agree"
+                 + (f" ({a / t:.1%})" if t else ""))
+    return lines
+
+
+CSV_FIELDS = [f for f in KernelRow.__dataclass_fields__] + ["rel_error"]
+
+
+def rows_csv(rows: list[KernelRow]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({**asdict(r), "rel_error": f"{r.rel_error:.4f}"})
+    return buf.getvalue()
+
+
+def plot(rows: list[KernelRow], path: str, title: str, band: float = 0.10) -> None:
+    """Predicted vs measured (log-log), one colour per op type, the +-band lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from smartmem_sim.atomic import save_figure
+
+    fig, ax = plt.subplots(figsize=(7, 6))
+    by_op: dict[str, list[KernelRow]] = defaultdict(list)
+    for r in rows:
+        by_op[r.op_type].append(r)
+    top = sorted(by_op, key=lambda o: -len(by_op[o]))[:9]
+    for op in sorted(by_op):
+        rs = by_op[op]
+        ax.scatter([r.measured_us for r in rs], [r.predicted_us for r in rs], s=10, alpha=0.7,
+                   label=op if op in top else None, color=None if op in top else "0.6")
+    lo = min(min(r.measured_us, r.predicted_us) for r in rows)
+    hi = max(max(r.measured_us, r.predicted_us) for r in rows)
+    xs = np.array([lo, hi])
+    ax.plot(xs, xs, "k-", lw=1)
+    ax.plot(xs, xs * (1 + band), "k--", lw=0.7)
+    ax.plot(xs, xs * (1 - band), "k--", lw=0.7)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("measured kernel time (us)")
+    ax.set_ylabel("predicted kernel time (us)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    save_figure(fig, path, dpi=120)
+    plt.close(fig)
+
+
+def with_parallelism(device: Device, mp: float) -> Device:
+    """The same device with another memory_parallelism."""
+    return replace(device, profile=replace(device.profile, memory_parallelism=float(mp)))

@@ -1,0 +1,132 @@
+"""`smartmem calibrate --device-name NAME -o profile.toml`: run OpenCL microbenchmarks on a device (pointer
+chases over growing footprints and strides, image and buffer streams in fp32 and fp16 storage, an empty
+kernel), fit a memsim profile's sizes and timing numbers from them (smartmem_sim/calibration/fit.py), and
+write the profile with a source for every number ("calibrated: <benchmark>, <date>, <device>"; numbers not
+measured keep the base profile's value and source). Also written: the raw measurements (--csv, default
+beside the profile) and the cost models' execution table with the measured launch overhead
+(PROFILE.execution.toml). With --train-models, memory_parallelism is fitted by least squares against
+measured kernels of those zoo models (use other models for `smartmem validate`)."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+from smartmem_sim.errors import UserError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("calibrate", help="fit a memsim device profile from OpenCL microbenchmarks",
+                              description=__doc__)
+    p.add_argument("--device-name", required=True, help="substring of the OpenCL platform/device to measure")
+    p.add_argument("-o", "--out", required=True, help="profile TOML to write")
+    p.add_argument("--base", default=None,
+                   help="profile to start from (default: h100_opencl on an NVIDIA GPU, pocl_cpu on a CPU)")
+    p.add_argument("--name", default=None, help="name of the new profile (default: <base>_calibrated)")
+    p.add_argument("--budget-s", default="120", help="seconds the microbenchmarks may take (default 120)")
+    p.add_argument("--max-steps", default=str(1 << 19), help="longest pointer chase, reads (default 2^19)")
+    p.add_argument("--stream-ms", default="2", help="target length of a stream kernel, ms (default 2)")
+    p.add_argument("--csv", default=None, help="raw measurements CSV (default: the profile path with .csv)")
+    p.add_argument("--train-models", default="",
+                   help="zoo models (NAME or NAME.tiny, comma-separated) to fit memory_parallelism on")
+    p.add_argument("--repeat", default="3", help="runs of each training plan, median per kernel (default 3)")
+    p.set_defaults(func=run)
+
+
+def _number(text: str, flag: str, low: float, kind=float):
+    try:
+        v = kind(text)
+    except ValueError:
+        raise UserError(f"{flag} must be a number, got {text!r}") from None
+    if v < low:
+        raise UserError(f"{flag} must be at least {low}, got {v}")
+    return v
+
+
+def parse_models(text: str) -> list[tuple[str, bool]]:
+    """'vit,swin.tiny' -> [('vit', False), ('swin', True)]."""
+    out = []
+    for item in (t.strip() for t in text.split(",")):
+        if item:
+            out.append((item.removesuffix(".tiny"), item.endswith(".tiny")))
+    return out
+
+
+def default_base(info) -> str:
+    label = f"{info.platform_name} {info.device_name}".lower()
+    if "nvidia" in label:
+        return "h100_opencl"
+    if "CPU" in info.device_type:
+        return "pocl_cpu"
+    raise UserError(f"no default base profile for '{info.label}'; pass --base NAME (one of memsim/devices)")
+
+
+def run(args) -> int:
+    import memsim
+    from kernels.runtime.device import select_device
+    from smartmem_sim.atomic import write_text
+    from smartmem_sim.calibration import measure, profile_out
+
+    budget = _number(args.budget_s, "--budget-s", 1.0)
+    max_steps = _number(args.max_steps, "--max-steps", 1024, int)
+    stream_ms = _number(args.stream_ms, "--stream-ms", 0.01)
+    repeat = _number(args.repeat, "--repeat", 1, int)
+    out = Path(args.out)
+    if out.suffix != ".toml":
+        raise UserError(f"-o must name a .toml file, got {args.out!r}")
+    handle = select_device(args.device_name)
+    base_name = args.base or default_base(handle.info)
+    base = memsim.load_profile(base_name)
+    name = args.name or f"{base.name}_calibrated"
+    day = date.today().isoformat()
+    print(f"calibrating {handle.info.label} from base profile {base.name} (budget {budget:g} s)")
+    cal = measure.calibrate(handle, base, budget, max_steps, stream_ms * 1e6)
+    for line in measure.summary_lines(cal):
+        print(line)
+    mp = None
+    train = parse_models(args.train_models)
+    if train:
+        from compiler.costs.device import Device
+        from smartmem_sim.calibration.parallelism import fit_on_models
+        from smartmem_sim.calibration.validate import device_for
+
+        draft = profile_out.build_profile(cal, base, name, None, day)
+        tmp = out.with_suffix(".draft.toml")
+        write_text(tmp, profile_out.to_toml(draft, "draft"))
+        try:
+            dev0 = device_for(str(tmp), base=base.name)
+        finally:
+            tmp.unlink()
+        dev = Device(dev0.profile, dev0.wave_size, dev0.alu_lanes, cal.values["launch_ns"] * 1e-9)
+        value, rms, n = fit_on_models(handle, dev, train, ("naive", "smartmem"), "fp32", repeat)
+        mp = (value, f"least squares of memsim's timing formula on {n} measured kernels of "
+                     f"{args.train_models} (naive and smartmem, fp32; rms log error {rms:.2f})")
+        print(f"memory_parallelism = {value:.4g} ({mp[1]})")
+    profile = profile_out.build_profile(cal, base, name, mp, day)
+    header = (f"Calibrated by `smartmem calibrate --device-name {args.device_name}` on {day}, device "
+              f"'{cal.device_label}', base profile {base.name}.\nRaw measurements: "
+              f"{Path(args.csv).name if args.csv else out.with_suffix('.csv').name}. Sources starting with "
+              "'calibrated:' are fitted; the rest are the base profile's.")
+    if cal.truncated:
+        header += "\nCut by the time budget: " + "; ".join(cal.truncated)
+    write_text(out, profile_out.to_toml(profile, header))
+    exec_path = out.with_suffix(".execution.toml")
+    ex = _base_execution(base.name)
+    write_text(exec_path, profile_out.execution_toml(name, ex.wave_size, ex.alu_lanes, cal.values["launch_ns"] * 1e-9,
+                                                     base.name, day, cal.device_label))
+    csv_path = Path(args.csv) if args.csv else out.with_suffix(".csv")
+    cols, table = measure.rows_as_table(cal.rows)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    w.writerows(table)
+    write_text(csv_path, buf.getvalue())
+    print(f"profile: {out}\nexecution table: {exec_path}\nraw measurements: {csv_path}")
+    return 0
+
+
+def _base_execution(name: str):
+    from compiler.costs.device import load_device
+
+    return load_device(name)

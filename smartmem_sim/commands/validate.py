@@ -1,0 +1,99 @@
+"""`smartmem validate --device-name NAME --profile P`: run a matrix of kernels (zoo models x policies;
+tiny twins with NAME.tiny, full-size networks by NAME) on an OpenCL device, predict every kernel with
+memsim under profile P (compiler.costs.SimulatedCost, the compiler's cost oracle), and report per-kernel
+error, the share within +-10%, Spearman's rho per op type and how often the profile orders an operator's
+layouts as the device does. Writes per-kernel rows (--csv), a predicted-vs-measured plot (--plot) and the
+report (--report). Launch overhead, wave size and ALU lanes come from --execution (written by
+`smartmem calibrate` beside the profile) or from the execution table of --base.
+
+With --from-csv ROWS.csv no device is used: the measured times of an earlier run (its --csv) are predicted
+again under --profile (plans are compiled again; compilation is deterministic), e.g. to compare the base
+and the calibrated profile on one set of measurements. --budget-s stops adding models once spent."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from smartmem_sim.errors import UserError
+
+DEFAULT_MODELS = "vit.tiny,swin.tiny,convnext.tiny,resnext.tiny"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("validate", help="measured vs memsim-predicted kernel times under a profile",
+                              description=__doc__)
+    p.add_argument("--device-name", default=None,
+                   help="substring of the OpenCL platform/device to run on (required unless --from-csv)")
+    p.add_argument("--from-csv", default=None, help="predict the measured rows of an earlier --csv (no device)")
+    p.add_argument("--budget-s", default=None, help="stop measuring further models after this many seconds")
+    p.add_argument("--profile", required=True, help="memsim profile: a shipped name or a .toml path")
+    p.add_argument("--execution", default=None, help="execution table TOML (default: PROFILE.execution.toml "
+                                                     "beside a profile file, else --base's table)")
+    p.add_argument("--base", default=None, help="device whose execution table to use (compiler/costs/execution.toml)")
+    p.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated zoo models (default {DEFAULT_MODELS})")
+    p.add_argument("--policies", default="naive,fusion,smartmem", help="comma-separated policies")
+    p.add_argument("--storage", default="fp32", help="fp32 or fp16")
+    p.add_argument("--repeat", default="3", help="runs of each plan; median per kernel (default 3)")
+    p.add_argument("--csv", default=None, help="per-kernel rows CSV")
+    p.add_argument("--plot", default=None, help="predicted-vs-measured plot (.png or .pdf)")
+    p.add_argument("--report", default=None, help="write the printed report here too")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from compiler.costs import SimulatedCost
+    from kernels.runtime.device import select_device
+    from smartmem_sim.atomic import write_text
+    from smartmem_sim.calibration import validate as v
+    from smartmem_sim.commands.calibrate import _number, parse_models
+    from smartmem_sim.simulate import ProgramSampler
+
+    repeat = _number(args.repeat, "--repeat", 1, int)
+    if args.storage not in ("fp32", "fp16"):
+        raise UserError(f"--storage must be fp32 or fp16, got {args.storage!r}")
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    bad = [p for p in policies if p not in v.POLICIES]
+    if not policies or bad:
+        raise UserError(f"--policies must be among {', '.join(v.POLICIES)}, got {args.policies!r}")
+    models = parse_models(args.models)
+    if not models:
+        raise UserError("--models names no model")
+    execution = args.execution
+    if execution is None and Path(args.profile).suffix == ".toml":
+        sibling = Path(args.profile).with_suffix(".execution.toml")
+        execution = str(sibling) if sibling.is_file() else None
+    device = v.device_for(args.profile, v.read_execution(execution) if execution else None, args.base)
+    cost = SimulatedCost(device, ProgramSampler())
+    budget = _number(args.budget_s, "--budget-s", 1.0) if args.budget_s else float("inf")
+    t0 = time.perf_counter()
+    rows = []
+    if args.from_csv:
+        where = f"rows of {args.from_csv}"
+        print(f"validate {device.name} against the measured {where}")
+        rows = v.predict_rows(v.read_rows(args.from_csv), cost)
+    else:
+        if not args.device_name:
+            raise UserError("--device-name is required (or give --from-csv with measured rows)")
+        handle = select_device(args.device_name)
+        where = handle.info.label
+        print(f"validate {device.name} on {where}: {len(models)} models x {len(policies)} policies, "
+              f"{args.storage}, repeat {repeat}")
+        for name, tiny in models:
+            if time.perf_counter() - t0 > budget:
+                print(f"budget spent: skipping {name}{'.tiny' if tiny else ''}")
+                continue
+            rows += v.run_model(name, tiny, policies, args.storage, handle, cost, repeat)
+            if args.csv:  # after every model, so a run cut short keeps what it measured
+                write_text(args.csv, v.rows_csv(rows))
+    summary = v.summarize(rows)
+    lines = v.report_lines(summary) + [f"({time.perf_counter() - t0:.0f} s; profile {args.profile}; "
+                                       f"launch overhead {device.launch_overhead_s * 1e6:.2f} us per kernel)"]
+    print("\n".join(lines))
+    if args.csv:
+        write_text(args.csv, v.rows_csv(rows))
+    if args.plot:
+        v.plot(rows, args.plot, f"{device.name} vs {where}: {summary['within']:.0%} of "
+                                f"{summary['kernels']} kernels within +-10%")
+    if args.report:
+        write_text(args.report, "\n".join(lines) + "\n")
+    return 0

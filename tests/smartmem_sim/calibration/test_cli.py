@@ -1,0 +1,98 @@
+"""`smartmem calibrate` and `smartmem validate`: error messages, and a tiny-budget run on PoCL."""
+from __future__ import annotations
+
+import csv
+import tomllib
+
+import pytest
+
+import memsim
+from smartmem_sim import cli
+from smartmem_sim.calibration import validate as v
+
+
+def test_commands_are_listed():
+    assert {"calibrate", "validate"} <= set(cli.COMMAND_MODULES)
+
+
+@pytest.fixture(scope="module")
+def cl_device():
+    from kernels.errors import KernelError
+    from kernels.runtime.device import select_device
+
+    try:
+        return select_device()
+    except KernelError as exc:
+        pytest.skip(f"no OpenCL device passes the image probe: {exc}")
+
+
+def test_calibrate_unknown_device_is_one_line_error(tmp_path, capsys):
+    rc = cli.main(["calibrate", "--device-name", "no-such-gpu-xyz", "-o", str(tmp_path / "p.toml")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "no-such-gpu-xyz" in err and err.startswith("smartmem calibrate: error:")
+    assert not (tmp_path / "p.toml").exists()
+
+
+def test_calibrate_requires_device_name(tmp_path):
+    with pytest.raises(SystemExit):
+        cli.main(["calibrate", "-o", str(tmp_path / "p.toml")])
+
+
+def test_calibrate_bad_options(tmp_path, capsys):
+    assert cli.main(["calibrate", "--device-name", "pocl", "-o", str(tmp_path / "p.txt")]) == 2
+    assert "-o must name a .toml file" in capsys.readouterr().err
+    assert cli.main(["calibrate", "--device-name", "pocl", "-o", str(tmp_path / "p.toml"), "--budget-s", "x"]) == 2
+    assert "--budget-s must be a number" in capsys.readouterr().err
+
+
+def test_validate_needs_device_or_rows(capsys):
+    assert cli.main(["validate", "--profile", "h100_opencl"]) == 2
+    assert "--device-name is required" in capsys.readouterr().err
+    assert cli.main(["validate", "--profile", "h100_opencl", "--from-csv", "missing.csv"]) == 2
+    assert "missing.csv does not exist" in capsys.readouterr().err
+    assert cli.main(["validate", "--profile", "nosuchprofile", "--from-csv", "x.csv"]) == 2
+    assert "nosuchprofile" in capsys.readouterr().err
+
+
+def test_from_csv_rejects_rows_of_another_plan(tmp_path):
+    path = tmp_path / "rows.csv"
+    row = v.KernelRow("vit.tiny", "smartmem", "fp32", "no_such_step", "", "MatMul", 1, "", 10.0, 0.0, 1.0,
+                      "32768x32768")
+    path.write_text(v.rows_csv([row]))
+    from compiler.costs import SimulatedCost
+    from smartmem_sim.simulate import ProgramSampler
+
+    cost = SimulatedCost(v.device_for("h100_opencl"), ProgramSampler())
+    with pytest.raises(v.UserError, match="no_such_step"):
+        v.predict_rows(v.read_rows(str(path)), cost, log=lambda *_: None)
+
+
+@pytest.mark.opencl
+def test_calibrate_and_validate_on_pocl(tmp_path, cl_device, capsys):
+    if "CPU" not in cl_device.info.device_type:
+        pytest.skip("the tiny-budget run is sized for a CPU OpenCL device")
+    name = cl_device.info.device_name.split()[0]
+    out = tmp_path / "cpu.toml"
+    rc = cli.main(["calibrate", "--device-name", name, "--base", "pocl_cpu", "-o", str(out), "--budget-s", "4",
+                   "--max-steps", "4096", "--stream-ms", "0.5"])
+    assert rc == 0
+    prof = memsim.load_profile(out)
+    assert prof.name == "pocl_cpu_calibrated"
+    assert prof.sources["clock_hz"].startswith("calibrated: CL_DEVICE_MAX_CLOCK_FREQUENCY")
+    with open(out.with_suffix(".csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {"capacity", "streams", "launch"} <= {r["phase"] for r in rows}
+    ex = tomllib.loads(out.with_suffix(".execution.toml").read_text())
+    assert ex["devices"]["pocl_cpu_calibrated"]["launch_overhead_s"] > 0
+    capsys.readouterr()
+    rows_csv = tmp_path / "rows.csv"
+    rc = cli.main(["validate", "--device-name", name, "--profile", str(out), "--models", "vit.tiny",
+                   "--policies", "smartmem", "--repeat", "1", "--csv", str(rows_csv), "--plot",
+                   str(tmp_path / "v.png")])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "within +-10%" in text and "Spearman" in text
+    measured = v.read_rows(str(rows_csv))
+    assert len(measured) > 10 and all(r.measured_us > 0 for r in measured)
+    assert (tmp_path / "v.png").stat().st_size > 1000
