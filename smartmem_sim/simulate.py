@@ -11,6 +11,7 @@ shared by all policies of a run (``cost_model(device)``), so identical kernels a
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from math import prod
@@ -28,7 +29,7 @@ from compiler.layout.expr import Var, substitute
 from compiler.layout.image import ImageLayout
 from compiler.plan import Plan, Step
 from kernels.ops.builder import build_program
-from kernels.ops.program import AccessProgram, LaneCode, Let
+from kernels.ops.program import AccessProgram, Let
 from kernels.trace.generate import ELEM_BYTES, ItemAccesses, item_accesses, schedule
 from smartmem_sim.errors import UserError
 
@@ -50,7 +51,7 @@ def _shift(prog: AccessProgram, x0: int, y0: int, width: int, height: int) -> Ac
     phases = tuple(replace(p, reads=tuple(replace(r, coords=tuple(sub(c) for c in r.coords),
                                                   lets=tuple(Let(lt.var, sub(lt.expr)) for lt in r.lets))
                                           for r in p.reads)) for p in prog.lanes.phases)
-    lanes = LaneCode(prog.lanes.count, tuple((sub(e), n) for e, n in prog.lanes.valid), phases, prog.lanes.result)
+    lanes = replace(prog.lanes, valid=tuple((sub(e), n) for e, n in prog.lanes.valid), phases=phases)
     return replace(prog, grid=(gx, gy), lanes=lanes)
 
 
@@ -121,6 +122,9 @@ class ProgramSampler:
         gw, gh = width // lx, height // ly
         items = width * height
         per_item = _points(prog)
+        if gw * gh > 1:  # texel reuse makes the static bound 3-6x too high: measure the centre work-group
+            cx, cy = (gw // 2) * lx, (gh // 2) * ly
+            per_item = max(1, int(np.bincount(_accesses(prog, storage, cx, cy, lx, ly).item).max()))
         surfaces = _surfaces(prog, storage)
         if items * per_item <= row_budget * windows or gw * gh <= windows:
             trace = schedule(item_accesses(prog, storage), prog, cores, wave_size)
@@ -251,22 +255,37 @@ def simulate_plan(plan: Plan, device: str = "adreno740", cost: CostModel | None 
     return SimulationResult(plan.model, plan.policy, cost.device, plan, cost.evaluate_plan(plan))
 
 
-def load_graph(model: str | Path | Graph, tiny: bool = False, dims: Mapping[str, int] | None = None) -> Graph:
-    """A Graph from a Graph, a zoo network name, or an .onnx path (weights may be stripped)."""
+def load_graph(model: str | Path | Graph, tiny: bool = False, dims: Mapping[str, int] | None = None,
+               batch: int = 1) -> Graph:
+    """A Graph from a Graph, a zoo network name, or an .onnx path (weights may be stripped).
+
+    ``batch`` > 1 asks the zoo for the network at that batch size (zoo networks only)."""
     from compiler.frontend import load_model
 
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise UserError(f"batch must be a positive integer, got {batch!r}")
     if isinstance(model, Graph):
+        if batch != 1:
+            raise UserError("batch applies to zoo networks; a Graph is taken as it is")
         return model
     path = Path(model)
     if path.suffix == ".onnx":
         if not path.is_file():
             raise UserError(f"model file {path} does not exist")
+        if batch != 1:
+            raise UserError(f"{path}: batch applies to zoo networks; export the .onnx file at the batch size you want")
         return load_model(str(path), dict(dims) if dims else None)
     from smartmem_sim import zoo
 
     if str(model) not in zoo.list_models():
         raise UserError(f"'{model}' is neither an .onnx file nor a zoo network ({', '.join(zoo.list_models())})")
-    return load_model(zoo.load(str(model), tiny=tiny, weights=False), dict(dims) if dims else None)
+    if batch == 1:
+        onnx_model = zoo.load(str(model), tiny=tiny, weights=False)
+    elif "batch" in inspect.signature(zoo.load).parameters:
+        onnx_model = zoo.load(str(model), tiny=tiny, weights=False, batch=batch)
+    else:
+        raise UserError(f"batch={batch}: this checkout's zoo gives networks at batch 1 only")
+    return load_model(onnx_model, dict(dims) if dims else None)
 
 
 SEARCH_CANDIDATES = 2  # layouts per tensor the simulator-priced search tries (smartmem's + one)

@@ -47,11 +47,14 @@ class LaneContext:
         self.out_shape: tuple[int, ...] = builder.op_out_shape
         self.output_index = builder.output_index
         self._counter = 0
+        self.issued: list[str] = []  # every fresh name, in order (the per-lane C identifiers, loops aside)
 
     # ---- names and loops
     def fresh(self, prefix: str = "t") -> str:
         self._counter += 1
-        return f"{prefix}{self._counter}"
+        name = f"{prefix}{self._counter}"
+        self.issued.append(name)
+        return name
 
     def add_helper(self, c_code: str) -> None:
         """C code (functions, ``__constant`` tables) the kernel's phases use, placed before the kernel."""
@@ -273,6 +276,13 @@ def build_program(plan: Plan, step: Step, output_index: int = 0,
         from kernels.ops.elementwise import epilogue_phase  # one module owns element-wise math
         phase, result = epilogue_phase(ctx, epi, tuple(op_coords), result)
         phases.append(phase)
+    helpers = "\n".join(b.helpers)
+    loop_names = {v.name for p in phases for v in p.loops}
+    per_lane = tuple(n for n in ctx.issued if n not in loop_names)
+    clash = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", helpers)) & set(per_lane)
+    if clash:
+        raise KernelError(f"step '{step.id}': helper code names {sorted(clash)}, which are per-lane variables; "
+                          "name helpers with a prefix (e.g. f'tab_{ctx.fresh()}')")
     return AccessProgram(_kernel_name(step, output_index), tuple(b.surfaces), out_sid, (gx, gy), local_size,
-                         LaneCode(count, valid, tuple(phases), result), step=step.id, helpers="\n".join(b.helpers))
+                         LaneCode(count, valid, tuple(phases), result, per_lane), step=step.id, helpers=helpers)
 

@@ -2,29 +2,51 @@
 
 A kernel launches one work-item per output texel (image output: global size (width, height), work-item
 ``(gx, gy)`` writes texel ``(gx, gy)``) or per 4 consecutive elements (buffer output: global size
-``(ceil(n/4), 1)``, work-item ``gx`` writes offsets ``4*gx .. 4*gx+3``). A work-item loops over its
-lanes (``lane`` = 0..3; only lane 0 for an image layout without a lane dim); the program's
-:class:`LaneCode` says, as expressions of ``gx``, ``gy`` and ``lane``, when a lane is a real element
-(not padding) and which :class:`Phase` s compute its value. (One loop rather than four unrolled copies
-keeps the source small, which is what OpenCL compilers such as PoCL spend their time on.) A phase is a nest of reduction loops whose innermost
-body performs :class:`Read` s (each at stored-tensor coordinates given as index expressions of the
-work-item ids ``gx``, ``gy`` and the loop variables), then runs C code on the values read.
+``(ceil(n/4), 1)``, work-item ``gx`` writes offsets ``4*gx .. 4*gx+3``). A work-item computes up to 4
+*lanes* (``lane`` = 0..3, the RGBA components of its output texel; only lane 0 for an image layout without a
+lane dim). The program's :class:`LaneCode` says, as expressions of ``gx``, ``gy`` and ``lane``, when a lane is
+a real element (not padding) and which :class:`Phase` s compute its value. Lanes are independent
+computations with one phase/loop structure (only expressions and C values differ per lane). A phase is a
+nest of reduction loops whose innermost body performs :class:`Read` s (each at stored-tensor coordinates
+given as index expressions of ``gx``, ``gy``, ``lane`` and the loop variables), then runs C code on the values.
 
-Execution order inside a work-item (what the renderer emits and the trace generator replays):
-lane 0..count-1 (skipping invalid lanes); inside a lane, phases in order; inside a phase, loop iterations in
-row-major order of ``loops`` (outer first); inside an iteration, ``reads`` in order (a guarded read that
-is off does not happen). A buffer output is stored at the end of each valid lane; an image
-output is one texel write after the lane loop.
+Execution order inside a work-item (what the renderer emits and the trace generator replays), lanes
+innermost as in a hand-written image kernel (MNN, TFLite GPU, clvk), so that the 4 lanes share each fetched
+texel while it is in a register:
 
-C conventions for the code strings: each read defines ``float <value>`` (``fill`` when its guard is
-off) and ``int ok_<value>`` (1 when it read); phases may declare variables in ``before`` that later
-phases and ``result`` use (all of one lane's code shares one C block). A phase's ``defs`` are integer
-values (``const int``) of index expressions that its C code may use (e.g. an output coordinate); read
-coordinates never refer to them.
+- phases in order; inside a phase, loop iterations in row-major order of ``loops`` (outer first);
+- inside an iteration, lanes 0..count-1 (an invalid, i.e. padding, lane makes no access);
+- inside a lane, ``reads`` in order (a guarded read that is off makes no access), then ``body``;
+- at the end, a buffer output stores each valid lane's element (lane order); an image output writes its
+  one texel.
+
+**Texel reuse.** Each :class:`Read` *instruction* (one per phase) has one register per lane, holding
+the texel (image) or element (buffer) of that lane's latest execution that was on, with its coordinates.
+An execution that needs what one of the instruction's registers holds at that moment (another lane's, from
+earlier in this iteration or before, or its own, from an earlier iteration) copies it into its own
+register and makes **no memory access**; otherwise it fetches into its own register. An execution that is
+off (padding lane, guard off) fetches nothing and leaves the registers as they are. The registers live for
+one phase of one work-item. This is what a hand-written image kernel keeps in registers: for MatMul with
+A's lanes along K, 4 values of K cost 1 texel of A plus 4 of B (5 reads per 16 multiply-adds) whether
+B's lanes hold N (MNN: one B texel serves the 4 lanes) or K (SmartMem's reduction-dim layout: each lane
+keeps its own B texel for 4 iterations). The generated C does exactly this with coordinate compares, so
+an instrumented build logs the accesses the trace generator replays.
+
+C conventions for the code strings: each read defines ``float <value>`` (``fill`` when it is off) and
+``int ok_<value>`` (1 when it read); phases may declare variables in ``before`` that later phases and
+``result`` use. A phase's ``defs`` are integer values (``const int``) of index expressions that its C code
+may use (e.g. an output coordinate; 0 in a padding lane, so a table indexed by one stays in bounds); read
+coordinates never refer to them. The C code is written once, for one lane; the renderer emits one copy per
+lane with every per-lane identifier renamed (``<name>_l<lane>``): read values and their ``ok_`` flags,
+``defs`` variables and the names in :attr:`LaneCode.locals` (the builder lists every name that
+LaneContext.fresh issued, loop variables excepted). Loop variables, ``gx``/``gy`` and helper names are
+shared; the C code must not use ``lane`` (lane-dependent values come from index expressions or defs), and
+a helper must not be named by a bare fresh name. A padding lane runs its C code on fill values; its result
+is discarded (an image output stores 0.0f there).
 
 Data-dependent reads (Gather/GatherElements on runtime indices): a read's :class:`IndexFrom` s bind
-variables to the *values* of earlier reads of the same phase iteration, converted to an index the way
-:func:`index_value` says; the trace generator needs the index tensor's contents to replay them
+variables to the *values* of earlier reads of the same phase iteration and lane, converted to an index the
+way :func:`index_value` says; the trace generator needs the index tensor's contents to replay them
 (kernels/trace/generate.py takes them, or a documented seeded stand-in).
 """
 from __future__ import annotations
@@ -113,6 +135,7 @@ class LaneCode:
     valid: tuple[tuple[Expr, int], ...]  # (expr, n): the lane is real when expr < n for all (expr >= 0 always)
     phases: tuple[Phase, ...]
     result: str  # C float expression of the lane's value after the phases
+    locals: tuple[str, ...] = ()  # per-lane C identifiers of the code strings (module docstring), renamed per lane
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,15 @@ kernels/runtime/instrument.py, so an instrumented build logs exactly the accesse
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 
 from compiler.errors import CompilerError
-from compiler.layout.expr import Const, Expr, Var, substitute
+from compiler.layout.expr import Const, Expr, Var, bounds, substitute
 from compiler.layout.opencl import opencl_tables, to_opencl
 from compiler.layout.simplify import simplify_all
 from kernels.errors import KernelError
-from kernels.ops.program import INDEX_C, AccessProgram, LaneCode, Phase, Read, Surface
+from kernels.ops.program import INDEX_C, LANES, AccessProgram, LaneCode, Phase, Read, Surface
 from kernels.runtime.instrument import with_prelude
 
 STORAGES = ("fp32", "fp16")
@@ -63,66 +64,171 @@ def _param(s: Surface, storage: str) -> str:
     return f"__global {'' if s.write else 'const '}{elem}* {s.param}"
 
 
-def _read_value(r: Read, s: Surface, storage: str) -> str:
-    addr = s.layout.address_exprs(r.coords)
+class _LaneText:
+    """The C text of one lane: its index expressions (``lane`` bound to the lane number, simplified) and
+    its per-lane identifiers renamed to ``<name>_l<lane>`` (kernels/ops/program.py)."""
+
+    def __init__(self, lane: int, names: Iterable[str], printed: list[Expr]):
+        self.lane = lane
+        self.suffix = f"_l{lane}"
+        ordered = sorted(set(names), key=len, reverse=True)
+        self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, ordered)) + r")\b") if ordered else None
+        self._printed = printed  # every expression printed, for the __constant tables
+
+    def name(self, ident: str) -> str:
+        return ident + self.suffix
+
+    def code(self, text: str) -> str:
+        return self._pattern.sub(lambda m: m.group(1) + self.suffix, text) if self._pattern else text
+
+    def expr(self, e: Expr) -> Expr:
+        return simplify_all([substitute(e, {"lane": Const(self.lane)})])[0]
+
+    def idx(self, e: Expr) -> str:
+        e = self.expr(e)
+        self._printed.append(e)
+        return _idx(e)
+
+
+def _lane_valid(lc: LaneCode, lt: _LaneText) -> str | None:
+    """C condition of the lane being real, or None when it always is."""
+    conds = []
+    for e, n in lc.valid:
+        e = lt.expr(e)
+        if bounds(e)[1] >= n:
+            conds.append(f"{lt.idx(e)} < {n}")
+    return " && ".join(conds) or None
+
+
+def _register(r: Read, s: Surface, lanes: list[_LaneText], pad: str) -> list[str]:
+    """The read instruction's registers, one per lane, with the coordinates each holds (none yet: -1)."""
     if s.on_image:
-        x, y, lane = addr
-        texel = f"SM_READ_IMAGEF({s.param}, sm_smp, (int2)({_idx(x)}, {_idx(y)}))"
-        if isinstance(lane, Const):
-            return f"{texel}.{_COMPONENT[lane.value]}"
-        return f"sm_lane({texel}, {_idx(lane)})"
-    (off,) = addr
-    return f"SM_LOAD_HALF({s.param}, {_idx(off)})" if storage == "fp16" else f"SM_LOAD({s.param}, {_idx(off)})"
+        return [f"{pad}float4 sm_reg_{r.value}{lt.suffix} = (float4)(0.0f); "
+                f"int2 sm_at_{r.value}{lt.suffix} = (int2)(-1, -1);" for lt in lanes]
+    return [f"{pad}float sm_reg_{r.value}{lt.suffix} = 0.0f; long sm_at_{r.value}{lt.suffix} = -1;" for lt in lanes]
 
 
-def _read(r: Read, surfaces: tuple[Surface, ...], storage: str, pad: str) -> list[str]:
-    value = _read_value(r, surfaces[r.surface], storage)
-    lines = [f"{pad}const int {ix.var.name} = sm_index({ix.value}, {ix.var.extent});" for ix in r.indices]
-    if not r.lets:
-        return lines + [f"{pad}const float {r.value} = {value}; const int ok_{r.value} = 1;"]
-    lines += [f"{pad}float {r.value} = {r.fill}; int ok_{r.value} = 0;", f"{pad}{{"]
+def _fetch(r: Read, s: Surface, storage: str, lt: _LaneText, count: int) -> list[str]:
+    """Make the lane's register hold the texel/element: keep it, copy another lane's register that holds
+    it, or fetch it (the only memory access); then take the lane's value."""
+    reg, at = f"sm_reg_{r.value}", f"sm_at_{r.value}"
+    addr = s.layout.address_exprs(r.coords)
+    own = lt.suffix
+    others = [f"_l{j}" for j in range(count) if j != lt.lane]
+    if s.on_image:
+        x, y, comp = addr
+        comp = lt.expr(comp)
+        point = f"const int2 sm_p = (int2)({lt.idx(x)}, {lt.idx(y)});"
+        load = f"SM_READ_IMAGEF({s.param}, sm_smp, sm_p)"
+
+        def same(suffix):
+            return f"sm_p.x == {at}{suffix}.x && sm_p.y == {at}{suffix}.y"
+
+        value = f"{reg}{own}.{_COMPONENT[comp.value]}" if isinstance(comp, Const) else \
+            f"sm_lane({reg}{own}, {lt.idx(comp)})"
+    else:
+        (off,) = addr
+        point = f"const long sm_p = {lt.idx(off)};"
+        load = f"{'SM_LOAD_HALF' if storage == 'fp16' else 'SM_LOAD'}({s.param}, sm_p)"
+
+        def same(suffix):
+            return f"sm_p == {at}{suffix}"
+
+        value = f"{reg}{own}"
+    fill = " else ".join([*(f"if ({same(o)}) {reg}{own} = {reg}{o};" for o in others), f"{reg}{own} = {load};"])
+    return [point, f"if (!({same(own)})) {{", f"  {fill}", f"  {at}{own} = sm_p;", "}", value]
+
+
+def _read(r: Read, s: Surface, storage: str, lt: _LaneText, count: int, valid: str | None, pad: str) -> list[str]:
+    v = lt.name(r.value)
+    lines = [f"{pad}float {v} = {r.fill}; int ok_{v} = 0;"]
+    inner: list[str] = [f"const int {ix.var.name} = sm_index({lt.name(ix.value)}, {ix.var.extent});"
+                        for ix in r.indices]
     conds = []
     for let in r.lets:
-        lines.append(f"{pad}  const int {let.var.name} = {_idx(let.expr)};")
-        conds.append(f"{let.var.name} >= 0 && {let.var.name} < {let.var.extent}")
-    lines.append(f"{pad}  if ({' && '.join(conds)}) {{ {r.value} = {value}; ok_{r.value} = 1; }}")
-    lines.append(f"{pad}}}")
-    return lines
+        e = lt.expr(let.expr)
+        lo, hi = bounds(e)
+        if hi < 0 or lo >= let.var.extent:  # off in this lane whatever the work-item
+            return lines
+        inner.append(f"const int {let.var.name} = {lt.idx(e)};")
+        if lo < 0 or hi >= let.var.extent:  # a condition known to hold would be a constant operand
+            conds.append(f"{let.var.name} >= 0 && {let.var.name} < {let.var.extent}")
+    *fetch, value = _fetch(r, s, storage, lt, count)
+    take = [*fetch, f"{v} = {value}; ok_{v} = 1;"]
+    if conds:
+        take = [f"if ({' && '.join(conds)}) {{", *("  " + t for t in take), "}"]
+    inner += take
+    if valid is not None:  # a padding lane must not even evaluate the coordinates (tables, data indices)
+        inner = [f"if (sm_valid{lt.suffix}) {{", *("  " + t for t in inner), "}"]
+    return lines + [f"{pad}{{", *(f"{pad}  {t}" for t in inner), f"{pad}}}"]
 
 
 def _code(text: str, pad: str) -> list[str]:
     return [pad + ln for ln in text.splitlines() if ln.strip()]
 
 
-def _phase(p: Phase, surfaces, storage: str, pad: str) -> list[str]:
-    lines = [f"{pad}const int {d.var.name} = {_idx(d.expr)};" for d in p.defs]
-    lines += _code(p.before, pad)
+def _phase(p: Phase, prog: AccessProgram, storage: str, lanes: list[_LaneText], valid: list[str | None],
+           pad: str) -> list[str]:
+    lines = []
+    for lt, ok in zip(lanes, valid, strict=True):
+        for d in p.defs:
+            e = lt.idx(d.expr)
+            lines.append(f"{pad}const int {lt.name(d.var.name)} = {e if ok is None else f'sm_valid{lt.suffix} ? {e} : 0'};")
+    for lt in lanes:
+        lines += _code(lt.code(p.before), pad)
+    for r in p.reads:
+        lines += _register(r, prog.surfaces[r.surface], lanes, pad)
     inner = pad
     for v in p.loops:
         lines.append(f"{inner}for (int {v.name} = 0; {v.name} < {v.extent}; ++{v.name}) {{")
         inner += "  "
-    for r in p.reads:
-        lines += _read(r, surfaces, storage, inner)
-    lines += _code(p.body, inner)
+    for lt, ok in zip(lanes, valid, strict=True):
+        for r in p.reads:
+            lines += _read(r, prog.surfaces[r.surface], storage, lt, len(lanes), ok, inner)
+        lines += _code(lt.code(p.body), inner)
     for _ in p.loops:
         inner = inner[:-2]
         lines.append(f"{inner}}}")
-    lines += _code(p.after, pad)
+    for lt in lanes:
+        lines += _code(lt.code(p.after), pad)
     return lines
 
 
-def _lanes(lc: LaneCode, prog: AccessProgram, storage: str) -> list[str]:
-    out = prog.out_surface
-    cond = " && ".join(f"{_idx(e)} < {n}" for e, n in lc.valid) or "1"
-    lines = [f"  for (int lane = 0; lane < {lc.count}; ++lane) {{", f"    if (!({cond})) continue;"]
+def _per_lane_names(lc: LaneCode) -> set[str]:
+    names = set(lc.locals)
     for p in lc.phases:
-        lines += _phase(p, prog.surfaces, storage, "    ")
-    lines.append(f"    r[lane] = {lc.result};")
-    if not out.on_image:
-        (off,) = out.layout.address_exprs(buffer_out_coords(prog))
-        store = "SM_STORE_HALF" if storage == "fp16" else "SM_STORE"
-        lines.append(f"    {store}({out.param}, {_idx(off)}, r[lane]);")
-    lines.append("  }")
+        names.update(d.var.name for d in p.defs)
+        for r in p.reads:
+            names.update((r.value, f"ok_{r.value}"))
+    names.difference_update(v.name for p in lc.phases for v in p.loops)
+    names.difference_update(("gx", "gy"))
+    return names
+
+
+def _body(prog: AccessProgram, storage: str, printed: list[Expr]) -> list[str]:
+    """The kernel body after ``gx``/``gy``: phases with lanes innermost, then the output."""
+    lc = prog.lanes
+    names = _per_lane_names(lc)
+    lanes = [_LaneText(lane, names, printed) for lane in range(lc.count)]
+    valid = [_lane_valid(lc, lt) for lt in lanes]
+    lines = [f"  const int sm_valid{lt.suffix} = {ok};" for lt, ok in zip(lanes, valid, strict=True) if ok is not None]
+    for p in lc.phases:
+        lines += _phase(p, prog, storage, lanes, valid, "  ")
+    results = []
+    for lt, ok in zip(lanes, valid, strict=True):
+        res = lt.code(lc.result)
+        results.append(f"sm_r{lt.suffix}")
+        lines.append(f"  const float sm_r{lt.suffix} = {res if ok is None else f'sm_valid{lt.suffix} ? {res} : 0.0f'};")
+    out = prog.out_surface
+    if out.on_image:
+        texel = ", ".join(results + ["0.0f"] * (LANES - len(results)))
+        lines.append(f"  SM_WRITE_IMAGEF({out.param}, (int2)(gx, gy), (float4)({texel}));")
+        return lines
+    (off,) = out.layout.address_exprs(buffer_out_coords(prog))
+    store = "SM_STORE_HALF" if storage == "fp16" else "SM_STORE"
+    for lt, ok in zip(lanes, valid, strict=True):
+        text = f"{store}({out.param}, {lt.idx(off)}, sm_r{lt.suffix});"
+        lines.append(f"  {text}" if ok is None else f"  if (sm_valid{lt.suffix}) {text}")
     return lines
 
 
@@ -132,35 +238,20 @@ def buffer_out_coords(prog: AccessProgram) -> tuple[Expr, ...]:
     return simplify_all(substitute(e, {off.name: prog.grid[0] * 4 + Var("lane", 4)}) for e in inv)
 
 
-def _all_exprs(prog: AccessProgram) -> Iterable[Expr]:
-    lc = prog.lanes
-    for e, _ in lc.valid:
-        yield e
-    for p in lc.phases:
-        yield from (d.expr for d in p.defs)
-        for r in p.reads:
-            yield from prog.surfaces[r.surface].layout.address_exprs(r.coords)
-            yield from (let.expr for let in r.lets)
-
-
 def render(prog: AccessProgram, storage: str = "fp32", entry: str | None = None) -> str:
     """The kernel's OpenCL C source, instrumentation prelude included; the kernel function is named
     ``entry`` (default: the program's name)."""
     _check_storage(storage)
     params = ", ".join(_param(s, storage) for s in prog.surfaces)
-    tables = opencl_tables(list(_all_exprs(prog)))
+    printed: list[Expr] = []
+    body = _body(prog, storage, printed)
     dynamic = any(r.indices for p in prog.lanes.phases for r in p.reads)
-    lines = [HALF_MACROS, COMMON, INDEX_C if dynamic else "", tables, prog.helpers,
+    lines = [HALF_MACROS, COMMON, INDEX_C if dynamic else "", opencl_tables(printed), prog.helpers,
              f"__kernel void {entry or prog.name}({params} SM_LOG_PARAMS) {{",
              "  const int gx = (int)get_global_id(0);",
              "  const int gy = (int)get_global_id(1);",
-             "  float r[4] = {0.0f, 0.0f, 0.0f, 0.0f};"]
-    lines += _lanes(prog.lanes, prog, storage)
-    out = prog.out_surface
-    if out.on_image:
-        lines.append(f"  SM_WRITE_IMAGEF({out.param}, (int2)(gx, gy), (float4)(r[0], r[1], r[2], r[3]));")
-    lines.append("}")
-    return with_prelude("\n".join(ln for ln in lines if ln is not None))
+             *body, "}"]
+    return with_prelude("\n".join(lines))
 
 
 _PLACEHOLDER = "sm_entry_placeholder"

@@ -17,6 +17,10 @@ A kernel lists the log parameters with ``SM_LOG_PARAMS`` at the end of its param
       SM_WRITE_IMAGEF(dst, p, SM_READ_IMAGEF(src, smp, p));
     }
 
+Only real memory accesses are logged: a generated kernel takes a value that one of its read registers
+already holds without calling a macro (texel reuse, kernels/ops/program.py), so the log holds exactly the
+fetches the trace generator replays.
+
 Each work-item's slice is ``1 + 4 * capacity`` int32: slot 0 counts the accesses it attempted,
 then up to ``capacity`` entries; accesses beyond the capacity are dropped and counted in a
 separate overflow counter (atomic). Coordinates and offsets are int32.

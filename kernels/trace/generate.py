@@ -4,8 +4,11 @@ OpenCL renderer prints, and scheduled into a memsim :class:`~memsim.trace.Trace`
 Two stages:
 
 1. :func:`item_accesses`: every access of every work-item, in the work-item's program order (the order
-   described in kernels/ops/program.py), tagged with its *program point* (a number that is the same for
-   the same access instruction in every work-item: lane, phase, loop iteration, read).
+   described in kernels/ops/program.py: phases, loop iterations, lanes innermost, reads), tagged with its
+   *program point* (a number that is the same for the same instruction execution in every work-item:
+   phase, loop iteration, lane, read). Texel reuse is applied as the kernel does it: an execution of a read
+   instruction whose texel (image) or element (buffer) one of the instruction's lane registers holds
+   makes no access (:func:`_fetches`; the rule is in kernels/ops/program.py).
 2. :func:`schedule`: the issue order on a device with ``cores`` cores that run work-groups of
    ``local_size`` work-items in waves of ``wave_size``. Work-group ``g`` (row-major over the grid of
    groups) runs on core ``g % cores``; a core runs its groups one after another, each in waves of
@@ -109,6 +112,55 @@ def _read_values(prog: AccessProgram, r: Read, env: Mapping, shape, values: Mapp
     return data[idx] if idx else np.broadcast_to(data, shape)
 
 
+REUSE_CHUNK = 1 << 20  # (work-item, lane, iteration) cells per chunk of the register replay (bounds memory)
+
+
+def _fetches(sel_item, sel_lane, ok, x, y, count: int):
+    """The executions of one read instruction that access memory, given every execution's need.
+
+    The instruction has one register per lane (module docstring of kernels/ops/program.py): lane ``l``'s
+    register holds the texel/element of lane ``l``'s latest execution that was on. An execution that is on
+    accesses memory unless one of the registers holds its (x, y) at that moment: lane ``j < l``'s as of
+    this iteration, lane ``j >= l``'s (its own included) as of the previous iteration.
+
+    ``sel_item``, ``sel_lane``: (rows,) work-item and lane of each row, sorted by (item, lane);
+    ``ok``, ``x``, ``y``: (rows, iterations). Returns (item, seq, x, y) of the accesses, ``seq`` =
+    iteration * count + lane (the execution's position in its work-item)."""
+    iters = ok.shape[1]
+    out: list[list[np.ndarray]] = [[], [], [], []]
+    uniq, first = np.unique(sel_item, return_index=True)
+    bounds = np.append(first, sel_item.size)
+    per = max(1, REUSE_CHUNK // max(1, count * iters))
+    for c in range(0, uniq.size, per):
+        lo, hi = bounds[c], bounds[min(c + per, uniq.size)]
+        items = uniq[c:c + per]
+        row_item = np.searchsorted(items, sel_item[lo:hi])
+        shape = (items.size, count, iters)
+        on = np.zeros(shape, bool)
+        xs = np.zeros(shape, np.int64)
+        ys = np.zeros(shape, np.int64)
+        at = (row_item, sel_lane[lo:hi])
+        on[at], xs[at], ys[at] = ok[lo:hi], x[lo:hi], y[lo:hi]
+        # each lane's register after each iteration: the (x, y) of its latest execution that was on
+        latest = np.where(on, np.arange(iters), -1)
+        np.maximum.accumulate(latest, axis=2, out=latest)
+        held = latest >= 0
+        idx = np.maximum(latest, 0)
+        hx, hy = np.take_along_axis(xs, idx, axis=2), np.take_along_axis(ys, idx, axis=2)
+        # as of the previous iteration
+        px, py, ph = np.zeros_like(hx), np.zeros_like(hy), np.zeros_like(held)
+        px[..., 1:], py[..., 1:], ph[..., 1:] = hx[..., :-1], hy[..., :-1], held[..., :-1]
+        hit = np.zeros(shape, bool)
+        for lane in range(count):
+            for j in range(count):
+                rx, ry, rh = (hx, hy, held) if j < lane else (px, py, ph)
+                hit[:, lane] |= rh[:, j] & (rx[:, j] == xs[:, lane]) & (ry[:, j] == ys[:, lane])
+        it, ln, i = np.nonzero(on & ~hit)
+        for lst, v in zip(out, (items[it], i * count + ln, xs[it, ln, i], ys[it, ln, i]), strict=True):
+            lst.append(v)
+    return tuple(np.concatenate(v) if v else np.zeros(0, np.int64) for v in out)
+
+
 def item_accesses(prog: AccessProgram, storage: str = "fp32",
                   values: Mapping[str, np.ndarray] | None = None) -> ItemAccesses:
     """Every access of every work-item of ``prog`` (see the module docstring); ``values``: contents of
@@ -121,9 +173,11 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
     rows = _Rows()
     out = prog.out_surface
     lc = prog.lanes
-    # one row per (work-item, lane); lanes run one after another inside a work-item
-    lane = np.tile(np.arange(lc.count, dtype=np.int64), items.size)
-    gx, gy, items = (np.repeat(a, lc.count) for a in (gx, gy, items))
+    count = lc.count
+    # one row per valid (work-item, lane); expressions are evaluated on valid lanes only (a padding lane's
+    # coordinates may index a table out of range)
+    lane = np.tile(np.arange(count, dtype=np.int64), items.size)
+    gx, gy, items = (np.repeat(a, count) for a in (gx, gy, items))
     env = {"gx": gx, "gy": gy, "lane": lane}
     valid = np.ones(items.shape, bool)
     for e, n in lc.valid:
@@ -131,19 +185,18 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
     sel = np.flatnonzero(valid)
     lane_env = {k: v[sel][:, None] for k, v in env.items()}
     lane_items, lane_of = items[sel], lane[sel]
-    points = sum((int(np.prod([v.extent for v in p.loops])) if p.loops else 1) * len(p.reads) for p in lc.phases)
-    points += 0 if out.on_image else 1  # the buffer store ends each lane
     point = 0
     for phase in lc.phases:
         extents = [v.extent for v in phase.loops]
         iters = int(np.prod(extents)) if extents else 1
+        nreads = len(phase.reads)
         env_p = dict(lane_env)
         if extents:
             grid = np.indices(extents, dtype=np.int64).reshape(len(extents), -1)
             for v, idx in zip(phase.loops, grid, strict=True):
                 env_p[v.name] = idx[None, :]
         shape = (sel.size, iters)
-        base = (lane_of * points)[:, None] + point
+        # position of each execution in its work-item: iteration-major, lane-minor
         sources = {ix.value: ix.var.extent for r in phase.reads for ix in r.indices}
         read_values: dict[str, np.ndarray] = {}
         for k, r in enumerate(phase.reads):
@@ -167,18 +220,17 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
                 ys = np.broadcast_to(evaluate(addr[1], env_r), shape)
             else:
                 xs, ys = xs * nb, np.zeros(shape, np.int64)
-            pts = base + np.arange(iters, dtype=np.int64)[None, :] * len(phase.reads) + k
-            it = np.broadcast_to(lane_items[:, None], shape)
-            rows.add(it[ok], pts[ok], r.surface, xs[ok], ys[ok], False, nb)
-        point += iters * len(phase.reads)
+            f_item, f_seq, f_x, f_y = _fetches(lane_items, lane_of, ok, xs, ys, count)
+            rows.add(f_item, point + f_seq * nreads + k, r.surface, f_x, f_y, False, nb)
+        point += iters * count * nreads
     if not out.on_image:
         (off,) = out.layout.address_exprs(buffer_out_coords(prog))
         nb = _access_bytes(prog, prog.output, storage)
         offs = np.broadcast_to(evaluate(off, {k: v[:, 0] for k, v in lane_env.items()}), lane_items.shape)
-        rows.add(lane_items, lane_of * points + point, prog.output, offs * nb, 0, True, nb)
+        rows.add(lane_items, point + lane_of, prog.output, offs * nb, 0, True, nb)
     else:
         first = np.unique(items)
-        rows.add(first, lc.count * points, prog.output, first % width, first // width, True,
+        rows.add(first, point, prog.output, first % width, first // width, True,
                  _access_bytes(prog, prog.output, storage))
     return rows.done()
 

@@ -30,6 +30,7 @@ MATRIX = [
     ("Gather", ("lane_rows",), "lane_last"),
     ("Pad", ("phwc4",), "nc4hw4"),
     ("MatMul", ("lane_rows", "lane_last"), "lane_rows"),
+    ("MatMul", ("lane_last", "lane_rows"), "lane_last"),  # both operands' lanes along K (SmartMem's choice)
     ("MatMul_batched_bcast", ("nc4hw4", "buffer"), "lane_last"),
     ("Gemm", ("lane_last", "buffer"), "no_lane"),
     ("Conv", ("nc4hw4", "buffer"), "phwc4"),
@@ -50,8 +51,10 @@ MATRIX = [
 ]
 
 
-def _check_kernel(handle, plan, weights, storage="fp32", inputs=None):
+def _check_kernel(handle, plan, weights, storage="fp32", inputs=None) -> int:
+    """Check every kernel of the plan's first step; the number of accesses the device logged."""
     values = {**(inputs or {}), **weights}
+    logged = 0
     for k in step_kernels(plan, plan.steps[0], weights):
         acc = item_accesses(k.program, storage, values)
         per_item = np.bincount(acc.item, minlength=int(np.prod(k.global_size)))
@@ -64,6 +67,7 @@ def _check_kernel(handle, plan, weights, storage="fp32", inputs=None):
         launch(handle, program, k.entry, k.global_size, k.local_size, [*(mem[a] for a in k.args), *log.args])
         rec = log.read()
         assert np.array_equal(rec.counts, per_item), f"{k.name}: access counts per work-item differ"
+        logged += int(rec.counts.sum())
         for gid in range(len(rec)):
             got = rec.item(gid).astype(np.int64)
             want = acc.of_item(gid)
@@ -77,6 +81,7 @@ def _check_kernel(handle, plan, weights, storage="fp32", inputs=None):
             else:
                 nbytes = int(np.prod(s.layout.shape)) * (4 if storage == "fp32" else 2)
                 assert acc.x[rows].min(initial=0) >= 0 and (acc.x[rows] + acc.nbytes[rows]).max(initial=0) <= nbytes
+    return logged
 
 
 @pytest.mark.opencl
@@ -96,3 +101,15 @@ def test_trace_through_absorbed_maps_and_fp16(cl_device):
     maps = {0: Reshape((5, 6)).inverse((30,)), 1: Transpose((1, 0)).inverse((4, 6))}
     plan, _, weights = case.plan(("lane_last", "lane_rows"), "nc4hw4", out_shapes=[(5, 4)], maps=maps, storage="fp16")
     _check_kernel(cl_device, plan, weights, storage="fp16")
+
+
+@pytest.mark.opencl
+def test_device_fetches_one_texel_per_register_fill(cl_device):
+    """The instrumented MatMul logs the hand count: per output texel and 4 values of K, 1 texel of A (lanes
+    along K) and 1 texel of B per valid lane (lanes along K too), i.e. 5 reads per 16 multiply-adds."""
+    M, K, N = 3, 12, 8
+    r = np.random.default_rng(5)
+    case = Case("MatMul", [rand(r, M, K), rand(r, K, N)])
+    plan, _, weights = case.plan(("lane_last", "lane_rows"), "lane_last", out_shapes=[(M, N)])
+    texels = M * (N // 4)
+    assert _check_kernel(cl_device, plan, weights) == texels * (K // 4) * (1 + 4) + texels

@@ -23,8 +23,8 @@ def test_every_access_goes_through_the_instrumentation_macros():
     src = _kernel("Conv", ("nc4hw4", "buffer"), "phwc4").source
     body = src[src.index("__kernel void"):]
     assert "CLK_ADDRESS_CLAMP_TO_EDGE" in src
-    # layouts cycle over the inputs: x and bias on images, w in a buffer
-    assert body.count("SM_READ_IMAGEF(") == 2 and body.count("SM_LOAD(") == 1
+    # layouts cycle over the inputs: x and bias on images, w in a buffer; each read once per lane (4)
+    assert body.count("SM_READ_IMAGEF(") == 2 * 4 and body.count("SM_LOAD(") == 4
     assert body.count("SM_WRITE_IMAGEF(") == 1
     assert not re.search(r"(?<!SM_)read_imagef\(|(?<!SM_)write_imagef\(", body)
     assert "SM_LOG_PARAMS" in body
@@ -41,10 +41,47 @@ def test_fp16_buffers_use_vload_half_and_images_stay_float4():
     assert "read_imageh" not in k.source and "SM_READ_IMAGEF(" in k.source
 
 
-def test_lane_loop_skips_padding_lanes():
+def test_lanes_are_unrolled_inside_the_loop_and_padding_lanes_guarded():
     k = _kernel("Add_bcast", ("nc4hw4", "buffer"), "nc4hw4")  # 6 channels: lanes 2, 3 of the 2nd texel are padding
-    assert "for (int lane = 0; lane < 4; ++lane)" in k.source
-    assert re.search(r"if \(!\(.*lane < 6\)\) continue;", k.source)
+    assert "for (int lane" not in k.source
+    for lane in (2, 3):
+        assert re.search(rf"const int sm_valid_l{lane} = .*< 6;", k.source)
+        assert f"if (sm_valid_l{lane}) {{" in k.source  # its reads
+        assert re.search(rf"const float sm_r_l{lane} = sm_valid_l{lane} \? .* : 0.0f;", k.source)
+    assert "sm_valid_l0" not in k.source  # lane 0 is always real
+
+
+def test_reduction_loop_holds_every_lane_and_one_register_per_lane():
+    src = _kernel("MatMul", ("lane_last", "lane_rows"), "lane_last").source
+    body = src[src.index("__kernel void"):]
+    loop = body[body.index("for (int k"):]
+    for lane in range(4):
+        assert f"acc4_l{lane} += a2_l{lane}*b3_l{lane};" in loop  # per-lane copies of the C code
+        assert f"float4 sm_reg_b3_l{lane} = (float4)(0.0f); int2 sm_at_b3_l{lane} = (int2)(-1, -1);" in body
+    # a fetch happens only when no register of the instruction holds the texel
+    assert re.search(r"if \(!\(sm_p.x == sm_at_a2_l0.x && sm_p.y == sm_at_a2_l0.y\)\) \{", loop)
+
+
+def test_helpers_named_by_a_per_lane_variable_are_refused():
+    from kernels.ops.builder import BODIES, register
+    from kernels.ops.program import Phase
+
+    case = CASES["Relu"]
+    plan, _, weights = case.plan(("lane_last",), "lane_last", out_shapes=[r.shape for r in case.reference()])
+    original = BODIES["Relu"]
+
+    def clashing(ctx, out):
+        r = ctx.read(0, out)
+        tab = ctx.fresh("tab")
+        ctx.add_helper(f"__constant float {tab}[1] = {{1.0f}};")
+        return [Phase(reads=(r,))], f"{r.value}*{tab}[0]"
+
+    try:
+        register("Relu")(clashing)
+        with pytest.raises(KernelError, match="per-lane"):
+            step_kernels(plan, plan.steps[0], weights)
+    finally:
+        BODIES["Relu"] = original
 
 
 def test_render_is_deterministic_and_checks_storage():

@@ -1,12 +1,20 @@
-"""The trace generator without a device: counts against closed forms, ranges, and the schedule."""
+"""The trace generator without a device: counts against closed forms and against a plain-Python model of
+the work-item (program order, lanes innermost, one register per lane and read instruction), ranges, and
+the schedule."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compiler.layout.expr import evaluate
 from kernels.library import step_kernels
-from kernels.trace.generate import item_accesses, schedule
+from kernels.ops.program import index_value
+from kernels.render.opencl import buffer_out_coords
+from kernels.trace.generate import ELEM_BYTES, TEXEL_BYTES, index_standin, item_accesses, schedule
 from tests.kernels.cases import Case, rand
 from tests.kernels.ops.catalogue import cases
 
@@ -18,15 +26,106 @@ def _prog(case, ins, out, storage="fp32"):
     return step_kernels(plan, plan.steps[0], weights)[0].program
 
 
-def test_matmul_reads_two_values_per_multiply_add_and_writes_each_texel_once():
+def _ceil4(n):
+    return -(-n // 4)
+
+
+def test_matmul_fetches_one_texel_per_register_fill():
+    """Hand count. A's lanes hold K, so one A texel serves 4 values of K and all lanes of a work-item.
+    B with lanes along K (SmartMem's reduction-dim layout): each output lane (a column n) keeps its own B
+    texel for 4 values of K. B with lanes along N (MNN's layout): one B texel serves the 4 lanes, one per k."""
     M, K, N = 5, 7, 6
-    prog = _prog(Case("MatMul", [rand(np.random.default_rng(0), M, K), rand(np.random.default_rng(1), K, N)]),
-                 ("lane_last", "lane_rows"), "lane_last")
+    a, b = rand(np.random.default_rng(0), M, K), rand(np.random.default_rng(1), K, N)
+    blocks = [min(4, N - 4 * i) for i in range(_ceil4(N))]  # valid lanes per output texel of a row: 4, 2
+    for b_layout, b_fetches in (("lane_rows", lambda lanes: lanes * _ceil4(K)), ("lane_last", lambda lanes: K)):
+        prog = _prog(Case("MatMul", [a, b]), ("lane_last", b_layout), "lane_last")
+        acc = item_accesses(prog)
+        want = M * sum(_ceil4(K) + b_fetches(v) for v in blocks)
+        assert int((~acc.write).sum()) == want, b_layout  # 80 and 90; without registers 2*M*N*K = 420
+        assert int(acc.write.sum()) == prog.global_size[0] * prog.global_size[1]
+        assert set(np.unique(acc.nbytes[~acc.write])) == {16}
+
+
+def test_lanes_run_innermost_in_each_iteration():
+    """Output lanes along M, A's lanes along K: each lane needs its own A texel (its row), B's texel is
+    shared. Work-item 0 fetches, per block of 4 values of K: A for lane 0, B, then A for lanes 1..3; the
+    next 3 values of K come from registers."""
+    M, K, N = 5, 8, 8
+    case = Case("MatMul", [rand(np.random.default_rng(0), M, K), rand(np.random.default_rng(1), K, N)])
+    prog = _prog(case, ("lane_last", "lane_rows"), "lane_rows")
+    a_s, b_s, out_s = 1, 2, 0
+    want = [(a_s, 0, 0), (b_s, 0, 0), (a_s, 0, 1), (a_s, 0, 2), (a_s, 0, 3),
+            (a_s, 1, 0), (b_s, 0, 1), (a_s, 1, 1), (a_s, 1, 2), (a_s, 1, 3)]
+    got = item_accesses(prog).of_item(0)
+    assert [tuple(r[:3]) for r in got[:-1]] == want
+    assert tuple(got[-1]) == (out_s, 0, 0, 1)
+
+
+def _model(prog, storage="fp32", values=None):
+    """Plain-Python replay of every work-item: the reference the vectorised generator must equal."""
+    width, height = prog.global_size
+    lc = prog.lanes
+    rows = []
+    for gid in range(width * height):
+        env0 = {"gx": gid % width, "gy": gid // width}
+        lanes = [ln for ln in range(lc.count)
+                 if all(int(evaluate(e, {**env0, "lane": ln})) < n for e, n in lc.valid)]
+        for phase in lc.phases:
+            regs = {}  # (read index, lane) -> (surface, x, y) it holds
+            for it in itertools.product(*(range(v.extent) for v in phase.loops)):
+                for ln in lanes:
+                    env = {**env0, "lane": ln, **{v.name: i for v, i in zip(phase.loops, it, strict=True)}}
+                    got = {}
+                    for k, r in enumerate(phase.reads):
+                        e = dict(env)
+                        for ix in r.indices:
+                            e[ix.var.name] = int(index_value(got[ix.value], ix.var.extent))
+                        on = True
+                        for let in r.lets:
+                            e[let.var.name] = int(evaluate(let.expr, e))
+                            on &= 0 <= e[let.var.name] < let.var.extent
+                        if not on:
+                            continue
+                        s = prog.surfaces[r.surface]
+                        if any(ix.value == r.value for q in phase.reads for ix in q.indices):
+                            data = (values or {}).get(s.tensor)
+                            ext = next(ix.var.extent for q in phase.reads for ix in q.indices if ix.value == r.value)
+                            data = index_standin(tuple(s.layout.shape), ext) if data is None else np.asarray(data)
+                            got[r.value] = data[tuple(int(evaluate(c, e)) for c in r.coords)]
+                        addr = [int(evaluate(c, e)) for c in s.layout.address_exprs(r.coords)]
+                        key = (addr[0], addr[1]) if s.on_image else (addr[0] * ELEM_BYTES[storage], 0)
+                        if key not in [regs.get((k, j)) for j in lanes]:
+                            rows.append((gid, r.surface, *key, 0))
+                        regs[k, ln] = key
+        out = prog.out_surface
+        if out.on_image:
+            rows.append((gid, prog.output, env0["gx"], env0["gy"], 1))
+        else:
+            (off,) = out.layout.address_exprs(buffer_out_coords(prog))
+            for ln in lanes:
+                rows.append((gid, prog.output, int(evaluate(off, {**env0, "lane": ln})) * ELEM_BYTES[storage], 0, 1))
+    return rows
+
+
+@pytest.mark.parametrize("name,ins,out", [
+    ("MatMul_batched_bcast", ("nc4hw4", "buffer"), "lane_last"),
+    ("Conv_depthwise", ("nchw4c", "buffer"), "nc4hw4"),  # guarded (padded) reads
+    ("Softmax_axis1", ("lane_rows",), "buffer"),
+    ("Gather_runtime", ("lane_last", "lane_rows"), "nc4hw4"),  # data-dependent reads (the stand-in)
+    ("Resize_linear_half_pixel", ("phwc4",), "nc4hw4"),
+    ("Add_bcast", ("phwc4", "no_lane"), "no_lane"),  # one lane
+])
+def test_item_accesses_equal_a_plain_python_model(name, ins, out):
+    prog = _prog(CASES[name], ins, out)
     acc = item_accesses(prog)
-    texels = prog.global_size[0] * prog.global_size[1]
-    assert int((~acc.write).sum()) == 2 * M * N * K  # padding lanes (N=6 -> 8) read nothing
-    assert int(acc.write.sum()) == texels
-    assert set(np.unique(acc.nbytes[~acc.write])) == {16}
+    got = list(zip(acc.item.tolist(), acc.surface.tolist(), acc.x.tolist(), acc.y.tolist(),
+                   acc.write.astype(int).tolist(), strict=True))
+    assert got == _model(prog)
+    nb = [TEXEL_BYTES["fp32"] if prog.surfaces[s].on_image else ELEM_BYTES["fp32"] for s in acc.surface.tolist()]
+    assert acc.nbytes.tolist() == nb
+    # program points: strictly increasing inside a work-item
+    for gid in np.unique(acc.item)[:8]:
+        assert np.all(np.diff(acc.point[acc.item == gid]) > 0)
 
 
 def test_buffer_output_writes_every_element_once_at_its_byte_offset():
@@ -48,7 +147,9 @@ def test_padded_conv_reads_only_inside_the_input():
     # a 3x3 window with pad 1 over 6x7: inside reads = sum over output positions of valid taps
     taps_h = sum(min(h + 1, 5) - max(h - 1, 0) + 1 for h in range(6))
     taps_w = sum(min(w + 1, 6) - max(w - 1, 0) + 1 for w in range(7))
-    assert int(rows.sum()) == 6 * 5 * taps_h * taps_w  # M=6 outputs x C=5 channels
+    # output lanes hold M (6 -> 2 texels): the lanes of a work-item share each x texel (x does not depend
+    # on M); consecutive iterations move the window, so nothing else is reused; C=5 channels
+    assert int(rows.sum()) == 2 * 5 * taps_h * taps_w
 
 
 @settings(max_examples=25, deadline=None)
@@ -71,3 +172,14 @@ def test_schedule_keeps_each_work_items_order_and_every_row(cores, wave):
     for item in np.unique(acc.item)[:20]:
         p = pos[acc.item == item]
         assert np.all(np.diff(p) > 0)
+
+
+def test_register_replay_in_chunks_equals_one_pass(monkeypatch):
+    import kernels.trace.generate as gen
+
+    prog = _prog(CASES["Conv"], ("nc4hw4", "buffer"), "phwc4")
+    whole = item_accesses(prog)
+    monkeypatch.setattr(gen, "REUSE_CHUNK", 50)  # a few work-items per chunk
+    parts = item_accesses(prog)
+    for col in ("item", "point", "surface", "x", "y", "write", "nbytes"):
+        assert np.array_equal(getattr(whole, col), getattr(parts, col)), col
