@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 OUT ?= out
 
-.PHONY: setup setup-zoo opencl demo test bench lint figures clean
+.PHONY: setup setup-zoo opencl demo test check-kernels bench lint figures clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ setup: $(STAMP) opencl
 ZOO_STAMP := $(VENV)/.zoo-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
 setup-zoo: setup $(ZOO_STAMP)
 $(ZOO_STAMP): setup.cfg
-	$(PY) -m pip install -q -e '.[test,zoo]'
+	$(PY) -m pip install -q -e '.[test,zoo,dist]'
 	$(PY) -m pip install -q --no-deps timm==1.0.31
 	rm -f $(VENV)/.zoo-*
 	touch $@
@@ -43,6 +43,15 @@ demo: setup
 
 test: setup-zoo
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
+
+# Every generated kernel of the tiny twins (all policies) under oclgrind; CSV: .cache/oclgrind/report.csv.
+# Resumable: results are cached by kernel source in .cache/oclgrind/.
+check-kernels: setup
+	$(PY) -m kernels.runtime.oclgrind_sweep --workers 2
+
+# The paper's tables and figures (experiments/results/); reruns only what the sweep cache lacks.
+figures: setup-zoo
+	$(PY) experiments/make_figures.py
 
 bench: setup
 	$(PY) benchmarks/bench_memsim.py

@@ -12,7 +12,7 @@ Counts (definitions):
 
 Structure-only models suffice (no weights are read). Writes, atomically, under
 experiments/results/table7/: ``table7_op_counts.csv``, ``table7_op_counts.md`` (both tagged with
-the commit). Run: ``.venv/bin/python experiments/table7_op_counts.py [--models a,b] [--out DIR]``.
+the commit) and ``table7_op_counts.png``. Run: ``.venv/bin/python experiments/table7_op_counts.py [--models a,b] [--out DIR]``.
 """
 from __future__ import annotations
 
@@ -97,6 +97,31 @@ def to_markdown(rows: list[dict], missing: list[str], tag: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(rows: list[dict], path: Path, tag: str) -> None:
+    """Kernels per policy (bars, copies hatched) with the paper's counts (markers)."""
+    import numpy as np
+
+    from experiments import common
+
+    plt = common.pyplot()
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(rows) + 2), 3.6))
+    for k, p in enumerate(TABLE7_POLICIES):
+        ax.bar(x + (k - 1) * 0.27, [r[p] for r in rows], 0.27, label=p, color=common.POLICY_COLORS[p])
+        ax.bar(x + (k - 1) * 0.27, [r[f"{p}_copies"] for r in rows], 0.27, fill=False, hatch="//", lw=0)
+    for key, marker, label in (("paper_graph", "_", "paper: ops in graph"),
+                               ("paper_dnnfusion", "+", "paper: after DNNFusion"),
+                               ("paper_smartmem", "x", "paper: after SmartMem")):
+        ax.scatter(x, [r[key] if r[key] is not None else np.nan for r in rows], marker=marker, color="black",
+                   label=label, zorder=3)
+    ax.set_xticks(x, [r["model"] for r in rows], rotation=40, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel("kernels (hatched: layout copies)")
+    ax.set_title("Table 7: kernels per policy, full size")
+    ax.legend(ncol=2)
+    common.save(fig, path, tag)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="", help="comma-separated zoo names (default: all 18)")
@@ -125,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     write_text(out / "table7_op_counts.csv", to_csv(rows, tag))
     write_text(out / "table7_op_counts.md", to_markdown(rows, missing, tag))
+    if rows:
+        plot(rows, out / "table7_op_counts.png", tag)
     print(to_markdown(rows, missing, tag))
     return 0
 

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "compare",
     "calibrate",
     "validate",
+    "sweep",
 )
 
 

@@ -181,7 +181,8 @@ class Report:
             raise KernelError(f"oclgrind: {self.summary()}")
 
 
-def _environment(tmp: Path, checks: Checks, icd: str) -> dict[str, str]:
+def oclgrind_environment(tmp: Path, checks: Checks, icd: str) -> dict[str, str]:
+    """Environment for a subprocess whose only OpenCL platform is oclgrind, logging to tmp/oclgrind.log."""
     vendors = tmp / "vendors"
     vendors.mkdir()
     (vendors / "oclgrind.icd").write_text(icd + "\n")
@@ -195,12 +196,18 @@ def _environment(tmp: Path, checks: Checks, icd: str) -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], tmp: Path, checks: Checks, timeout_s: float, icd: str | None) -> Report:
+def require_icd(icd: str | None = None) -> str:
+    """``icd`` if it exists, else the installed oclgrind ICD; KernelError with the install hint if none."""
     icd = icd or find_oclgrind_icd()
     if icd is None or not os.path.exists(icd):
         raise KernelError(f"oclgrind's ICD library was not found (looked in {', '.join(ICD_CANDIDATES)}); "
                           f"{INSTALL_HINT}")
-    env = _environment(tmp, checks, icd)
+    return icd
+
+
+def _run(cmd: list[str], tmp: Path, checks: Checks, timeout_s: float, icd: str | None) -> Report:
+    icd = require_icd(icd)
+    env = oclgrind_environment(tmp, checks, icd)
     try:
         proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -284,15 +291,10 @@ def _arg_spec(i: int, arg, arrays: dict[str, np.ndarray]) -> dict:
                       f"got {type(arg).__name__}")
 
 
-def run_under_oclgrind(source: str, kernel_name: str, global_size, local_size=None, args: Sequence = (), *,
-                       options: Sequence[str] = (), checks: Checks = Checks(), timeout_s: float = 120,
-                       icd: str | None = None) -> Report:
-    """Build and launch one kernel on oclgrind in a subprocess; return its diagnostics.
-
-    ``report.outputs[i]`` holds argument i after the launch (images as float32 (H, W, 4), buffers
-    in their dtype and shape), None for scalars and local memory. A build or launch error in the
-    subprocess raises KernelError (oclgrind's findings do not: they are in ``report.diagnostics``).
-    """
+def write_job(folder: str | os.PathLike, source: str, kernel_name: str, global_size, local_size=None,
+              args: Sequence = (), *, options: Sequence[str] = ()) -> None:
+    """Write one launch into ``folder`` (kernel.cl, spec.json, inputs.npz) for oclgrind_driver."""
+    folder = Path(folder)
     arrays: dict[str, np.ndarray] = {}
     spec = {
         "kernel": kernel_name,
@@ -302,11 +304,25 @@ def run_under_oclgrind(source: str, kernel_name: str, global_size, local_size=No
         "options": list(options),
         "args": [_arg_spec(i, a, arrays) for i, a in enumerate(args)],
     }
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "kernel.cl").write_text(source)
+    (folder / "spec.json").write_text(json.dumps(spec))
+    np.savez(folder / "inputs.npz", **arrays)
+
+
+def run_under_oclgrind(source: str, kernel_name: str, global_size, local_size=None, args: Sequence = (), *,
+                       options: Sequence[str] = (), checks: Checks = Checks(), timeout_s: float = 120,
+                       icd: str | None = None) -> Report:
+    """Build and launch one kernel on oclgrind in a subprocess; return its diagnostics.
+
+    ``report.outputs[i]`` holds argument i after the launch (images as float32 (H, W, 4), buffers
+    in their dtype and shape), None for scalars and local memory. A build or launch error in the
+    subprocess raises KernelError (oclgrind's findings do not: they are in ``report.diagnostics``).
+    Many kernels: kernels.runtime.oclgrind_batch runs them in one process each batch.
+    """
     with tempfile.TemporaryDirectory(prefix="sm-oclgrind-") as tmpname:
         tmp = Path(tmpname)
-        (tmp / "kernel.cl").write_text(source)
-        (tmp / "spec.json").write_text(json.dumps(spec))
-        np.savez(tmp / "inputs.npz", **arrays)
+        write_job(tmp, source, kernel_name, global_size, local_size, args, options=options)
         cmd = [sys.executable, "-m", "kernels.runtime.oclgrind_driver", str(tmp)]
         report = _run(cmd, tmp, checks, timeout_s, icd)
         if report.returncode == 3 and (tmp / "error.txt").exists():  # oclgrind_driver.BAD_INPUT

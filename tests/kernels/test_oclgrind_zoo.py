@@ -1,9 +1,10 @@
 """Every distinct generated kernel of the tiny twins under oclgrind: no out-of-bounds access, no data race,
 and (where oclgrind can tell) no uninitialized value.
 
-How: the plan runs once on the CPU OpenCL device to get every tensor's value; then each distinct kernel
-(deduplicated by source: identical kernels share a hash-named entry, kernels/render/opencl.py) runs
-alone on oclgrind, its inputs uploaded with those values and its output left uninitialised.
+How: every stored tensor's value comes from onnxruntime (each holds an ONNX value, packed by its layout);
+each distinct kernel (deduplicated by source: identical kernels share a hash-named entry,
+kernels/render/opencl.py) runs as generated on oclgrind, its inputs uploaded with those values and its
+output left uninitialised.
 
 Which oclgrind (21.10) checks are on, and why:
 - out-of-bounds buffer accesses: always (oclgrind checks every global load and store). Image reads are
@@ -13,77 +14,90 @@ Which oclgrind (21.10) checks are on, and why:
 - uninitialized values (OCLGRIND_UNINITIALIZED): on for kernels that read only buffers; OFF for kernels that
   read an image, because oclgrind 21.10 marks every read_imagef result as uninitialized even when the
   whole image was uploaded (test_oclgrind_marks_image_reads_uninitialized below reproduces it with a
-  four-line kernel, so every such kernel would be reported). Builds use -cl-opt-disable: with the
-  optimizer on, oclgrind's uninitialized checker aborts on LLVM's ``freeze`` instruction.
+  four-line kernel, so every such kernel would be reported). Those kernels build optimized (2-3x faster
+  under oclgrind); kernels checked for uninitialized values build with -cl-opt-disable: with the optimizer
+  on, oclgrind's uninitialized checker aborts on LLVM's ``freeze`` instruction.
 
-CI runs the distinct kernels of one sample plan; every tiny twin (all three policies, deduplicated within a
-model) is marked ``exhaustive`` (about 1700 distinct kernels at 1-5 s each under oclgrind).
+The checker is kernels/runtime/oclgrind_sweep.py (``python -m kernels.runtime.oclgrind_sweep``: every tiny
+twin x every policy, batches of kernels per oclgrind process, results cached by launch, CSV report); CI runs
+it in full outside pytest (``make check-kernels``). Here CI runs the distinct kernels of one sample plan
+through the same code; every tiny twin x policy is marked ``exhaustive`` (about 1800 distinct kernels).
 """
 from __future__ import annotations
+
+import csv
+import json
 
 import numpy as np
 import pytest
 
-from kernels.runtime.oclgrind import BufferArg, Checks, ImageArg, run_under_oclgrind
-from tests.kernels.zoo_runs import POLICIES, load_twin, tiny_twins
+from kernels.runtime.oclgrind import BufferArg, ImageArg, run_under_oclgrind
+from kernels.runtime.oclgrind_sweep import main, run_sweep, tiny_twins
 
 OPTIONS = ["-cl-opt-disable"]
 CI_SAMPLE = [("sd_text_encoder", ("smartmem",))]
-PARAMS = [pytest.param(m, p, id=f"{m}-{'+'.join(p)}") for m, p in CI_SAMPLE] + [
-    pytest.param(m, POLICIES, id=f"{m}-all", marks=pytest.mark.exhaustive) for m in tiny_twins()]
 
 
-def _values(handle, plan, feeds):
-    from kernels.execute import _weight, execute
-
-    keep = tuple(n for n in plan.tensors if n not in plan.outputs and plan.tensors[n].kind == "intermediate")
-    res = execute(plan, handle, {n: feeds[plan.tensors[n].source or n] for n in plan.inputs}, keep=keep)
-    values = dict(res.outputs)
-    values.update({n: feeds[plan.tensors[n].source or n] for n in plan.inputs})
-    values.update({n: _weight(plan, n, {}) for n, t in plan.tensors.items() if t.kind == "weight"})
-    return res.kernels, values
-
-
-def _args(plan, k, values):
-    args = []
-    for tensor in k.args:
-        t = plan.tensors[tensor]
-        if tensor == k.output:
-            args.append(ImageArg(width=t.layout.width, height=t.layout.height) if t.on_image
-                        else BufferArg(nbytes=4 * int(np.prod(t.shape))))
-            continue
-        v = np.asarray(values[tensor], np.float32)
-        args.append(ImageArg(data=t.layout.pack(v)) if t.on_image
-                    else BufferArg(data=np.ascontiguousarray(np.transpose(v, t.layout.order)).ravel()))
-    return args
-
-
-def checks_for(plan, k) -> Checks:
-    reads_image = any(plan.tensors[a].on_image for a in k.args if a != k.output)
-    return Checks(data_races=True, uninitialized=not reads_image)
+@pytest.fixture(scope="module")
+def sample_cache(tmp_path_factory, oclgrind_icd):
+    """The CI sample checked once (a cache folder shared by the tests of this module)."""
+    cache = tmp_path_factory.mktemp("oclgrind-cache")
+    (model, policies), = CI_SAMPLE
+    return cache, run_sweep([model], policies, cache_dir=cache, progress=False)
 
 
 @pytest.mark.opencl
 @pytest.mark.slow
-@pytest.mark.parametrize("model,policies", PARAMS)
-def test_tiny_twin_kernels_clean_under_oclgrind(cl_device, oclgrind_icd, model, policies):
-    from compiler.pipeline import compile_model
+def test_sample_plan_kernels_clean_under_oclgrind(sample_cache):
+    _, records = sample_cache
+    bad = [r for r in records if r["status"] != "ok"]
+    assert not bad, "\n".join(f"{r['kernel']} ({r['entry']}): {r['diagnostics']}" for r in bad[:20])
+    assert len(records) == len({r["entry"] for r in records}) > 5
+    assert not any(r["cached"] for r in records)
+    assert all(r["cpu_s"] > 0 for r in records)
 
-    _, graph, feeds = load_twin(model)
-    seen, failures = set(), []
-    for policy in policies:
-        plan = compile_model(graph, policy)
-        kernels, values = _values(cl_device, plan, feeds)
-        for k in kernels:
-            if k.entry in seen:
-                continue
-            seen.add(k.entry)
-            report = run_under_oclgrind(k.source, k.entry, k.global_size, k.local_size, _args(plan, k, values),
-                                        options=OPTIONS, checks=checks_for(plan, k), icd=oclgrind_icd)
-            if not report.ok:
-                failures.append(f"{policy} {k.name} ({k.entry}): {report.summary()}")
-    assert not failures, "\n".join(failures[:20])
-    assert seen
+
+@pytest.mark.opencl
+@pytest.mark.slow
+def test_a_second_run_reads_the_cache_and_reports_findings(sample_cache, capsys):
+    """Resuming costs nothing per kernel; a cached finding still fails the run (exit status 1, summary)."""
+    cache, first = sample_cache
+    (model, policies), = CI_SAMPLE
+    out = cache / "report.csv"
+    assert main(["--models", model, "--policies", ",".join(policies), "--cache-dir", str(cache),
+                 "--csv", str(out), "--no-progress"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["entry"] for r in rows] == [r["entry"] for r in first] and all(r["cached"] == "True" for r in rows)
+    # plant a finding in one cached result: the run must report it
+    victim = sorted((cache / "results").glob("*.json"))[0]
+    result = json.loads(victim.read_text())
+    result["diagnostics"] = [{"kind": "invalid_write", "message": "Invalid write of size 4 at global memory "
+                              "address 0x10", "line": 7, "source_text": "o[i] = v;"}]
+    victim.write_text(json.dumps(result))
+    capsys.readouterr()
+    assert main(["--models", model, "--policies", ",".join(policies), "--cache-dir", str(cache),
+                 "--csv", str(out), "--no-progress"]) == 1
+    text = capsys.readouterr().out
+    assert "1 with findings" in text and result["entry"] in text and "invalid_write" in text
+    assert sum(r["status"] == "diagnostics" for r in csv.DictReader(out.open())) == 1
+
+
+def test_unknown_model_or_policy_is_exit_status_2(capsys):
+    assert main(["--models", "no_such_net", "--no-progress"]) == 2
+    assert main(["--policies", "smartmem,bogus", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_net" in err and "bogus" in err
+
+
+@pytest.mark.opencl
+@pytest.mark.slow
+@pytest.mark.exhaustive
+def test_every_tiny_twin_kernel_clean_under_oclgrind(oclgrind_icd, tmp_path):
+    from compiler.pipeline import POLICIES
+
+    records = run_sweep(tiny_twins(), POLICIES, cache_dir=tmp_path, progress=False)
+    bad = [r for r in records if r["status"] != "ok"]
+    assert not bad, "\n".join(f"{r['model']}/{r['policy']} {r['kernel']}: {r['diagnostics']}" for r in bad[:20])
 
 
 _PROBE = """
@@ -103,7 +117,7 @@ __kernel void k(__read_only image2d_t a, __global const float* b, __global float
 ])
 def test_oclgrind_marks_image_reads_uninitialized(oclgrind_icd, use, uploaded, reported):
     """Why the uninitialized check is off for kernels that read images (module docstring); if oclgrind
-    stops reporting the first case, turn the check back on in checks_for."""
+    stops reporting the first case, turn the check back on in kernels.runtime.oclgrind_sweep.checks_for."""
     img = np.ones((1, 4, 4), np.float32)
     buf = BufferArg(data=np.ones(4, np.float32)) if uploaded else BufferArg(nbytes=16)
     report = run_under_oclgrind(_PROBE.replace("USE", use), "k", (4,), (4,), [ImageArg(data=img), buf,

@@ -1,9 +1,10 @@
 """Tiny zoo twins compiled by compiler.pipeline under every policy and run through kernels.execute on the
 CPU OpenCL device equal onnxruntime (fp32 storage: max error <= 1e-4 of the output's largest magnitude).
 
-CI runs a sample (CI_SAMPLE, one model per new-operator family and the earlier ones); all 18 twins x 3
-policies are marked ``exhaustive`` (about 7200 kernel launches, ~1700 distinct sources: half an hour
-on 2 cores with a cold PoCL kernel cache): ``pytest -m exhaustive tests/kernels/test_zoo_models.py``."""
+CI runs a sample (CI_SAMPLE, one model per new-operator family and the earlier ones); all 18 twins x 4
+policies (compiler.pipeline.POLICIES: naive, fusion, smartmem, search) are marked ``exhaustive`` (about 9600
+kernel launches, ~1800 distinct sources: half an hour or more on 2 cores with a cold PoCL kernel cache):
+``pytest -m exhaustive tests/kernels/test_zoo_models.py`` (``-k search`` for the search plans alone)."""
 from __future__ import annotations
 
 import numpy as np

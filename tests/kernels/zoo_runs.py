@@ -7,8 +7,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from compiler.pipeline import POLICIES  # noqa: F401 (every policy, `search` included; the tests import it here)
+
 MODELS = Path(__file__).resolve().parents[2] / "smartmem_sim" / "zoo" / "models"
-POLICIES = ("naive", "fusion", "smartmem")
 
 
 def tiny_twins() -> list[str]:

@@ -1,0 +1,88 @@
+"""Fig 10 of the paper: latency and speedup as the batch grows (1, 2, 4, 8, 16), simulated. The zoo's
+committed networks are batch 1; batch N is exported again from torch (smartmem_sim.zoo.batched, the [zoo]
+extra; cached under .cache/zoo/). Tiny twins by default: full-size networks at batch 16 take long to
+export and simulate on a small machine (--full to use them).
+
+Writes ``fig10_batch.csv`` and ``.png`` under experiments/results/fig10/. PAPER.md has no numbers for this
+figure, so there is no paper column.
+
+    .venv/bin/python experiments/fig10_batch.py [--models swin,vit,resnext] [--batches 1,2,4,8,16] [--full]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from experiments import common  # noqa: E402
+
+POLICIES = ("naive", "fusion", "smartmem")
+MODELS = ("swin", "vit", "resnext")
+COLUMNS = ["model", "size", "batch", "naive_ms", "fusion_ms", "smartmem_ms", "smartmem_ms_per_item",
+           "smartmem_over_naive", "smartmem_over_fusion"]
+
+
+def batch_rows(records: list[dict]) -> list[dict]:
+    grid: dict[tuple[str, int], dict[str, dict]] = {}
+    for r in records:
+        if common.ok(r):
+            grid.setdefault((r["model"], r["batch"]), {})[r["policy"]] = r
+    rows = []
+    for (model, batch), recs in grid.items():
+        if not all(p in recs for p in POLICIES):
+            continue
+        s = {p: recs[p]["seconds"] for p in POLICIES}
+        rows.append({"model": model, "size": common.size_label(recs["naive"]["tiny"]), "batch": batch,
+                     **{f"{p}_ms": s[p] * 1e3 for p in POLICIES}, "smartmem_ms_per_item": s["smartmem"] * 1e3 / batch,
+                     "smartmem_over_naive": s["naive"] / s["smartmem"],
+                     "smartmem_over_fusion": s["fusion"] / s["smartmem"]})
+    return sorted(rows, key=lambda r: (r["model"], r["batch"]))
+
+
+def plot(rows: list[dict], path: Path, device: str) -> None:
+    plt = common.pyplot()
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.3))
+    for model in dict.fromkeys(r["model"] for r in rows):
+        rs = [r for r in rows if r["model"] == model]
+        b = [r["batch"] for r in rs]
+        axes[0].plot(b, [r["smartmem_over_naive"] for r in rs], "o-", label=f"{model}: / naive")
+        axes[0].plot(b, [r["smartmem_over_fusion"] for r in rs], "s--", label=f"{model}: / fusion")
+        axes[1].plot(b, [r["smartmem_ms_per_item"] for r in rs], "o-", label=model)
+    axes[0].set_ylabel("smartmem speedup")
+    axes[1].set_ylabel("smartmem ms per batch item")
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("batch")
+        ax.legend()
+    fig.suptitle(f"Fig 10: batch size on {device} ({rows[0]['size']})")
+    common.save(fig, path, f"commit {common.commit()}, device {device}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from smartmem_sim.sweep import Task
+
+    ap = common.parser(__doc__, "fig10", models=MODELS, tiny=True)
+    ap.add_argument("--batches", default="1,2,4,8,16", help="comma-separated batch sizes")
+    args = ap.parse_args(argv)
+    names = common.model_names(args.models)
+    batches = [int(b) for b in args.batches.split(",") if b.strip()]
+    if not batches or min(batches) < 1:
+        raise common.UserError(f"--batches must be positive integers, got {args.batches!r}")
+    tasks = [Task(n, args.device, p, tiny=args.tiny, batch=b) for n in names for b in batches for p in POLICIES]
+    records = common.run_tasks(tasks, args, "fig10")
+    rows = batch_rows(records)
+    for r in rows:
+        print(f"{r['model']:<10} batch {r['batch']:>2}: smartmem/naive x{r['smartmem_over_naive']:.2f} "
+              f"/fusion x{r['smartmem_over_fusion']:.2f}  {r['smartmem_ms_per_item']:.3f} ms per item", flush=True)
+    out = Path(args.out)
+    common.write_csv(out / "fig10_batch.csv", rows, COLUMNS,
+                     common.header(device=args.device, size=common.size_label(args.tiny), batches=args.batches))
+    if rows:
+        plot(rows, out / "fig10_batch.png", args.device)
+    return 1 if any(not common.ok(r) for r in records) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Fig 12 of the paper: a roofline. For every model and policy, arithmetic intensity (MACs of one inference,
+compiler.analysis.counts.macs, over the DRAM bytes the simulation moved) against attained throughput (MACs
+over simulated seconds), under the device profile's roofs: peak compute = ALU lanes x clock (FMA/s,
+compiler/costs/execution.toml) and DRAM bandwidth (memsim profile), plus the texture-L1 roof (all cores'
+L1 bandwidth). The paper's Adreno 740 roofs (2.0 TMAC/s, 55 GB/s DRAM, 511 GB/s texture) are drawn beside ours.
+
+Writes ``fig12_roofline.csv`` and ``.png`` under experiments/results/fig12/.
+
+    .venv/bin/python experiments/fig12_roofline.py [--models swin,vit] [--tiny] [--device adreno740]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from experiments import common  # noqa: E402
+
+POLICIES = ("naive", "fusion", "smartmem")
+COLUMNS = ["model", "size", "policy", "macs", "dram_bytes", "seconds", "intensity_mac_per_byte",
+           "attained_gmac_s", "roof_gmac_s", "fraction_of_roof"]
+
+
+def roofs(device: str) -> dict[str, float]:
+    """Peak compute (MAC/s), DRAM and texture-L1 bandwidth (B/s) of a device profile."""
+    from compiler.costs import load_device
+
+    dev = load_device(device)
+    prof = dev.profile
+    l1 = prof.levels[0]
+    l1_bw = l1.bandwidth_bytes_per_cycle * prof.clock_hz * (prof.cores if l1.per_core else 1)
+    return {"peak_mac_s": dev.alu_lanes * prof.clock_hz, "dram_b_s": prof.dram.bandwidth_bytes_per_s,
+            "l1_b_s": l1_bw}
+
+
+def model_macs(name: str, tiny: bool) -> int:
+    from compiler.analysis.counts import macs
+    from smartmem_sim.simulate import load_graph
+
+    return int(macs(load_graph(name, tiny))["total"])
+
+
+def roofline_rows(per_model: dict[str, dict[str, dict]], macs: dict[str, int], roof: dict[str, float]) -> list[dict]:
+    rows = []
+    for model, recs in per_model.items():
+        for p in POLICIES:
+            if p not in recs:
+                continue
+            r = recs[p]
+            intensity = common.ratio(macs[model], r["dram_bytes"])
+            bound = min(roof["peak_mac_s"], intensity * roof["dram_b_s"]) if intensity == intensity else float("nan")
+            attained = macs[model] / r["seconds"]
+            rows.append({"model": model, "size": common.size_label(r["tiny"]), "policy": p, "macs": macs[model],
+                         "dram_bytes": r["dram_bytes"], "seconds": r["seconds"], "intensity_mac_per_byte": intensity,
+                         "attained_gmac_s": attained / 1e9, "roof_gmac_s": bound / 1e9,
+                         "fraction_of_roof": common.ratio(attained, bound)})
+    return rows
+
+
+def plot(rows: list[dict], roof: dict[str, float], path: Path, device: str) -> None:
+    plt = common.pyplot()
+    import numpy as np
+
+    paper = common.paper()["roofline"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    xs = np.logspace(-2, 4, 200)
+    ax.plot(xs, np.minimum(roof["peak_mac_s"], xs * roof["dram_b_s"]) / 1e9, color="black",
+            label=f"profile: {roof['peak_mac_s'] / 1e12:.2f} TMAC/s, DRAM {roof['dram_b_s'] / 1e9:.0f} GB/s")
+    ax.plot(xs, np.minimum(roof["peak_mac_s"], xs * roof["l1_b_s"]) / 1e9, color="black", ls=":",
+            label=f"profile: texture L1 {roof['l1_b_s'] / 1e9:.0f} GB/s")
+    ax.plot(xs, np.minimum(paper["peak_tmac_s"] * 1e12, xs * paper["dram_gb_s"] * 1e9) / 1e9, color="tab:purple",
+            ls="--", lw=0.8, label=f"paper: {paper['peak_tmac_s']} TMAC/s, {paper['dram_gb_s']:.0f} GB/s DRAM, "
+                                   f"{paper['texture_gb_s']:.0f} GB/s texture")
+    ax.plot(xs, np.minimum(paper["peak_tmac_s"] * 1e12, xs * paper["texture_gb_s"] * 1e9) / 1e9, color="tab:purple",
+            ls=":", lw=0.8)
+    markers = dict(zip(dict.fromkeys(r["model"] for r in rows), "osD^v<>ph*XP8", strict=False))
+    for r in rows:
+        ax.scatter(r["intensity_mac_per_byte"], r["attained_gmac_s"], color=common.POLICY_COLORS[r["policy"]],
+                   marker=markers.get(r["model"], "o"), s=22, zorder=3)
+    for p in POLICIES:
+        ax.scatter([], [], color=common.POLICY_COLORS[p], label=p)
+    for m, mk in markers.items():
+        ax.scatter([], [], color="0.5", marker=mk, label=m)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (MAC / DRAM byte)")
+    ax.set_ylabel("attained GMAC/s (simulated)")
+    ax.set_title(f"Fig 12: roofline on {device} ({rows[0]['size']})")
+    ax.legend(fontsize=6, ncol=2)
+    common.save(fig, path, f"commit {common.commit()}, device {device}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from smartmem_sim.sweep import Task
+
+    args = common.parser(__doc__, "fig12").parse_args(argv)
+    names = common.model_names(args.models)
+    records = common.run_tasks([Task(n, args.device, p, tiny=args.tiny) for n in names for p in POLICIES], args,
+                               "fig12")
+    macs = {n: model_macs(n, args.tiny) for n in names}
+    roof = roofs(args.device)
+    rows = roofline_rows(common.by_model(records), macs, roof)
+    for r in rows:
+        print(f"{r['model']:<16} {r['policy']:<9} {r['intensity_mac_per_byte']:8.2f} MAC/B  "
+              f"{r['attained_gmac_s']:8.2f} GMAC/s ({100 * r['fraction_of_roof']:.1f}% of roof)", flush=True)
+    out = Path(args.out)
+    common.write_csv(out / "fig12_roofline.csv", rows, COLUMNS,
+                     common.header(device=args.device, size=common.size_label(args.tiny),
+                                   peak_gmac_s=f"{roof['peak_mac_s'] / 1e9:.0f}",
+                                   dram_gb_s=f"{roof['dram_b_s'] / 1e9:.0f}", l1_gb_s=f"{roof['l1_b_s'] / 1e9:.0f}"))
+    if rows:
+        plot(rows, roof, out / "fig12_roofline.png", args.device)
+    return 1 if any(not common.ok(r) for r in records) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Fig 7 of the paper: memory accesses and cache misses per policy. Simulated per model: accesses of the
+first cache level (the texture L1: every request a kernel makes), misses of every level and DRAM bytes,
+for naive, fusion and smartmem; the reduction of smartmem against fusion (the paper's DNNFusion), next to
+the paper's hardware-counter figures (1.8x fewer accesses, 2.0x fewer misses).
+
+Writes ``fig7_memory.csv`` and ``.png`` under experiments/results/fig7/.
+
+    .venv/bin/python experiments/fig7_memory.py [--models swin,vit] [--tiny] [--device adreno740]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from experiments import common  # noqa: E402
+
+POLICIES = ("naive", "fusion", "smartmem")
+COLUMNS = ["model", "size", "policy", "l1_accesses", "l1_misses", "l2_misses", "llc_misses", "dram_bytes",
+           "accesses_vs_smartmem", "l1_misses_vs_smartmem", "paper_access_reduction", "paper_miss_reduction"]
+
+
+def memory_rows(per_model: dict[str, dict[str, dict]]) -> list[dict]:
+    """One row per model and policy; ``*_vs_smartmem`` = this policy's count / smartmem's."""
+    paper = common.paper()["fig7"]
+    rows = []
+    for model, recs in per_model.items():
+        if not all(p in recs for p in POLICIES):
+            continue
+        levels = common.level_names(recs["smartmem"])
+        stats = {}
+        for p in POLICIES:
+            r = recs[p]
+            stats[p] = {"l1_accesses": common.level_total(r, levels[0], "accesses"),
+                        "l1_misses": common.level_total(r, levels[0], "misses"),
+                        "l2_misses": common.level_total(r, levels[1], "misses") if len(levels) > 1 else None,
+                        "llc_misses": common.level_total(r, levels[-1], "misses"), "dram_bytes": r["dram_bytes"]}
+        for p in POLICIES:
+            rows.append({"model": model, "size": common.size_label(recs[p]["tiny"]), "policy": p, **stats[p],
+                         "accesses_vs_smartmem": common.ratio(stats[p]["l1_accesses"], stats["smartmem"]["l1_accesses"]),
+                         "l1_misses_vs_smartmem": common.ratio(stats[p]["l1_misses"], stats["smartmem"]["l1_misses"]),
+                         "paper_access_reduction": paper["access_reduction"] if p == "fusion" else None,
+                         "paper_miss_reduction": paper["miss_reduction"] if p == "fusion" else None})
+    return rows
+
+
+def geomeans(rows: list[dict]) -> dict[str, float]:
+    fusion = [r for r in rows if r["policy"] == "fusion"]
+    return {"access_reduction": common.geomean(r["accesses_vs_smartmem"] for r in fusion),
+            "miss_reduction": common.geomean(r["l1_misses_vs_smartmem"] for r in fusion)}
+
+
+def plot(rows: list[dict], path: Path, device: str) -> None:
+    plt = common.pyplot()
+    import numpy as np
+
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    x = np.arange(len(models))
+    fig, axes = plt.subplots(1, 2, figsize=(max(7, 0.9 * len(models) + 3), 3.4))
+    for ax, key, title, paper_key in ((axes[0], "accesses_vs_smartmem", "L1 accesses", "access_reduction"),
+                                      (axes[1], "l1_misses_vs_smartmem", "L1 misses", "miss_reduction")):
+        for k, p in enumerate(POLICIES):
+            y = [next(r[key] for r in rows if r["model"] == m and r["policy"] == p) for m in models]
+            ax.bar(x + (k - 1) * 0.27, y, 0.27, label=p, color=common.POLICY_COLORS[p])
+        ax.axhline(common.paper()["fig7"][paper_key], color="black", ls="--", lw=0.8,
+                   label=f"paper: DNNFusion / SmartMem = {common.paper()['fig7'][paper_key]}")
+        ax.set_xticks(x, models, rotation=40, ha="right")
+        ax.set_ylabel(f"{title}, relative to smartmem")
+        ax.set_title(title)
+        ax.legend()
+    fig.suptitle(f"Fig 7: memory accesses and misses on {device} ({rows[0]['size']})")
+    common.save(fig, path, f"commit {common.commit()}, device {device}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from smartmem_sim.sweep import Task
+
+    args = common.parser(__doc__, "fig7").parse_args(argv)
+    names = common.model_names(args.models)
+    records = common.run_tasks([Task(n, args.device, p, tiny=args.tiny) for n in names for p in POLICIES], args,
+                               "fig7")
+    rows = memory_rows(common.by_model(records))
+    geo = geomeans(rows)
+    print(f"fusion / smartmem geomean: accesses x{geo['access_reduction']:.2f} (paper 1.8), L1 misses "
+          f"x{geo['miss_reduction']:.2f} (paper 2.0)", flush=True)
+    out = Path(args.out)
+    common.write_csv(out / "fig7_memory.csv", rows, COLUMNS,
+                     common.header(device=args.device, size=common.size_label(args.tiny),
+                                   geomean_fusion_over_smartmem_accesses=f"{geo['access_reduction']:.3f}",
+                                   geomean_fusion_over_smartmem_l1_misses=f"{geo['miss_reduction']:.3f}"))
+    if rows:
+        plot(rows, out / "fig7_memory.png", args.device)
+    return 1 if any(not common.ok(r) for r in records) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

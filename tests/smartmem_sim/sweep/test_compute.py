@@ -1,0 +1,87 @@
+"""smartmem_sim/sweep/compute.py in this process (no cluster): a group's records against
+smartmem_sim.simulate.simulate_model, files written atomically, cache reads, task errors, stale workers."""
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+
+import memsim
+from smartmem_sim.simulate import simulate_model
+from smartmem_sim.sweep import Task, task_key
+from smartmem_sim.sweep.compute import compute_group, read_result, result_path, worker_code_version
+from tests.compiler.search.graphs import attention
+
+
+@pytest.fixture(scope="module")
+def onnx_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "attn.onnx"
+    onnx.save(attention(), str(path))
+    return path
+
+
+def jobs(tasks):
+    return [(t, task_key(t)) for t in tasks]
+
+
+def test_a_group_matches_simulate_model_and_is_written(onnx_path, tmp_path):
+    tasks = [Task(str(onnx_path), "adreno740", p) for p in ("smartmem", "naive", "fusion")]
+    records = compute_group(jobs(tasks), str(tmp_path), worker_code_version())
+    assert [r["policy"] for r in records] == ["naive", "fusion", "smartmem"]  # compute.POLICY_ORDER
+    for r in records:
+        ref = simulate_model(str(onnx_path), "adreno740", r["policy"])
+        assert r["seconds"] == pytest.approx(ref.seconds, rel=1e-12)
+        assert r["dram_bytes"] == pytest.approx(ref.dram_bytes, rel=1e-12)
+        assert r["transforms"] == len(ref.transforms) and len(r["per_kernel"]) == len(ref.kernels)
+        assert r["model"] == str(onnx_path) and r["device"] == "adreno740" and r["wall_s"] >= 0
+        assert json.loads(result_path(tmp_path, r["key"]).read_text()) == r
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+    naive, smartmem = records[0], records[2]
+    assert naive["transforms"] > smartmem["transforms"] == 0
+
+
+def test_an_override_equals_the_same_profile_given_as_a_file(onnx_path, tmp_path):
+    text = memsim.profiles.profile_path("adreno740").read_text()
+    prof = tmp_path / "small_l1.toml"
+    prof.write_text(text.replace("size = 4096", "size = 1024", 1))
+    by_override = Task(str(onnx_path), "adreno740", "smartmem", overrides=(("levels.L1.size", 1024),))
+    by_file = Task(str(onnx_path), str(prof), "smartmem")
+    shipped = Task(str(onnx_path), "adreno740", "smartmem")
+    a, b, c = (compute_group(jobs([t]), str(tmp_path / n), worker_code_version())[0]
+               for n, t in (("a", by_override), ("b", by_file), ("c", shipped)))
+    assert a["key"] == b["key"] != c["key"]
+    assert a["seconds"] == pytest.approx(b["seconds"], rel=1e-12)
+    assert a["misses"]["L1"] > c["misses"]["L1"]  # a quarter of the L1 misses more
+
+
+def test_a_failing_task_gives_an_error_record_and_the_rest_complete(onnx_path, tmp_path):
+    bad = onnx_path.parent / "broken.onnx"
+    bad.write_bytes(b"not an onnx file")
+    good = Task(str(onnx_path), "adreno740", "naive")
+    records = compute_group(jobs([Task(str(bad), "adreno740", "naive"), good]), str(tmp_path), worker_code_version())
+    assert records[0]["model"] == str(bad) and records[0]["policy"] == "naive" and records[0]["error"]
+    assert "seconds" in records[1] and "error" not in records[1]
+    assert sorted(p.stem for p in tmp_path.glob("*.json")) == [records[1]["key"]]  # errors are not cached
+
+
+def test_cached_results_are_read_not_recomputed(onnx_path, tmp_path):
+    t = Task(str(onnx_path), "adreno740", "naive")
+    first = compute_group(jobs([t]), str(tmp_path), worker_code_version())
+
+    def boom(*args):
+        raise AssertionError("recomputed")
+
+    assert compute_group(jobs([t]), str(tmp_path), worker_code_version(), task_fn=boom) == first
+    # a torn file (as after a crash mid-write, which the atomic write prevents) is recomputed
+    result_path(tmp_path, first[0]["key"]).write_text('{"key": ')
+    assert read_result(tmp_path, first[0]["key"]) is None
+    again = compute_group(jobs([t]), str(tmp_path), worker_code_version())
+    assert again[0]["seconds"] == first[0]["seconds"]
+
+
+def test_a_worker_with_other_code_refuses(onnx_path, tmp_path):
+    t = Task(str(onnx_path), "adreno740", "naive")
+    records = compute_group(jobs([t]), str(tmp_path), "0123456789abcdef")
+    assert "differs from the client's 0123456789abcdef" in records[0]["error"]
+    assert not list(tmp_path.glob("*.json"))
