@@ -87,9 +87,9 @@ def main(argv=None) -> int:
     analytical = AnalyticalCost(args.device)
     _search(graph, size, "analytical", analytical, 3)
     _parts(graph, "analytical", analytical, 3)
-    cold = SimulatedCost(args.device, ProgramSampler())
+    cold = SimulatedCost(args.device, ProgramSampler.for_device(args.device))
     _search(graph, size, "simulator (cold)", cold, 2)
-    warm = SimulatedCost(args.device, ProgramSampler())
+    warm = SimulatedCost(args.device, ProgramSampler.for_device(args.device))
     simulate_plan(compile_model(graph, "smartmem", "fp16"), cost=warm)
     _search(graph, size, "simulator (warm: smartmem plan simulated first)", warm, 2)
     _parts(graph, "simulator, all kernels simulated already", warm, 2)
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
         graph, size = load_graph("swin", tiny=True), "tiny twin"
         plan = compile_model(graph, "smartmem", "fp16")
         t = time.time()
-        exact = simulate_plan(plan, cost=SimulatedCost(args.device, ProgramSampler(), row_budget=10**9))
+        exact = simulate_plan(plan, cost=SimulatedCost(args.device, ProgramSampler.for_device(args.device), row_budget=10**9))
         t_exact = time.time() - t
         sampled = simulate_plan(plan, cost=cost_model(args.device))
         print(f"swin ({size}) exact {exact.seconds * 1e3:.3f} ms in {t_exact:.1f} s; sampled "

@@ -89,13 +89,14 @@ def download(mem: Image2D | Buffer, t: StoredTensor, storage: str) -> np.ndarray
 
 def execute(plan: Plan, handle: DeviceHandle, inputs: Mapping[str, np.ndarray],
             weights: Mapping[str, np.ndarray] | None = None, *, kernels: list[KernelDef] | None = None,
-            keep: tuple[str, ...] = ()) -> RunResult:
+            keep: tuple[str, ...] = (), texel_reuse: bool = True) -> RunResult:
     """Run ``plan``. ``inputs`` by plan input name; ``weights`` by stored tensor name (or by its
     ``source``), defaulting to the values the plan carries (``plan.weights``). ``keep`` names
-    intermediate tensors to download as well (for debugging)."""
+    intermediate tensors to download as well (for debugging). ``texel_reuse`` chooses how the kernels
+    are generated (kernels/ops/program.py); ignored when ``kernels`` are given (they carry their own)."""
     weights = dict(weights or {})
     constants = {n: _weight(plan, n, weights) for n, t in plan.tensors.items() if t.kind == "weight"}
-    kernels = kernels if kernels is not None else plan_kernels(plan, constants)
+    kernels = kernels if kernels is not None else plan_kernels(plan, constants, texel_reuse=texel_reuse)
     if plan.storage == "fp16":
         _check_fp16_indices(kernels)
     missing = [n for n in plan.inputs if n not in inputs]

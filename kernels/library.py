@@ -2,7 +2,9 @@
 
 A step becomes one :class:`KernelDef` per output it writes (a Split writes several). Everything comes
 from the step's :class:`~kernels.ops.program.AccessProgram`, so the source and the trace describe the
-same accesses (tests/kernels/test_trace_matches_kernel.py checks this on a device).
+same accesses (tests/kernels/test_trace_matches_kernel.py checks this on a device). ``texel_reuse``
+(kernels/ops/program.py: per-lane texel registers or a fetch on every read) is chosen per build, for a
+device, and the source and the trace follow it together.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class KernelDef:
     storage: str  # "fp32" or "fp16"
     source: str
     entry: str  # the kernel function's name in ``source`` (a hash of the text; identical kernels share it)
+    texel_reuse: bool = True  # the source keeps per-lane texel registers (kernels/ops/program.py)
 
     @property
     def name(self) -> str:
@@ -64,24 +67,28 @@ class KernelDef:
         tensor names to ids of the caller's SurfaceTable (default: parameter order); ``values`` holds the
         contents of index tensors that data-dependent reads need (default: the generator's stand-in)."""
         ids = None if surface_ids is None else np.array([surface_ids[t] for t in self.args], np.int32)
-        return schedule(item_accesses(self.program, self.storage, values), self.program, cores, wave_size, ids)
+        acc = item_accesses(self.program, self.storage, values, texel_reuse=self.texel_reuse)
+        return schedule(acc, self.program, cores, wave_size, ids)
 
 
-def step_kernels(plan: Plan, step: Step, constants: Mapping[str, np.ndarray] | None = None) -> list[KernelDef]:
+def step_kernels(plan: Plan, step: Step, constants: Mapping[str, np.ndarray] | None = None, *,
+                 texel_reuse: bool = True) -> list[KernelDef]:
     """The kernels of one step (``constants``: values of weight tensors some operators need at
-    generation time, e.g. Slice starts or Gather indices, by stored tensor name)."""
+    generation time, e.g. Slice starts or Gather indices, by stored tensor name; ``texel_reuse``: with
+    or without the per-lane texel registers)."""
     out = []
     for i, name in enumerate(step.outputs):
         prog = build_program(plan, step, i, constants)
-        entry, source = render_shared(prog, plan.storage)
-        out.append(KernelDef(step.id, name, prog, plan.storage, source, entry))
+        entry, source = render_shared(prog, plan.storage, texel_reuse=texel_reuse)
+        out.append(KernelDef(step.id, name, prog, plan.storage, source, entry, texel_reuse))
     return out
 
 
-def plan_kernels(plan: Plan, constants: Mapping[str, np.ndarray] | None = None) -> list[KernelDef]:
+def plan_kernels(plan: Plan, constants: Mapping[str, np.ndarray] | None = None, *,
+                 texel_reuse: bool = True) -> list[KernelDef]:
     """Every kernel of the plan, in execution order."""
     plan.validate()
-    return [k for step in plan.steps for k in step_kernels(plan, step, constants)]
+    return [k for step in plan.steps for k in step_kernels(plan, step, constants, texel_reuse=texel_reuse)]
 
 
 def plan_surfaces(plan: Plan) -> tuple[dict[str, int], list[SimImage | SimBuffer]]:
@@ -97,11 +104,12 @@ def plan_surfaces(plan: Plan) -> tuple[dict[str, int], list[SimImage | SimBuffer
 
 
 def plan_trace(plan: Plan, cores: int, wave_size: int, constants: Mapping[str, np.ndarray] | None = None,
-               values: Mapping[str, np.ndarray] | None = None
+               values: Mapping[str, np.ndarray] | None = None, *, texel_reuse: bool = True
                ) -> tuple[list[tuple[KernelDef, Trace]], list[SimImage | SimBuffer]]:
     """Per kernel, its trace against the plan's surface numbering, and the surfaces themselves
     (``values``: contents of runtime index tensors by stored tensor name, see KernelDef.trace)."""
     if plan.storage not in TEXEL_BYTES:
         raise KernelError(f"plan storage {plan.storage!r} unknown")
     ids, surfaces = plan_surfaces(plan)
-    return [(k, k.trace(cores, wave_size, ids, values)) for k in plan_kernels(plan, constants)], surfaces
+    kernels = plan_kernels(plan, constants, texel_reuse=texel_reuse)
+    return [(k, k.trace(cores, wave_size, ids, values)) for k in kernels], surfaces

@@ -23,13 +23,13 @@ from onnx import numpy_helper
 
 import memsim
 from compiler.cost import CostModel, KernelCost
-from compiler.costs import KernelSample, SimulatedCost
+from compiler.costs import Device, KernelSample, SimulatedCost, load_device
 from compiler.ir import Graph, is_stripped_initializer
 from compiler.layout.expr import Var, substitute
 from compiler.layout.image import ImageLayout
 from compiler.plan import Plan, Step
 from kernels.ops.builder import build_program
-from kernels.ops.program import AccessProgram, Let
+from kernels.ops.program import AccessProgram, Let, check_texel_reuse
 from kernels.trace.generate import ELEM_BYTES, ItemAccesses, item_accesses, schedule
 from smartmem_sim.errors import UserError
 
@@ -55,10 +55,11 @@ def _shift(prog: AccessProgram, x0: int, y0: int, width: int, height: int) -> Ac
     return replace(prog, grid=(gx, gy), lanes=lanes)
 
 
-def _accesses(prog: AccessProgram, storage: str, x0: int, y0: int, width: int, height: int) -> ItemAccesses:
+def _accesses(prog: AccessProgram, storage: str, x0: int, y0: int, width: int, height: int,
+              texel_reuse: bool = True) -> ItemAccesses:
     """item_accesses of a sub-rectangle of the grid, with the output's store addresses put back in place
     (item_accesses derives them from the grid position, which the sub-program numbers from 0)."""
-    acc = item_accesses(_shift(prog, x0, y0, width, height), storage)
+    acc = item_accesses(_shift(prog, x0, y0, width, height), storage, texel_reuse=texel_reuse)
     if not (x0 or y0):
         return acc
     x = acc.x.copy()
@@ -105,7 +106,19 @@ class ProgramSampler:
     trace schedule issues them: runs of consecutive work-groups (row-major over the grid of groups, dealt
     to cores round-robin), or, when one round of work-groups over the cores is already over the budget,
     the first rows of work-items of up to ``cores`` neighbouring work-groups (their first waves). Windows
-    are spread evenly over the grid; the first third of a window's issue steps only warms the caches."""
+    are spread evenly over the grid; the first third of a window's issue steps only warms the caches.
+
+    ``texel_reuse``: trace the kernels as built with or without per-lane texel registers
+    (kernels/ops/program.py); :meth:`for_device` takes the device's choice from compiler/costs/execution.toml."""
+
+    def __init__(self, texel_reuse: bool = True):
+        check_texel_reuse(texel_reuse)
+        self.texel_reuse = bool(texel_reuse)
+
+    @classmethod
+    def for_device(cls, device: str | Device) -> ProgramSampler:
+        """The sampler of the kernels a device runs (its ``texel_reuse`` in compiler/costs/execution.toml)."""
+        return cls((device if isinstance(device, Device) else load_device(device)).texel_reuse)
 
     def sample(self, plan: Plan, step: Step, cores: int, wave_size: int, row_budget: int,
                windows: int) -> list[KernelSample]:
@@ -124,10 +137,10 @@ class ProgramSampler:
         per_item = _points(prog)
         if gw * gh > 1:  # texel reuse makes the static bound 3-6x too high: measure the centre work-group
             cx, cy = (gw // 2) * lx, (gh // 2) * ly
-            per_item = max(1, int(np.bincount(_accesses(prog, storage, cx, cy, lx, ly).item).max()))
+            per_item = max(1, int(np.bincount(_accesses(prog, storage, cx, cy, lx, ly, self.texel_reuse).item).max()))
         surfaces = _surfaces(prog, storage)
         if items * per_item <= row_budget * windows or gw * gh <= windows:
-            trace = schedule(item_accesses(prog, storage), prog, cores, wave_size)
+            trace = schedule(item_accesses(prog, storage, texel_reuse=self.texel_reuse), prog, cores, wave_size)
             return KernelSample(prog.name, surfaces, [(trace, 0)], items, [items], _inner_iterations(prog))
         groups = gw * gh
         n = min(groups // windows, row_budget // (per_item * lx * ly))
@@ -153,10 +166,9 @@ class ProgramSampler:
         return KernelSample(prog.name, surfaces, [(t, c) for t, c, _ in wins], items, counted,
                             _inner_iterations(prog))
 
-    @staticmethod
-    def _window(prog, storage, rect, cores, wave_size) -> tuple[memsim.Trace, int, int]:
+    def _window(self, prog, storage, rect, cores, wave_size) -> tuple[memsim.Trace, int, int]:
         """(trace, rows of the warm-up prefix, work-items counted after it) of one rectangle."""
-        acc = _accesses(prog, storage, *rect)
+        acc = _accesses(prog, storage, *rect, self.texel_reuse)
         lx, ly = prog.local_size
         sub_w, sub_h = rect[2], rect[3]
         # issue step of every work-item, as kernels.trace.generate.schedule computes it
@@ -179,7 +191,7 @@ def cost_model(device: str, row_budget: int = 20_000, windows: int = 3) -> Simul
     """The shared memsim-backed cost model of ``device`` (memoized across calls in this process)."""
     key = (device, row_budget, windows)
     if key not in _COST_MODELS:
-        _COST_MODELS[key] = SimulatedCost(device, ProgramSampler(), row_budget, windows)
+        _COST_MODELS[key] = SimulatedCost(device, ProgramSampler.for_device(device), row_budget, windows)
     return _COST_MODELS[key]
 
 

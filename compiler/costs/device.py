@@ -22,6 +22,7 @@ class Device:
     wave_size: int
     alu_lanes: float  # fp32 FMA lanes, device-wide
     launch_overhead_s: float
+    texel_reuse: bool = True  # kernels keep each read's texels in per-lane registers (kernels/ops/program.py)
 
     @property
     def name(self) -> str:
@@ -40,7 +41,7 @@ def _execution_table() -> dict:
         raise CompilerError(f"{EXECUTION_FILE}: expected only [devices.NAME] tables")
     for name, t in devices.items():
         where = f"{EXECUTION_FILE}: [devices.{name}]"
-        unknown = sorted(set(t) - {*KEYS, "source"})
+        unknown = sorted(set(t) - {*KEYS, "texel_reuse", "source"})
         if unknown:
             raise CompilerError(f"{where}: unknown key(s) {unknown}; allowed: {list(KEYS)}")
         for k in KEYS:
@@ -49,6 +50,11 @@ def _execution_table() -> dict:
                 raise CompilerError(f"{where}: '{k}' must be a positive number, got {v!r}")
             if k not in t.get("source", {}):
                 raise CompilerError(f"{where}: '{k}' has no source; add it to [devices.{name}.source]")
+        if "texel_reuse" in t:  # optional (default true: kernels/ops/program.py), but sourced when given
+            if not isinstance(t["texel_reuse"], bool):
+                raise CompilerError(f"{where}: 'texel_reuse' must be true or false, got {t['texel_reuse']!r}")
+            if "texel_reuse" not in t.get("source", {}):
+                raise CompilerError(f"{where}: 'texel_reuse' has no source; add it to [devices.{name}.source]")
     return devices
 
 
@@ -66,4 +72,5 @@ def load_device(name: str) -> Device:
         raise CompilerError(f"device '{profile.name}' has no [devices.{profile.name}] table in {EXECUTION_FILE} "
                             f"(wave size, ALU lanes, launch overhead); add one with sources")
     t = table[profile.name]
-    return Device(profile, int(t["wave_size"]), float(t["alu_lanes"]), float(t["launch_overhead_s"]))
+    return Device(profile, int(t["wave_size"]), float(t["alu_lanes"]), float(t["launch_overhead_s"]),
+                  t.get("texel_reuse", True))

@@ -32,6 +32,12 @@ B's lanes hold N (MNN: one B texel serves the 4 lanes) or K (SmartMem's reductio
 keeps its own B texel for 4 iterations). The generated C does exactly this with coordinate compares, so
 an instrumented build logs the accesses the trace generator replays.
 
+The registers are a choice, ``texel_reuse`` (default True), that the renderer and the trace generator
+both take: False emits the same lanes-innermost kernel without them, so every execution that is on
+fetches (the sequence above with every compare failing). A GPU with a large L1 (H100: 256 KB per SM)
+serves those repeats from cache for less than the compare-and-select code costs; a mobile GPU's small L1
+does not (compiler/costs/execution.toml says, per device, which is used).
+
 C conventions for the code strings: each read defines ``float <value>`` (``fill`` when it is off) and
 ``int ok_<value>`` (1 when it read); phases may declare variables in ``before`` that later phases and
 ``result`` use. A phase's ``defs`` are integer values (``const int``) of index expressions that its C code
@@ -57,6 +63,7 @@ import numpy as np
 
 from compiler.layout.expr import Expr, Var
 from compiler.layout.image import BufferLayout, ImageLayout, TensorLayout
+from kernels.errors import KernelError
 
 LANES = 4
 
@@ -95,6 +102,12 @@ class IndexFrom:
 INDEX_C = """
 inline int sm_index(float v, int n) { int i = (int)v; if (i < 0) i += n; return max(0, min(i, n - 1)); }
 """
+
+
+def check_texel_reuse(texel_reuse) -> None:
+    """``texel_reuse`` must be a bool (module docstring): a truthy string such as "off" would mean on."""
+    if not isinstance(texel_reuse, bool | np.bool_):
+        raise KernelError(f"texel_reuse must be True or False, got {texel_reuse!r}")
 
 
 def index_value(values, extent: int):

@@ -6,6 +6,8 @@ and written with ``write_imagef``, in both storage types: an fp16 image is CL_HA
 access. Buffers are ``float*`` (fp32) or ``half*`` read with ``vload_half``/written with ``vstore_half``
 (fp16 storage needs no cl_khr_fp16). Every access goes through the SM_* macros of
 kernels/runtime/instrument.py, so an instrumented build logs exactly the accesses the kernel makes.
+``texel_reuse`` (kernels/ops/program.py): True gives each read instruction its per-lane registers and
+coordinate compares; False fetches on every execution that is on (same loop and lane order).
 """
 from __future__ import annotations
 
@@ -18,7 +20,16 @@ from compiler.layout.expr import Const, Expr, Var, bounds, substitute
 from compiler.layout.opencl import opencl_tables, to_opencl
 from compiler.layout.simplify import simplify_all
 from kernels.errors import KernelError
-from kernels.ops.program import INDEX_C, LANES, AccessProgram, LaneCode, Phase, Read, Surface
+from kernels.ops.program import (
+    INDEX_C,
+    LANES,
+    AccessProgram,
+    LaneCode,
+    Phase,
+    Read,
+    Surface,
+    check_texel_reuse,
+)
 from kernels.runtime.instrument import with_prelude
 
 STORAGES = ("fp32", "fp16")
@@ -108,9 +119,10 @@ def _register(r: Read, s: Surface, lanes: list[_LaneText], pad: str) -> list[str
     return [f"{pad}float sm_reg_{r.value}{lt.suffix} = 0.0f; long sm_at_{r.value}{lt.suffix} = -1;" for lt in lanes]
 
 
-def _fetch(r: Read, s: Surface, storage: str, lt: _LaneText, count: int) -> list[str]:
+def _fetch(r: Read, s: Surface, storage: str, lt: _LaneText, count: int, reuse: bool) -> list[str]:
     """Make the lane's register hold the texel/element: keep it, copy another lane's register that holds
-    it, or fetch it (the only memory access); then take the lane's value."""
+    it, or fetch it (the only memory access); then take the lane's value. Without ``reuse`` the
+    register is a local of this execution, always fetched."""
     reg, at = f"sm_reg_{r.value}", f"sm_at_{r.value}"
     addr = s.layout.address_exprs(r.coords)
     own = lt.suffix
@@ -135,11 +147,15 @@ def _fetch(r: Read, s: Surface, storage: str, lt: _LaneText, count: int) -> list
             return f"sm_p == {at}{suffix}"
 
         value = f"{reg}{own}"
+    if not reuse:
+        kind = "float4" if s.on_image else "float"
+        return [point, f"const {kind} {reg}{own} = {load};", value]
     fill = " else ".join([*(f"if ({same(o)}) {reg}{own} = {reg}{o};" for o in others), f"{reg}{own} = {load};"])
     return [point, f"if (!({same(own)})) {{", f"  {fill}", f"  {at}{own} = sm_p;", "}", value]
 
 
-def _read(r: Read, s: Surface, storage: str, lt: _LaneText, count: int, valid: str | None, pad: str) -> list[str]:
+def _read(r: Read, s: Surface, storage: str, lt: _LaneText, count: int, valid: str | None, pad: str,
+          reuse: bool) -> list[str]:
     v = lt.name(r.value)
     lines = [f"{pad}float {v} = {r.fill}; int ok_{v} = 0;"]
     inner: list[str] = [f"const int {ix.var.name} = sm_index({lt.name(ix.value)}, {ix.var.extent});"
@@ -153,7 +169,7 @@ def _read(r: Read, s: Surface, storage: str, lt: _LaneText, count: int, valid: s
         inner.append(f"const int {let.var.name} = {lt.idx(e)};")
         if lo < 0 or hi >= let.var.extent:  # a condition known to hold would be a constant operand
             conds.append(f"{let.var.name} >= 0 && {let.var.name} < {let.var.extent}")
-    *fetch, value = _fetch(r, s, storage, lt, count)
+    *fetch, value = _fetch(r, s, storage, lt, count, reuse)
     take = [*fetch, f"{v} = {value}; ok_{v} = 1;"]
     if conds:
         take = [f"if ({' && '.join(conds)}) {{", *("  " + t for t in take), "}"]
@@ -168,7 +184,7 @@ def _code(text: str, pad: str) -> list[str]:
 
 
 def _phase(p: Phase, prog: AccessProgram, storage: str, lanes: list[_LaneText], valid: list[str | None],
-           pad: str) -> list[str]:
+           pad: str, reuse: bool) -> list[str]:
     lines = []
     for lt, ok in zip(lanes, valid, strict=True):
         for d in p.defs:
@@ -176,7 +192,7 @@ def _phase(p: Phase, prog: AccessProgram, storage: str, lanes: list[_LaneText], 
             lines.append(f"{pad}const int {lt.name(d.var.name)} = {e if ok is None else f'sm_valid{lt.suffix} ? {e} : 0'};")
     for lt in lanes:
         lines += _code(lt.code(p.before), pad)
-    for r in p.reads:
+    for r in p.reads if reuse else ():
         lines += _register(r, prog.surfaces[r.surface], lanes, pad)
     inner = pad
     for v in p.loops:
@@ -184,7 +200,7 @@ def _phase(p: Phase, prog: AccessProgram, storage: str, lanes: list[_LaneText], 
         inner += "  "
     for lt, ok in zip(lanes, valid, strict=True):
         for r in p.reads:
-            lines += _read(r, prog.surfaces[r.surface], storage, lt, len(lanes), ok, inner)
+            lines += _read(r, prog.surfaces[r.surface], storage, lt, len(lanes), ok, inner, reuse)
         lines += _code(lt.code(p.body), inner)
     for _ in p.loops:
         inner = inner[:-2]
@@ -205,7 +221,7 @@ def _per_lane_names(lc: LaneCode) -> set[str]:
     return names
 
 
-def _body(prog: AccessProgram, storage: str, printed: list[Expr]) -> list[str]:
+def _body(prog: AccessProgram, storage: str, printed: list[Expr], reuse: bool) -> list[str]:
     """The kernel body after ``gx``/``gy``: phases with lanes innermost, then the output."""
     lc = prog.lanes
     names = _per_lane_names(lc)
@@ -213,7 +229,7 @@ def _body(prog: AccessProgram, storage: str, printed: list[Expr]) -> list[str]:
     valid = [_lane_valid(lc, lt) for lt in lanes]
     lines = [f"  const int sm_valid{lt.suffix} = {ok};" for lt, ok in zip(lanes, valid, strict=True) if ok is not None]
     for p in lc.phases:
-        lines += _phase(p, prog, storage, lanes, valid, "  ")
+        lines += _phase(p, prog, storage, lanes, valid, "  ", reuse)
     results = []
     for lt, ok in zip(lanes, valid, strict=True):
         res = lt.code(lc.result)
@@ -238,13 +254,16 @@ def buffer_out_coords(prog: AccessProgram) -> tuple[Expr, ...]:
     return simplify_all(substitute(e, {off.name: prog.grid[0] * 4 + Var("lane", 4)}) for e in inv)
 
 
-def render(prog: AccessProgram, storage: str = "fp32", entry: str | None = None) -> str:
+def render(prog: AccessProgram, storage: str = "fp32", entry: str | None = None, *,
+           texel_reuse: bool = True) -> str:
     """The kernel's OpenCL C source, instrumentation prelude included; the kernel function is named
-    ``entry`` (default: the program's name)."""
+    ``entry`` (default: the program's name); ``texel_reuse``: with or without the per-lane texel
+    registers (module docstring)."""
     _check_storage(storage)
+    check_texel_reuse(texel_reuse)
     params = ", ".join(_param(s, storage) for s in prog.surfaces)
     printed: list[Expr] = []
-    body = _body(prog, storage, printed)
+    body = _body(prog, storage, printed, texel_reuse)
     dynamic = any(r.indices for p in prog.lanes.phases for r in p.reads)
     lines = [HALF_MACROS, COMMON, INDEX_C if dynamic else "", opencl_tables(printed), prog.helpers,
              f"__kernel void {entry or prog.name}({params} SM_LOG_PARAMS) {{",
@@ -257,10 +276,10 @@ def render(prog: AccessProgram, storage: str = "fp32", entry: str | None = None)
 _PLACEHOLDER = "sm_entry_placeholder"
 
 
-def render_shared(prog: AccessProgram, storage: str = "fp32") -> tuple[str, str]:
+def render_shared(prog: AccessProgram, storage: str = "fp32", *, texel_reuse: bool = True) -> tuple[str, str]:
     """``(entry, source)`` with the kernel function named after a hash of its own text: two steps that
     need the same kernel (same shapes, layouts and code) get byte-identical sources, so a device's
     compiler and its caches (ours, pyopencl's, PoCL's) build it once."""
-    text = render(prog, storage, entry=_PLACEHOLDER)
+    text = render(prog, storage, entry=_PLACEHOLDER, texel_reuse=texel_reuse)
     entry = "sm_" + hashlib.sha256(text.encode()).hexdigest()[:16]
     return entry, text.replace(f"__kernel void {_PLACEHOLDER}(", f"__kernel void {entry}(", 1)

@@ -8,7 +8,9 @@ Two stages:
    *program point* (a number that is the same for the same instruction execution in every work-item:
    phase, loop iteration, lane, read). Texel reuse is applied as the kernel does it: an execution of a read
    instruction whose texel (image) or element (buffer) one of the instruction's lane registers holds
-   makes no access (:func:`_fetches`; the rule is in kernels/ops/program.py).
+   makes no access (:func:`_fetches`; the rule is in kernels/ops/program.py). With ``texel_reuse=False``
+   (a kernel rendered without the registers) every execution that is on accesses memory: the same
+   sequence with every register compare failing.
 2. :func:`schedule`: the issue order on a device with ``cores`` cores that run work-groups of
    ``local_size`` work-items in waves of ``wave_size``. Work-group ``g`` (row-major over the grid of
    groups) runs on core ``g % cores``; a core runs its groups one after another, each in waves of
@@ -33,7 +35,7 @@ import numpy as np
 
 from compiler.layout.expr import evaluate
 from kernels.errors import KernelError
-from kernels.ops.program import AccessProgram, Read, index_value
+from kernels.ops.program import AccessProgram, Read, check_texel_reuse, index_value
 from kernels.render.opencl import buffer_out_coords
 from memsim.trace import Trace
 
@@ -115,7 +117,7 @@ def _read_values(prog: AccessProgram, r: Read, env: Mapping, shape, values: Mapp
 REUSE_CHUNK = 1 << 20  # (work-item, lane, iteration) cells per chunk of the register replay (bounds memory)
 
 
-def _fetches(sel_item, sel_lane, ok, x, y, count: int):
+def _fetches(sel_item, sel_lane, ok, x, y, count: int, reuse: bool = True):
     """The executions of one read instruction that access memory, given every execution's need.
 
     The instruction has one register per lane (module docstring of kernels/ops/program.py): lane ``l``'s
@@ -125,8 +127,12 @@ def _fetches(sel_item, sel_lane, ok, x, y, count: int):
 
     ``sel_item``, ``sel_lane``: (rows,) work-item and lane of each row, sorted by (item, lane);
     ``ok``, ``x``, ``y``: (rows, iterations). Returns (item, seq, x, y) of the accesses, ``seq`` =
-    iteration * count + lane (the execution's position in its work-item)."""
+    iteration * count + lane (the execution's position in its work-item). ``reuse=False``: no registers,
+    every execution that is on accesses memory."""
     iters = ok.shape[1]
+    if not reuse:
+        row, i = np.nonzero(ok)
+        return sel_item[row], i * count + sel_lane[row], x[row, i], y[row, i]
     out: list[list[np.ndarray]] = [[], [], [], []]
     uniq, first = np.unique(sel_item, return_index=True)
     bounds = np.append(first, sel_item.size)
@@ -162,11 +168,13 @@ def _fetches(sel_item, sel_lane, ok, x, y, count: int):
 
 
 def item_accesses(prog: AccessProgram, storage: str = "fp32",
-                  values: Mapping[str, np.ndarray] | None = None) -> ItemAccesses:
+                  values: Mapping[str, np.ndarray] | None = None, *, texel_reuse: bool = True) -> ItemAccesses:
     """Every access of every work-item of ``prog`` (see the module docstring); ``values``: contents of
-    index tensors that data-dependent reads need (by stored tensor name; default: the stand-in)."""
+    index tensors that data-dependent reads need (by stored tensor name; default: the stand-in);
+    ``texel_reuse``: replay the kernel rendered with (True) or without (False) the texel registers."""
     if storage not in ELEM_BYTES:
         raise KernelError(f"storage must be one of {sorted(ELEM_BYTES)}, got {storage!r}")
+    check_texel_reuse(texel_reuse)
     width, height = prog.global_size
     gy, gx = (a.ravel() for a in np.indices((height, width), dtype=np.int64))
     items = gy * width + gx
@@ -220,7 +228,7 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
                 ys = np.broadcast_to(evaluate(addr[1], env_r), shape)
             else:
                 xs, ys = xs * nb, np.zeros(shape, np.int64)
-            f_item, f_seq, f_x, f_y = _fetches(lane_items, lane_of, ok, xs, ys, count)
+            f_item, f_seq, f_x, f_y = _fetches(lane_items, lane_of, ok, xs, ys, count, texel_reuse)
             rows.add(f_item, point + f_seq * nreads + k, r.surface, f_x, f_y, False, nb)
         point += iters * count * nreads
     if not out.on_image:
@@ -259,6 +267,8 @@ def schedule(acc: ItemAccesses, prog: AccessProgram, cores: int, wave_size: int,
 
 
 def kernel_trace(prog: AccessProgram, storage: str, cores: int, wave_size: int,
-                 surface_ids: np.ndarray | None = None, values: Mapping[str, np.ndarray] | None = None) -> Trace:
+                 surface_ids: np.ndarray | None = None, values: Mapping[str, np.ndarray] | None = None, *,
+                 texel_reuse: bool = True) -> Trace:
     """:func:`item_accesses` then :func:`schedule`."""
-    return schedule(item_accesses(prog, storage, values), prog, cores, wave_size, surface_ids)
+    return schedule(item_accesses(prog, storage, values, texel_reuse=texel_reuse), prog, cores, wave_size,
+                    surface_ids)

@@ -7,7 +7,12 @@ Inputs are drawn from --seed (kernels.execute.random_inputs: float inputs standa
 uniform over the table they index); stripped weights (the zoo ships models without weights) are filled by
 compiler.frontend.materialize_weights with the same seed, so a run is reproducible. Several policies in one
 call run one after another on the same device, inputs and weights, so their times compare; with
---repeat N each policy's plan runs N times and the run with the median total is reported."""
+--repeat N each policy's plan runs N times and the run with the median total is reported.
+
+--texel-reuse on|off|auto chooses how kernels are generated (kernels/ops/program.py): on keeps each read's
+texels in per-lane registers, off fetches on every read; auto (default) takes the ``texel_reuse`` of the
+device's table in compiler/costs/execution.toml, the device found by matching the OpenCL platform/device
+label against PROFILE_OF_DEVICE (on when none matches)."""
 from __future__ import annotations
 
 import csv
@@ -20,7 +25,10 @@ from smartmem_sim.errors import UserError
 
 RTOL = {"fp32": 1e-4, "fp16": 2e-2}  # relative to the output's largest magnitude
 CSV_FIELDS = ("model", "policy", "storage", "device", "kernels", "total_device_ms", "repeat", "max_rel_error",
-              "pass")
+              "pass", "texel_reuse")
+# OpenCL "platform / device" label substring -> the device's name in compiler/costs/execution.toml (first match)
+PROFILE_OF_DEVICE = (("NVIDIA H100", "h100_opencl"), ("Portable Computing Language", "pocl_cpu"))
+TEXEL_REUSE_CHOICES = ("on", "off", "auto")
 
 
 def register(subparsers) -> None:
@@ -38,6 +46,9 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="print totals only, not every kernel")
     p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="bind a symbolic input dim")
     p.add_argument("--seed", default="0", help="seed of the random inputs and weights (default 0)")
+    p.add_argument("--texel-reuse", default="auto",
+                   help="on, off or auto: per-lane texel registers in the kernels (auto: the device's table, "
+                        "compiler/costs/execution.toml; on for an unknown device)")
     p.set_defaults(func=run)
 
 
@@ -59,6 +70,20 @@ def _int(text: str, flag: str, low: int) -> int:
     if value < low:
         raise UserError(f"{flag} must be at least {low}, got {value}")
     return value
+
+
+def texel_reuse_for(choice: str, label: str) -> tuple[bool, str]:
+    """(texel_reuse, why) for ``--texel-reuse choice`` on the OpenCL device labelled ``label``."""
+    if choice not in TEXEL_REUSE_CHOICES:
+        raise UserError(f"--texel-reuse must be one of {', '.join(TEXEL_REUSE_CHOICES)}, got {choice!r}")
+    if choice != "auto":
+        return choice == "on", f"--texel-reuse {choice}"
+    for needle, name in PROFILE_OF_DEVICE:
+        if needle in label:
+            from compiler.costs import load_device
+
+            return load_device(name).texel_reuse, f"auto: device table '{name}'"
+    return True, "auto: no device table matches this device, on"
 
 
 def _policies(text: str) -> list[str]:
@@ -103,10 +128,14 @@ def run(args) -> int:
     if not path.is_file():
         raise UserError(f"model file {args.model!r} does not exist")
     seed, dims, repeat = _int(args.seed, "--seed", 0), _dims(args.dim), _int(args.repeat, "--repeat", 1)
+    if args.texel_reuse not in TEXEL_REUSE_CHOICES:  # checked before the slow steps
+        raise UserError(f"--texel-reuse must be one of {', '.join(TEXEL_REUSE_CHOICES)}, got {args.texel_reuse!r}")
     model = materialize_weights(read_model(path), seed)
     graph = load_model(model, dims=dims or None, name=path.stem)
     feeds = random_inputs(graph, seed)
     handle = select_device(args.device_name) if args.device_name else select_device()
+    reuse, why = texel_reuse_for(args.texel_reuse, handle.info.label)
+    print(f"texel reuse: {'on' if reuse else 'off'} ({why})")
     want = _reference(model, feeds) if args.check else None
     rows, ok_all = [], True
     for policy in policies:
@@ -114,7 +143,7 @@ def run(args) -> int:
         for note in notes:
             print(f"note: {note}")
         inputs = {n: feeds[plan.tensors[n].source or n] for n in plan.inputs}
-        runs = [execute(plan, handle, inputs)]  # generates the kernels (with the weights' values)
+        runs = [execute(plan, handle, inputs, texel_reuse=reuse)]  # generates the kernels (with the weights' values)
         kernels = runs[0].kernels
         runs += [execute(plan, handle, inputs, kernels=kernels) for _ in range(repeat - 1)]
         result = sorted(runs, key=lambda r: r.total_ns)[(repeat - 1) // 2]
@@ -136,7 +165,7 @@ def run(args) -> int:
         rows.append({"model": path.stem.removesuffix(".tiny"), "policy": policy, "storage": args.storage,
                      "device": handle.info.label, "kernels": len(kernels), "total_device_ms": f"{total_ms:.4f}",
                      "repeat": repeat, "max_rel_error": "" if want is None else f"{err:.3e}",
-                     "pass": "" if want is None else good})
+                     "pass": "" if want is None else good, "texel_reuse": "on" if reuse else "off"})
     if args.csv:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")

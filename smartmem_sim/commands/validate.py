@@ -63,7 +63,8 @@ def run(args) -> int:
         sibling = Path(args.profile).with_suffix(".execution.toml")
         execution = str(sibling) if sibling.is_file() else None
     device = v.device_for(args.profile, v.read_execution(execution) if execution else None, args.base)
-    cost = SimulatedCost(device, ProgramSampler())
+    # texel registers on: the kernels validate runs (kernels.execute's default), whatever the device table says
+    cost = SimulatedCost(device, ProgramSampler(texel_reuse=True))
     budget = _number(args.budget_s, "--budget-s", 1.0) if args.budget_s else float("inf")
     t0 = time.perf_counter()
     rows = []

@@ -86,7 +86,8 @@ def cost_model_for(task: Task):
 
     h = profile_hash(task)
     if h not in _COST_MODELS:
-        _COST_MODELS[h] = SimulatedCost(build_device(task), ProgramSampler())
+        device = build_device(task)
+        _COST_MODELS[h] = SimulatedCost(device, ProgramSampler.for_device(device))
     return _COST_MODELS[h]
 
 

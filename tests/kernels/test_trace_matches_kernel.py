@@ -51,12 +51,12 @@ MATRIX = [
 ]
 
 
-def _check_kernel(handle, plan, weights, storage="fp32", inputs=None) -> int:
+def _check_kernel(handle, plan, weights, storage="fp32", inputs=None, texel_reuse=True) -> int:
     """Check every kernel of the plan's first step; the number of accesses the device logged."""
     values = {**(inputs or {}), **weights}
     logged = 0
-    for k in step_kernels(plan, plan.steps[0], weights):
-        acc = item_accesses(k.program, storage, values)
+    for k in step_kernels(plan, plan.steps[0], weights, texel_reuse=texel_reuse):
+        acc = item_accesses(k.program, storage, values, texel_reuse=texel_reuse)
         per_item = np.bincount(acc.item, minlength=int(np.prod(k.global_size)))
         log = AccessLog(handle, k.global_size, capacity=int(per_item.max()) + 1)
         mem = {n: allocate(handle, plan.tensors[n], storage) for n in k.args}
@@ -113,3 +113,18 @@ def test_device_fetches_one_texel_per_register_fill(cl_device):
     plan, _, weights = case.plan(("lane_last", "lane_rows"), "lane_last", out_shapes=[(M, N)])
     texels = M * (N // 4)
     assert _check_kernel(cl_device, plan, weights) == texels * (K // 4) * (1 + 4) + texels
+
+
+@pytest.mark.opencl
+@pytest.mark.parametrize("name,ins,out", [("MatMul", ("lane_last", "lane_rows"), "lane_last"),
+                                          ("Conv", ("nc4hw4", "buffer"), "phwc4")], ids=["MatMul", "Conv-padded"])
+def test_device_without_texel_reuse_fetches_every_read(cl_device, name, ins, out):
+    """texel_reuse=False: the instrumented build logs what the trace replays, one fetch per read execution
+    that is on; for MatMul (no guards) that is the hand count K reads of A and of B per valid lane."""
+    case = CASES[name]
+    plan, inputs, weights = case.plan(ins, out, out_shapes=[r.shape for r in case.reference()])
+    logged = _check_kernel(cl_device, plan, weights, inputs=inputs, texel_reuse=False)
+    assert logged > _check_kernel(cl_device, plan, weights, inputs=inputs, texel_reuse=True)
+    if name == "MatMul":
+        (m, k), (_, n) = (a.shape for a in case.inputs)
+        assert logged == m * n * k * 2 + m * (n // 4 + (n % 4 > 0))
