@@ -17,6 +17,8 @@ Layout of a profile (every number carries a source; a source starting with "gues
     [levels.source]             # one string per key of this level except name
     [dram]                      # memsim.timing.DramSpec arguments
     [dram.source]
+    [occupancy]                 # memsim.timing.Occupancy arguments (optional: without it, in-flight
+    [occupancy.source]          # requests are memory_parallelism alone and there is no issue limit)
 
 The loader rejects (naming the file and the field) unknown keys, duplicate keys, a number without a
 source, a source for a key that is not there, and bad values.
@@ -33,12 +35,12 @@ from memsim.cache import CacheLevel
 from memsim.errors import MemsimError
 from memsim.hierarchy import Hierarchy
 from memsim.surfaces import ImageLayout
-from memsim.timing import DramSpec
+from memsim.timing import DramSpec, Occupancy
 
 DEVICES_DIR = Path(__file__).parent / "devices"
 TOP_KEYS = ("name", "description", "cores", "clock_hz", "memory_parallelism")
 TOP_NUMBERS = ("cores", "clock_hz", "memory_parallelism")
-TABLES = ("source", "image_layout", "levels", "dram")
+TABLES = ("source", "image_layout", "levels", "dram", "occupancy")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class DeviceProfile:
     dram: DramSpec
     sources: dict[str, str] = field(default_factory=dict)
     path: str = ""
+    occupancy: Occupancy | None = None  # None: the pre-occupancy timing (memsim/timing.py)
 
     def guesses(self) -> list[str]:
         """Field paths whose source is marked as a guess."""
@@ -165,9 +168,19 @@ def profile_from_dict(data: dict, where: str = "profile") -> DeviceProfile:
     dram = DramSpec.from_dict(dram_body, where=f"{where}: [dram]")
     sources |= _sources(dram_t, "dram.", where, list(dram_body))
 
+    occupancy = None
+    if "occupancy" in data:
+        occ_t = data["occupancy"]
+        if not isinstance(occ_t, dict):
+            raise MemsimError(f"{where}: 'occupancy' must be a table")
+        occ_body = {k: v for k, v in occ_t.items() if k != "source"}
+        occupancy = Occupancy.from_dict(occ_body, where=f"{where}: [occupancy]")
+        sources |= _sources(occ_t, "occupancy.", where, list(occ_body))
+
     profile = DeviceProfile(name=data["name"], description=data["description"], cores=cores,
                             clock_hz=float(data["clock_hz"]), memory_parallelism=float(data["memory_parallelism"]),
-                            image_layout=layout, levels=levels, dram=dram, sources=sources, path=where)
+                            image_layout=layout, levels=levels, dram=dram, sources=sources, path=where,
+                            occupancy=occupancy)
     try:
         profile.hierarchy()  # level order, line growth, unique names
     except MemsimError as exc:

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "calibrate",
     "validate",
     "sweep",
+    "refit",
 )
 
 

@@ -2,6 +2,6 @@
 ``AnalyticalCost`` is a cheap formula for tests and quick searches."""
 from compiler.costs.analytical import AnalyticalCost
 from compiler.costs.device import Device, load_device
-from compiler.costs.simulated import KernelSample, KernelSampler, SimulatedCost
+from compiler.costs.simulated import KernelSample, KernelSampler, KernelTerms, SimulatedCost
 
-__all__ = ["AnalyticalCost", "Device", "KernelSample", "KernelSampler", "SimulatedCost", "load_device"]
+__all__ = ["AnalyticalCost", "Device", "KernelSample", "KernelSampler", "KernelTerms", "SimulatedCost", "load_device"]

@@ -56,6 +56,21 @@ class KernelSample:
     inner_iterations: float
 
 
+@dataclass(frozen=True)
+class KernelTerms:
+    """One kernel's timing terms that do not depend on the fitted timing parameters (memsim/timing.py):
+    ``bandwidth_cycles`` (busiest level or DRAM), ``compute_cycles`` (on the active cores),
+    ``issued_accesses`` (trace rows), ``active_cores``, ``latency_sum_cycles`` (sum of access latencies),
+    ``work_items``. smartmem_sim/calibration/timing_fit.py recombines them under trial parameters."""
+
+    bandwidth_cycles: float
+    compute_cycles: float
+    issued_accesses: float
+    active_cores: float
+    latency_sum_cycles: float
+    work_items: float
+
+
 class KernelSampler(Protocol):
     def sample(self, plan: Plan, step: Step, cores: int, wave_size: int, row_budget: int,
                windows: int) -> list[KernelSample]:
@@ -85,6 +100,7 @@ class SimulatedCost(CostModel):
         self.windows = windows
         self.hierarchy = self.dev.profile.hierarchy()
         self.memo: dict[str, KernelCost] = {}
+        self.terms_memo: dict[str, list[KernelTerms]] = {}
         self.simulated_rows = 0  # rows simulated so far (memo misses only)
 
     def evaluate(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> KernelCost:
@@ -95,8 +111,10 @@ class SimulatedCost(CostModel):
             return hit.renamed(step.id, step.op_type)
         samples = self.sampler.sample(plan_with_layouts(plan, step, tensors), step, self.dev.profile.cores,
                                       self.dev.wave_size, self.row_budget, self.windows)
-        cost = self._combine(step, [self._kernel(s) for s in samples])
+        kernels = [self._kernel(s) for s in samples]
+        cost = self._combine(step, kernels)
         self.memo[key] = cost
+        self.terms_memo[key] = [k["terms"] for k in kernels]
         return cost
 
     # ---------------------------------------------------------------- one kernel
@@ -105,11 +123,12 @@ class SimulatedCost(CostModel):
         rep = self.hierarchy.simulate(trace, table)
         self.simulated_rows += len(trace)
         c = _as_counts(rep)
+        c["rows"] = float(len(trace) - count_from)
         if count_from > 0:
             prefix = memsim.Trace(**{k: getattr(trace, k)[:count_from] for k in memsim.trace.COLUMNS})
             warm = _as_counts(self.hierarchy.simulate(prefix, table))
             self.simulated_rows += count_from
-            c = {k: _sub(v, warm[k]) for k, v in c.items()}
+            c = {k: (v if k == "rows" else _sub(v, warm[k])) for k, v in c.items()}
         return c
 
     def _kernel(self, s: KernelSample) -> dict:
@@ -120,11 +139,12 @@ class SimulatedCost(CostModel):
         if total_counted <= 0:
             raise CompilerError(f"kernel '{s.name}': the sampler counted no work-item")
         compute_cycles = s.inner_iterations / self.dev.alu_lanes
+        active = _active_cores(s, prof.cores, self.dev.wave_size)
         summed = _add_all(per_window)
-        full = self._estimate(_scale(summed, s.items / total_counted), compute_cycles)
+        full = self._estimate(_scale(summed, s.items / total_counted), compute_cycles, s.items, active)
         rel = 0.0
         if total_counted < s.items:
-            secs = [self._estimate(_scale(c, s.items / n), compute_cycles)["seconds"]
+            secs = [self._estimate(_scale(c, s.items / n), compute_cycles, s.items, active)["seconds"]
                     for c, n in zip(per_window, s.counted, strict=True) if n > 0]
             if len(secs) >= 2 and np.mean(secs) > 0:
                 rel = float(2 * np.std(secs, ddof=1) / np.sqrt(len(secs)) / np.mean(secs))
@@ -134,15 +154,26 @@ class SimulatedCost(CostModel):
         full["rel_error"] = rel
         return full
 
-    def _estimate(self, c: dict, compute_cycles: float) -> dict:
+    def _estimate(self, c: dict, compute_cycles: float, work_items: float, active_cores: float) -> dict:
         prof = self.dev.profile
         stats = [memsim.LevelStats(name=lv.name, copies=self.hierarchy.copies(lv),
                                    **{k: int(round(v)) for k, v in lvc.items()})
                  for lv, lvc in zip(prof.levels, c["levels"], strict=True)]
         t = estimate(prof.levels, stats, [self.hierarchy.copies(lv) for lv in prof.levels], prof.dram,
                      int(round(c["dram_read"])), int(round(c["dram_written"])), int(round(c["dram_requests"])),
-                     prof.clock_hz, prof.memory_parallelism, compute_cycles)
-        return {"seconds": t["seconds"], "compute_seconds": compute_cycles / prof.clock_hz, "counts": c}
+                     prof.clock_hz, prof.memory_parallelism, compute_cycles, occupancy=prof.occupancy,
+                     work_items=work_items, active_cores=active_cores, issued_accesses=c["rows"])
+        terms = KernelTerms(bandwidth_cycles=max(t["transfer_cycles"].values()), compute_cycles=t["compute_cycles"],
+                            issued_accesses=c["rows"], active_cores=t["active_cores"],
+                            latency_sum_cycles=t["latency_sum_cycles"], work_items=float(work_items))
+        return {"seconds": t["seconds"], "compute_seconds": t["compute_cycles"] / prof.clock_hz, "counts": c,
+                "terms": terms}
+
+    def terms(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> list[KernelTerms]:
+        """The parameter-free timing terms of each kernel of ``step`` (what calibration fits on)."""
+        tensors = check_layouts(plan, step, layouts)
+        self.evaluate(plan, step, layouts)
+        return self.terms_memo[step_signature(plan, step, tensors)]
 
     def _combine(self, step: Step, kernels: list[dict]) -> KernelCost:
         prof = self.dev.profile
@@ -158,6 +189,14 @@ class SimulatedCost(CostModel):
                           sum(k["counts"]["dram_read"] + k["counts"]["dram_written"] for k in kernels),
                           tuple(levels), len(kernels), sum(k["compute_seconds"] for k in kernels),
                           min((k["sampled"] for k in kernels), default=1.0), float(err))
+
+
+def _active_cores(s: KernelSample, cores: int, wave_size: int) -> float:
+    """Cores that get work: those the trace of a whole (unsampled) kernel uses (the sampler deals
+    work-groups to cores), else an upper bound of one wave per core."""
+    if len(s.windows) == 1 and s.windows[0][1] == 0 and s.counted[0] >= s.items and len(s.windows[0][0]):
+        return float(len(np.unique(s.windows[0][0].core)))
+    return float(min(cores, max(1, -(-s.items // wave_size))))
 
 
 def _as_counts(rep: memsim.Report) -> dict:

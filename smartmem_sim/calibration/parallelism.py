@@ -1,40 +1,44 @@
-"""Fit memory_parallelism against memsim's timing formula on measured kernels (training models).
+"""Fit memory_parallelism against memsim's timing formula on measured kernels (``smartmem calibrate
+--train-models``).
 
-For every plan step the simulator's estimate is ``launch + (bound + latency_sum / mp) / clock``
-(memsim/timing.py, compiler/costs/simulated.py). Evaluating the same steps under mp = 1 and mp = infinity
-gives bound and latency_sum separately (the counts do not depend on mp), so the fit is a 1-D least squares
-in log time (fit.fit_parallelism) on steps measured on the device. Validation should use other models.
+Every measured step is simulated once (terms.py: the per-kernel terms that do not depend on the timing
+parameters) and timing_fit.fit chooses memory_parallelism with the profile's [occupancy] values and the
+launch overhead held fixed, so the fit is the formula memsim/timing.py applies. The complete fit of all
+four device-wide parameters, with held-out models, is smartmem_sim/calibration/refit.py; run it on the
+rows of `smartmem validate --csv` (the refit also reports which parameters the data pin down).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from compiler.costs.device import Device
-from smartmem_sim.calibration import fit
-from smartmem_sim.calibration.validate import with_parallelism
+import numpy as np
 
-NO_LATENCY = 1e15  # a memory_parallelism that makes the latency term vanish
+from compiler.costs.device import Device
+from smartmem_sim.calibration import timing_fit as F
 
 
 def fit_on_models(handle, device: Device, models: Sequence[tuple[str, bool]], policies: Sequence[str],
                   storage: str, repeat: int, log=print) -> tuple[float, float, int]:
     """(memory_parallelism, rms log error, steps used) from steps of ``models`` ((name, tiny) pairs)."""
     from compiler.costs import SimulatedCost
-    from smartmem_sim.calibration.validate import measure_model, predict_rows
+    from smartmem_sim.calibration.refit import shipped_params
+    from smartmem_sim.calibration.terms import extract
+    from smartmem_sim.calibration.validate import measure_model
     from smartmem_sim.simulate import ProgramSampler
 
-    sampler = ProgramSampler()
-    bound_cost = SimulatedCost(with_parallelism(device, NO_LATENCY), sampler)
-    unit_cost = SimulatedCost(with_parallelism(device, 1.0), sampler)
-    bound, lat, meas = [], [], []
+    cost = SimulatedCost(device, ProgramSampler())
+    steps = []
     for name, tiny in models:
-        rows = measure_model(name, tiny, policies, storage, handle, repeat, log=log)
-        rows_b = predict_rows(rows, bound_cost, log=log)
-        rows_u = predict_rows(rows, unit_cost, log=log)
-        for rb, ru in zip(rows_b, rows_u, strict=True):
-            launch_us = device.launch_overhead_s * 1e6 * rb.kernels
-            bound.append(max(rb.predicted_us - launch_us, 0.0))
-            lat.append(max(ru.predicted_us - rb.predicted_us, 0.0))
-            meas.append(rb.measured_us - launch_us)
-    mp, rms = fit.fit_parallelism(bound, lat, meas)
-    return mp, rms, len(meas)
+        steps += extract(measure_model(name, tiny, policies, storage, handle, repeat, log=log), cost, log=log)
+    prof = device.profile
+    max_items = prof.occupancy.max_items_per_core if prof.occupancy else math.inf
+    start = shipped_params(device)
+    fixed = {n: getattr(start, n) for n in F.FITTED if n != "memory_parallelism"}
+    k = F.Kernels.from_steps(steps)
+    meas = np.array([s.measured_us for s in steps])
+    p, _ = F.fit(k, meas, meas > 0, prof.cores, prof.clock_hz, max_items, start=start, fixed=fixed)
+    pred = F.predict_us(k, p, prof.cores, prof.clock_hz, max_items)
+    ok = meas > 0
+    rms = float(np.sqrt(np.mean(F.log_errors(pred[ok], meas[ok]) ** 2)))
+    return p.memory_parallelism, rms, int(ok.sum())

@@ -114,8 +114,12 @@ def build_profile(cal: Calibration, base: DeviceProfile, name: str, mp: tuple[fl
     if lat is not None:
         dram["latency_cycles"] = lat
         dsrc["latency_cycles"] = src(f"random buffer chase plateau {n} minus plateau {n - 1} (ns x clock)")
-    return {**top, "source": sources, "image_layout": {**layout, "source": layout_src}, "levels": levels,
-            "dram": {**dram, "source": dsrc}}
+    out = {**top, "source": sources, "image_layout": {**layout, "source": layout_src}, "levels": levels,
+           "dram": {**dram, "source": dsrc}}
+    if base.occupancy is not None:  # not measured by the microbenchmarks: timing_fit fits it on kernels
+        occ = {k: getattr(base.occupancy, k) for k in base.occupancy.__dataclass_fields__}
+        out["occupancy"] = {**occ, "source": {k: _base_src(base, f"occupancy.{k}") for k in occ}}
+    return out
 
 
 def lv_sources(base: DeviceProfile, lv) -> set[str]:
@@ -157,6 +161,9 @@ def to_toml(profile: dict, header: str) -> str:
     for lv in profile["levels"]:
         out += ["", "[[levels]]"] + _table(lv) + ["", "[levels.source]"] + _table(lv["source"])
     out += ["", "[dram]"] + _table(profile["dram"]) + ["", "[dram.source]"] + _table(profile["dram"]["source"])
+    if "occupancy" in profile:
+        out += ["", "[occupancy]"] + _table(profile["occupancy"])
+        out += ["", "[occupancy.source]"] + _table(profile["occupancy"]["source"])
     text = "\n".join(out) + "\n"
     profile_from_dict(tomllib.loads(text), "calibrated profile")  # raises MemsimError naming the field
     return text

@@ -26,6 +26,7 @@ import numpy as np
 from compiler.costs import SimulatedCost
 from compiler.costs.device import Device, load_device
 from smartmem_sim.calibration import stats
+from smartmem_sim.calibration.terms import kernel_hash, source_hash
 from smartmem_sim.errors import UserError
 
 POLICIES = ("naive", "fusion", "smartmem")
@@ -45,6 +46,7 @@ class KernelRow:
     predicted_us: float
     sampled: float  # share of work-items the prediction simulated (1 = exact)
     image_max: str = ""  # the device's largest image2d, "WxH" (plans move larger images to buffers)
+    kernel_hash: str = ""  # terms.source_hash of the OpenCL sources that ran ("" in CSVs older than the hash)
 
     @property
     def rel_error(self) -> float:
@@ -66,9 +68,10 @@ def device_for(profile_path: str, execution: dict | None = None, base: str | Non
         except Exception as exc:
             raise UserError(f"profile {profile_path}: no execution table for '{base or profile.name}' "
                             f"({exc}); pass --execution FILE (written by `smartmem calibrate`) or --base NAME") from None
-        return Device(profile, execution_dev.wave_size, execution_dev.alu_lanes, execution_dev.launch_overhead_s)
+        return Device(profile, execution_dev.wave_size, execution_dev.alu_lanes, execution_dev.launch_overhead_s,
+                      execution_dev.texel_reuse)
     return Device(profile, int(execution["wave_size"]), float(execution["alu_lanes"]),
-                  float(execution["launch_overhead_s"]))
+                  float(execution["launch_overhead_s"]), bool(execution.get("texel_reuse", True)))
 
 
 def read_execution(path: str) -> dict:
@@ -131,14 +134,17 @@ def measure_model(model: str, tiny: bool, policies: Sequence[str], storage: str,
         per_kernel = np.median(np.array([[t.duration_ns for t in r.timings] for r in runs]), axis=0)
         measured: dict[str, float] = defaultdict(float)
         count: dict[str, int] = defaultdict(int)
+        sources: dict[str, list[str]] = defaultdict(list)
         for k, ns in zip(first.kernels, per_kernel, strict=True):
             measured[k.step] += float(ns) / 1e3
             count[k.step] += 1
+            sources[k.step].append(k.source)
         for step in plan.steps:
             if step.id in measured:
                 rows.append(KernelRow(label, policy, storage, step.id, step.nodes[0] if step.nodes else "",
                                       step.op_type, count[step.id], _layout_names(plan, step), measured[step.id],
-                                      float("nan"), float("nan"), f"{image_max[0]}x{image_max[1]}"))
+                                      float("nan"), float("nan"), f"{image_max[0]}x{image_max[1]}",
+                                      source_hash(sources[step.id])))
         log(f"{label:24s} {policy:9s} {len(plan.steps):4d} steps  measured {sum(measured.values()) / 1e3:9.3f} ms "
             f"({time.perf_counter() - t0:5.1f} s)")
     return rows
@@ -152,6 +158,7 @@ def predict_rows(rows: list[KernelRow], cost: SimulatedCost, seed: int = 0, log=
         groups[(r.model, r.policy, r.storage, r.image_max)].append(r)
     graphs: dict[str, object] = {}
     out = []
+    differ = 0
     for (label, policy, storage, image_max), rs in groups.items():
         t0 = time.perf_counter()
         if label not in graphs:
@@ -166,7 +173,13 @@ def predict_rows(rows: list[KernelRow], cost: SimulatedCost, seed: int = 0, log=
                                 "compiled now; were the rows measured at another commit?")
             kc = cost.evaluate(plan, step)
             out.append(replace(r, predicted_us=kc.seconds * 1e6, sampled=kc.sampled))
+            if r.kernel_hash and r.kernel_hash != kernel_hash(plan, step):
+                differ += 1
         log(f"{label:24s} {policy:9s} predicted {len(rs)} steps ({time.perf_counter() - t0:5.1f} s)")
+    unchecked = sum(1 for r in rows if not r.kernel_hash)
+    if differ or unchecked:
+        log(f"warning: {differ} measured steps ran other kernels than the current code generates "
+            f"(kernel_hash differs); {unchecked} rows carry no kernel_hash (unchecked)")
     return out
 
 
@@ -187,7 +200,8 @@ def read_rows(path: str) -> list[KernelRow]:
             try:
                 out.append(KernelRow(rec["model"], rec["policy"], rec["storage"], rec["step"], rec["node"],
                                      rec["op_type"], int(rec["kernels"]), rec["layouts"],
-                                     float(rec["measured_us"]), float("nan"), float("nan"), rec.get("image_max", "")))
+                                     float(rec["measured_us"]), float("nan"), float("nan"), rec.get("image_max", ""),
+                                     rec.get("kernel_hash", "") or ""))
             except (KeyError, ValueError) as exc:
                 raise UserError(f"{path}: line {i}: bad or missing field ({exc}); expected the columns "
                                 f"{', '.join(CSV_FIELDS)}") from None

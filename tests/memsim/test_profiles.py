@@ -62,3 +62,23 @@ def test_unknown_names_and_paths():
         load_profile("adreno999")
     with pytest.raises(MemsimError, match="does not exist"):
         load_profile("/nonexistent/dev.toml")
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("reads_in_flight_per_item = 2\n", "reads_in_flight_per_item = 0\n",
+     "\\[occupancy\\]: occupancy: field 'reads_in_flight_per_item' must be > 0"),
+    ("max_items_per_core = 1024\n", "max_items_per_core = 1024\nwarps = 4\n", "\\[occupancy\\]: unknown key"),
+    ("accesses_per_core_per_cycle = 4\n", "", "\\[occupancy\\]: missing key\\(s\\) accesses_per_core_per_cycle"),
+    ('max_items_per_core = "guess', 'max_items = "guess', "field 'occupancy.max_items_per_core' has no source"),
+])
+def test_malformed_occupancy(tmp_path, old, new, message):
+    assert old in BASE
+    with pytest.raises(MemsimError, match=message):
+        load_profile(write(tmp_path, BASE.replace(old, new, 1)))
+
+
+def test_occupancy_is_optional_and_loaded_with_sources(tmp_path):
+    prof = load_profile(write(tmp_path, BASE))
+    assert prof.occupancy.max_items_per_core == 1024 and "occupancy.max_items_per_core" in prof.guesses()
+    without = BASE[:BASE.index("[occupancy]")]
+    assert load_profile(write(tmp_path, without)).occupancy is None

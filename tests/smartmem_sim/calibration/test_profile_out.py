@@ -38,6 +38,9 @@ def test_profile_loads_and_marks_sources(tmp_path):
     assert l2.latency_cycles == pytest.approx(232.0)  # (176 - 60) ns
     assert p.dram.latency_cycles == pytest.approx(344.0)  # buffer plateaus (315 - 143) ns
     assert l1.bandwidth_bytes_per_cycle == pytest.approx(8e12 / 2e9 / 132, rel=1e-5)  # 6 digits written
+    # the base's [occupancy] (not measured by microbenchmarks) is carried over with the base's sources
+    assert p.occupancy == base.occupancy
+    assert p.sources["occupancy.reads_in_flight_per_item"].startswith("guess (base profile h100_opencl")
     assert p.dram.bandwidth_bytes_per_s == pytest.approx(1.3e12)
     assert p.memory_parallelism == pytest.approx(3e4)
     for key in ("cores", "clock_hz", "memory_parallelism", "levels.L1.size", "levels.L2.latency_cycles",

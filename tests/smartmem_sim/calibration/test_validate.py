@@ -29,10 +29,18 @@ def test_summary_needs_rows():
 
 def test_rows_csv_round_trip(tmp_path):
     rows = [row("naive", "n1", "MatMul", "a->b", 100.5, 105.0, "k_1")]
+    rows.append(v.replace(rows[0], kernel_hash="0123456789ab"))
     path = tmp_path / "r.csv"
     path.write_text(v.rows_csv(rows))
     back = v.read_rows(str(path))
     assert back[0].step == "k_1" and back[0].measured_us == 100.5 and back[0].image_max == "32768x32768"
+    assert back[0].kernel_hash == "" and back[1].kernel_hash == "0123456789ab"
+    # a CSV written before the hash column existed still reads (its rows are unchecked)
+    old = "\n".join(",".join(f for f in line.split(",")[:-2] + line.split(",")[-1:])
+                    for line in path.read_text().splitlines()[:2]) + "\n"
+    assert "kernel_hash" not in old.splitlines()[0]
+    (tmp_path / "old.csv").write_text(old)
+    assert v.read_rows(str(tmp_path / "old.csv"))[0].kernel_hash == ""
 
 
 def test_read_rows_names_bad_line(tmp_path):

@@ -1,0 +1,160 @@
+"""Per-kernel timing terms of measured plan steps: simulate once, fit many times.
+
+The simulator's counts (hits, misses, bytes per level) depend on a profile's cache geometry, latencies and
+bandwidths, but not on the timing parameters calibration fits (memory_parallelism, reads in flight per
+work-item, issue rate, launch overhead; memsim/timing.py). So every measured step of a validate CSV is
+simulated once under the profile (compiler.costs.SimulatedCost.terms) and its kernels' terms are written
+to a CSV; smartmem_sim/calibration/timing_fit.py then recombines them under trial parameters in
+milliseconds.
+
+Each step also gets the hash of the OpenCL source of the kernels that the current code generates for it
+(:func:`kernel_hash`). A validate CSV written since this hash exists records the hash of the kernels that
+ran; a row whose hashes differ was measured on other kernels than the ones simulated now, and the fit
+leaves it out (older CSVs have no hash: their rows are used unchecked, and the report says so).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import time
+from collections import defaultdict
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+from compiler.costs import KernelTerms, SimulatedCost
+from smartmem_sim.errors import UserError
+
+TERM_FIELDS = [f.name for f in fields(KernelTerms)]
+STEP_FIELDS = ["row", "model", "policy", "storage", "step", "node", "op_type", "layouts", "kernels",
+               "measured_us", "measured_hash", "current_hash", "sampled"]
+CSV_FIELDS = STEP_FIELDS + ["kernel"] + TERM_FIELDS
+
+
+def step_constants(plan, step) -> dict:
+    """Weight values some kernels need at generation time (as smartmem_sim.simulate does)."""
+    from onnx import numpy_helper
+
+    from compiler.frontend.weights import is_stripped_initializer
+
+    names = {op.tensor for op in step.inputs if op is not None}
+    return {n: numpy_helper.to_array(plan.weights[n]) for n in names
+            if n in plan.weights and not is_stripped_initializer(plan.weights[n])}
+
+
+def source_hash(sources) -> str:
+    """First 12 hex digits of sha256 over the kernels' OpenCL sources, in launch order."""
+    h = hashlib.sha256()
+    for s in sources:
+        h.update(s.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+
+
+def kernel_hash(plan, step, texel_reuse: bool = True) -> str:
+    """:func:`source_hash` of the kernels the current code generates for ``step`` (built with or without
+    texel registers: kernels/ops/program.py)."""
+    from kernels.library import step_kernels
+
+    return source_hash(k.source for k in step_kernels(plan, step, step_constants(plan, step),
+                                                      texel_reuse=texel_reuse))
+
+
+@dataclass(frozen=True)
+class StepTerms:
+    """One measured step and the terms of its kernels."""
+
+    row: int
+    model: str
+    policy: str
+    storage: str
+    step: str
+    node: str
+    op_type: str
+    layouts: str
+    kernels: int
+    measured_us: float
+    measured_hash: str
+    current_hash: str
+    sampled: float
+    terms: tuple[KernelTerms, ...]
+
+    @property
+    def hash_checked(self) -> bool:
+        return bool(self.measured_hash)
+
+    @property
+    def same_kernels(self) -> bool:
+        """False only when the measured kernels are known to differ from the simulated ones."""
+        return not self.measured_hash or self.measured_hash == self.current_hash
+
+
+def extract(rows, cost: SimulatedCost, seed: int = 0, log=print) -> list[StepTerms]:
+    """Terms of every row (validate.KernelRow) under ``cost``'s profile; plans compiled as validate does.
+    The kernels hashed are built as ``cost.sampler`` traces them (its ``texel_reuse``, default on)."""
+    reuse = bool(getattr(cost.sampler, "texel_reuse", True))
+    from smartmem_sim.calibration.validate import _graph, _plan
+
+    groups: dict[tuple, list[tuple[int, object]]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        groups[(r.model, r.policy, r.storage, r.image_max)].append((i, r))
+    graphs: dict[str, object] = {}
+    out: list[StepTerms] = []
+    for (label, policy, storage, image_max), rs in groups.items():
+        t0 = time.perf_counter()
+        if label not in graphs:
+            graphs[label] = _graph(label.removesuffix(".tiny"), label.endswith(".tiny"), seed)[1]
+        w, _, h = image_max.partition("x")
+        plan = _plan(graphs[label], policy, storage, (int(w), int(h)) if h else (1 << 30, 1 << 30))
+        steps = {s.id: s for s in plan.steps}
+        for i, r in rs:
+            step = steps.get(r.step)
+            if step is None or step.op_type != r.op_type:
+                raise UserError(f"{label} {policy}: measured step '{r.step}' ({r.op_type}) is not in the plan "
+                                "compiled now; were the rows measured at another commit?")
+            kc = cost.evaluate(plan, step)
+            terms = tuple(cost.terms(plan, step))
+            out.append(StepTerms(i, label, policy, storage, r.step, r.node, r.op_type, r.layouts, r.kernels,
+                                 r.measured_us, getattr(r, "kernel_hash", ""), kernel_hash(plan, step, reuse),
+                                 kc.sampled, terms))
+        log(f"{label:24s} {policy:9s} terms of {len(rs)} steps ({time.perf_counter() - t0:5.1f} s)")
+    return sorted(out, key=lambda s: s.row)
+
+
+def terms_csv(steps: list[StepTerms]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_FIELDS)
+    for s in steps:
+        head = [s.row, s.model, s.policy, s.storage, s.step, s.node, s.op_type, s.layouts, s.kernels,
+                repr(s.measured_us), s.measured_hash, s.current_hash, repr(s.sampled)]
+        for k, t in enumerate(s.terms):
+            w.writerow(head + [k] + [repr(v) for v in astuple(t)])
+    return buf.getvalue()
+
+
+def read_terms(path: str) -> list[StepTerms]:
+    """Steps of a CSV written by :func:`terms_csv`."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"terms file {path} does not exist")
+    by_row: dict[int, list] = {}
+    with open(p, newline="") as fh:
+        for n, rec in enumerate(csv.DictReader(fh), start=2):
+            try:
+                row = int(rec["row"])
+                term = KernelTerms(**{f: float(rec[f]) for f in TERM_FIELDS})
+                if row not in by_row:
+                    by_row[row] = [rec, []]
+                by_row[row][1].append(term)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise UserError(f"{path}: line {n}: bad or missing field ({exc}); expected the columns "
+                                f"{', '.join(CSV_FIELDS)}") from None
+    if not by_row:
+        raise UserError(f"{path}: no rows")
+    out = []
+    for row, (rec, terms) in sorted(by_row.items()):
+        out.append(StepTerms(row, rec["model"], rec["policy"], rec["storage"], rec["step"], rec["node"],
+                             rec["op_type"], rec["layouts"], int(rec["kernels"]), float(rec["measured_us"]),
+                             rec["measured_hash"], rec["current_hash"], float(rec["sampled"]), tuple(terms)))
+    return out
