@@ -18,7 +18,6 @@ import csv
 import hashlib
 import io
 import time
-from collections import defaultdict
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
@@ -93,31 +92,17 @@ def extract(rows, cost: SimulatedCost, seed: int = 0, log=print) -> list[StepTer
     """Terms of every row (validate.KernelRow) under ``cost``'s profile; plans compiled as validate does.
     The kernels hashed are built as ``cost.sampler`` traces them (its ``texel_reuse``, default on)."""
     reuse = bool(getattr(cost.sampler, "texel_reuse", True))
-    from smartmem_sim.calibration.validate import _graph, _plan
+    from smartmem_sim.calibration.validate import replanned
 
-    groups: dict[tuple, list[tuple[int, object]]] = defaultdict(list)
-    for i, r in enumerate(rows):
-        groups[(r.model, r.policy, r.storage, r.image_max)].append((i, r))
-    graphs: dict[str, object] = {}
     out: list[StepTerms] = []
-    for (label, policy, storage, image_max), rs in groups.items():
-        t0 = time.perf_counter()
-        if label not in graphs:
-            graphs[label] = _graph(label.removesuffix(".tiny"), label.endswith(".tiny"), seed)[1]
-        w, _, h = image_max.partition("x")
-        plan = _plan(graphs[label], policy, storage, (int(w), int(h)) if h else (1 << 30, 1 << 30))
-        steps = {s.id: s for s in plan.steps}
-        for i, r in rs:
-            step = steps.get(r.step)
-            if step is None or step.op_type != r.op_type:
-                raise UserError(f"{label} {policy}: measured step '{r.step}' ({r.op_type}) is not in the plan "
-                                "compiled now; were the rows measured at another commit?")
+    for label, policy, plan, found, t0 in replanned(rows, seed):
+        for i, r, step in found:
             kc = cost.evaluate(plan, step)
             terms = tuple(cost.terms(plan, step))
-            out.append(StepTerms(i, label, policy, storage, r.step, r.node, r.op_type, r.layouts, r.kernels,
+            out.append(StepTerms(i, label, policy, r.storage, r.step, r.node, r.op_type, r.layouts, r.kernels,
                                  r.measured_us, getattr(r, "kernel_hash", ""), kernel_hash(plan, step, reuse),
                                  kc.sampled, terms))
-        log(f"{label:24s} {policy:9s} terms of {len(rs)} steps ({time.perf_counter() - t0:5.1f} s)")
+        log(f"{label:24s} {policy:9s} terms of {len(found)} steps ({time.perf_counter() - t0:5.1f} s)")
     return sorted(out, key=lambda s: s.row)
 
 

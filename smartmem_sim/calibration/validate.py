@@ -150,15 +150,14 @@ def measure_model(model: str, tiny: bool, policies: Sequence[str], storage: str,
     return rows
 
 
-def predict_rows(rows: list[KernelRow], cost: SimulatedCost, seed: int = 0, log=print) -> list[KernelRow]:
-    """``rows`` with predicted_us from ``cost``: each (model, policy, storage) compiled again (compilation
-    is deterministic, so step ids match the measured ones) and every measured step evaluated."""
-    groups: dict[tuple, list[KernelRow]] = defaultdict(list)
-    for r in rows:
-        groups[(r.model, r.policy, r.storage, r.image_max)].append(r)
+def replanned(rows: Sequence, seed: int = 0):
+    """Yield ``(label, policy, plan, [(index, row, step), ...], t0)`` per (model, policy, storage, image limit)
+    group of measured ``rows``, its plan compiled again (compilation is deterministic, so step ids match the
+    measured ones); a measured step missing from the plan is an error."""
+    groups: dict[tuple, list[tuple[int, KernelRow]]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        groups[(r.model, r.policy, r.storage, r.image_max)].append((i, r))
     graphs: dict[str, object] = {}
-    out = []
-    differ = 0
     for (label, policy, storage, image_max), rs in groups.items():
         t0 = time.perf_counter()
         if label not in graphs:
@@ -166,16 +165,27 @@ def predict_rows(rows: list[KernelRow], cost: SimulatedCost, seed: int = 0, log=
         w, _, h = image_max.partition("x")
         plan = _plan(graphs[label], policy, storage, (int(w), int(h)) if h else (1 << 30, 1 << 30))
         steps = {s.id: s for s in plan.steps}
-        for r in rs:
+        found = []
+        for i, r in rs:
             step = steps.get(r.step)
             if step is None or step.op_type != r.op_type:
                 raise UserError(f"{label} {policy}: measured step '{r.step}' ({r.op_type}) is not in the plan "
                                 "compiled now; were the rows measured at another commit?")
+            found.append((i, r, step))
+        yield label, policy, plan, found, t0
+
+
+def predict_rows(rows: list[KernelRow], cost: SimulatedCost, seed: int = 0, log=print) -> list[KernelRow]:
+    """``rows`` with predicted_us from ``cost``: every measured step of :func:`replanned` evaluated."""
+    out = []
+    differ = 0
+    for label, policy, plan, found, t0 in replanned(rows, seed):
+        for _, r, step in found:
             kc = cost.evaluate(plan, step)
             out.append(replace(r, predicted_us=kc.seconds * 1e6, sampled=kc.sampled))
             if r.kernel_hash and r.kernel_hash != kernel_hash(plan, step):
                 differ += 1
-        log(f"{label:24s} {policy:9s} predicted {len(rs)} steps ({time.perf_counter() - t0:5.1f} s)")
+        log(f"{label:24s} {policy:9s} predicted {len(found)} steps ({time.perf_counter() - t0:5.1f} s)")
     unchecked = sum(1 for r in rows if not r.kernel_hash)
     if differ or unchecked:
         log(f"warning: {differ} measured steps ran other kernels than the current code generates "
