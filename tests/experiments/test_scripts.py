@@ -1,6 +1,8 @@
 """The experiment scripts' pure functions on hand-made sweep records (no simulation)."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from experiments import (
@@ -45,9 +47,13 @@ def test_table8_speedups_geomean_and_paper_ratios():
     assert geo["paper_smartmem_over_mnn"] == 7.9
 
 
-def test_h100_speedups_from_the_committed_csv():
-    h = common.h100_speedups()
-    assert h["swin"]["over_naive"] == pytest.approx(20.5068 / 9.8109)
+def test_h100_speedups_read_a_measurement_csv(tmp_path):
+    f = tmp_path / "h100_models.csv"
+    f.write_text("# a comment line\nmodel,policy,total_device_ms\nswin,naive,20.5\nswin,fusion,24.0\n"
+                 "swin,smartmem,10.25\nvit,naive,3.0\n")
+    h = common.h100_speedups(f)
+    assert h["swin"] == {"over_naive": pytest.approx(2.0), "over_fusion": pytest.approx(24.0 / 10.25)}
+    assert math.isnan(h["vit"]["over_naive"]) and common.h100_speedups(tmp_path / "absent.csv") == {}
 
 
 def test_ablation_steps_multiply_to_the_total():
