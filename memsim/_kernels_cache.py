@@ -68,6 +68,19 @@ ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 @njit(cache=True, inline="always")
+def _emit(oa, on, ow, orow, pos, addr, nbytes, write, rowmode, rid):
+    """Append one request (byte address, bytes, write flag, trace row) to the next level's stream; the new
+    stream length."""
+    upos = np.uint64(pos)
+    oa[upos] = addr
+    on[upos] = nbytes
+    ow[upos] = write
+    if rowmode != 0:
+        orow[upos] = rid
+    return pos + 1
+
+
+@njit(cache=True, inline="always")
 def _popcount(x):
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
@@ -476,25 +489,13 @@ def _lean_lru_loads(tags, valid, dirty, plru, cbase, pbase, set_mask, ways, lb, 
             vw = _order_last(rank, ways)
             uwi = np.uint64(base + vw)
             rid = i if rowmode == 1 else (irow[ui] if rowmode == 2 else 0)
-            upos = np.uint64(pos)
-            oa[upos] = line << lb
-            on[upos] = line_bytes
-            ow[upos] = 0
-            if rowmode != 0:
-                orow[upos] = rid
-            pos += 1
+            pos = _emit(oa, on, ow, orow, pos, line << lb, line_bytes, 0, rowmode, rid)
             bfill += line_bytes
             old = tags[uwi]
             if old != -1 and dirty[uwi] != ZERO:
                 wbs += 1
                 bwritten += line_bytes
-                upos = np.uint64(pos)
-                oa[upos] = old << lb
-                on[upos] = line_bytes
-                ow[upos] = 1
-                if rowmode != 0:
-                    orow[upos] = rid
-                pos += 1
+                pos = _emit(oa, on, ow, orow, pos, old << lb, line_bytes, 1, rowmode, rid)
             tags[uwi] = line
             valid[uwi] = ONE
             dirty[uwi] = ZERO
@@ -641,13 +642,8 @@ def level_pass(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta
                         misses += 1
                         smisses += 1
                         f = _first(missing)
-                        upos = np.uint64(pos)
-                        oa[upos] = (line << lb) + f * sec
-                        on[upos] = (_last(missing) - f + 1) * sec
-                        ow[upos] = 0
-                        if rowmode != 0:
-                            orow[upos] = rid
-                        pos += 1
+                        pos = _emit(oa, on, ow, orow, pos, (line << lb) + f * sec, (_last(missing) - f + 1) * sec, 0,
+                                    rowmode, rid)
                         v |= missing
                         valid[uwi] = v
                         bfill += _popcount(missing) * sec
@@ -670,13 +666,7 @@ def level_pass(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta
                     else:
                         vw = lru_way
                     wi = base + vw
-                    upos = np.uint64(pos)
-                    oa[upos] = (line << lb) + s0 * sec
-                    on[upos] = (s1 - s0 + 1) * sec
-                    ow[upos] = 0
-                    if rowmode != 0:
-                        orow[upos] = rid
-                    pos += 1
+                    pos = _emit(oa, on, ow, orow, pos, (line << lb) + s0 * sec, (s1 - s0 + 1) * sec, 0, rowmode, rid)
                     bfill += (s1 - s0 + 1) * sec
                     uwi = np.uint64(wi)
                     old = tags[uwi]
@@ -686,13 +676,7 @@ def level_pass(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta
                         wb_bytes = (_last(d) - f + 1) * sec
                         wbs += 1
                         bwritten += wb_bytes
-                        upos = np.uint64(pos)
-                        oa[upos] = (old << lb) + f * sec
-                        on[upos] = wb_bytes
-                        ow[upos] = 1
-                        if rowmode != 0:
-                            orow[upos] = rid
-                        pos += 1
+                        pos = _emit(oa, on, ow, orow, pos, (old << lb) + f * sec, wb_bytes, 1, rowmode, rid)
                     tags[uwi] = line
                     valid[uwi] = mask
                     dirty[uwi] = ZERO
