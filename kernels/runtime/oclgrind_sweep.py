@@ -186,7 +186,7 @@ class Sweep:
     """Collects launches, runs the uncached ones in batches, keeps one record per distinct kernel."""
 
     def __init__(self, cache_dir: Path, *, workers: int, batch_size: int, job_timeout_s: float, progress: bool):
-        self.cache_dir = Path(cache_dir)
+        self.cache_dir = Path(cache_dir).resolve()  # oclgrind's driver runs elsewhere and reads job paths
         self.results_dir = self.cache_dir / "results"
         self.jobs_dir = self.cache_dir / "jobs"
         self.results_dir.mkdir(parents=True, exist_ok=True)

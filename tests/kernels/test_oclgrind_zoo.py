@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,6 +81,16 @@ def test_a_second_run_reads_the_cache_and_reports_findings(sample_cache, capsys)
     text = capsys.readouterr().out
     assert "1 with findings" in text and result["entry"] in text and "invalid_write" in text
     assert sum(r["status"] == "diagnostics" for r in csv.DictReader(out.open())) == 1
+
+
+@pytest.mark.opencl
+@pytest.mark.slow
+def test_a_relative_cache_dir_works(oclgrind_icd, tmp_path, monkeypatch):
+    """`make check-kernels` passes the default, relative .cache/oclgrind; the oclgrind processes must still
+    find their jobs (they once failed every kernel that way)."""
+    monkeypatch.chdir(tmp_path)
+    records = run_sweep(["vit"], ("naive",), cache_dir=Path("rel/cache"), progress=False)
+    assert records and all(r["status"] == "ok" for r in records), [r["status"] for r in records][:5]
 
 
 def test_unknown_model_or_policy_is_exit_status_2(capsys):
