@@ -259,9 +259,7 @@ def access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, st
                 if ordered:  # invalid ways stay at the back of the order, behind every valid way
                     plru[pidx] = _order_to_back(plru[pidx], w, ways)
         meta[row, META_LAST_LINE] = -1
-        oa[sp] = addr
-        on[sp] = nb
-        ow[sp] = 1
+        _emit(oa, on, ow, oa, sp, addr, nb, 1, 0, 0)
         return 1
 
     stats[row, S_ACC] += 1
@@ -284,18 +282,14 @@ def access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, st
             stats[row, S_SMISS] += 1
         if missing != ZERO and is_store and not walloc:
             stats[row, S_BWRITTEN] += nb
-            oa[sp] = addr
-            on[sp] = nb
-            ow[sp] = 1
+            _emit(oa, on, ow, oa, sp, addr, nb, 1, 0, 0)
             meta[row, META_LAST_LINE] = line_no
             umeta[row, UMETA_LAST_VALID] = valid[wi]
             umeta[row, UMETA_LAST_DIRTY] = dirty[wi]
             return 1
         if missing != ZERO:
             first = _first(missing)
-            oa[sp] = (line_no << lb) + first * sec
-            on[sp] = (_last(missing) - first + 1) * sec
-            ow[sp] = 0
+            _emit(oa, on, ow, oa, sp, (line_no << lb) + first * sec, (_last(missing) - first + 1) * sec, 0, 0, 0)
             nout = 1
             valid[wi] |= missing
             stats[row, S_BFILL] += _popcount(missing) * sec
@@ -310,17 +304,13 @@ def access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, st
                 dirty[wi] |= mask
             else:
                 stats[row, S_BWRITTEN] += nb
-                oa[sp + nout] = addr
-                on[sp + nout] = nb
-                ow[sp + nout] = 1
+                _emit(oa, on, ow, oa, sp + nout, addr, nb, 1, 0, 0)
                 nout += 1
     else:
         stats[row, S_MISS] += 1
         if is_store and not walloc:
             stats[row, S_BWRITTEN] += nb
-            oa[sp] = addr
-            on[sp] = nb
-            ow[sp] = 1
+            _emit(oa, on, ow, oa, sp, addr, nb, 1, 0, 0)
             meta[row, META_LAST_LINE] = -1
             return 1
         if ordered:
@@ -342,9 +332,7 @@ def access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, st
             umeta[row, UMETA_RNG] = x
             v = np.int64(x % np.uint64(ways))
         wi = base + v
-        oa[sp] = (line_no << lb) + s0 * sec
-        on[sp] = (s1 - s0 + 1) * sec
-        ow[sp] = 0
+        _emit(oa, on, ow, oa, sp, (line_no << lb) + s0 * sec, (s1 - s0 + 1) * sec, 0, 0, 0)
         nout = 1
         stats[row, S_BFILL] += (s1 - s0 + 1) * sec
         old = tags[wi]
@@ -354,9 +342,7 @@ def access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, st
             wb_bytes = (_last(d) - dfirst + 1) * sec
             stats[row, S_WB] += 1
             stats[row, S_BWRITTEN] += wb_bytes
-            oa[sp + 1] = (old << lb) + dfirst * sec
-            on[sp + 1] = wb_bytes
-            ow[sp + 1] = 1
+            _emit(oa, on, ow, oa, sp + 1, (old << lb) + dfirst * sec, wb_bytes, 1, 0, 0)
             nout = 2
         tags[wi] = line_no
         valid[wi] = mask
@@ -372,9 +358,7 @@ def access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, st
                 dirty[wi] = mask
             else:
                 stats[row, S_BWRITTEN] += nb
-                oa[sp + nout] = addr
-                on[sp + nout] = nb
-                ow[sp + nout] = 1
+                _emit(oa, on, ow, oa, sp + nout, addr, nb, 1, 0, 0)
                 nout += 1
         w = v
 
@@ -398,12 +382,7 @@ def _generic(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, 
         k = access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, stats, a, piece, is_store,
                    sa, sn, sw, 0)
         for j in range(k):
-            oa[pos] = sa[j]
-            on[pos] = sn[j]
-            ow[pos] = sw[j]
-            if track:
-                orow[pos] = rowid
-            pos += 1
+            pos = _emit(oa, on, ow, orow, pos, sa[j], sn[j], sw[j], 1 if track else 0, rowid)
         a += piece
     return pos
 

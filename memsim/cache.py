@@ -210,24 +210,51 @@ class CacheState:
         self.copies = copies
         self.lanes = lanes
         shape = (copies, level.sets, level.ways)
-        self.tags = np.full(shape, -1, dtype=np.int64)
+        self.tags = np.empty(shape, dtype=np.int64)
         self.stamp = np.zeros(shape, dtype=np.int64)
         self.valid = np.zeros(shape, dtype=np.uint64)
         self.dirty = np.zeros(shape, dtype=np.uint64)
-        self.plru = np.zeros((copies, level.sets), dtype=np.uint64)
-        if level.policy == "lru" and level.ways <= K.ORDER_MAX_WAYS:
-            self.plru[:] = np.uint64(K.lru_order_start(level.ways))
+        self.plru = np.empty((copies, level.sets), dtype=np.uint64)
         rows = copies * lanes
-        self.meta = np.zeros((rows, K.NMETA), dtype=np.int64)
+        self.meta = np.empty((rows, K.NMETA), dtype=np.int64)
+        self.umeta = np.empty((rows, K.NUMETA), dtype=np.uint64)
+        self.stats = np.empty((rows, K.NSTATS), dtype=np.int64)
+        self.cfg = level.config_array()
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty every copy again, in place (a hierarchy reuses its state between simulations): every way
+        invalid, recency orders / tree bits, clocks, last lines, counters and random state as built.
+        ``valid`` and ``dirty`` are left as they are: a way is only looked at through a matching tag, and a
+        fill sets both, so an invalid way's masks are never read. ``stamp`` is only read by LRU without a
+        recency order and by FIFO (an invalid way's 0 is below every fill time); it is reset for those."""
+        from memsim import _kernels_cache as K
+
+        level = self.level
+        self.tags.fill(-1)
+        if self.reads_stamps:
+            self.stamp.fill(0)
+        self.plru.fill(np.uint64(K.lru_order_start(level.ways)) if self.ordered else np.uint64(0))
+        self.meta.fill(0)
         self.meta[:, K.META_LAST_LINE] = -1
-        self.umeta = np.zeros((rows, K.NUMETA), dtype=np.uint64)
+        self.umeta.fill(np.uint64(0))
         seed = 0 if level.seed is None else level.seed
-        for r in range(rows):
+        for r in range(self.meta.shape[0]):
             # xorshift64 must not start at 0; mix the seed so neighbouring seeds differ in many bits
             s = ((seed + r + 1) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
             self.umeta[r, K.UMETA_RNG] = np.uint64(s or 1)
-        self.stats = np.zeros((rows, K.NSTATS), dtype=np.int64)
-        self.cfg = level.config_array()
+        self.stats.fill(0)
+
+    @property
+    def ordered(self) -> bool:
+        """LRU kept as a per-set recency order in ``plru`` (no stamps)."""
+        from memsim import _kernels_cache as K
+
+        return self.level.policy == "lru" and self.level.ways <= K.ORDER_MAX_WAYS
+
+    @property
+    def reads_stamps(self) -> bool:
+        return self.level.policy == "fifo" or (self.level.policy == "lru" and not self.ordered)
 
     def totals(self) -> dict[str, int]:
         """Counters summed over all copies, by name (see _kernels_cache.STAT_NAMES)."""

@@ -11,7 +11,8 @@ Order of events, which defines the counts exactly:
   through the whole hierarchy before the next row, because no level ever looks at a level below it
   (levels are non-inclusive: an eviction below never invalidates above).
 - What leaves the last level is DRAM traffic: fetches are DRAM reads, stores DRAM writes.
-- Every simulation starts with empty caches. Rows are processed in chunks, one level at a time (state
+- Every simulation starts with empty caches (a hierarchy keeps its state arrays and buffers between calls and
+  empties them, which is much cheaper than allocating them for the many small traces a compiler sends). Rows are processed in chunks, one level at a time (state
   carries across chunks, which bounds memory and changes no count). A hierarchy whose levels all have one
   copy (one core, or no per-core level) runs each chunk through its levels in one thread. Otherwise
   rows are grouped by core, the per-core levels run one copy per thread, and the shared levels run as set partitions in
@@ -25,6 +26,7 @@ Order of events, which defines the counts exactly:
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -85,6 +87,8 @@ class Hierarchy:
         self.name = name
         if self.clock_hz <= 0 or self.memory_parallelism <= 0:
             raise MemsimError("clock_hz and memory_parallelism must be > 0")
+        self._workspace: _Workspace | None = None  # state and buffers kept between simulations
+        self._lock = threading.Lock()
 
     def copies(self, level: CacheLevel) -> int:
         return self.cores if level.per_core else 1
@@ -138,24 +142,45 @@ class Hierarchy:
         nbytes = _as_column("nbytes", nbytes, np.int32, 1, 2**31 - 1)
         if not (core.shape[0] == write.shape[0] == nbytes.shape[0] == n):
             raise MemsimError("addresses, core, write and nbytes must have the same length")
-        shift, bits = self.partitioning()
-        state = _State(self.levels, [self.copies(lvl) for lvl in self.levels],
-                       [1 if lvl.per_core else 1 << bits for lvl in self.levels])
-        streams = max(self.cores, 1 << bits)
-        dram = np.zeros((streams, 3), np.int64)
-        # room for the (at most 2) requests one access() sends below, per parallel stream
-        scratch = (np.empty((streams, 4), np.int64), np.empty((streams, 4), np.int32),
-                   np.empty((streams, 4), np.uint8))
-        if n and self._single_stream():
-            _serial(state, addrs, nbytes, write, core, self, scratch, dram)
-        elif n:
-            runner = _ChunkRunner(self, state, shift, bits, scratch, dram)
-            rows = max(1024, CHUNK_REQUESTS // 2)
-            for r0 in range(0, n, rows):
-                runner.run(addrs, nbytes, write, core, r0, min(n, r0 + rows))
-        totals = dram.sum(axis=0)
-        return self._report(state.states, int(totals[K.DRAM_READ]), int(totals[K.DRAM_WRITTEN]),
-                            int(totals[K.DRAM_REQUESTS]), n, compute_cycles)
+        ws = self._take_workspace()
+        try:
+            state, dram = ws.state, ws.dram
+            if n and self._single_stream():
+                _serial(ws, addrs, nbytes, write, core, self)
+            elif n:
+                runner = ws.runner()
+                rows = max(1024, CHUNK_REQUESTS // 2)
+                for r0 in range(0, n, rows):
+                    runner.run(addrs, nbytes, write, core, r0, min(n, r0 + rows))
+            totals = dram.sum(axis=0)
+            return self._report(state.states, int(totals[K.DRAM_READ]), int(totals[K.DRAM_WRITTEN]),
+                                int(totals[K.DRAM_REQUESTS]), n, compute_cycles)
+        finally:
+            self._give_back(ws)
+
+    def _take_workspace(self) -> _Workspace:
+        """The kept workspace, emptied (resetting costs far less than allocating the state of a large level
+        anew: ~0.3 ms per call for a 256 KiB L2); a fresh one while another thread simulates with it."""
+        if self._lock.acquire(blocking=False):
+            if self._workspace is None:
+                self._workspace = _Workspace(self)
+            else:
+                self._workspace.reset()
+            return self._workspace
+        return _Workspace(self)
+
+    def _give_back(self, ws: _Workspace) -> None:
+        if ws is self._workspace:
+            self._lock.release()
+
+    def __getstate__(self) -> dict:
+        # the workspace is a cache and a lock cannot be pickled
+        return {k: v for k, v in self.__dict__.items() if k not in ("_workspace", "_lock")}
+
+    def __setstate__(self, d: dict) -> None:
+        self.__dict__.update(d)
+        self._workspace = None
+        self._lock = threading.Lock()
 
     def _report(self, states, dram_read, dram_written, dram_requests, rows, compute_cycles) -> Report:
         stats = [LevelStats(name=st.level.name, copies=st.copies, **st.totals()) for st in states]
@@ -211,26 +236,72 @@ class _State:
                 rows = p.shape[0] if rowwise else p.size
                 setattr(st, name, flat[at:at + rows].reshape(p.shape))
                 at += rows
+        self._arrays = tuple(getattr(self, name) for name in self.names)
+        # what reset() restores (CacheState.reset() in one go over the flat arrays: ~10 numpy calls, not
+        # ~10 per level)
+        self._start = {name: getattr(self, name).copy() for name in ("plru", "meta", "umeta")}
+        self._stamps = [st.stamp for st in self.states if st.reads_stamps]
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        return tuple(getattr(self, name) for name in self.names)
+        return self._arrays
+
+    def reset(self) -> None:
+        """Every level empty again, as CacheState.reset() leaves it."""
+        self.tags.fill(-1)
+        for stamp in self._stamps:
+            stamp.fill(0)
+        for name, start in self._start.items():
+            np.copyto(getattr(self, name), start)
+        self.stats.fill(0)
 
 
-def _serial(state: _State, addrs, nbytes, write, core, h: Hierarchy, scratch, dram) -> None:
+class _Workspace:
+    """What a simulation writes besides its report: the levels' state, per-stream scratch and DRAM counters,
+    request buffers. A hierarchy keeps one between calls and empties it with reset(); buffers only grow."""
+
+    def __init__(self, h: Hierarchy):
+        self.h = h
+        self.shift, bits = h.partitioning()
+        self.bits = bits
+        self.state = _State(h.levels, [h.copies(lvl) for lvl in h.levels],
+                            [1 if lvl.per_core else 1 << bits for lvl in h.levels])
+        streams = max(h.cores, 1 << bits)
+        self.dram = np.zeros((streams, 3), np.int64)
+        # room for the (at most 2) requests one access() sends below, per parallel stream
+        self.scratch = (np.empty((streams, 4), np.int64), np.empty((streams, 4), np.int32),
+                        np.empty((streams, 4), np.uint8))
+        self.x = _Requests(0)
+        self.y = _Requests(0)
+        self._runner: _ChunkRunner | None = None
+
+    def reset(self) -> None:
+        self.state.reset()
+        self.dram.fill(0)
+
+    def runner(self) -> _ChunkRunner:
+        if self._runner is None:
+            self._runner = _ChunkRunner(self.h, self.state, self.shift, self.bits, self.scratch, self.dram)
+        return self._runner
+
+
+def _serial(ws: _Workspace, addrs, nbytes, write, core, h: Hierarchy) -> None:
     """Every level has one copy and one stream: K.serial_run takes small chunks of rows through all levels
     (state carries across chunks); it returns early only on a bad row or on a row that crosses more lines
     than its buffers hold, which then grow."""
     n = addrs.shape[0]
     rows = max(16, min(SERIAL_CHUNK_ROWS, CHUNK_REQUESTS // 2))
+    state = ws.state
     err = np.zeros(2, np.int64)
-    sa, sn, sw = (x[0] for x in scratch)
+    sa, sn, sw = (x[0] for x in ws.scratch)
     room0 = 2 * rows + 16
     r = 0
+    x, y = ws.x, ws.y
     while r < n:
         size = room0 << (len(h.levels) - 1)
-        x, y = _Requests(size), _Requests(size)
+        x.grow(size)
+        y.grow(size)
         r = K.serial_run(state.cfg, *state.arrays(), addrs, nbytes, write, core, h.cores, r, n, rows, room0, err,
-                         x.a, x.n, x.w, y.a, y.n, y.w, sa, sn, sw, dram)
+                         x.a, x.n, x.w, y.a, y.n, y.w, sa, sn, sw, ws.dram)
         if err[0] != K.ERR_NONE:
             raise h._row_error(int(err[0]), int(err[1]), addrs, core, nbytes)
         if r < n:  # row r crosses more lines than room0 requests cover

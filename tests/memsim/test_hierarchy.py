@@ -283,3 +283,45 @@ def test_single_stream_chunk_size_changes_nothing(monkeypatch):
     monkeypatch.setattr(H, "SERIAL_CHUNK_ROWS", 1 << 20)
     whole = h.simulate_resolved(addrs, core, writes, nbytes).to_dict()
     assert tiny == whole
+
+
+REUSE_LEVELS = [
+    {"name": "L1", "size": 2048, "ways": 4, "line": 64, "per_core": True, "write": "write-back"},
+    {"name": "L2", "size": 4 * 32 * 64, "ways": 32, "line": 64, "sector": 32},  # LRU with stamps (> 16 ways)
+    {"name": "L3", "size": 8192, "ways": 4, "line": 128, "policy": "fifo"},
+    {"name": "L4", "size": 4096, "ways": 8, "line": 128, "policy": "random", "seed": 3},  # all smaller than the trace
+]
+
+
+@pytest.mark.parametrize("cores", [1, 3])
+def test_a_reused_hierarchy_starts_every_simulation_empty(cores):
+    """A hierarchy keeps its state arrays between calls and empties them (tags, orders, stamps, clocks,
+    counters, random state); after a run that filled and dirtied every level, and after a run stopped by
+    a bad row, the next report is the fresh hierarchy's and the model's."""
+    rng = np.random.default_rng(11 + cores)
+    first = texture_like_trace(rng, 5000, cores)
+    second = texture_like_trace(rng, 4000, cores)
+    levels = [CacheLevel(**lv) for lv in REUSE_LEVELS]
+    for lv in ([*levels[:1], levels[1]], levels):
+        fresh = Hierarchy(lv, cores=cores).simulate_resolved(*second).to_dict()
+        h = Hierarchy(lv, cores=cores)
+        h.simulate_resolved(*first)
+        assert h.simulate_resolved(*second).to_dict() == fresh
+        bad_nbytes = first[3].copy()
+        bad_nbytes[3000] = 0
+        with pytest.raises(MemsimError, match="row 3000"):
+            h.simulate_resolved(first[0], first[1], first[2], bad_nbytes)
+        assert h.simulate_resolved(*second).to_dict() == fresh
+    rep, model = run_both(REUSE_LEVELS, cores, *second)
+    assert_same(rep, model)
+
+
+def test_a_hierarchy_pickles_without_its_workspace():
+    import pickle
+
+    rng = np.random.default_rng(2)
+    trace = texture_like_trace(rng, 3000, 2)
+    h = Hierarchy([CacheLevel(**lv) for lv in LEVELS], cores=2)
+    before = h.simulate_resolved(*trace).to_dict()
+    copy = pickle.loads(pickle.dumps(h))
+    assert copy.simulate_resolved(*trace).to_dict() == before == h.simulate_resolved(*trace).to_dict()
