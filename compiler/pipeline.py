@@ -29,7 +29,7 @@ from typing import Any
 from compiler.cost import CostModel
 from compiler.errors import CompilerError
 from compiler.ir import Graph
-from compiler.passes import classify, decisions, eliminate, fuse, layouts, lower
+from compiler.passes import classify, decisions, eliminate, fuse, layouts, lower, statistics
 from compiler.plan import STORAGE_TYPES, Plan
 from compiler.search.policy import search_layouts
 
@@ -70,6 +70,8 @@ def _regroup(c: Context) -> None:
 
 
 PASSES: list[tuple[str, tuple[str, ...], Callable[[Context], None]]] = [
+    # normalizations whose statistics span many elements -> reductions + element-wise ops (all policies)
+    ("split_statistics", ALL, lambda c: statistics.split_statistics(c.graph)),
     # constants become weights; every node gets its group, mapping type and (Fixed) layout operators
     ("classify", ALL, lambda c: setattr(c, "cls", classify.classify_graph(c.graph))),
     # each layout operator: copy (naive), free view or copy (fusion), inverse or forward fold (smartmem)

@@ -79,6 +79,51 @@ def _points(prog: AccessProgram) -> int:
     return prog.lanes.count * (per_lane + 1) + 1
 
 
+def _cut_loops(loops: tuple[Var, ...], target: int) -> dict[str, Var]:
+    """New (smaller) loop variables, outer loops first, so that the nest runs about ``target`` iterations
+    and its innermost loops stay whole where they fit (contiguous inner reads keep their cache lines)."""
+    out: dict[str, Var] = {}
+    for i, v in enumerate(loops):
+        inner = prod(u.extent for u in loops[i + 1:])
+        if inner <= target:
+            keep = max(1, min(v.extent, target // inner))
+            if keep < v.extent:
+                out[v.name] = Var(v.name, keep)
+            break
+        out[v.name] = Var(v.name, 1)
+    return out
+
+
+def cut_program(prog: AccessProgram, max_points: int) -> tuple[AccessProgram, float]:
+    """``prog`` with every phase's reduction loops cut to their first iterations, so that a work-item makes
+    at most about ``max_points`` accesses, and the share (static accesses of the cut program / of
+    ``prog``) by which counts of the cut program are to be divided. Used where even one row of a
+    work-group's work-items is over the sampler's budget (statistics over a whole image, a reduction over
+    millions of elements): memory and time stay bounded, at the cost of assuming that the first
+    iterations miss as often as the rest (module docstring of compiler/costs/simulated.py)."""
+    full = _points(prog)
+    if full <= max_points:
+        return prog, 1.0
+    factor = max_points / full
+    phases = []
+    for p in prog.lanes.phases:
+        iters = prod(v.extent for v in p.loops) if p.loops else 1
+        new = _cut_loops(p.loops, max(1, int(iters * factor))) if p.loops else {}
+        if not new:
+            phases.append(p)
+            continue
+
+        def sub(e, new=new):
+            return substitute(e, new)
+
+        phases.append(replace(p, loops=tuple(new.get(v.name, v) for v in p.loops),
+                              reads=tuple(replace(r, coords=tuple(sub(c) for c in r.coords),
+                                                  lets=tuple(Let(lt.var, sub(lt.expr)) for lt in r.lets))
+                                          for r in p.reads)))
+    cut = replace(prog, lanes=replace(prog.lanes, phases=tuple(phases)))
+    return cut, _points(cut) / full
+
+
 def _inner_iterations(prog: AccessProgram) -> float:
     w, h = prog.global_size
     per_lane = sum(prod(v.extent for v in p.loops) if p.loops else 1 for p in prog.lanes.phases)
@@ -107,6 +152,8 @@ class ProgramSampler:
     to cores round-robin), or, when one round of work-groups over the cores is already over the budget,
     the first rows of work-items of up to ``cores`` neighbouring work-groups (their first waves). Windows
     are spread evenly over the grid; the first third of a window's issue steps only warms the caches.
+    Where one row of a work-group is over the budget, every phase's loops are first cut to their first
+    iterations (:func:`cut_program`) and the counts scaled back by the share of accesses kept.
 
     ``texel_reuse``: trace the kernels as built with or without per-lane texel registers
     (kernels/ops/program.py); :meth:`for_device` takes the device's choice from compiler/costs/execution.toml."""
@@ -134,14 +181,21 @@ class ProgramSampler:
         lx, ly = prog.local_size
         gw, gh = width // lx, height // ly
         items = width * height
+        inner = _inner_iterations(prog)
+        surfaces = _surfaces(prog, storage)
+        # the smallest window is one row of a work-group: cut long loops so that it fits the budget
+        cap = max(2, row_budget // lx)
+        full = prog
+        prog, share = cut_program(full, cap)
         per_item = _points(prog)
         if gw * gh > 1:  # texel reuse makes the static bound 3-6x too high: measure the centre work-group
-            cx, cy = (gw // 2) * lx, (gh // 2) * ly
-            per_item = max(1, int(np.bincount(_accesses(prog, storage, cx, cy, lx, ly, self.texel_reuse).item).max()))
-        surfaces = _surfaces(prog, storage)
-        if items * per_item <= row_budget * windows or gw * gh <= windows:
+            per_item = max(1, int(self._per_item(prog, storage).max()))
+        if share < 1:
+            share = self._measured_share(full, prog, cap, storage, share)
+        rows = items * per_item
+        if rows <= row_budget * windows or (gw * gh <= windows and rows <= 8 * row_budget * windows):
             trace = schedule(item_accesses(prog, storage, texel_reuse=self.texel_reuse), prog, cores, wave_size)
-            return KernelSample(prog.name, surfaces, [(trace, 0)], items, [items], _inner_iterations(prog))
+            return KernelSample(prog.name, surfaces, [(trace, 0)], items, [items * share], inner)
         groups = gw * gh
         n = min(groups // windows, row_budget // (per_item * lx * ly))
         wins, counted = [], []
@@ -162,9 +216,26 @@ class ProgramSampler:
                 r0, c0 = divmod(centre, gw)
                 rect = (min(c0, gw - m) * lx, r0 * ly, m * lx, h)
             wins.append(self._window(prog, storage, rect, cores, wave_size))
-            counted.append(wins[-1][2])
-        return KernelSample(prog.name, surfaces, [(t, c) for t, c, _ in wins], items, counted,
-                            _inner_iterations(prog))
+            counted.append(wins[-1][2] * share)
+        return KernelSample(prog.name, surfaces, [(t, c) for t, c, _ in wins], items, counted, inner)
+
+    def _per_item(self, prog, storage) -> np.ndarray:
+        """Accesses of each work-item of the centre work-group."""
+        (width, height), (lx, ly) = prog.global_size, prog.local_size
+        cx, cy = (width // lx // 2) * lx, (height // ly // 2) * ly
+        return np.bincount(_accesses(prog, storage, cx, cy, lx, ly, self.texel_reuse).item)
+
+    def _measured_share(self, full, cut, cap, storage, static_share) -> float:
+        """Accesses of a work-item of ``cut`` / of ``full``, measured on the centre work-group at two cuts
+        and extrapolated linearly in the static count: the accesses outside the loops (and texel reuse)
+        do not scale with the loops, so the static share alone over-counts them."""
+        half, _ = cut_program(full, cap // 2)
+        p1, p2, pf = _points(cut), _points(half), _points(full)
+        a1, a2 = float(self._per_item(cut, storage).mean()), float(self._per_item(half, storage).mean())
+        if p1 <= p2 or a1 <= a2:
+            return static_share
+        whole = a1 + (a1 - a2) / (p1 - p2) * (pf - p1)
+        return min(1.0, a1 / whole) if whole > 0 else static_share
 
     def _window(self, prog, storage, rect, cores, wave_size) -> tuple[memsim.Trace, int, int]:
         """(trace, rows of the warm-up prefix, work-items counted after it) of one rectangle."""

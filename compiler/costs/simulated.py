@@ -9,8 +9,11 @@ and causal, so this difference is exact for those rows).
 Sampling and its error bound: a kernel whose trace fits ``row_budget`` is simulated whole (exact). A larger
 one is simulated in ``windows`` windows of work-items spread over its grid (runs of whole work-groups, or
 the first waves of neighbouring work-groups when a round of whole ones is too big); counts are scaled by
-(work-items of the kernel / work-items counted). Each window alone also gives an estimate of the
-kernel's time; ``KernelCost.rel_error`` is two standard errors of those estimates relative to their mean
+(work-items of the kernel / work-items counted). Where one row of a work-group's work-items is
+already over the budget (a work-item that reduces over a whole image), the sampler also cuts every
+loop to its first iterations and counts a work-item as the measured share of accesses it kept
+(``counted`` is then fractional); that assumes the first iterations miss as often as the rest. Each
+window alone also gives an estimate of the kernel's time; ``KernelCost.rel_error`` is two standard errors of those estimates relative to their mean
 (about a 95% interval if windows were independent draws). It does not cover bias from what windows cannot
 see: reuse at distances longer than a window (a window starts cold, so data that every window re-reads,
 such as a MatMul's weights, is over-counted: on small kernels DRAM bytes can come out several times too
@@ -45,7 +48,8 @@ class KernelSample:
     """One kernel launch of a step, as traces to simulate (see the module docstring).
 
     ``surfaces``: memsim surfaces the traces' surface ids index; ``windows``: (trace, count_from) pairs;
-    ``items``: work-items of the kernel; ``counted``: work-items counted per window (after warm-up);
+    ``items``: work-items of the kernel; ``counted``: work-items counted per window (after warm-up;
+    fractional where the sampler cut the loops: work-items times the share of accesses kept);
     ``inner_iterations``: inner-loop iterations of the whole kernel (its compute work, FMA-like ops)."""
 
     name: str

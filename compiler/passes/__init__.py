@@ -1,5 +1,6 @@
 """The compiler's passes, one a file, in the order compiler/pipeline.py lists them:
 
+statistics.py normalizations over many elements -> reductions + element-wise ops (all policies)
 classify.py   constant subgraphs; group of every node; layout operators as index-map operators
 eliminate.py  what happens to every layout operator (copy, free view, inverse fold, forward fold)
 fuse.py       which element-wise nodes become epilogues of their producer's kernel

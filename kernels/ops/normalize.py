@@ -1,7 +1,10 @@
 """Normalizations: Softmax/LogSoftmax (opset 13 axis semantics), LayerNormalization, RMSNormalization,
 GroupNormalization (per-channel scale as opset 21, per-group as opset 18), InstanceNormalization and
 BatchNormalization (inference). Each work-item lane recomputes its row's statistics with reduction loops
-(two passes: mean, then variance about the mean, for accuracy), then reads its own element."""
+(two passes: mean, then variance about the mean, for accuracy), then reads its own element. That costs
+about 2n reads per output for statistics over n elements; where n is large the compiler has already split
+Softmax and InstanceNormalization into reductions and element-wise operators
+(compiler/passes/statistics.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -8,7 +8,7 @@ Two stages:
    *program point* (a number that is the same for the same instruction execution in every work-item:
    phase, loop iteration, lane, read). Texel reuse is applied as the kernel does it: an execution of a read
    instruction whose texel (image) or element (buffer) one of the instruction's lane registers holds
-   makes no access (:func:`_fetches`; the rule is in kernels/ops/program.py). With ``texel_reuse=False``
+   makes no access (kernels/trace/registers.py; the rule is in kernels/ops/program.py). With ``texel_reuse=False``
    (a kernel rendered without the registers) every execution that is on accesses memory: the same
    sequence with every register compare failing.
 2. :func:`schedule`: the issue order on a device with ``cores`` cores that run work-groups of
@@ -37,6 +37,7 @@ from compiler.layout.expr import evaluate
 from kernels.errors import KernelError
 from kernels.ops.program import AccessProgram, Read, check_texel_reuse, index_value
 from kernels.render.opencl import buffer_out_coords
+from kernels.trace.registers import fetches
 from memsim.trace import Trace
 
 ELEM_BYTES = {"fp32": 4, "fp16": 2}
@@ -114,59 +115,6 @@ def _read_values(prog: AccessProgram, r: Read, env: Mapping, shape, values: Mapp
     return data[idx] if idx else np.broadcast_to(data, shape)
 
 
-REUSE_CHUNK = 1 << 20  # (work-item, lane, iteration) cells per chunk of the register replay (bounds memory)
-
-
-def _fetches(sel_item, sel_lane, ok, x, y, count: int, reuse: bool = True):
-    """The executions of one read instruction that access memory, given every execution's need.
-
-    The instruction has one register per lane (module docstring of kernels/ops/program.py): lane ``l``'s
-    register holds the texel/element of lane ``l``'s latest execution that was on. An execution that is on
-    accesses memory unless one of the registers holds its (x, y) at that moment: lane ``j < l``'s as of
-    this iteration, lane ``j >= l``'s (its own included) as of the previous iteration.
-
-    ``sel_item``, ``sel_lane``: (rows,) work-item and lane of each row, sorted by (item, lane);
-    ``ok``, ``x``, ``y``: (rows, iterations). Returns (item, seq, x, y) of the accesses, ``seq`` =
-    iteration * count + lane (the execution's position in its work-item). ``reuse=False``: no registers,
-    every execution that is on accesses memory."""
-    iters = ok.shape[1]
-    if not reuse:
-        row, i = np.nonzero(ok)
-        return sel_item[row], i * count + sel_lane[row], x[row, i], y[row, i]
-    out: list[list[np.ndarray]] = [[], [], [], []]
-    uniq, first = np.unique(sel_item, return_index=True)
-    bounds = np.append(first, sel_item.size)
-    per = max(1, REUSE_CHUNK // max(1, count * iters))
-    for c in range(0, uniq.size, per):
-        lo, hi = bounds[c], bounds[min(c + per, uniq.size)]
-        items = uniq[c:c + per]
-        row_item = np.searchsorted(items, sel_item[lo:hi])
-        shape = (items.size, count, iters)
-        on = np.zeros(shape, bool)
-        xs = np.zeros(shape, np.int64)
-        ys = np.zeros(shape, np.int64)
-        at = (row_item, sel_lane[lo:hi])
-        on[at], xs[at], ys[at] = ok[lo:hi], x[lo:hi], y[lo:hi]
-        # each lane's register after each iteration: the (x, y) of its latest execution that was on
-        latest = np.where(on, np.arange(iters), -1)
-        np.maximum.accumulate(latest, axis=2, out=latest)
-        held = latest >= 0
-        idx = np.maximum(latest, 0)
-        hx, hy = np.take_along_axis(xs, idx, axis=2), np.take_along_axis(ys, idx, axis=2)
-        # as of the previous iteration
-        px, py, ph = np.zeros_like(hx), np.zeros_like(hy), np.zeros_like(held)
-        px[..., 1:], py[..., 1:], ph[..., 1:] = hx[..., :-1], hy[..., :-1], held[..., :-1]
-        hit = np.zeros(shape, bool)
-        for lane in range(count):
-            for j in range(count):
-                rx, ry, rh = (hx, hy, held) if j < lane else (px, py, ph)
-                hit[:, lane] |= rh[:, j] & (rx[:, j] == xs[:, lane]) & (ry[:, j] == ys[:, lane])
-        it, ln, i = np.nonzero(on & ~hit)
-        for lst, v in zip(out, (items[it], i * count + ln, xs[it, ln, i], ys[it, ln, i]), strict=True):
-            lst.append(v)
-    return tuple(np.concatenate(v) if v else np.zeros(0, np.int64) for v in out)
-
-
 def item_accesses(prog: AccessProgram, storage: str = "fp32",
                   values: Mapping[str, np.ndarray] | None = None, *, texel_reuse: bool = True) -> ItemAccesses:
     """Every access of every work-item of ``prog`` (see the module docstring); ``values``: contents of
@@ -228,7 +176,7 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
                 ys = np.broadcast_to(evaluate(addr[1], env_r), shape)
             else:
                 xs, ys = xs * nb, np.zeros(shape, np.int64)
-            f_item, f_seq, f_x, f_y = _fetches(lane_items, lane_of, ok, xs, ys, count, texel_reuse)
+            f_item, f_seq, f_x, f_y = fetches(lane_items, lane_of, ok, xs, ys, count, texel_reuse)
             rows.add(f_item, point + f_seq * nreads + k, r.surface, f_x, f_y, False, nb)
         point += iters * count * nreads
     if not out.on_image:
@@ -237,7 +185,7 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
         offs = np.broadcast_to(evaluate(off, {k: v[:, 0] for k, v in lane_env.items()}), lane_items.shape)
         rows.add(lane_items, point + lane_of, prog.output, offs * nb, 0, True, nb)
     else:
-        first = np.unique(items)
+        first = np.arange(width * height, dtype=np.int64)  # every work-item id (``items`` repeats them per lane)
         rows.add(first, point, prog.output, first % width, first // width, True,
                  _access_bytes(prog, prog.output, storage))
     return rows.done()
@@ -259,7 +207,13 @@ def schedule(acc: ItemAccesses, prog: AccessProgram, cores: int, wave_size: int,
     local = (gy % ly) * lx + gx % lx
     waves_per_group = -(-(lx * ly) // wave_size)
     step = (group // cores) * waves_per_group + local // wave_size
-    order = np.lexsort((local, acc.point, group % cores, step))
+    # one int64 key ordered as (step, core, point, local): a single argsort instead of a 4-key lexsort
+    # (keys are distinct: step, core and local fix the work-item, and point is unique within it)
+    n_local, n_point = lx * ly, int(acc.point.max()) + 1 if len(acc) else 1
+    if (int(step.max(initial=0)) + 1) * cores * n_point * n_local < 2**62:
+        order = np.argsort(((step * cores + group % cores) * n_point + acc.point) * n_local + local)
+    else:
+        order = np.lexsort((local, acc.point, group % cores, step))
     sids = np.arange(len(prog.surfaces), dtype=np.int32) if surface_ids is None else np.asarray(surface_ids, np.int32)
     return Trace.from_columns(core=(group % cores)[order].astype(np.int32), surface=sids[acc.surface[order]],
                               x=acc.x[order], y=acc.y[order], write=acc.write[order], nbytes=acc.nbytes[order],

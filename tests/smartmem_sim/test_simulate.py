@@ -90,3 +90,42 @@ def test_sampled_window_of_a_runtime_index_gather_keeps_its_index_reads():
     gw, gh = prog.global_size
     window = _accesses(prog, plan.storage, gw // 2, gh // 2, gw - gw // 2, gh - gh // 2)
     assert len(window.x) > 0
+
+
+def _instance_norm_plan(channels=4, side=30):  # instances under the statistics split's threshold
+    import onnx
+    from onnx import TensorProto, helper
+
+    from compiler.frontend import load_model
+
+    shape = [1, channels, side, side]
+    g = helper.make_graph(
+        [helper.make_node("InstanceNormalization", ["x", "s", "b"], ["y"], epsilon=1e-5)], "inorm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        [helper.make_tensor("s", TensorProto.FLOAT, [channels], [1.0] * channels),
+         helper.make_tensor("b", TensorProto.FLOAT, [channels], [0.0] * channels)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    return compile_model(load_model(onnx.shape_inference.infer_shapes(model)), "naive", "fp16")
+
+
+def test_long_loops_are_cut_to_the_budget_and_scaled_back():
+    # every work-item of this kernel reads its whole 30x30 instance twice: one row of a work-group (16
+    # work-items) is over a 20000-row budget, so the sampler cuts the loops; counts scaled back stay close
+    # to the exact ones. (A far smaller budget leaves windows too short to warm the caches: the cold-start
+    # bias of compiler/costs/simulated.py.)
+    from smartmem_sim.simulate import cut_program
+
+    plan = _instance_norm_plan()
+    step = next(s for s in plan.steps if s.op_type == "InstanceNormalization")
+    prog = plan_kernels(plan)[[s.id for s in plan.steps].index(step.id)].program
+    cut, share = cut_program(prog, 200)
+    assert 0 < share < 0.2
+    assert all(len(a.loops) == len(b.loops) for a, b in zip(cut.lanes.phases, prog.lanes.phases, strict=True))
+    exact = SimulatedCost("adreno740", ProgramSampler(), row_budget=10**8).evaluate(plan, step)
+    small = SimulatedCost("adreno740", ProgramSampler(), row_budget=20000, windows=3)
+    got = small.evaluate(plan, step)
+    assert got.sampled < share  # fewer than all work-items, each with cut loops
+    assert small.simulated_rows <= 2 * 3 * 20000  # windows and their warm-up prefixes
+    assert got.level("L1").accesses == pytest.approx(exact.level("L1").accesses, rel=0.05)
+    assert got.seconds == pytest.approx(exact.seconds, rel=0.1)

@@ -172,14 +172,3 @@ def test_schedule_keeps_each_work_items_order_and_every_row(cores, wave):
     for item in np.unique(acc.item)[:20]:
         p = pos[acc.item == item]
         assert np.all(np.diff(p) > 0)
-
-
-def test_register_replay_in_chunks_equals_one_pass(monkeypatch):
-    import kernels.trace.generate as gen
-
-    prog = _prog(CASES["Conv"], ("nc4hw4", "buffer"), "phwc4")
-    whole = item_accesses(prog)
-    monkeypatch.setattr(gen, "REUSE_CHUNK", 50)  # a few work-items per chunk
-    parts = item_accesses(prog)
-    for col in ("item", "point", "surface", "x", "y", "write", "nbytes"):
-        assert np.array_equal(getattr(whole, col), getattr(parts, col)), col
