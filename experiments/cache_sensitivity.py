@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                                    factors=" ".join(str(f) for f in factors)))
     if rows:
         plot(rows, out / "cache_sensitivity.png", args.device)
-    return 1 if any(not common.ok(r) for r in records) else 0
+    return common.exit_status(records)
 
 
 if __name__ == "__main__":

@@ -179,6 +179,20 @@ def run_tasks(tasks: Sequence, args: argparse.Namespace, what: str) -> list[dict
     return records
 
 
+def policy_grid(args: argparse.Namespace, policies: Sequence[str], what: str) -> tuple[list[str], list[dict]]:
+    """(model names, records) of every ``--models`` network under every policy on ``--device`` (the grid
+    most scripts read), through :func:`run_tasks`."""
+    from smartmem_sim.sweep import Task
+
+    names = model_names(args.models)
+    return names, run_tasks([Task(n, args.device, p, tiny=args.tiny) for n in names for p in policies], args, what)
+
+
+def exit_status(records: Sequence[dict]) -> int:
+    """A script's exit status: 1 when any task failed (its results are still written), else 0."""
+    return 1 if any(not ok(r) for r in records) else 0
+
+
 def run_in_process(tasks: Sequence, cache_dir: str | Path) -> list[dict]:
     """The sweep's records computed one after another in this process, through the same cache (no dask:
     nothing to start, and no worker whose code version can differ while files change under it)."""
@@ -267,6 +281,16 @@ def save(fig, path: Path, note: str = "") -> None:
     save_figure(fig, path, bbox_inches="tight")
     plt.close(fig)
     print(f"wrote {path}", flush=True)
+
+
+def ratio_axes(ax, labels: Sequence[str], ylabel: str, title: str, legend_cols: int = 2) -> None:
+    """The x axis of one bar group per model and a log y axis of ratios with the line at 1."""
+    ax.axhline(1, color="0.3", lw=0.8)
+    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(ncol=legend_cols)
 
 
 def size_label(tiny: bool) -> str:

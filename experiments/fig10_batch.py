@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                      common.header(device=args.device, size=common.size_label(args.tiny), batches=args.batches))
     if rows:
         plot(rows, out / "fig10_batch.png", args.device)
-    return 1 if any(not common.ok(r) for r in records) else 0
+    return common.exit_status(records)
 
 
 if __name__ == "__main__":

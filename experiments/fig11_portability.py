@@ -56,12 +56,7 @@ def plot(rows: list[dict], path: Path) -> None:
         for k, d in enumerate(devices):
             y = [next((r[key] for r in rows if r["model"] == m and r["device"] == d), np.nan) for m in models]
             ax.bar(x + (k - (len(devices) - 1) / 2) * w, y, w, label=d)
-        ax.axhline(1, color="0.3", lw=0.8)
-        ax.set_xticks(x, models, rotation=40, ha="right")
-        ax.set_yscale("log")
-        ax.set_title(title)
-        ax.legend()
-    axes[0].set_ylabel("simulated speedup")
+        common.ratio_axes(ax, models, "simulated speedup" if ax is axes[0] else "", title, legend_cols=1)
     fig.suptitle(f"Fig 11: portability across device profiles ({rows[0]['size']})")
     common.save(fig, path)
 
@@ -85,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                      common.header(devices=" ".join(devices), size=common.size_label(args.tiny)))
     if rows:
         plot(rows, out / "fig11_portability.png")
-    return 1 if any(not common.ok(r) for r in records) else 0
+    return common.exit_status(records)
 
 
 if __name__ == "__main__":

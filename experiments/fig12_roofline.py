@@ -92,12 +92,8 @@ def plot(rows: list[dict], roof: dict[str, float], path: Path, device: str) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    from smartmem_sim.sweep import Task
-
     args = common.parser(__doc__, "fig12").parse_args(argv)
-    names = common.model_names(args.models)
-    records = common.run_tasks([Task(n, args.device, p, tiny=args.tiny) for n in names for p in POLICIES], args,
-                               "fig12")
+    names, records = common.policy_grid(args, POLICIES, "fig12")
     macs = {n: model_macs(n, args.tiny) for n in names}
     roof = roofs(args.device)
     rows = roofline_rows(common.by_model(records), macs, roof)
@@ -111,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                                    dram_gb_s=f"{roof['dram_b_s'] / 1e9:.0f}", l1_gb_s=f"{roof['l1_b_s'] / 1e9:.0f}"))
     if rows:
         plot(rows, roof, out / "fig12_roofline.png", args.device)
-    return 1 if any(not common.ok(r) for r in records) else 0
+    return common.exit_status(records)
 
 
 if __name__ == "__main__":

@@ -74,12 +74,8 @@ def plot(rows: list[dict], path: Path, device: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from smartmem_sim.sweep import Task
-
     args = common.parser(__doc__, "fig7").parse_args(argv)
-    names = common.model_names(args.models)
-    records = common.run_tasks([Task(n, args.device, p, tiny=args.tiny) for n in names for p in POLICIES], args,
-                               "fig7")
+    _, records = common.policy_grid(args, POLICIES, "fig7")
     rows = memory_rows(common.by_model(records))
     geo = geomeans(rows)
     print(f"fusion / smartmem geomean: accesses x{geo['access_reduction']:.2f} (paper 1.8), L1 misses "
@@ -91,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                                    geomean_fusion_over_smartmem_l1_misses=f"{geo['miss_reduction']:.3f}"))
     if rows:
         plot(rows, out / "fig7_memory.png", args.device)
-    return 1 if any(not common.ok(r) for r in records) else 0
+    return common.exit_status(records)
 
 
 if __name__ == "__main__":

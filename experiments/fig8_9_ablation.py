@@ -72,22 +72,14 @@ def plot(rows: list[dict], path: Path, device: str) -> None:
     for lo, hi, color in (("elimination_low", "elimination_high", "#aec7e8"),
                           ("selection_low", "selection_high", "#ffbb78"), ("mapping_low", "mapping_high", "#d62728")):
         ax.axhspan(paper[lo], paper[hi], color=color, alpha=0.12)
-    ax.axhline(1, color="0.3", lw=0.8)
-    ax.set_xticks(x, [r["model"] for r in rows], rotation=40, ha="right")
-    ax.set_yscale("log")
-    ax.set_ylabel("speedup of the step")
-    ax.set_title(f"Fig 8/9: ablation on {device} ({rows[0]['size']}); bands: the paper's ranges per step")
-    ax.legend(ncol=2)
+    common.ratio_axes(ax, [r["model"] for r in rows], "speedup of the step",
+                      f"Fig 8/9: ablation on {device} ({rows[0]['size']}); bands: the paper's ranges per step")
     common.save(fig, path, f"commit {common.commit()}, device {device}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from smartmem_sim.sweep import Task
-
     args = common.parser(__doc__, "fig8_9").parse_args(argv)
-    names = common.model_names(args.models)
-    records = common.run_tasks([Task(n, args.device, p, tiny=args.tiny) for n in names for p in STEPS], args,
-                               "fig8_9")
+    _, records = common.policy_grid(args, STEPS, "fig8_9")
     rows = ablation_rows(common.by_model(records))
     for r in rows:
         print(f"{r['model']:<16} elim x{r['elimination_x']:.2f}  select x{r['selection_x']:.2f}  mapping "
@@ -98,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                                    paper=common.paper()["ablation"]["source"]))
     if rows:
         plot(rows, out / "fig8_9_ablation.png", args.device)
-    return 1 if any(not common.ok(r) for r in records) else 0
+    return common.exit_status(records)
 
 
 if __name__ == "__main__":

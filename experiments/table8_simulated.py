@@ -77,22 +77,14 @@ def plot(rows: list[dict], path: Path, device: str) -> None:
         y = [r.get(key) if r.get(key) is not None else np.nan for r in rows]
         ax.scatter(x, y, marker=marker, color="black", label=label, zorder=3, s=18, facecolors="none"
                    if marker == "o" else None)
-    ax.axhline(1, color="0.3", lw=0.8)
-    ax.set_xticks(x, [r["model"] for r in rows], rotation=40, ha="right")
-    ax.set_yscale("log")
-    ax.set_ylabel("speedup (latency ratio)")
-    ax.set_title(f"Table 8: simulated speedups on {device} ({rows[0]['size']})")
-    ax.legend(ncol=2)
+    common.ratio_axes(ax, [r["model"] for r in rows], "speedup (latency ratio)",
+                      f"Table 8: simulated speedups on {device} ({rows[0]['size']})")
     common.save(fig, path, f"commit {common.commit()}, device {device}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from smartmem_sim.sweep import Task
-
     args = common.parser(__doc__, "table8").parse_args(argv)
-    names = common.model_names(args.models)
-    tasks = [Task(n, args.device, p, tiny=args.tiny) for n in names for p in POLICIES]
-    records = common.run_tasks(tasks, args, "table8")
+    _, records = common.policy_grid(args, POLICIES, "table8")
     rows = table_rows(common.by_model(records), common.h100_speedups())
     for r in rows:
         print(f"{r['model']:<16} smartmem/naive x{r['smartmem_over_naive']:.2f}  smartmem/fusion "
@@ -105,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                                    paper=common.paper()["table8"]["source"]))
     if rows:
         plot(rows, out / f"table8_{tag}.png", args.device)
-    return 1 if any(not common.ok(r) for r in records) else 0
+    return common.exit_status(records)
 
 
 if __name__ == "__main__":
