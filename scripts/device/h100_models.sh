@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One device call: `smartmem run --check` on full-size zoo models under naive, fusion and smartmem on the
+# One device call: `smartmem run --check` on full-size zoo models under $POLICIES (default naive,fusion,smartmem;
+# search prices its layouts with the simulator of the device's profile, h100_opencl on an H100) on the
 # OpenCL device whose name contains $DEVICE (default NVIDIA), all policies of a model in one process (same
 # inputs, weights and device, so their times compare), each plan run $REPEAT times (median reported).
 # Writes $OUT/h100_models.csv (model, policy, storage, device, kernels, total_device_ms, repeat,
@@ -14,6 +15,7 @@ set -u
 OUT=${OUT:-out}
 DEVICE=${DEVICE:-NVIDIA}
 REPEAT=${REPEAT:-3}
+POLICIES=${POLICIES:-naive,fusion,smartmem}
 BUDGET_S=${BUDGET_S:-500}
 SUFFIX=$([ "${TINY:-0}" = 1 ] && echo .tiny || echo "")
 MODELS=${*:-resnext convnext vit sd_text_encoder swin}
@@ -28,7 +30,7 @@ for m in $MODELS; do
   echo "== $m (time left ${left}s)" | tee -a "$LOG"
   t0=$(date +%s)
   timeout "$left" "$PY" -m smartmem_sim.cli run "smartmem_sim/zoo/models/$m$SUFFIX.onnx" \
-      --policy naive,fusion,smartmem --device-name "$DEVICE" --check --repeat "$REPEAT" \
+      --policy "$POLICIES" --device-name "$DEVICE" --check --repeat "$REPEAT" \
       --csv "$OUT/parts/$m.csv" >> "$LOG" 2>&1
   rc=$?
   echo "== $m: exit status $rc after $(( $(date +%s) - t0 ))s$([ $rc = 124 ] && echo ' (timed out)')" | tee -a "$LOG"

@@ -12,7 +12,10 @@ call run one after another on the same device, inputs and weights, so their time
 --texel-reuse on|off|auto chooses how kernels are generated (kernels/ops/program.py): on keeps each read's
 texels in per-lane registers, off fetches on every read; auto (default) takes the ``texel_reuse`` of the
 device's table in compiler/costs/execution.toml, the device found by matching the OpenCL platform/device
-label against PROFILE_OF_DEVICE (on when none matches)."""
+label against PROFILE_OF_DEVICE (on when none matches).
+
+The ``search`` policy prices layouts with the memsim-backed cost model of a device profile:
+--search-profile NAME, by default the profile PROFILE_OF_DEVICE matches (h100_opencl on an H100)."""
 from __future__ import annotations
 
 import csv
@@ -35,7 +38,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("run", help="execute a compiled model on an OpenCL device, with per-kernel times",
                               description=__doc__)
     p.add_argument("model", help="path to an .onnx model")
-    p.add_argument("--policy", required=True, help="naive, fusion or smartmem, or several separated by commas")
+    p.add_argument("--policy", required=True,
+                   help="naive, fusion, smartmem or search, or several separated by commas")
     p.add_argument("--device-name", default=None, help="substring of the OpenCL platform/device to use")
     p.add_argument("--storage", default="fp32", help="fp32 or fp16 (CL_HALF_FLOAT images, half buffers)")
     p.add_argument("--check", action="store_true", help="compare the outputs with onnxruntime (exit 1 on mismatch)")
@@ -49,6 +53,9 @@ def register(subparsers) -> None:
     p.add_argument("--texel-reuse", default="auto",
                    help="on, off or auto: per-lane texel registers in the kernels (auto: the device's table, "
                         "compiler/costs/execution.toml; on for an unknown device)")
+    p.add_argument("--search-profile", default=None,
+                   help="device profile whose simulator prices the search policy's layouts (default: the "
+                        "profile of this OpenCL device, see PROFILE_OF_DEVICE)")
     p.set_defaults(func=run)
 
 
@@ -86,6 +93,20 @@ def texel_reuse_for(choice: str, label: str) -> tuple[bool, str]:
     return True, "auto: no device table matches this device, on"
 
 
+def search_profile_for(choice: str | None, label: str) -> str:
+    """The device profile that prices ``search``: ``--search-profile`` or the one the device label matches."""
+    if choice:
+        from compiler.costs import load_device
+
+        load_device(choice)  # a clear error for a profile without an execution table
+        return choice
+    for needle, name in PROFILE_OF_DEVICE:
+        if needle in label:
+            return name
+    raise UserError(f"--policy search: no device profile matches the OpenCL device '{label}'; "
+                    "name one with --search-profile (e.g. adreno740, h100_opencl)")
+
+
 def _policies(text: str) -> list[str]:
     from compiler.pipeline import POLICIES
 
@@ -113,11 +134,11 @@ def run(args) -> int:
     from compiler.frontend.load import load_model
     from compiler.frontend.read import read_model
     from compiler.frontend.weights import materialize_weights
-    from compiler.pipeline import compile_model
     from kernels.execute import execute, fit_to_device, random_inputs
     from kernels.runtime.device import select_device
     from kernels.runtime.timeline import write_chrome_trace
     from smartmem_sim.atomic import write_text
+    from smartmem_sim.simulate import compile_for
 
     policies = _policies(args.policy)
     if args.storage not in RTOL:
@@ -130,16 +151,21 @@ def run(args) -> int:
     seed, dims, repeat = _int(args.seed, "--seed", 0), _dims(args.dim), _int(args.repeat, "--repeat", 1)
     if args.texel_reuse not in TEXEL_REUSE_CHOICES:  # checked before the slow steps
         raise UserError(f"--texel-reuse must be one of {', '.join(TEXEL_REUSE_CHOICES)}, got {args.texel_reuse!r}")
+    if "search" in policies and args.search_profile:
+        search_profile_for(args.search_profile, "")  # a bad name fails before the slow steps
     model = materialize_weights(read_model(path), seed)
     graph = load_model(model, dims=dims or None, name=path.stem)
     feeds = random_inputs(graph, seed)
     handle = select_device(args.device_name) if args.device_name else select_device()
     reuse, why = texel_reuse_for(args.texel_reuse, handle.info.label)
     print(f"texel reuse: {'on' if reuse else 'off'} ({why})")
+    profile = search_profile_for(args.search_profile, handle.info.label) if "search" in policies else "adreno740"
+    if "search" in policies:
+        print(f"search: layouts priced by the simulator on profile {profile}")
     want = _reference(model, feeds) if args.check else None
     rows, ok_all = [], True
     for policy in policies:
-        plan, notes = fit_to_device(compile_model(graph, policy, storage=args.storage), handle)
+        plan, notes = fit_to_device(compile_for(graph, policy, profile, storage=args.storage), handle)
         for note in notes:
             print(f"note: {note}")
         inputs = {n: feeds[plan.tensors[n].source or n] for n in plan.inputs}

@@ -71,3 +71,21 @@ def test_bad_multi_policy_arguments(argv, needle, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0]
+
+
+@pytest.mark.opencl
+def test_run_search_prices_layouts_on_the_named_profile(device_ok, capsys):
+    rc = main(["run", str(MODEL), "--policy", "search", "--check", "--quiet", "--search-profile", "pocl_cpu"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "profile pocl_cpu" in out and "policy search" in out
+
+
+def test_search_profile_errors_name_the_profile(capsys):
+    from smartmem_sim.commands.run import search_profile_for
+
+    assert search_profile_for(None, "NVIDIA CUDA / NVIDIA H100 80GB HBM3") == "h100_opencl"
+    with pytest.raises(Exception, match="--search-profile"):
+        search_profile_for(None, "Some Vendor / Some GPU")
+    assert main(["run", str(MODEL), "--policy", "search", "--search-profile", "no_such_phone"]) == 2
+    assert "no_such_phone" in capsys.readouterr().err
