@@ -393,9 +393,13 @@ def _negate_term(e: Expr) -> Expr:
     return Mul((*rest, Const(last)))
 
 
-def render(e: Expr, *, div: str, lookup: str = "{name}[{index}]") -> str:
+def render(e: Expr, *, div: str, lookup: str = "{name}[{index}]", truncating=None) -> str:
     """Print with ``div`` as the floor-division operator; every compound operand of ``*``, a
-    division or a modulo is parenthesised, sums print flat with ``+`` / ``-``."""
+    division or a modulo is parenthesised, sums print flat with ``+`` / ``-``.
+
+    ``truncating(node)``: for a language whose ``div`` and ``%`` truncate toward zero (C), true for the
+    FloorDiv/Mod nodes whose numerator may be negative; those print with explicit floor semantics
+    (``((a % d) + d) % d`` and ``(a - that) / d``)."""
 
     def operand(node: Expr) -> str:
         text = go(node)
@@ -425,6 +429,10 @@ def render(e: Expr, *, div: str, lookup: str = "{name}[{index}]") -> str:
                 inner = _negate_term(node)
                 return f"-{_wrap_neg(inner, operand(inner) if isinstance(inner, Mul) else go(inner))}"
             return "*".join(operand(a) for a in node.args)
+        if isinstance(node, FloorDiv | Mod) and truncating is not None and truncating(node):
+            num, d = operand(node.num), node.den
+            floor_mod = f"(({num}%{d} + {d})%{d})"
+            return floor_mod if isinstance(node, Mod) else f"({num} - {floor_mod}){div}{d}"
         if isinstance(node, FloorDiv):
             return f"{operand(node.num)}{div}{node.den}"
         if isinstance(node, Mod):

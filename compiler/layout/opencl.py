@@ -1,8 +1,10 @@
 """Index expressions as OpenCL C: integer arithmetic, every compound operand parenthesised.
 
 ``/`` and ``%`` in C truncate toward zero while the expressions use floor semantics; the two agree
-when the numerator is non-negative, so printing checks each numerator's range and refuses one
-that may be negative. It also refuses a value that may not fit the chosen index type.
+when the numerator is non-negative, so printing checks each numerator's range and prints one that may
+be negative with explicit floor semantics (``((a % d) + d) % d``; a layout chosen by search can give
+such numerators even where the value never is negative, as bounds are conservative). It refuses a value
+that may not fit the chosen index type.
 Lookups print as reads of ``__constant`` tables that ``opencl_tables`` declares.
 """
 from __future__ import annotations
@@ -34,19 +36,17 @@ def _check(e: Expr, index_type: str) -> None:
                 f"OpenCL index code: {node} ranges over {lo}..{hi}, beyond '{index_type}'; "
                 "print with index_type='long'"
             )
-        if isinstance(node, FloorDiv | Mod):
-            nlo, _ = bounds(node.num)
-            if nlo < 0:
-                raise CompilerError(
-                    f"OpenCL index code: the numerator of {node} may be negative ({nlo}); C's / and % truncate "
-                    "toward zero, so this expression would differ from its floor-division meaning"
-                )
+
+
+def _may_be_negative(node: FloorDiv | Mod) -> bool:
+    return bounds(node.num)[0] < 0
 
 
 def to_opencl(e: Expr, *, index_type: str = "int") -> str:
-    """OpenCL C source of ``e`` (e.g. ``i*8 + j/32``), checked for sign and range."""
+    """OpenCL C source of ``e`` (e.g. ``i*8 + j/32``), checked for range; floor semantics kept where a
+    numerator may be negative."""
     _check(e, index_type)
-    return render(e, div="/")
+    return render(e, div="/", truncating=_may_be_negative)
 
 
 def opencl_tables(exprs: Iterable[Expr], *, index_type: str = "int") -> str:

@@ -32,6 +32,7 @@ CSV_FIELDS = ("model", "policy", "storage", "device", "kernels", "total_device_m
 # OpenCL "platform / device" label substring -> the device's name in compiler/costs/execution.toml (first match)
 PROFILE_OF_DEVICE = (("NVIDIA H100", "h100_opencl"), ("Portable Computing Language", "pocl_cpu"))
 TEXEL_REUSE_CHOICES = ("on", "off", "auto")
+PROTOBUF_LIMIT = 2**31 - 1  # bytes a serialized ModelProto may have
 
 
 def register(subparsers) -> None:
@@ -122,7 +123,19 @@ def _policies(text: str) -> list[str]:
 def _reference(model, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     import onnxruntime as ort
 
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    if model.ByteSize() < PROTOBUF_LIMIT:
+        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    else:  # weights past protobuf's 2 GB (SD-UNet, Pythia-1B in fp32): hand onnxruntime a file with external data
+        import tempfile
+
+        import onnx
+
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)  # saving with external data rewrites the initializers the IR shares
+        with tempfile.TemporaryDirectory() as tmp:
+            path = f"{tmp}/model.onnx"
+            onnx.save_model(copy, path, save_as_external_data=True, location="weights.bin", size_threshold=0)
+            sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
     wanted = {i.name for i in sess.get_inputs()}
     return dict(zip(names, sess.run(None, {k: v for k, v in feeds.items() if k in wanted}), strict=True))

@@ -89,3 +89,23 @@ def test_search_profile_errors_name_the_profile(capsys):
         search_profile_for(None, "Some Vendor / Some GPU")
     assert main(["run", str(MODEL), "--policy", "search", "--search-profile", "no_such_phone"]) == 2
     assert "no_such_phone" in capsys.readouterr().err
+
+
+def test_reference_of_a_model_past_the_protobuf_limit_goes_through_a_file(monkeypatch):
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    import smartmem_sim.commands.run as run_cmd
+
+    w = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "w")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], [w])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    x = np.array([[1.0, 2.0]], np.float32)
+    small = run_cmd._reference(model, {"x": x})["y"]
+    monkeypatch.setattr(run_cmd, "PROTOBUF_LIMIT", 10)  # pretend the model is too big to serialize
+    before = model.SerializeToString()
+    big = run_cmd._reference(model, {"x": x})["y"]
+    assert model.SerializeToString() == before  # the weights the kernels read are left as they were
+    assert np.array_equal(small, big) and np.array_equal(big, x @ np.arange(6, dtype=np.float32).reshape(2, 3))

@@ -182,10 +182,6 @@ def _tables(e, out):
 @given(exprs)
 def test_opencl_printing_has_c_semantics(e):
     s = simplify(e)
-    try:
-        code = to_opencl(s)
-    except CompilerError as exc:
-        assert "may be negative" in str(exc)
-        return
+    code = to_opencl(s)  # numerators that may be negative print with explicit floor semantics
     got = _CSemantics(ENV, _tables(s, {})).visit(ast.parse(code, mode="eval"))
     assert np.array_equal(np.broadcast_to(got, GRID[0].shape), np.broadcast_to(evaluate(s, ENV), GRID[0].shape)), code
