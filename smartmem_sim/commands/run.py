@@ -120,10 +120,20 @@ def _policies(text: str) -> list[str]:
     return names
 
 
+def _serialized_size(model) -> int:
+    """Bytes of the serialized model; PROTOBUF_LIMIT where protobuf cannot even count them (past 2 GB)."""
+    from google.protobuf.message import EncodeError
+
+    try:
+        return model.ByteSize()
+    except EncodeError:
+        return PROTOBUF_LIMIT
+
+
 def _reference(model, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     import onnxruntime as ort
 
-    if model.ByteSize() < PROTOBUF_LIMIT:
+    if _serialized_size(model) < PROTOBUF_LIMIT:
         sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     else:  # weights past protobuf's 2 GB (SD-UNet, Pythia-1B in fp32): hand onnxruntime a file with external data
         import tempfile

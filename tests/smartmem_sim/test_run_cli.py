@@ -105,6 +105,7 @@ def test_reference_of_a_model_past_the_protobuf_limit_goes_through_a_file(monkey
     x = np.array([[1.0, 2.0]], np.float32)
     small = run_cmd._reference(model, {"x": x})["y"]
     monkeypatch.setattr(run_cmd, "PROTOBUF_LIMIT", 10)  # pretend the model is too big to serialize
+    assert run_cmd._serialized_size(model) > 10
     before = model.SerializeToString()
     big = run_cmd._reference(model, {"x": x})["y"]
     assert model.SerializeToString() == before  # the weights the kernels read are left as they were
