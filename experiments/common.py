@@ -307,13 +307,17 @@ def by_model(records: Sequence[dict], key: str = "policy") -> dict[str, dict[str
 
 
 def h100_speedups(path: Path = RESULTS / "h100" / "h100_models.csv") -> dict[str, dict[str, float]]:
-    """Measured H100 (OpenCL) speedups of smartmem from experiments/results/h100: {model: {over_naive,
-    over_fusion}}; empty when the file is absent."""
+    """Measured H100 (OpenCL) speedups from experiments/results/h100: {model: {over_naive, over_fusion}} of
+    smartmem, plus ``search_over_smartmem`` where search was measured; empty when the file is absent."""
     if not path.is_file():
         return {}
     ms: dict[str, dict[str, float]] = {}
     lines = [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
     for row in csv.DictReader(lines):
         ms.setdefault(row["model"], {})[row["policy"]] = float(row["total_device_ms"])
-    return {m: {"over_naive": ratio(p.get("naive"), p.get("smartmem")),
-                "over_fusion": ratio(p.get("fusion"), p.get("smartmem"))} for m, p in ms.items()}
+    out = {m: {"over_naive": ratio(p.get("naive"), p.get("smartmem")),
+               "over_fusion": ratio(p.get("fusion"), p.get("smartmem"))} for m, p in ms.items()}
+    for m, p in ms.items():
+        if "search" in p:
+            out[m]["search_over_smartmem"] = ratio(p.get("smartmem"), p["search"])
+    return out

@@ -23,7 +23,7 @@ SPEEDUPS = (("smartmem", "naive"), ("smartmem", "fusion"), ("search", "naive"), 
 COLUMNS = (["model", "size"] + [f"{p}_ms" for p in POLICIES] + [f"{a}_over_{b}" for a, b in SPEEDUPS]
            + ["paper_mnn_ms", "paper_tvm_ms", "paper_dnnfusion_ms", "paper_smartmem_ms", "paper_smartmem_over_mnn",
               "paper_smartmem_over_dnnfusion", "paper_smartmem_over_tvm", "h100_smartmem_over_naive",
-              "h100_smartmem_over_fusion"])
+              "h100_smartmem_over_fusion", "h100_search_over_smartmem"])
 
 
 def table_rows(per_model: dict[str, dict[str, dict]], h100: dict[str, dict[str, float]]) -> list[dict]:
@@ -43,7 +43,8 @@ def table_rows(per_model: dict[str, dict[str, dict]], h100: dict[str, dict[str, 
                    paper_smartmem_over_dnnfusion=common.ratio(pp["paper_ms_dnnfusion"], pp["paper_ms_smartmem"]),
                    paper_smartmem_over_tvm=common.ratio(pp["paper_ms_tvm"], pp["paper_ms_smartmem"]),
                    h100_smartmem_over_naive=h100.get(model, {}).get("over_naive"),
-                   h100_smartmem_over_fusion=h100.get(model, {}).get("over_fusion"))
+                   h100_smartmem_over_fusion=h100.get(model, {}).get("over_fusion"),
+                   h100_search_over_smartmem=h100.get(model, {}).get("search_over_smartmem"))
         rows.append(row)
     if rows:
         paper = common.paper()["table8"]

@@ -50,9 +50,11 @@ def test_table8_speedups_geomean_and_paper_ratios():
 def test_h100_speedups_read_a_measurement_csv(tmp_path):
     f = tmp_path / "h100_models.csv"
     f.write_text("# a comment line\nmodel,policy,total_device_ms\nswin,naive,20.5\nswin,fusion,24.0\n"
-                 "swin,smartmem,10.25\nvit,naive,3.0\n")
+                 "swin,smartmem,10.25\nswin,search,5.125\nvit,naive,3.0\n")
     h = common.h100_speedups(f)
-    assert h["swin"] == {"over_naive": pytest.approx(2.0), "over_fusion": pytest.approx(24.0 / 10.25)}
+    assert h["swin"] == {"over_naive": pytest.approx(2.0), "over_fusion": pytest.approx(24.0 / 10.25),
+                         "search_over_smartmem": pytest.approx(2.0)}
+    assert "search_over_smartmem" not in h["vit"]
     assert math.isnan(h["vit"]["over_naive"]) and common.h100_speedups(tmp_path / "absent.csv") == {}
 
 
