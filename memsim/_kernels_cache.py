@@ -283,9 +283,9 @@ def access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, st
         if missing != ZERO and is_store and not walloc:
             stats[row, S_BWRITTEN] += nb
             _emit(oa, on, ow, oa, sp, addr, nb, 1, 0, 0)
-            meta[row, META_LAST_LINE] = line_no
-            umeta[row, UMETA_LAST_VALID] = valid[wi]
-            umeta[row, UMETA_LAST_DIRTY] = dirty[wi]
+            # the bypassing store leaves the recency alone, so the line need not be the most recent in its
+            # set: it must not become the run-length fast path's line
+            meta[row, META_LAST_LINE] = -1
             return 1
         if missing != ZERO:
             first = _first(missing)

@@ -1,5 +1,7 @@
 """CacheLevel validation, single-level replacement behaviour against hand-worked sequences, and the LRU
 recency order against a list and the model."""
+import zlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -152,3 +154,74 @@ def test_lru_matches_the_model_with_invalidations_at_every_associativity(ways):
         assert {key: getattr(st, key) for key in ref} == ref, st.name
     assert rep.levels[0].hits > 0 and rep.levels[0].misses > 0 and rep.levels[1].writebacks > 0
     assert (rep.dram_bytes_read, rep.dram_bytes_written) == (model.dram_read, model.dram_written)
+
+
+def _same_line_trace(rng, n, line, lines):
+    """Runs on one line (up to 12 rows), reads and writes mixed in every run, offsets anywhere in the line,
+    so a fast path that skips a dirty-bit update, a forwarded store or a sector fill shows in the counts."""
+    addrs, writes = [], []
+    while len(addrs) < n:
+        base = int(rng.integers(0, lines)) * line
+        run = int(rng.integers(1, 13))
+        pattern = int(rng.integers(0, 4))  # alternating, reads then writes, writes then reads, random
+        for j in range(run):
+            addrs.append(base + int(rng.integers(0, line // 8)) * 8)
+            if pattern == 0:
+                writes.append(j % 2 == 1)
+            elif pattern == 1:
+                writes.append(j >= run // 2)
+            elif pattern == 2:
+                writes.append(j < run // 2)
+            else:
+                writes.append(bool(rng.random() < 0.5))
+    return np.array(addrs[:n]), np.array(writes[:n])
+
+
+@pytest.mark.parametrize("write", ["write-back", "write-through", "read-only"])
+@pytest.mark.parametrize("sector", [None, 16])
+@pytest.mark.parametrize("policy", ["lru", "fifo", "plru", "random"])
+def test_same_line_reads_and_writes_match_the_model(write, sector, policy):
+    """The run-length fast paths (a repeat access to the line the stream touched last) against the model:
+    runs on one line with reads and writes interleaved, every write mode, sectored and not, every policy,
+    with and without write-allocate, 1 and 2 cores (interleaved in runs), through a 2-level hierarchy."""
+    rng = np.random.default_rng(zlib.crc32(f"{write} {sector} {policy}".encode()))
+    for walloc in (True, False):
+        for cores in (1, 2):
+            l1 = {"name": "L1", "size": 1024, "ways": 4, "line": 64, "sector": sector, "policy": policy,
+                  "write": write, "write_allocate": walloc, "per_core": True,
+                  "seed": 3 if policy == "random" else None}
+            l2 = {"name": "L2", "size": 4096, "ways": 8, "line": 64, "sector": sector, "policy": policy,
+                  "write": "write-back" if write == "read-only" else write, "write_allocate": walloc,
+                  "seed": 5 if policy == "random" else None}
+            levels = [{k: v for k, v in lv.items() if v is not None} for lv in (l1, l2)]
+            addrs, writes = _same_line_trace(rng, 1500, 64, 48)
+            core = ((np.arange(addrs.size) // 24) % cores).astype(np.int32)
+            nbytes = np.full(addrs.size, 8, np.int32)
+            rep = Hierarchy([CacheLevel(**lv) for lv in levels], cores=cores).simulate_resolved(
+                addrs, core, writes, nbytes)
+            model = ModelHierarchy(levels, cores).run(addrs, core, writes, nbytes)
+            for k, st in enumerate(rep.levels):
+                ref = model.level_totals(k)
+                assert {key: getattr(st, key) for key in ref} == ref, (st.name, walloc, cores)
+            assert (rep.dram_bytes_read, rep.dram_bytes_written) == (model.dram_read, model.dram_written)
+            assert rep.levels[0].fast_hits > 0  # the fast path ran
+
+
+@pytest.mark.parametrize("policy", ["lru", "plru"])
+def test_a_bypassing_store_does_not_make_its_line_the_fast_path_line(policy):
+    """Regression: a store that misses a sector of a present line at a no-write-allocate level goes below
+    without touching the recency, so the next load of that line must update it (it is not the most
+    recent: line 12 was loaded after it). Set 0 of a 4-set 4-way cache; then lines 44, 4, 36 fill it and
+    evict the least recent, which is line 12 (clean), not line 32 (dirty: no write-back)."""
+    lv = {"name": "L1", "size": 1024, "ways": 4, "line": 64, "sector": 16, "policy": policy,
+          "write": "write-back", "write_allocate": False}
+    rows = [(32, 24, 0), (32, 56, 0), (32, 48, 1), (12, 8, 0), (32, 40, 1), (32, 16, 0), (44, 48, 0), (4, 48, 0),
+            (36, 16, 0)]  # (line, offset, store)
+    addrs = np.array([line * 64 + off for line, off, _ in rows])
+    writes = np.array([bool(s) for _, _, s in rows])
+    core, nbytes = np.zeros(addrs.size, np.int32), np.full(addrs.size, 8, np.int32)
+    st = Hierarchy([CacheLevel(**lv)]).simulate_resolved(addrs, core, writes, nbytes).levels[0]
+    ref = ModelHierarchy([lv]).run(addrs, core, writes, nbytes).level_totals(0)
+    assert {key: getattr(st, key) for key in ref} == ref
+    if policy == "lru":
+        assert (st.writebacks, st.bytes_written) == (0, 8)  # only the bypassing store went below
