@@ -88,6 +88,8 @@ PASSES: list[tuple[str, tuple[str, ...], Callable[[Context], None]]] = [
     ("select_layouts", ("smartmem", "search"), lambda c: c.notes.update(layouts.select_layouts(c.plan))),
     # smartmem-select: the same heuristic with one reduction dim per layout (no 2.5D mapping), extra copies beyond
     ("select_layouts_1d", ("smartmem-select",), lambda c: c.notes.update(_select_one_dim_per_layout(c.plan))),
+    # images past the image2d limit become buffers (what a device must do; search starts from legal layouts)
+    ("fit_images", ALL, lambda c: c.notes.update(layouts.fit_image_limits(c.plan))),
     # search: re-choose layouts on ILD&Var edges, each step priced by the CostModel (smartmem's are candidate 0)
     ("search_layouts", ("search",), lambda c: c.notes.update(search_layouts(c.plan, c.cost, c.search_candidates))),
     # smartmem: Add-like ops whose inputs ended up in different layouts change group (ILD&Var)

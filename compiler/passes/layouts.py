@@ -251,6 +251,26 @@ def select_layouts(plan: Plan) -> dict[tuple[str, str], str]:
     return notes
 
 
+def fit_image_limits(plan: Plan) -> dict[tuple[str, str], str]:
+    """Every image wider or taller than IMAGE_MAX texels becomes a row-major buffer (every policy: no mobile
+    GPU could allocate it, and a simulation of it would price an impossible plan). The layout heuristics
+    keep images within the limit where they can; a lane dim of over 65536 elements or a 2-D weight taller
+    than the limit cannot be. Returns {(step id, tensor): reason}, keyed by the step that writes the tensor
+    or, for inputs and weights, its first reader."""
+    notes: dict[tuple[str, str], str] = {}
+    for name, t in plan.tensors.items():
+        lay = t.layout
+        if not isinstance(lay, ImageLayout) or (lay.width <= IMAGE_MAX and lay.height <= IMAGE_MAX):
+            continue
+        _relayout(plan, name, BufferLayout(tuple(t.shape), None, "linear"))
+        step = next((s for s in plan.steps if name in s.outputs), None) or next(
+            (s for s in plan.steps if any(op is not None and op.tensor == name for op in s.inputs)), None)
+        if step is not None:
+            notes[(step.id, name)] = (f"'{name}' as image {lay.name} would be {lay.width}x{lay.height} texels, past "
+                                      f"the {IMAGE_MAX}-texel image2d limit: stored as a linear buffer")
+    return notes
+
+
 def _signature(layout: TensorLayout, m: IndexMap) -> tuple[str, ...]:
     m = m.rename(default_names(len(m.src_shape), "c"))
     return tuple(str(e) for e in layout.address_of(m))

@@ -80,3 +80,17 @@ def test_add_of_differently_laid_out_inputs_changes_group():
     d = next(d for d in plan.decisions if d.consumer == "add" and d.producer == "relu")
     assert d.consumer_group == "ILD&Var" and "different layouts" in d.reason
     check_policies(m)
+
+
+def test_images_past_the_limit_become_buffers_under_every_policy():
+    from compiler.layout.image import ImageLayout
+    from compiler.passes.layouts import IMAGE_MAX
+
+    n = IMAGE_MAX + 16  # a rank-3 tensor whose default image is n texels high
+    m = model([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["r", "x"], ["y"])],
+              {"x": (1, 2, n)}, {"y": (1, 2, n)})
+    plans = check_policies(m, ("naive", "fusion", "smartmem", "search"))
+    for policy, plan in plans.items():
+        images = [t.layout for t in plan.tensors.values() if isinstance(t.layout, ImageLayout)]
+        assert all(lay.width <= IMAGE_MAX and lay.height <= IMAGE_MAX for lay in images), policy
+        assert any(isinstance(t.layout, BufferLayout) for t in plan.tensors.values()), policy
