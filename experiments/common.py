@@ -48,12 +48,13 @@ POLICY_COLORS = {"naive": "#9e9e9e", "fusion": "#1f77b4", "smartmem-elim": "#aec
 
 @cache
 def commit() -> str:
-    """Short hash of HEAD, with ``-dirty`` when the working tree has changes."""
+    """Short hash of HEAD, with ``-dirty`` when tracked files have changes (results being rewritten under
+    experiments/results/ do not count: they are what the scripts write)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)experiments/results"], cwd=ROOT, capture_output=True, text=True).stdout
         return out + ("-dirty" if dirty.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
