@@ -18,6 +18,9 @@ time; the ratio to pycachesim uses CPU time for both. The load average is printe
 loaded machine both rates drop and the 2-thread speedup is meaningless (threads wait for time slices).
 Multi-core: the texture walk spread over 8 cores (work-group g on core g % 8), 1 vs 2 numba threads
 (wall time: CPU time adds up over threads).
+Single-thread rows (memsim and pycachesim alike) run with the process pinned to one CPU
+(os.sched_setaffinity; --no-pin to leave it free): on the 2-vCPU VM an unpinned run was 1.0x-1.7x slower
+from process to process (the same binary, idle machine), which pinning removed.
 """
 from __future__ import annotations
 
@@ -94,12 +97,18 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--pycachesim-rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-pin", action="store_true", help="do not pin the single-thread runs to one CPU")
     args = ap.parse_args(argv)
     n = args.rows
+    cpus = os.sched_getaffinity(0)
+    numba.set_num_threads(1)  # starts numba's thread pool before the pin (new threads inherit the caller's)
+    if not args.no_pin:
+        os.sched_setaffinity(0, {max(cpus)})  # this thread only
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numba {numba.__version__}, "
           f"threading layer {numba.config.THREADING_LAYER}, load average {os.getloadavg()[0]:.1f} (start)")
     print(f"# {n:,} accesses of {TEXEL} B per trace; pycachesim timed on the first {args.pycachesim_rows:,} "
-          f"and scaled; memsim best of {args.repeat}")
+          f"and scaled; memsim best of {args.repeat}; single-thread rows "
+          f"{'unpinned' if args.no_pin else f'pinned to CPU {max(cpus)}'}")
     rng = np.random.default_rng(0)
     walk, table = texture_walk(n)
     _, t_resolve, walk_addrs = best_time(lambda: table.resolve(walk), args.repeat)
@@ -128,6 +137,7 @@ def main(argv=None) -> int:
               f"{100 * rep.levels[1].hit_rate:>9.1f}  {'yes' if agree else 'NO'}")
     print(f"texture walk address map (SurfaceTable.resolve): {n / t_resolve / 1e6:.1f} M rows/s (wall)")
 
+    os.sched_setaffinity(0, cpus)  # the multi-thread rows need every CPU
     cores = 8
     mwalk, mtable = texture_walk(n, cores)
     maddrs = mtable.resolve(mwalk)

@@ -12,7 +12,8 @@ shared by all policies of a run (``cost_model(device)``), so identical kernels a
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from math import prod
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 from onnx import numpy_helper
 
 import memsim
-from compiler.cost import CostModel, KernelCost
+from compiler.cost import CostModel, KernelCost, step_signature
 from compiler.costs import Device, KernelSample, SimulatedCost, load_device
 from compiler.ir import Graph, is_stripped_initializer
 from compiler.layout.expr import Var, substitute
@@ -38,39 +39,10 @@ DEFAULT_STORAGE = "fp16"  # the paper runs fp16 on phones
 
 # ---------------------------------------------------------------- traces of sampled work-groups
 
-def _shift(prog: AccessProgram, x0: int, y0: int, width: int, height: int) -> AccessProgram:
-    """The program restricted to the work-items [x0, x0+width) x [y0, y0+height): new grid variables of
-    those extents, every index expression reading gx + x0 and gy + y0."""
-    gx, gy = Var("gx", width), Var("gy", height)
-    env = {"gx": gx + x0 if x0 else gx, "gy": gy + y0 if y0 else gy}
-
-    def sub(e):
-        return substitute(e, env)
-
-    # replace() keeps every other field of a Read (e.g. data-dependent `indices`) as it is
-    phases = tuple(replace(p, reads=tuple(replace(r, coords=tuple(sub(c) for c in r.coords),
-                                                  lets=tuple(Let(lt.var, sub(lt.expr)) for lt in r.lets))
-                                          for r in p.reads)) for p in prog.lanes.phases)
-    lanes = replace(prog.lanes, valid=tuple((sub(e), n) for e, n in prog.lanes.valid), phases=phases)
-    return replace(prog, grid=(gx, gy), lanes=lanes)
-
-
 def _accesses(prog: AccessProgram, storage: str, x0: int, y0: int, width: int, height: int,
               texel_reuse: bool = True) -> ItemAccesses:
-    """item_accesses of a sub-rectangle of the grid, with the output's store addresses put back in place
-    (item_accesses derives them from the grid position, which the sub-program numbers from 0)."""
-    acc = item_accesses(_shift(prog, x0, y0, width, height), storage, texel_reuse=texel_reuse)
-    if not (x0 or y0):
-        return acc
-    x = acc.x.copy()
-    y = acc.y.copy()
-    out = acc.write & (acc.surface == prog.output)
-    if prog.out_surface.on_image:
-        x[out] += x0
-        y[out] += y0
-    else:
-        x[out] += x0 * 4 * ELEM_BYTES[storage]
-    return replace(acc, x=x, y=y)
+    """item_accesses of a sub-rectangle of the grid, work-items numbered within it."""
+    return item_accesses(prog, storage, texel_reuse=texel_reuse, rect=(x0, y0, width, height))
 
 
 def _points(prog: AccessProgram) -> int:
@@ -96,8 +68,9 @@ def _cut_loops(loops: tuple[Var, ...], target: int) -> dict[str, Var]:
 
 def cut_program(prog: AccessProgram, max_points: int) -> tuple[AccessProgram, float]:
     """``prog`` with every phase's reduction loops cut to their first iterations, so that a work-item makes
-    at most about ``max_points`` accesses, and the share (static accesses of the cut program / of
-    ``prog``) by which counts of the cut program are to be divided. Used where even one row of a
+    at most about ``max_points`` accesses, and the static share (accesses of the cut program / of
+    ``prog`` by :func:`_points`); ProgramSampler measures a closer share (its _measured_share) and
+    falls back on this one. Used where even one row of a
     work-group's work-items is over the sampler's budget (statistics over a whole image, a reduction over
     millions of elements): memory and time stay bounded, at the cost of assuming that the first
     iterations miss as often as the rest (module docstring of compiler/costs/simulated.py)."""
@@ -146,6 +119,36 @@ def _constants(plan: Plan, step: Step) -> dict[str, np.ndarray]:
             if n in plan.weights and not is_stripped_initializer(plan.weights[n])}
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A kernel's device-independent sampling facts (ProgramSampler._prepare)."""
+
+    prog: AccessProgram  # loops cut where a work-group row is over the budget
+    share: float  # accesses of prog / of the whole kernel's program, per work-item
+    per_item: int  # accesses of the busiest work-item of the centre work-group
+    surfaces: list
+    inner: float
+
+
+_LAST_STEP = threading.local()
+
+
+def _step_memo(key: tuple) -> dict:
+    """The memo of the step ``key`` names (id, signature, storage, texel reuse, row budget), emptied when
+    another step of the same texel reuse comes: the programs and work-item accesses of a step do not
+    depend on the device, so when several devices price the same step in a row (:func:`simulate_plan_on`,
+    :class:`PricedOnAll`) all but the first of each texel-reuse flavour find them here. One step per
+    flavour is held at a time (per thread), so memory stays bounded."""
+    memos = getattr(_LAST_STEP, "memos", None)
+    if memos is None:
+        memos = _LAST_STEP.memos = {}
+    flavour = key[3]
+    held = memos.get(flavour)
+    if held is None or held[0] != key:
+        held = memos[flavour] = (key, {})
+    return held[1]
+
+
 class ProgramSampler:
     """compiler.costs.KernelSampler over kernels/. A window is a rectangle of work-items in the order the
     trace schedule issues them: runs of consecutive work-groups (row-major over the grid of groups, dealt
@@ -169,32 +172,47 @@ class ProgramSampler:
 
     def sample(self, plan: Plan, step: Step, cores: int, wave_size: int, row_budget: int,
                windows: int) -> list[KernelSample]:
+        memo = _step_memo((step.id, step_signature(plan, step, plan.tensors), plan.storage, self.texel_reuse,
+                           row_budget))
         out = []
-        constants = _constants(plan, step)
+        constants = None
         for i in range(len(step.outputs)):
-            prog = build_program(plan, step, i, constants)
-            out.append(self._one(prog, plan.storage, cores, wave_size, row_budget, windows))
+            prep = memo.get(("prepared", i))
+            if prep is None:
+                constants = _constants(plan, step) if constants is None else constants
+                prep = memo[("prepared", i)] = self._prepare(build_program(plan, step, i, constants), plan.storage,
+                                                             row_budget)
+            out.append(self._one(prep, plan.storage, cores, wave_size, row_budget, windows, memo, i))
         return out
 
-    def _one(self, prog, storage, cores, wave_size, row_budget, windows) -> KernelSample:
+    def _prepare(self, full: AccessProgram, storage: str, row_budget: int) -> _Prepared:
+        """What of a kernel's sampling does not depend on the device's cores and waves."""
+        width, height = full.global_size
+        lx, ly = full.local_size
+        gw, gh = width // lx, height // ly
+        # the smallest window is one row of a work-group: cut long loops so that it fits the budget
+        cap = max(2, row_budget // lx)
+        prog, share = cut_program(full, cap)
+        per_item = _points(prog)
+        centre = self._per_item(prog, storage) if gw * gh > 1 or share < 1 else None
+        if gw * gh > 1:  # texel reuse makes the static bound 3-6x too high: measure the centre work-group
+            per_item = max(1, int(centre.max()))
+        if share < 1:
+            share = self._measured_share(full, prog, cap, storage, share, centre)
+        return _Prepared(prog, share, per_item, _surfaces(full, storage), _inner_iterations(full))
+
+    def _one(self, prep: _Prepared, storage, cores, wave_size, row_budget, windows, memo, i) -> KernelSample:
+        prog, share, per_item, surfaces, inner = prep.prog, prep.share, prep.per_item, prep.surfaces, prep.inner
         width, height = prog.global_size
         lx, ly = prog.local_size
         gw, gh = width // lx, height // ly
         items = width * height
-        inner = _inner_iterations(prog)
-        surfaces = _surfaces(prog, storage)
-        # the smallest window is one row of a work-group: cut long loops so that it fits the budget
-        cap = max(2, row_budget // lx)
-        full = prog
-        prog, share = cut_program(full, cap)
-        per_item = _points(prog)
-        if gw * gh > 1:  # texel reuse makes the static bound 3-6x too high: measure the centre work-group
-            per_item = max(1, int(self._per_item(prog, storage).max()))
-        if share < 1:
-            share = self._measured_share(full, prog, cap, storage, share)
         rows = items * per_item
         if rows <= row_budget * windows or (gw * gh <= windows and rows <= 8 * row_budget * windows):
-            trace = schedule(item_accesses(prog, storage, texel_reuse=self.texel_reuse), prog, cores, wave_size)
+            acc = memo.get(("accesses", i, None))
+            if acc is None:
+                acc = memo[("accesses", i, None)] = item_accesses(prog, storage, texel_reuse=self.texel_reuse)
+            trace = schedule(acc, prog, cores, wave_size)
             return KernelSample(prog.name, surfaces, [(trace, 0)], items, [items * share], inner)
         groups = gw * gh
         n = min(groups // windows, row_budget // (per_item * lx * ly))
@@ -215,7 +233,10 @@ class ProgramSampler:
                 h = max(1, min(ly, row_budget // (per_item * lx * m)))
                 r0, c0 = divmod(centre, gw)
                 rect = (min(c0, gw - m) * lx, r0 * ly, m * lx, h)
-            wins.append(self._window(prog, storage, rect, cores, wave_size))
+            acc = memo.get(("accesses", i, rect))
+            if acc is None:
+                acc = memo[("accesses", i, rect)] = _accesses(prog, storage, *rect, self.texel_reuse)
+            wins.append(self._window(prog, acc, rect, cores, wave_size))
             counted.append(wins[-1][2] * share)
         return KernelSample(prog.name, surfaces, [(t, c) for t, c, _ in wins], items, counted, inner)
 
@@ -225,21 +246,22 @@ class ProgramSampler:
         cx, cy = (width // lx // 2) * lx, (height // ly // 2) * ly
         return np.bincount(_accesses(prog, storage, cx, cy, lx, ly, self.texel_reuse).item)
 
-    def _measured_share(self, full, cut, cap, storage, static_share) -> float:
+    def _measured_share(self, full, cut, cap, storage, static_share, cut_centre) -> float:
         """Accesses of a work-item of ``cut`` / of ``full``, measured on the centre work-group at two cuts
         and extrapolated linearly in the static count: the accesses outside the loops (and texel reuse)
-        do not scale with the loops, so the static share alone over-counts them."""
+        do not scale with the loops, so the static share alone over-counts them. ``cut_centre``:
+        _per_item(cut), which the caller has already."""
         half, _ = cut_program(full, cap // 2)
         p1, p2, pf = _points(cut), _points(half), _points(full)
-        a1, a2 = float(self._per_item(cut, storage).mean()), float(self._per_item(half, storage).mean())
+        a1, a2 = float(cut_centre.mean()), float(self._per_item(half, storage).mean())
         if p1 <= p2 or a1 <= a2:
             return static_share
         whole = a1 + (a1 - a2) / (p1 - p2) * (pf - p1)
         return min(1.0, a1 / whole) if whole > 0 else static_share
 
-    def _window(self, prog, storage, rect, cores, wave_size) -> tuple[memsim.Trace, int, int]:
-        """(trace, rows of the warm-up prefix, work-items counted after it) of one rectangle."""
-        acc = _accesses(prog, storage, *rect, self.texel_reuse)
+    def _window(self, prog, acc, rect, cores, wave_size) -> tuple[memsim.Trace, int, int]:
+        """(trace, rows of the warm-up prefix, work-items counted after it) of one rectangle, whose
+        accesses (_accesses) are ``acc``."""
         lx, ly = prog.local_size
         sub_w, sub_h = rect[2], rect[3]
         # issue step of every work-item, as kernels.trace.generate.schedule computes it
@@ -336,6 +358,37 @@ def simulate_plan(plan: Plan, device: str = "adreno740", cost: CostModel | None 
     """Every step of ``plan`` through ``cost`` (default: the shared memsim-backed model of ``device``)."""
     cost = cost if cost is not None else cost_model(device)
     return SimulationResult(plan.model, plan.policy, cost.device, plan, cost.evaluate_plan(plan))
+
+
+def simulate_plan_on(plan: Plan, costs: Sequence[CostModel]) -> list[SimulationResult]:
+    """simulate_plan on several cost models (devices) at once, one result per cost, equal to
+    ``simulate_plan(plan, cost=c)`` for each. Each step is priced by every cost before the next step, so
+    the sampler traces a step's work-items once for all devices (the step memo of ProgramSampler)."""
+    costs = list(costs)
+    kernels: list[list[KernelCost]] = [[] for _ in costs]
+    for step in plan.steps:
+        for out, cost in zip(kernels, costs, strict=True):
+            out.append(cost.evaluate(plan, step))
+    return [SimulationResult(plan.model, plan.policy, cost.device, plan, ks) for cost, ks in zip(costs, kernels,
+                                                                                                  strict=True)]
+
+
+class PricedOnAll(CostModel):
+    """The first cost model's answers, with every evaluation also made on the others, so their memos hold
+    it when they are asked (a search for one device prices its candidates on every device of a sweep
+    group, each step traced once per texel-reuse flavour; the later searches find their prices memoized).
+    Numbers are those of ``costs[0]`` alone."""
+
+    def __init__(self, costs: Sequence[CostModel]):
+        self.costs = list(costs)
+        self.device = self.costs[0].device
+        self.keyed_by_signature = all(c.keyed_by_signature for c in self.costs)
+
+    def evaluate(self, plan: Plan, step: Step, layouts=None) -> KernelCost:
+        first = self.costs[0].evaluate(plan, step, layouts)
+        for c in self.costs[1:]:
+            c.evaluate(plan, step, layouts)
+        return first
 
 
 def load_graph(model: str | Path | Graph, tiny: bool = False, dims: Mapping[str, int] | None = None,

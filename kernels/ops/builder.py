@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from math import prod
 
 import numpy as np
@@ -224,15 +225,33 @@ def _invert_output_map(m: IndexMap, stored: Sequence[Expr]) -> tuple[Expr, ...]:
     digit is read back from its stored coordinate as ``(d // coefficient) % radix`` and every operator
     coordinate is reassembled from its digits; the inverse is checked on every element.
     """
-    probe = [Var(f"sm_d{d}", n) for d, n in enumerate(m.dst_shape)]
-    check = _invert_symbolic(m, probe)
-    grid = tuple(np.indices(m.src_shape).reshape(len(m.src_shape), -1))
-    image = m.evaluate(grid)
-    env = {p.name: image[d] for d, p in enumerate(probe)}
-    if not all(np.array_equal(np.broadcast_to(evaluate(e, env), g.shape), g) for e, g in zip(check, grid, strict=True)):
+    if not _inverts_on_every_element(m):
         raise KernelError(f"output map {m} is not a bijection made of coordinate digits; kernels cannot write "
                           "through it")
     return _invert_symbolic(m, stored)
+
+
+CHECK_BLOCK = 1 << 20  # elements per block of the inverse's check, which bounds its memory on huge tensors
+
+
+@lru_cache(maxsize=1024)
+def _inverts_on_every_element(m: IndexMap) -> bool:
+    """The digit inverse of ``m`` gives back every element's coordinates (checked block by block; the
+    result is kept per map, as every policy and device of a run builds the same kernels)."""
+    probe = [Var(f"sm_d{d}", n) for d, n in enumerate(m.dst_shape)]
+    check = _invert_symbolic(m, probe)
+    total = prod(m.src_shape)
+    for lo in range(0, max(total, 1), CHECK_BLOCK):
+        if total <= CHECK_BLOCK:
+            grid = tuple(np.indices(m.src_shape).reshape(len(m.src_shape), -1))
+        else:
+            grid = np.unravel_index(np.arange(lo, min(total, lo + CHECK_BLOCK), dtype=np.int64), m.src_shape)
+        image = m.evaluate(grid)
+        env = {p.name: image[d] for d, p in enumerate(probe)}
+        if not all(np.array_equal(np.broadcast_to(evaluate(e, env), g.shape), g)
+                   for e, g in zip(check, grid, strict=True)):
+            return False
+    return True
 
 
 def build_program(plan: Plan, step: Step, output_index: int = 0,

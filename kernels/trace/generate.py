@@ -84,7 +84,13 @@ class _Rows:
 
     def done(self) -> ItemAccesses:
         cols = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)) for k, v in self.cols.items()}
-        order = np.lexsort((cols["point"], cols["item"]))
+        item, point = cols["item"], cols["point"]
+        span = int(point.max()) + 1 if point.size else 1
+        if item.size and (int(item.max()) + 1) * span < 2**62:
+            # one int64 key (item, point) is unique per row: one argsort instead of a two-key lexsort
+            order = np.argsort(item * span + point)
+        else:
+            order = np.lexsort((point, item))
         return ItemAccesses(**{k: np.ascontiguousarray(v[order]) for k, v in cols.items()})
 
 
@@ -116,16 +122,23 @@ def _read_values(prog: AccessProgram, r: Read, env: Mapping, shape, values: Mapp
 
 
 def item_accesses(prog: AccessProgram, storage: str = "fp32",
-                  values: Mapping[str, np.ndarray] | None = None, *, texel_reuse: bool = True) -> ItemAccesses:
+                  values: Mapping[str, np.ndarray] | None = None, *, texel_reuse: bool = True,
+                  rect: tuple[int, int, int, int] | None = None) -> ItemAccesses:
     """Every access of every work-item of ``prog`` (see the module docstring); ``values``: contents of
     index tensors that data-dependent reads need (by stored tensor name; default: the stand-in);
-    ``texel_reuse``: replay the kernel rendered with (True) or without (False) the texel registers."""
+    ``texel_reuse``: replay the kernel rendered with (True) or without (False) the texel registers.
+
+    ``rect = (x0, y0, w, h)``: only the work-items [x0, x0+w) x [y0, y0+h) of the grid, numbered within the
+    rectangle (item = (gy - y0) * w + gx - x0); their accesses are exactly those of the whole grid's run
+    (a work-item's accesses never depend on another's), found without tracing the rest."""
     if storage not in ELEM_BYTES:
         raise KernelError(f"storage must be one of {sorted(ELEM_BYTES)}, got {storage!r}")
     check_texel_reuse(texel_reuse)
-    width, height = prog.global_size
+    x0, y0, width, height = _rect(prog, rect)
     gy, gx = (a.ravel() for a in np.indices((height, width), dtype=np.int64))
     items = gy * width + gx
+    gx += x0
+    gy += y0
     rows = _Rows()
     out = prog.out_surface
     lc = prog.lanes
@@ -186,9 +199,20 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
         rows.add(lane_items, point + lane_of, prog.output, offs * nb, 0, True, nb)
     else:
         first = np.arange(width * height, dtype=np.int64)  # every work-item id (``items`` repeats them per lane)
-        rows.add(first, point, prog.output, first % width, first // width, True,
+        rows.add(first, point, prog.output, first % width + x0, first // width + y0, True,
                  _access_bytes(prog, prog.output, storage))
     return rows.done()
+
+
+def _rect(prog: AccessProgram, rect) -> tuple[int, int, int, int]:
+    width, height = prog.global_size
+    if rect is None:
+        return 0, 0, width, height
+    x0, y0, w, h = (int(v) for v in rect)
+    if x0 < 0 or y0 < 0 or w < 1 or h < 1 or x0 + w > width or y0 + h > height:
+        raise KernelError(f"kernel {prog.name}: rect {tuple(rect)} is not a rectangle of work-items inside its "
+                          f"{width}x{height} grid")
+    return x0, y0, w, h
 
 
 def schedule(acc: ItemAccesses, prog: AccessProgram, cores: int, wave_size: int,

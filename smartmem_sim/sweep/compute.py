@@ -1,15 +1,18 @@
-"""The worker side of a sweep: compute a group of tasks (one model on one device, several policies) and
-write each result as soon as it is done.
+"""The worker side of a sweep: compute a group of tasks (one model on several devices under several
+policies) and write each result as soon as it is done.
 
 Who writes: the worker writes ``cache_dir/<key>.json`` atomically (smartmem_sim/atomic.py) the moment a
-task finishes, so a worker that dies mid-group loses only the task it was on, and the retried group skips
-what is already there. The client also writes any record it receives whose file is missing (the same
+job finishes (a job: one task, or the tasks of one policy on several devices, see below), so a worker that
+dies mid-group loses only the job it was on, and the retried group skips what is already there. The client also writes any record it receives whose file is missing (the same
 bytes), so on a cluster whose workers do not share the client's file system the results still land on the
 client's side (runner.py).
 
 A worker process keeps, across tasks and groups: numba's compiled code (loaded once per process from the
 on-disk cache), and one memsim-backed cost model per device profile (SimulatedCost memoizes kernels by
 signature, so the kernels that naive, fusion, smartmem and search share are simulated once per worker).
+Within a group, the tasks of a policy whose plan does not depend on the device (all but search) are one
+job (:func:`compute_tasks`): the plan is compiled once and every step is priced on all their devices in
+a row, so its work-items are traced once (smartmem_sim.simulate.simulate_plan_on).
 """
 from __future__ import annotations
 
@@ -94,22 +97,44 @@ def cost_model_for(task: Task):
 def compute_task(task: Task, key: str, code: str, context: dict | None = None) -> dict:
     """Compile and simulate one task; the record that goes to ``<key>.json``. ``context`` is shared by the
     tasks of one group (it keeps the loaded graph)."""
-    from smartmem_sim.simulate import compile_for, load_graph, simulate_plan
+    return compute_tasks([task], [key], code, context)[0]
 
+
+def compute_tasks(tasks: Sequence[Task], keys: Sequence[str], code: str, context: dict | None = None,
+                  price_also: Sequence[Task] = ()) -> list[dict]:
+    """The records of tasks that differ only in device (and profile overrides): the plan is compiled once
+    (under the first task's device, which only the search policy reads, so a search task comes alone) and
+    simulated on every task's device. Each record is the one :func:`compute_task` would give; its
+    ``wall_s`` and ``cpu_s`` are an equal share of the joint time. ``price_also``: tasks (search ones of
+    the same model, on other devices) whose cost models the search also asks (PricedOnAll), so that their
+    own searches later find every price memoized."""
+    from smartmem_sim.simulate import PricedOnAll, compile_for, simulate_plan_on
+
+    first = tasks[0]
+    same = {(t.model, t.policy, t.tiny, t.batch, t.storage) for t in tasks}
+    if len(same) != 1 or (first.policy == "search" and len(tasks) > 1):
+        raise ValueError("compute_tasks: tasks must differ only in device and overrides, and a search task comes alone")
     t0, c0 = time.perf_counter(), time.process_time()
     context = {} if context is None else context
-    if "graph" not in context:
-        context["graph"] = load_graph(task.model, task.tiny, batch=task.batch)
-    cost = cost_model_for(task)
-    plan = compile_for(context["graph"], task.policy, cost.device, task.storage, cost)
-    result = simulate_plan(plan, cost.device, cost)
-    record = result.to_dict()
-    # the task's own fields win over the summary's same-named ones (model/device/policy name the task as asked)
-    record.update(task.as_json())
-    # cpu_s: this process's CPU time, what wall_s would be on an idle core (all numba threads counted)
-    record.update(key=key, code_version=code, wall_s=round(time.perf_counter() - t0, 3),
-                  cpu_s=round(time.process_time() - c0, 3))
-    return json.loads(dumps(record))
+    graph_key = ("graph", first.model, first.tiny, first.batch)
+    if graph_key not in context:
+        from smartmem_sim.simulate import load_graph
+
+        context[graph_key] = load_graph(first.model, first.tiny, batch=first.batch)
+    costs = [cost_model_for(t) for t in tasks]
+    search_cost = PricedOnAll([costs[0]] + [cost_model_for(t) for t in price_also]) if price_also else costs[0]
+    plan = compile_for(context[graph_key], first.policy, costs[0].device, first.storage, search_cost)
+    results = simulate_plan_on(plan, costs)
+    wall, cpu = (time.perf_counter() - t0) / len(tasks), (time.process_time() - c0) / len(tasks)
+    records = []
+    for task, key, result in zip(tasks, keys, results, strict=True):
+        record = result.to_dict()
+        # the task's own fields win over the summary's same-named ones (model/device/policy name the task as asked)
+        record.update(task.as_json())
+        # cpu_s: this process's CPU time, what wall_s would be on an idle core (all numba threads counted)
+        record.update(key=key, code_version=code, wall_s=round(wall, 3), cpu_s=round(cpu, 3))
+        records.append(json.loads(dumps(record)))
+    return records
 
 
 def _set_numba_threads(threads: int | None) -> None:
@@ -123,15 +148,16 @@ def _set_numba_threads(threads: int | None) -> None:
 
 
 def compute_group(jobs: Sequence[tuple[Task, str]], cache_dir: str, code: str, numba_threads: int | None = None,
-                  task_fn: Callable[[Task, str, str, dict], dict] = compute_task) -> list[dict]:
-    """Compute the (task, key) jobs of one group in order, skipping those already cached; write each result
-    as it is done. A task that raises gives an error record (model, device, policy, error) instead of a
-    result and is not cached; the others go on. Returns one record per job.
+                  task_fn: Callable[[Task, str, str, dict], dict] | None = None) -> list[dict]:
+    """Compute the (task, key) jobs of one group, skipping those already cached; write each result as it is
+    done. A task that raises gives an error record (model, device, policy, error) instead of a result and
+    is not cached; the others go on. Returns one record per job, in POLICY_ORDER (then as given).
 
     ``code``: the client's code version; a worker whose sources differ refuses (its results would be filed
     under keys that do not describe them). ``numba_threads``: numba threads of this worker (None: numba's
     default); the local cluster gives each of its single-threaded workers a share of the cores.
-    ``task_fn(task, key, code, context)``: computes one record (compute_task; tests give a stand-in).
+    ``task_fn(task, key, code, context)``: computes one record, one task at a time (tests give a stand-in);
+    by default tasks that differ only in device are computed together (:func:`compute_tasks`).
     """
     _set_numba_threads(numba_threads)
     mine = worker_code_version()
@@ -139,21 +165,50 @@ def compute_group(jobs: Sequence[tuple[Task, str]], cache_dir: str, code: str, n
         msg = (f"worker code version {mine} differs from the client's {code}: the sources changed under the "
                "sweep or the cluster runs another checkout; restart the workers")
         return [error_record(task, key, msg) for task, key in jobs]
-    records = []
-    context: dict = {}
     order = {p: i for i, p in enumerate(POLICY_ORDER)}
-    for task, key in sorted(jobs, key=lambda j: order.get(j[0].policy, len(order))):
-        cached = read_result(cache_dir, key)
-        if cached is not None:
-            records.append(cached)
-            continue
-        try:
-            record = task_fn(task, key, code, context)
-            write_result(cache_dir, record)
-        except Exception as exc:  # noqa: BLE001 - reported per task; the group's other tasks go on
-            record = error_record(task, key, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        records.append(record)
+    jobs = sorted(jobs, key=lambda j: order.get(j[0].policy, len(order)))
+    records: list[dict | None] = [read_result(cache_dir, key) for _, key in jobs]
+    context: dict = {}
+    pending = [i for i, r in enumerate(records) if r is None]
+    for batch in _batches(pending, jobs, task_fn is None):
+        done = None
+        later = [jobs[i][0] for i in pending if i > batch[-1] and jobs[i][0].policy == "search"
+                 and _same_model(jobs[i][0], jobs[batch[0]][0])] if jobs[batch[0]][0].policy == "search" else []
+        if len(batch) > 1 or later:
+            try:
+                done = compute_tasks([jobs[i][0] for i in batch], [jobs[i][1] for i in batch], code, context,
+                                     price_also=later)
+            except Exception:  # noqa: BLE001 - computed again one task at a time, which names the culprit
+                done = None
+        if done is None:
+            done = [_one_task(jobs[i][0], jobs[i][1], code, context, task_fn) for i in batch]
+        for i, record in zip(batch, done, strict=True):
+            if "error" not in record:
+                write_result(cache_dir, record)
+            records[i] = record
     return records
+
+
+def _batches(pending: list[int], jobs: Sequence[tuple[Task, str]], joint: bool) -> list[list[int]]:
+    """Indices of the pending jobs in batches of tasks computed together: same model, policy and storage,
+    any device (search tasks and, unless ``joint``, every task alone)."""
+    out: dict[tuple, list[int]] = {}
+    for i in pending:
+        t = jobs[i][0]
+        alone = not joint or t.policy == "search"
+        out.setdefault((i,) if alone else (t.model, t.policy, t.tiny, t.batch, t.storage), []).append(i)
+    return sorted(out.values())
+
+
+def _same_model(a: Task, b: Task) -> bool:
+    return (a.model, a.tiny, a.batch, a.storage) == (b.model, b.tiny, b.batch, b.storage)
+
+
+def _one_task(task: Task, key: str, code: str, context: dict, task_fn) -> dict:
+    try:
+        return (task_fn or compute_task)(task, key, code, context)
+    except Exception as exc:  # noqa: BLE001 - reported per task; the group's other tasks go on
+        return error_record(task, key, f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
 def error_record(task: Task, key: str, error: str, trace: str = "") -> dict:

@@ -1,9 +1,9 @@
 """Run a grid of tasks on dask.distributed, reading what is cached and computing the rest.
 
 Flow: the client hashes every task (task.py), reads ``cache_dir/<key>.json`` where present, groups the
-missing tasks by (model, device, tiny, batch, storage, overrides) so a worker runs the policies of one
-model on one device together (sharing the loaded graph and the cost model's kernel memo), and submits one
-dask task per group, biggest models first. Workers write results as they finish them (compute.py); the
+missing tasks by (model, tiny, batch, storage) so a worker runs every device and policy of one model
+together (sharing the loaded graph, the cost models' kernel memos, and one compilation and trace of each
+device-independent plan: compute.py), and submits one dask task per group, biggest models first. Workers write results as they finish them (compute.py); the
 client writes any it receives that are still missing, and reports progress over ``as_completed``.
 
 Failures: a worker that dies takes its group back to the scheduler, which reruns it elsewhere (what the
@@ -31,6 +31,20 @@ from smartmem_sim.sweep.task import Task, code_version, task_key
 # Times one group may be on a worker that dies before the scheduler gives up on it (dask's default is 3).
 # A kill or a crash is retried; a group that brings down three workers is taken to be the cause.
 ALLOWED_FAILURES = 2
+
+# Environment of the local cluster's worker processes (set by each nanny before it starts its worker), on
+# top of dask's distributed.nanny.pre-spawn-environ. dask's own default trims the heap above 64 KiB, and
+# glibc maps every block over its (adaptive) mmap threshold afresh: our workers allocate and free trace
+# arrays of megabytes thousands of times, so each of those page-faulted anew (74 M minor faults, a quarter
+# of the paper sweep's CPU time was system time). Keeping freed memory in the heap and raising the mmap
+# threshold to glibc's maximum (32 MiB on 64-bit) reuses pages instead. Passive OpenMP waiting: numba's omp
+# threading layer otherwise spins idle threads after every parallel region.
+WORKER_ENVIRON = {
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+    "MALLOC_TOP_PAD_": str(64 << 20),
+    "OMP_WAIT_POLICY": "passive",
+}
 
 
 @dataclass
@@ -118,11 +132,11 @@ def _key(task: Task, code: str) -> str:
 
 
 def _groups(missing: dict[str, Task]) -> list[list[tuple[Task, str]]]:
-    """Missing tasks grouped by everything but the policy, biggest model file first (they take longest,
-    so starting them first shortens the tail)."""
+    """Missing tasks grouped by everything but the policy and the device (profile and overrides), biggest
+    model first (they take longest, so starting them first shortens the tail)."""
     by: dict[tuple, list[tuple[Task, str]]] = {}
     for k, t in missing.items():
-        by.setdefault((t.model, t.device, t.tiny, t.batch, t.storage, t.overrides), []).append((t, k))
+        by.setdefault((t.model, t.tiny, t.batch, t.storage), []).append((t, k))
     return sorted(by.values(), key=lambda g: -_size_hint(g[0][0]))
 
 
@@ -168,7 +182,9 @@ def local_cluster(workers: int = 2):
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **WORKER_ENVIRON}
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                          "distributed.nanny.pre-spawn-environ": environ}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=logging.ERROR)
     with cluster:

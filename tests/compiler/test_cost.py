@@ -62,3 +62,28 @@ def test_kernel_cost_level_lookup_names_the_levels():
     with pytest.raises(CompilerError, match="no cache level 'L9'"):
         k.level("L9")
     assert k.renamed("t", "Copy").is_transform
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int64", "int32", "uint8", "bool"])
+def test_weight_key_decides_size_from_the_header_as_decoding_would(dtype):
+    # the key of a weight is its value hash up to SIGNATURE_VALUE_BYTES and "" above; the size is read from
+    # the proto's dims and type without decoding, which must agree with the decoded array's nbytes
+    import numpy as np
+    from onnx import numpy_helper
+
+    from compiler import cost
+    from compiler.plan import Plan
+
+    rng = np.random.default_rng(0)
+    itemsize = np.dtype(dtype).itemsize
+    for elems in sorted({1, cost.SIGNATURE_VALUE_BYTES // itemsize, cost.SIGNATURE_VALUE_BYTES // itemsize + 1,
+                         3 * cost.SIGNATURE_VALUE_BYTES}):
+        value = rng.integers(0, 2, elems).astype(dtype)
+        proto = numpy_helper.from_array(value, "w")
+        p = Plan("m", "naive", "fp16", {}, [], [], [], weights={"w": proto})
+        key = cost._weight_key(p, "w")
+        if value.nbytes > cost.SIGNATURE_VALUE_BYTES:
+            assert key == ""
+        else:
+            flipped = numpy_helper.from_array(np.logical_not(value).astype(dtype), "w")
+            assert key and key != cost._weight_key(Plan("m", "naive", "fp16", {}, [], [], [], weights={"w": flipped}), "w")

@@ -9,7 +9,7 @@ import memsim
 from compiler.costs import SimulatedCost
 from compiler.pipeline import compile_model
 from kernels.library import plan_kernels, plan_surfaces
-from smartmem_sim.simulate import ProgramSampler, simulate_model, simulate_plan
+from smartmem_sim.simulate import ProgramSampler, simulate_model, simulate_plan, simulate_plan_on
 from tests.compiler.search.graphs import attention_graph
 
 
@@ -45,6 +45,23 @@ def test_sampled_cost_is_close_to_exact_and_states_its_error(plan):
     # window starts cold, so data every window re-reads (weights) is over-counted (documented bias)
     acc = [sum(k.level("L1").accesses for k in r.kernels) for r in (sampled, exact)]
     assert acc[0] == pytest.approx(acc[1], rel=0.05)
+
+
+@pytest.mark.parametrize("row_budget", [10**8, 4000])  # whole kernels; sampled windows
+def test_one_plan_on_several_devices_equals_each_alone(plan, row_budget):
+    # simulate_plan_on shares a step's traced work-items between devices (ProgramSampler's step memo); the
+    # h100 profile traces without texel registers, the others with them, so the memo must keep them apart
+    devices = ("adreno740", "h100_opencl", "mali_g57")
+
+    def costs():
+        return [SimulatedCost(d, ProgramSampler.for_device(d), row_budget=row_budget) for d in devices]
+
+    together = simulate_plan_on(plan, costs())
+    for d, got in zip(devices, together, strict=True):
+        alone = simulate_plan(plan, cost=costs()[devices.index(d)])
+        assert got.device == d
+        assert [k.seconds for k in got.kernels] == [k.seconds for k in alone.kernels]
+        assert [k.levels for k in got.kernels] == [k.levels for k in alone.kernels]
 
 
 def test_memo_simulates_identical_kernels_once(plan):

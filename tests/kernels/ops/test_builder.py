@@ -41,3 +41,19 @@ def test_unknown_op_and_non_constant_parameters_are_errors():
     plan, _, _ = sliced.plan(("lane_last",), "lane_last", out_shapes=[(2, 3)])
     with pytest.raises(KernelError, match="must be a constant"):
         build_program(plan, plan.steps[0])
+
+
+def test_the_inverse_check_in_blocks_gives_the_one_shot_verdict(monkeypatch):
+    # huge outputs are checked in blocks of CHECK_BLOCK elements (memory); blocks must change no verdict
+    from compiler.layout.maps import IndexMap
+    from kernels.ops import builder
+
+    good = Reshape((2, 4, 2, 4, 3)).forward((8, 8, 3)).then(Transpose((0, 2, 1, 3, 4)).forward((2, 4, 2, 4, 3)))
+    folded = IndexMap.build((6, 4), (2, 4), lambda v: [v[0] % 2, v[1]])  # digits, but not a bijection
+    for block in (10**9, 7, 1):
+        monkeypatch.setattr(builder, "CHECK_BLOCK", block)
+        builder._inverts_on_every_element.cache_clear()
+        assert builder._inverts_on_every_element(good)
+        assert not builder._inverts_on_every_element(folded)
+    with pytest.raises(KernelError, match="not a bijection"):
+        _invert_output_map(folded, [Var("a", 2), Var("b", 4)])

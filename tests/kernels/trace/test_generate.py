@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.layout.expr import evaluate
+from kernels.errors import KernelError
 from kernels.library import step_kernels
 from kernels.ops.program import index_value
 from kernels.render.opencl import buffer_out_coords
@@ -126,6 +127,42 @@ def test_item_accesses_equal_a_plain_python_model(name, ins, out):
     # program points: strictly increasing inside a work-item
     for gid in np.unique(acc.item)[:8]:
         assert np.all(np.diff(acc.point[acc.item == gid]) > 0)
+
+
+RECT_CASES = [
+    ("MatMul_batched_bcast", ("nc4hw4", "buffer"), "lane_last"),
+    ("Conv_depthwise", ("nchw4c", "buffer"), "nc4hw4"),
+    ("Softmax_axis1", ("lane_rows",), "buffer"),
+    ("Gather_runtime", ("lane_last", "lane_rows"), "nc4hw4"),
+    ("Sub", ("lane_last",), "buffer_rev"),
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=st.sampled_from(RECT_CASES), corner=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+       size=st.tuples(st.floats(0, 1), st.floats(0, 1)), reuse=st.booleans())
+def test_a_rectangle_of_work_items_makes_the_accesses_it_makes_in_the_whole_grid(case, corner, size, reuse):
+    """item_accesses(rect=...) (what the sampler traces) = the whole grid's rows of those work-items,
+    renumbered within the rectangle, in the same order."""
+    name, ins, out = case
+    prog = _prog(CASES[name], ins, out, storage="fp16")
+    width, height = prog.global_size
+    x0, y0 = int(corner[0] * (width - 1)), int(corner[1] * (height - 1))
+    w, h = 1 + int(size[0] * (width - x0 - 1)), 1 + int(size[1] * (height - y0 - 1))
+    whole = item_accesses(prog, "fp16", texel_reuse=reuse)
+    gx, gy = whole.item % width, whole.item // width
+    inside = (gx >= x0) & (gx < x0 + w) & (gy >= y0) & (gy < y0 + h)
+    part = item_accesses(prog, "fp16", texel_reuse=reuse, rect=(x0, y0, w, h))
+    assert np.array_equal(part.item, (gy[inside] - y0) * w + gx[inside] - x0)
+    for col in ("point", "surface", "x", "y", "write", "nbytes"):
+        assert np.array_equal(getattr(part, col), getattr(whole, col)[inside]), col
+
+
+def test_a_rectangle_outside_the_grid_is_refused():
+    prog = _prog(CASES["Sub"], ("lane_last",), "buffer_rev")
+    width, height = prog.global_size
+    with pytest.raises(KernelError, match="not a rectangle of work-items"):
+        item_accesses(prog, rect=(0, 0, width + 1, height))
 
 
 def test_buffer_output_writes_every_element_once_at_its_byte_offset():

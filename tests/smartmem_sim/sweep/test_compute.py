@@ -26,18 +26,22 @@ def jobs(tasks):
 
 
 def test_a_group_matches_simulate_model_and_is_written(onnx_path, tmp_path):
-    tasks = [Task(str(onnx_path), "adreno740", p) for p in ("smartmem", "naive", "fusion")]
+    # two devices: the tasks of a policy are computed together (compute_tasks), and the first search prices
+    # its candidates on both devices (PricedOnAll); each record must be what the task gives alone
+    policies = ("smartmem", "search", "naive", "fusion")
+    tasks = [Task(str(onnx_path), d, p) for p in policies for d in ("adreno740", "h100_opencl")]
     records = compute_group(jobs(tasks), str(tmp_path), worker_code_version())
-    assert [r["policy"] for r in records] == ["naive", "fusion", "smartmem"]  # compute.POLICY_ORDER
+    assert [r["policy"] for r in records] == [p for p in ("naive", "fusion", "smartmem", "search") for _ in "ab"]
+    assert [r["device"] for r in records] == ["adreno740", "h100_opencl"] * 4
     for r in records:
-        ref = simulate_model(str(onnx_path), "adreno740", r["policy"])
+        ref = simulate_model(str(onnx_path), r["device"], r["policy"])
         assert r["seconds"] == pytest.approx(ref.seconds, rel=1e-12)
         assert r["dram_bytes"] == pytest.approx(ref.dram_bytes, rel=1e-12)
         assert r["transforms"] == len(ref.transforms) and len(r["per_kernel"]) == len(ref.kernels)
-        assert r["model"] == str(onnx_path) and r["device"] == "adreno740" and r["wall_s"] >= 0
+        assert r["model"] == str(onnx_path) and r["wall_s"] >= 0
         assert json.loads(result_path(tmp_path, r["key"]).read_text()) == r
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
-    naive, smartmem = records[0], records[2]
+    naive, smartmem = records[0], records[4]
     assert naive["transforms"] > smartmem["transforms"] == 0
 
 

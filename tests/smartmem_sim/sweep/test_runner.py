@@ -14,7 +14,7 @@ import pytest
 
 from smartmem_sim.errors import UserError
 from smartmem_sim.sweep import Task, execute, run_sweep, task_key
-from smartmem_sim.sweep.runner import ALLOWED_FAILURES, local_cluster
+from smartmem_sim.sweep.runner import ALLOWED_FAILURES, WORKER_ENVIRON, local_cluster
 from tests.smartmem_sim.sweep import stand_in
 
 pytest.importorskip("distributed")  # the [dist] extra
@@ -25,7 +25,8 @@ DEVICES = ("adreno740", "mali_g57")
 
 
 def grid(policies=("naive", "smartmem")):
-    """4 models x 2 devices = 8 groups of len(policies) tasks (tiny twins; keys only, nothing is simulated)."""
+    """4 models x 2 devices x len(policies) tasks in 4 groups, one per model (tiny twins; keys only, nothing
+    is simulated)."""
     return [Task(m, d, p, tiny=True) for m in MODELS for d in DEVICES for p in policies]
 
 
@@ -58,6 +59,16 @@ def result_files(cache: Path) -> dict[str, dict]:
 def test_the_cluster_gives_up_after_allowed_failures(client):
     assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures) == ALLOWED_FAILURES
     assert len(client.scheduler_info()["workers"]) == 2
+
+
+def _worker_environ(names):
+    return {n: os.environ.get(n) for n in names}
+
+
+def test_workers_start_with_the_sweep_environment(client):
+    # the malloc settings only act when set before the worker process starts (glibc reads them once)
+    seen = client.run(_worker_environ, sorted(WORKER_ENVIRON))
+    assert seen and all(env == WORKER_ENVIRON for env in seen.values())
 
 
 def test_a_failing_task_is_reported_and_the_others_complete(client, tmp_path):
