@@ -97,10 +97,12 @@ def test_reference_of_a_model_past_the_protobuf_limit_goes_through_a_file(monkey
 
     import smartmem_sim.commands.run as run_cmd
 
-    w = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "w")
-    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], [w])
+    w = numpy_helper.from_array(np.arange(600, dtype=np.float32).reshape(2, 300), "w")  # > 1 KB: external
+    # onnxruntime's shape inference reads small initializers such as Unsqueeze's axes: they must stay inline
+    axes = numpy_helper.from_array(np.array([0], np.int64), "axes")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Unsqueeze", ["m", "axes"], ["y"])],
+                          "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 300])], [w, axes])
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     x = np.array([[1.0, 2.0]], np.float32)
     small = run_cmd._reference(model, {"x": x})["y"]
@@ -109,4 +111,4 @@ def test_reference_of_a_model_past_the_protobuf_limit_goes_through_a_file(monkey
     before = model.SerializeToString()
     big = run_cmd._reference(model, {"x": x})["y"]
     assert model.SerializeToString() == before  # the weights the kernels read are left as they were
-    assert np.array_equal(small, big) and np.array_equal(big, x @ np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert np.array_equal(small, big) and np.array_equal(big, (x @ np.arange(600, dtype=np.float32).reshape(2, 300))[None])
