@@ -18,9 +18,11 @@ time; the ratio to pycachesim uses CPU time for both. The load average is printe
 loaded machine both rates drop and the 2-thread speedup is meaningless (threads wait for time slices).
 Multi-core: the texture walk spread over 8 cores (work-group g on core g % 8), 1 vs 2 numba threads
 (wall time: CPU time adds up over threads).
-Single-thread rows (memsim and pycachesim alike) run with the process pinned to one CPU
-(os.sched_setaffinity; --no-pin to leave it free): on the 2-vCPU VM an unpinned run was 1.0x-1.7x slower
-from process to process (the same binary, idle machine), which pinning removed.
+Single-thread rows (memsim and pycachesim alike) run with the calling thread pinned to one CPU
+(os.sched_setaffinity; --no-pin to leave it free): on the 2-vCPU VM unpinned runs of the same binary on an
+idle machine differed by up to 1.7x, mostly from migrations. Pinned runs still differ by up to 1.7x from
+run to run (the VM's host), for pycachesim as much as for memsim: compare ratios within one run, and
+report several runs.
 """
 from __future__ import annotations
 
