@@ -173,7 +173,8 @@ def compute_group(jobs: Sequence[tuple[Task, str]], cache_dir: str, code: str, n
     for batch in _batches(pending, jobs, task_fn is None):
         done = None
         later = [jobs[i][0] for i in pending if i > batch[-1] and jobs[i][0].policy == "search"
-                 and _same_model(jobs[i][0], jobs[batch[0]][0])] if jobs[batch[0]][0].policy == "search" else []
+                 and _same_model(jobs[i][0], jobs[batch[0]][0])] \
+            if task_fn is None and jobs[batch[0]][0].policy == "search" else []
         if len(batch) > 1 or later:
             try:
                 done = compute_tasks([jobs[i][0] for i in batch], [jobs[i][1] for i in batch], code, context,

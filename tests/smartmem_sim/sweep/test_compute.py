@@ -89,3 +89,16 @@ def test_a_worker_with_other_code_refuses(onnx_path, tmp_path):
     records = compute_group(jobs([t]), str(tmp_path), "0123456789abcdef")
     assert "differs from the client's 0123456789abcdef" in records[0]["error"]
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_a_given_task_fn_computes_every_task_itself(onnx_path, tmp_path):
+    # with a stand-in, search tasks must not be computed jointly (PricedOnAll) behind its back
+    tasks = [Task(str(onnx_path), d, "search") for d in ("adreno740", "h100_opencl")]
+    seen = []
+
+    def fake(task, key, code, context):
+        seen.append(task.device)
+        return {**task.as_json(), "key": key, "code_version": code, "seconds": 1.0}
+
+    records = compute_group(jobs(tasks), str(tmp_path), worker_code_version(), task_fn=fake)
+    assert seen == ["adreno740", "h100_opencl"] and [r["seconds"] for r in records] == [1.0, 1.0]
