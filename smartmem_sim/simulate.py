@@ -177,11 +177,11 @@ class ProgramSampler:
         out = []
         constants = None
         for i in range(len(step.outputs)):
-            prep = memo.get(("prepared", i))
-            if prep is None:
+            if ("prepared", i) not in memo:
                 constants = _constants(plan, step) if constants is None else constants
-                prep = memo[("prepared", i)] = self._prepare(build_program(plan, step, i, constants), plan.storage,
-                                                             row_budget)
+                memo[("prepared", i)] = self._prepare(build_program(plan, step, i, constants), plan.storage,
+                                                      row_budget)
+            prep = memo[("prepared", i)]
             out.append(self._one(prep, plan.storage, cores, wave_size, row_budget, windows, memo, i))
         return out
 
@@ -209,9 +209,7 @@ class ProgramSampler:
         items = width * height
         rows = items * per_item
         if rows <= row_budget * windows or (gw * gh <= windows and rows <= 8 * row_budget * windows):
-            acc = memo.get(("accesses", i, None))
-            if acc is None:
-                acc = memo[("accesses", i, None)] = item_accesses(prog, storage, texel_reuse=self.texel_reuse)
+            acc = self._accesses(memo, (i, None), prog, storage, (0, 0, width, height))
             trace = schedule(acc, prog, cores, wave_size)
             return KernelSample(prog.name, surfaces, [(trace, 0)], items, [items * share], inner)
         groups = gw * gh
@@ -233,12 +231,16 @@ class ProgramSampler:
                 h = max(1, min(ly, row_budget // (per_item * lx * m)))
                 r0, c0 = divmod(centre, gw)
                 rect = (min(c0, gw - m) * lx, r0 * ly, m * lx, h)
-            acc = memo.get(("accesses", i, rect))
-            if acc is None:
-                acc = memo[("accesses", i, rect)] = _accesses(prog, storage, *rect, self.texel_reuse)
+            acc = self._accesses(memo, (i, rect), prog, storage, rect)
             wins.append(self._window(prog, acc, rect, cores, wave_size))
             counted.append(wins[-1][2] * share)
         return KernelSample(prog.name, surfaces, [(t, c) for t, c, _ in wins], items, counted, inner)
+
+    def _accesses(self, memo: dict, key: tuple, prog, storage, rect) -> ItemAccesses:
+        """_accesses of ``rect``, from the step memo when another device traced it already."""
+        if ("accesses", key) not in memo:
+            memo[("accesses", key)] = _accesses(prog, storage, *rect, self.texel_reuse)
+        return memo[("accesses", key)]
 
     def _per_item(self, prog, storage) -> np.ndarray:
         """Accesses of each work-item of the centre work-group."""

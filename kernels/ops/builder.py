@@ -240,18 +240,23 @@ def _inverts_on_every_element(m: IndexMap) -> bool:
     result is kept per map, as every policy and device of a run builds the same kernels)."""
     probe = [Var(f"sm_d{d}", n) for d, n in enumerate(m.dst_shape)]
     check = _invert_symbolic(m, probe)
-    total = prod(m.src_shape)
-    for lo in range(0, max(total, 1), CHECK_BLOCK):
-        if total <= CHECK_BLOCK:
-            grid = tuple(np.indices(m.src_shape).reshape(len(m.src_shape), -1))
-        else:
-            grid = np.unravel_index(np.arange(lo, min(total, lo + CHECK_BLOCK), dtype=np.int64), m.src_shape)
+    for grid in _coordinate_blocks(m.src_shape):
         image = m.evaluate(grid)
         env = {p.name: image[d] for d, p in enumerate(probe)}
         if not all(np.array_equal(np.broadcast_to(evaluate(e, env), g.shape), g)
                    for e, g in zip(check, grid, strict=True)):
             return False
     return True
+
+
+def _coordinate_blocks(shape: Sequence[int]):
+    """The coordinates of every element of ``shape`` (row-major), at most CHECK_BLOCK elements at a time."""
+    total = prod(shape)
+    if total <= CHECK_BLOCK:
+        yield tuple(np.indices(shape).reshape(len(shape), -1))
+        return
+    for lo in range(0, total, CHECK_BLOCK):
+        yield np.unravel_index(np.arange(lo, min(total, lo + CHECK_BLOCK), dtype=np.int64), shape)
 
 
 def build_program(plan: Plan, step: Step, output_index: int = 0,
