@@ -133,16 +133,15 @@ class _Prepared:
 _LAST_STEP = threading.local()
 
 
-def _step_memo(key: tuple) -> dict:
-    """The memo of the step ``key`` names (id, signature, storage, texel reuse, row budget), emptied when
-    another step of the same texel reuse comes: the programs and work-item accesses of a step do not
+def _step_memo(key: tuple, flavour: bool) -> dict:
+    """The memo of the step ``key`` names (id, signature, storage, row budget) traced with texel reuse
+    ``flavour``, emptied when another step of the same flavour comes: the programs and work-item accesses of a step do not
     depend on the device, so when several devices price the same step in a row (:func:`simulate_plan_on`,
     :class:`PricedOnAll`) all but the first of each texel-reuse flavour find them here. One step per
     flavour is held at a time (per thread), so memory stays bounded."""
     memos = getattr(_LAST_STEP, "memos", None)
     if memos is None:
         memos = _LAST_STEP.memos = {}
-    flavour = key[3]
     held = memos.get(flavour)
     if held is None or held[0] != key:
         held = memos[flavour] = (key, {})
@@ -172,8 +171,8 @@ class ProgramSampler:
 
     def sample(self, plan: Plan, step: Step, cores: int, wave_size: int, row_budget: int,
                windows: int) -> list[KernelSample]:
-        memo = _step_memo((step.id, step_signature(plan, step, plan.tensors), plan.storage, self.texel_reuse,
-                           row_budget))
+        memo = _step_memo((step.id, step_signature(plan, step, plan.tensors), plan.storage, row_budget),
+                          self.texel_reuse)
         out = []
         constants = None
         for i in range(len(step.outputs)):

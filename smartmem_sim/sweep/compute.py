@@ -172,9 +172,7 @@ def compute_group(jobs: Sequence[tuple[Task, str]], cache_dir: str, code: str, n
     pending = [i for i, r in enumerate(records) if r is None]
     for batch in _batches(pending, jobs, task_fn is None):
         done = None
-        later = [jobs[i][0] for i in pending if i > batch[-1] and jobs[i][0].policy == "search"
-                 and _same_model(jobs[i][0], jobs[batch[0]][0])] \
-            if task_fn is None and jobs[batch[0]][0].policy == "search" else []
+        later = _later_searches(batch, pending, jobs) if task_fn is None else []
         if len(batch) > 1 or later:
             try:
                 done = compute_tasks([jobs[i][0] for i in batch], [jobs[i][1] for i in batch], code, context,
@@ -201,8 +199,15 @@ def _batches(pending: list[int], jobs: Sequence[tuple[Task, str]], joint: bool) 
     return sorted(out.values())
 
 
-def _same_model(a: Task, b: Task) -> bool:
-    return (a.model, a.tiny, a.batch, a.storage) == (b.model, b.tiny, b.batch, b.storage)
+def _later_searches(batch: list[int], pending: list[int], jobs: Sequence[tuple[Task, str]]) -> list[Task]:
+    """For a search batch: the pending search tasks of the same network after it (on other devices), whose
+    prices its search also makes; [] for any other batch."""
+    first = jobs[batch[0]][0]
+    if first.policy != "search":
+        return []
+    same = (first.model, first.tiny, first.batch, first.storage)
+    return [jobs[i][0] for i in pending if i > batch[-1] and jobs[i][0].policy == "search"
+            and (jobs[i][0].model, jobs[i][0].tiny, jobs[i][0].batch, jobs[i][0].storage) == same]
 
 
 def _one_task(task: Task, key: str, code: str, context: dict, task_fn) -> dict:
