@@ -11,7 +11,8 @@ flat arrays. A level has ``copies`` (one per core for per-core levels) and every
 shared level whose sets are split into set partitions (simulated in parallel) keeps one clock, last line and
 counters per partition, so partitions never write the same memory.
 
-Masks are uint64 throughout: numba turns int64 <op> uint64 into float64, so no mask ever meets a signed
+An unsectored level's ``valid`` mask is never read: a present line of one sector is whole (ONE), so
+the line-stream path (memsim/_kernels_lines.py) fills ways without writing it. Masks are uint64 throughout: numba turns int64 <op> uint64 into float64, so no mask ever meets a signed
 integer. Kernels are compiled with ``_nrt=False`` (no allocation, no reference counting of array
 arguments). level_pass() is the workhorse: one level, a stream of requests, counters and the stream's
 clock/last line in registers, with access() (inlined into the out-of-line _generic()) for what its lean
@@ -251,7 +252,7 @@ def access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, st
         stats[row, S_WRITES] += 1
         stats[row, S_BWRITTEN] += nb
         if w >= 0:
-            v = valid[base + w] & ~mask
+            v = valid[base + w] & ~mask if sb != lb else ZERO
             valid[base + w] = v
             if v == ZERO:
                 tags[base + w] = -1
@@ -274,7 +275,7 @@ def access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, st
 
     if w >= 0:
         wi = base + w
-        missing = mask & ~valid[wi]
+        missing = mask & ~valid[wi] if sb != lb else ZERO  # (an unsectored line is whole: module docstring)
         if missing == ZERO:
             stats[row, S_HIT] += 1
         else:
@@ -364,7 +365,7 @@ def access(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta, st
 
     wi = base + w
     meta[row, META_LAST_LINE] = line_no
-    umeta[row, UMETA_LAST_VALID] = valid[wi]
+    umeta[row, UMETA_LAST_VALID] = valid[wi] if sb != lb else ONE
     umeta[row, UMETA_LAST_DIRTY] = dirty[wi]
     return nout
 
@@ -613,7 +614,7 @@ def level_pass(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta
                 if found >= 0:
                     wi = base + found
                     uwi = np.uint64(wi)
-                    v = valid[uwi]
+                    v = valid[uwi] if sectored else ONE  # (an unsectored line is whole: module docstring)
                     missing = mask & ~v
                     if missing == ZERO:
                         hits += 1

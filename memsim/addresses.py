@@ -39,6 +39,7 @@ def simulate_addresses(addrs, levels: Sequence[dict], policy: str = "lru", write
     if addrs.size and addrs.dtype.kind not in "iu":
         raise MemsimError(f"simulate_addresses: addrs must be integers, got dtype {addrs.dtype}")
     n = addrs.shape[0]
+    all_loads = writes is None
     if writes is None:
         writes = np.zeros(n, dtype=np.bool_)
     writes = np.asarray(writes)
@@ -48,7 +49,8 @@ def simulate_addresses(addrs, levels: Sequence[dict], policy: str = "lru", write
     nb = np.asarray(nbytes)
     if nb.dtype.kind not in "iu":
         raise MemsimError(f"simulate_addresses: nbytes must be integer, got dtype {nb.dtype}")
-    nb = np.broadcast_to(nb, (n,)) if nb.ndim == 0 else nb
+    one_size = nb.ndim == 0
+    nb = np.broadcast_to(nb, (n,)) if one_size else nb
     if nb.shape != (n,):
         raise MemsimError(f"simulate_addresses: nbytes must be an int or shape ({n},), got {nb.shape}")
     if n and (int(nb.min()) <= 0 or int(nb.max()) > 2**31 - 1):
@@ -64,7 +66,10 @@ def simulate_addresses(addrs, levels: Sequence[dict], policy: str = "lru", write
         table = {"name": f"L{i + 1}", "policy": policy, **spec}
         built.append(CacheLevel.from_dict(table, where=f"simulate_addresses: levels[{i}]"))
     hierarchy = Hierarchy(built, cores=1, name="simulate_addresses")
-    report = hierarchy.simulate_resolved(addrs, np.zeros(n, np.int32), writes, nb.astype(np.int32))
+    if all_loads and one_size:  # one value for every row: the addresses are all the engine reads
+        report = hierarchy.simulate_resolved(addrs, 0, False, int(nb[0]) if n else 1)
+    else:
+        report = hierarchy.simulate_resolved(addrs, np.zeros(n, np.int32), writes, nb.astype(np.int32))
     out = []
     for st in report.levels:
         d = {k: getattr(st, k) for k in st.__dataclass_fields__}

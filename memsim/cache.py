@@ -226,7 +226,8 @@ class CacheState:
         """Empty every copy again, in place (a hierarchy reuses its state between simulations): every way
         invalid, recency orders / tree bits, clocks, last lines, counters and random state as built.
         ``valid`` and ``dirty`` are left as they are: a way is only looked at through a matching tag, and a
-        fill sets both, so an invalid way's masks are never read. ``stamp`` is only read by LRU without a
+        fill sets both, so an invalid way's masks are never read (nor any ``valid`` of an unsectored level,
+        whose present lines are whole). ``stamp`` is only read by LRU without a
         recency order and by FIFO (an invalid way's 0 is below every fill time); it is reset for those."""
         from memsim import _kernels_cache as K
 

@@ -14,7 +14,9 @@ Order of events, which defines the counts exactly:
 - Every simulation starts with empty caches (a hierarchy keeps its state arrays and buffers between calls and
   empties them, which is much cheaper than allocating them for the many small traces a compiler sends). Rows are processed in chunks, one level at a time (state
   carries across chunks, which bounds memory and changes no count). A hierarchy whose levels all have one
-  copy (one core, or no per-core level) runs each chunk through its levels in one thread. Otherwise
+  copy (one core, or no per-core level) runs each chunk through its levels in one thread; where every level
+  is LRU with a recency order and unsectored lines, a chunk of plain loads goes as line numbers and whole
+  runs of consecutive lines (memsim/_kernels_lines.py: same counts, same state). Otherwise
   rows are grouped by core, the per-core levels run one copy per thread, and the shared levels run as set partitions in
   parallel: a request's partition is a few address bits that are set-index bits of every shared level
   (lines only grow, so a request and every request it causes below stay in one partition), sets never
@@ -32,6 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from memsim import _kernels_cache as K
+from memsim import _kernels_lines as L
 from memsim.cache import CacheLevel, CacheState
 from memsim.errors import MemsimError
 from memsim.report import LevelStats, Report
@@ -123,13 +126,14 @@ class Hierarchy:
         if code == K.ERR_ADDRESS:
             return MemsimError(f"addresses must be >= 0 and below 2**62; row {row} has {int(addrs[row])}")
         if code == K.ERR_NBYTES:
-            return MemsimError(f"nbytes must be positive; row {row} has {int(nbytes[row])}")
-        return MemsimError(f"trace column 'core': row {row} has core {int(core[row])}, but the "
+            return MemsimError(f"nbytes must be positive; row {row} has {int(nbytes[row % nbytes.shape[0]])}")
+        return MemsimError(f"trace column 'core': row {row} has core {int(core[row % core.shape[0]])}, but the "
                            f"hierarchy '{self.name}' has cores 0..{self.cores - 1}")
 
     def simulate_resolved(self, addrs, core, write, nbytes, compute_cycles: float | None = None) -> Report:
         """Simulate rows already turned into byte addresses (uint64/int64), with their core ids, store
-        flags and byte counts; same semantics as :meth:`simulate`."""
+        flags and byte counts; same semantics as :meth:`simulate`. ``core``, ``write`` and ``nbytes`` may
+        each be one value for every row (a scalar), which saves reading them row by row."""
         addrs = np.asarray(addrs)
         n = addrs.shape[0]
         if addrs.dtype.kind not in "iu":
@@ -140,13 +144,22 @@ class Hierarchy:
         core = _as_column("core", core, np.int32, 0, 2**31 - 1)
         write = _as_column("write", write, np.uint8, 0, 1)
         nbytes = _as_column("nbytes", nbytes, np.int32, 1, 2**31 - 1)
-        if not (core.shape[0] == write.shape[0] == nbytes.shape[0] == n):
+        scalars = [col.ndim == 0 for col in (core, write, nbytes)]
+        if all(scalars) and int(core) >= self.cores:
+            raise MemsimError(f"trace column 'core': every row has core {int(core)}, but the hierarchy "
+                              f"'{self.name}' has cores 0..{self.cores - 1}")
+        uniform = all(scalars) and not write and self._single_stream() and self._line_stream()
+        if uniform:  # the kernels read one value for every row
+            core, write, nbytes = (col.reshape(1) for col in (core, write, nbytes))
+        else:
+            core, write, nbytes = (np.full(n, col) if col.ndim == 0 else col for col in (core, write, nbytes))
+        if not uniform and not (core.shape[0] == write.shape[0] == nbytes.shape[0] == n):
             raise MemsimError("addresses, core, write and nbytes must have the same length")
         ws = self._take_workspace()
         try:
             state, dram = ws.state, ws.dram
             if n and self._single_stream():
-                _serial(ws, addrs, nbytes, write, core, self)
+                _serial(ws, addrs, nbytes, write, core, self, uniform)
             elif n:
                 runner = ws.runner()
                 rows = max(1024, CHUNK_REQUESTS // 2)
@@ -157,6 +170,12 @@ class Hierarchy:
                                 int(totals[K.DRAM_REQUESTS]), n, compute_cycles)
         finally:
             self._give_back(ws)
+
+    def _line_stream(self) -> bool:
+        """Whether every level suits the line-stream path (memsim/_kernels_lines.py): LRU with a recency
+        order (at most K.ORDER_MAX_WAYS ways), unsectored lines."""
+        return all(lvl.policy == "lru" and lvl.ways <= K.ORDER_MAX_WAYS and (lvl.sector or lvl.line) == lvl.line
+                   for lvl in self.levels)
 
     def _take_workspace(self) -> _Workspace:
         """The kept workspace, emptied (resetting costs far less than allocating the state of a large level
@@ -192,19 +211,19 @@ class Hierarchy:
 
 
 def _as_column(name: str, values, dtype, lo: int, hi: int) -> np.ndarray:
-    """A contiguous column of ``dtype``; other integer (or bool) input is range-checked first, so a
-    conversion never wraps silently."""
+    """A contiguous column of ``dtype`` (0-d for a scalar); other integer (or bool) input is range-checked
+    first, so a conversion never wraps silently."""
     arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise MemsimError(f"column '{name}' must be 1-D, got shape {arr.shape}")
+    if arr.ndim > 1:
+        raise MemsimError(f"column '{name}' must be 1-D or one value, got shape {arr.shape}")
     if arr.dtype == np.bool_ and dtype == np.uint8:
-        return np.ascontiguousarray(arr).view(np.uint8)
+        return np.ascontiguousarray(arr).view(np.uint8) if arr.ndim else arr.astype(np.uint8)
     if arr.dtype != dtype:
         if arr.size and arr.dtype.kind not in "iub":
             raise MemsimError(f"column '{name}' must be integers, got dtype {arr.dtype}")
         if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):
             raise MemsimError(f"column '{name}' has values in [{int(arr.min())}, {int(arr.max())}]; allowed {lo}..{hi}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return np.ascontiguousarray(arr, dtype=dtype) if arr.ndim else arr.astype(dtype)
 
 
 class _State:
@@ -273,10 +292,20 @@ class _Workspace:
         self.x = _Requests(0)
         self.y = _Requests(0)
         self._runner: _ChunkRunner | None = None
+        self._lines: tuple[np.ndarray, ...] | None = None
+        self.tops = np.empty(len(h.levels), np.int64)  # the line-stream path's highest line per level
 
     def reset(self) -> None:
         self.state.reset()
         self.dram.fill(0)
+
+    def line_buffers(self, rows: int) -> tuple[np.ndarray, ...]:
+        """The line-stream path's buffers of ``rows`` entries: three of line numbers (run heads, then
+        ping-pong between levels) and one chunk of spelled-out nbytes, write and core columns."""
+        if self._lines is None or self._lines[0].shape[0] < rows:
+            self._lines = (*(np.empty(rows, np.int64) for _ in range(3)), np.empty(rows, np.int32),
+                           np.empty(rows, np.uint8), np.empty(rows, np.int32))
+        return self._lines
 
     def runner(self) -> _ChunkRunner:
         if self._runner is None:
@@ -284,10 +313,11 @@ class _Workspace:
         return self._runner
 
 
-def _serial(ws: _Workspace, addrs, nbytes, write, core, h: Hierarchy) -> None:
-    """Every level has one copy and one stream: K.serial_run takes small chunks of rows through all levels
-    (state carries across chunks); it returns early only on a bad row or on a row that crosses more lines
-    than its buffers hold, which then grow."""
+def _serial(ws: _Workspace, addrs, nbytes, write, core, h: Hierarchy, uniform: bool) -> None:
+    """Every level has one copy and one stream: small chunks of rows go through all levels (state carries
+    across chunks), by the line-stream path (memsim/_kernels_lines.py) where every level allows it and
+    the chunk is plain loads, else by K.serial_run. The kernels return early only on a bad row or on a
+    row that crosses more lines than the buffers hold, which then grow."""
     n = addrs.shape[0]
     rows = max(16, min(SERIAL_CHUNK_ROWS, CHUNK_REQUESTS // 2))
     state = ws.state
@@ -296,17 +326,25 @@ def _serial(ws: _Workspace, addrs, nbytes, write, core, h: Hierarchy) -> None:
     room0 = 2 * rows + 16
     r = 0
     x, y = ws.x, ws.y
+    lines = ws.line_buffers(rows) if h._line_stream() else None
+    clean = np.bool_(True)
     while r < n:
         size = room0 << (len(h.levels) - 1)
         x.grow(size)
         y.grow(size)
-        r = K.serial_run(state.cfg, *state.arrays(), addrs, nbytes, write, core, h.cores, r, n, rows, room0, err,
-                         x.a, x.n, x.w, y.a, y.n, y.w, sa, sn, sw, ws.dram)
+        if lines is not None:
+            r, clean = L.serial_lines_run(state.cfg, *state.arrays(), addrs, nbytes, write, core, h.cores,
+                                          np.bool_(uniform), r, n, rows, room0, err, x.a, x.n, x.w, y.a, y.n, y.w,
+                                          sa, sn, sw, ws.dram, *lines, ws.tops, clean)
+        else:
+            r = K.serial_run(state.cfg, *state.arrays(), addrs, nbytes, write, core, h.cores, r, n, rows, room0,
+                             err, x.a, x.n, x.w, y.a, y.n, y.w, sa, sn, sw, ws.dram)
         if err[0] != K.ERR_NONE:
             raise h._row_error(int(err[0]), int(err[1]), addrs, core, nbytes)
         if r < n:  # row r crosses more lines than room0 requests cover
-            lines = (int(addrs[r]) + int(nbytes[r]) - 1) // h.levels[0].line - int(addrs[r]) // h.levels[0].line + 1
-            room0 = max(room0, 2 * lines + 16)
+            size = int(nbytes[0 if uniform else r])
+            lines_crossed = (int(addrs[r]) + size - 1) // h.levels[0].line - int(addrs[r]) // h.levels[0].line + 1
+            room0 = max(room0, 2 * lines_crossed + 16)
 
 
 class _Requests:

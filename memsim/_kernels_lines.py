@@ -1,0 +1,417 @@
+"""Numba kernels of the line-stream path: the single-stream case when every level keeps an LRU recency
+order and unsectored lines (the usual texture L1 + L2) and the rows are plain loads. Private:
+memsim/hierarchy.py decides when it applies and memsim/_kernels_cache.py has the state layout.
+
+Why a second path: on such levels a load changes nothing but its line's place in its set, so what a
+level needs from its input is the sequence of *lines*, not of requests. A chunk of rows is first cut
+down to the heads of its line runs (a row on the line of the row before it is a run-length fast hit:
+counted, nothing else), in one branch-free pass that also checks every row; each level then walks a
+plain int64 array of line numbers and sends its misses down as line numbers. Nothing carries bytes,
+store flags or trace rows between levels. Each associativity gets a loop compiled for it (constant trip
+counts, so the tag compare is vector code), and a miss moves its victim from the back to the front of
+the recency order with one shift.
+
+Runs of consecutive lines (a buffer or an image row read in order) go whole: when a chunk's heads are
+one such run and every line of it lies above the highest line the level holds (``top``, an upper bound
+kept per level), each line of the run is a miss, so no tag is compared. The level's state ends as if the
+lines had been filled one by one (the last sets x ways lines are filled; earlier ones would be evicted
+again in their set, and only their turns of the recency order are applied), and the misses go down as
+the same run. This is the closed form for streaming reads; everything else goes line by line.
+
+It changes the same state in the same order as the general path (memsim/_kernels_cache.level_pass):
+same victims, clock ticks, counters (``fast_hits`` included: a level's fast hits are the requests on the
+line of its request before, across chunks too) and DRAM traffic. Stores are what it does not model: a
+chunk with a store, a row that crosses a line or a bad row goes through the general path (serial_run),
+and after a store no chunk takes this path again, because a dirty line would make a victim send a
+write-back, which line numbers cannot carry. tests/memsim/test_lines_path.py holds the two paths to the
+same state and to the Python model.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from memsim._kernels_cache import (
+    ALL,
+    C_LINE_BITS,
+    C_ROW_BASE,
+    C_SET_BASE,
+    C_SET_MASK,
+    C_TAG_BASE,
+    C_WAYS,
+    DRAM_READ,
+    DRAM_REQUESTS,
+    ERR_NONE,
+    META_CLOCK,
+    META_LAST_LINE,
+    ONE,
+    S_ACC,
+    S_BFILL,
+    S_BREAD,
+    S_FAST,
+    S_HIT,
+    S_MISS,
+    UMETA_LAST_DIRTY,
+    UMETA_LAST_VALID,
+    ZERO,
+    _order_to_front,
+    serial_run,
+)
+
+# The unsectored levels of this path never write ``valid`` (see memsim/_kernels_cache.py: it is not read).
+
+CHUNK_PLAIN, CHUNK_STORE, CHUNK_OTHER = 0, 1, 2  # what a chunk holds (see line_heads)
+
+
+BLOCK = 8  # rows tested together: a block on one line (a texel row of a line, say) gives one head
+
+
+@njit(cache=True, _nrt=False)
+def line_heads(addr, nb, st, core, ncores, uniform, lo, hi, lb, last_line, heads):
+    """Rows lo..hi-1 (at least one) cut down to the lines of their run heads (rows whose line differs
+    from the row before; ``last_line`` is the line before row lo), checking every row on the way; with
+    ``uniform`` nb, st and core hold one value for every row, loads by a good core (checked by the
+    caller), and only the addresses are read. Returns (m, kind, last line, load bytes, run): kind is
+    CHUNK_STORE if a row is a store, else CHUNK_OTHER if a row crosses a line or is bad (address, nbytes,
+    core), else CHUNK_PLAIN; heads[:m] are the heads (only for CHUNK_PLAIN), which with ``run`` are
+    consecutive lines."""
+    ulb = np.uint64(lb)
+    if uniform:
+        n1 = np.uint64(np.int64(nb[0]) - 1)
+        nbytes = np.int64(nb[0]) * (hi - lo)
+        other = ZERO
+    else:
+        n1 = ZERO  # the columns' pass checks the rows' ends
+        stores, other, nbytes = _column_checks(addr, nb, st, core, ncores, lo, hi, ulb)
+        if stores != 0 or other != ZERO:
+            return np.int64(0), CHUNK_STORE if stores != 0 else CHUNK_OTHER, last_line, nbytes, False
+    m, last, high, cross, jumps = _block_heads(addr, lo, hi, lb, n1, last_line, heads)
+    other |= (high >> np.uint64(62)) | (cross >> ulb)
+    return m, CHUNK_OTHER if other != ZERO else CHUNK_PLAIN, last, nbytes, jumps == ZERO
+
+
+@njit(cache=True, _nrt=False)
+def _column_checks(addr, nb, st, core, ncores, lo, hi, ulb):
+    """(any store, nonzero if a row is bad or crosses a line, load bytes) of rows lo..hi-1: OR-reductions
+    in unsigned arithmetic, which is vector code."""
+    stores = np.int64(0)
+    high = ZERO  # OR of the addresses and of nbytes - 1: bit 62 or 63 set is bad
+    cross = ZERO  # OR of address ^ (its last byte's address): a bit at lb or above crosses a line
+    bad_core = ZERO
+    nbytes = np.int64(0)
+    uc = np.uint64(ncores)
+    for i in range(lo, hi):
+        ui = np.uint64(i)
+        a = np.uint64(addr[ui])
+        n = np.int64(nb[ui])
+        n1 = np.uint64(n - 1)
+        stores |= np.int64(st[ui])
+        high |= a | n1
+        cross |= (a + n1) ^ a
+        bad_core |= np.uint64(np.uint64(np.int64(core[ui])) >= uc)
+        nbytes += n
+    return stores, (high >> np.uint64(62)) | (cross >> ulb) | bad_core, nbytes
+
+
+@njit(cache=True, _nrt=False)
+def _block_heads(addr, lo, hi, lb, n1, last_line, heads):
+    """The run heads of rows lo..hi-1 into heads[:m], in blocks of BLOCK rows: a block whose rows share a
+    line adds at most one head, other blocks go row by row. Returns (m, last line, OR of the addresses,
+    OR of address ^ (address + n1), nonzero if a row is neither on the line of the row before nor on the
+    next line)."""
+    ulb = np.uint64(lb)
+    high = ZERO
+    cross = ZERO
+    jumps = ZERO
+    m = 0
+    prev = last_line
+    before = np.int64(addr[np.uint64(lo)] >> lb)
+    i = lo
+    while i < hi:
+        k = BLOCK if hi - i >= BLOCK else hi - i
+        a0 = np.uint64(addr[np.uint64(i)])
+        spread = ZERO  # bits where a row's address differs from the block's first
+        if k == BLOCK:
+            for q in range(BLOCK):  # constant trip count: vector code
+                a = np.uint64(addr[np.uint64(i + q)])
+                spread |= a ^ a0
+                high |= a
+                cross |= (a + n1) ^ a
+        else:
+            for q in range(k):
+                a = np.uint64(addr[np.uint64(i + q)])
+                spread |= a ^ a0
+                high |= a
+                cross |= (a + n1) ^ a
+        if (spread >> ulb) == ZERO:
+            line = np.int64(a0 >> ulb)
+            jumps |= np.uint64(np.uint64(line - before) > ONE)
+            before = line
+            heads[np.uint64(m)] = line
+            m += line != prev
+            prev = line
+        else:
+            for q in range(k):
+                line = addr[np.uint64(i + q)] >> lb
+                jumps |= np.uint64(np.uint64(line - before) > ONE)
+                before = line
+                heads[np.uint64(m)] = line
+                m += line != prev
+                prev = line
+        i += k
+    return m, prev, high, cross, jumps
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+    """Requests lines[:m] (line numbers of the level above; this level's line is line >> shift) through
+    one LRU-ordered, unsectored level holding no dirty line. A request on the line before is a fast hit;
+    misses go to out[:k] as this level's line numbers when ``emit`` (out may be lines: k never passes
+    i). Returns (k, hits, fast, last line, top: the larger of ``top`` and the lines filled). Inlined
+    into one function per usual associativity, where ``ways`` is a constant (constant trip counts)."""
+    back = np.uint64(4 * (ways - 1))
+    keep = ALL if ways == 16 else (ONE << np.uint64(4 * ways)) - ONE
+    k = 0
+    hits = 0
+    fast = 0
+    ushift = np.uint64(shift)
+    for i in range(m):
+        line = lines[np.uint64(i)] >> ushift
+        if line == last_line:
+            fast += 1
+            continue
+        last_line = line
+        sidx = line & set_mask
+        base = cbase + sidx * ways
+        # a select per way, no early exit: vector code (measured faster than a presence test first)
+        found = -1
+        for q in range(ways):
+            found = q if tags[np.uint64(base + q)] == line else found
+        uset = np.uint64(pbase + sidx)
+        rank = plru[uset]
+        if found >= 0:
+            hits += 1
+            plru[uset] = _order_to_front(rank, found)
+        else:
+            # the victim is the back of the order (an invalid way while there is one, see
+            # _kernels_cache.access); bringing it to the front shifts every other way back by one
+            victim = rank >> back
+            plru[uset] = ((rank << np.uint64(4)) & keep) | victim
+            tags[np.uint64(base + np.int64(victim))] = line
+            top = max(top, line)
+            if emit:
+                out[np.uint64(k)] = line
+            k += 1
+    return k, hits, fast, last_line, top
+
+
+# One compiled loop per usual associativity. Plain functions, not closures of a factory: closures share one
+# numba cache index, and two processes compiling them at once (pytest -n 2 on a cold cache) can number
+# their cache files alike and load each other's code.
+@njit(cache=True, _nrt=False)
+def _loop1(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 1, last_line, top, out, emit)
+
+
+@njit(cache=True, _nrt=False)
+def _loop2(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 2, last_line, top, out, emit)
+
+
+@njit(cache=True, _nrt=False)
+def _loop4(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 4, last_line, top, out, emit)
+
+
+@njit(cache=True, _nrt=False)
+def _loop8(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 8, last_line, top, out, emit)
+
+
+@njit(cache=True, _nrt=False)
+def _loop16(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 16, last_line, top, out, emit)
+
+
+@njit(cache=True, _nrt=False)
+def _loop_any(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+
+
+@njit(cache=True, _nrt=False)
+def _level(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+    if ways == 16:
+        return _loop16(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+    if ways == 8:
+        return _loop8(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+    if ways == 4:
+        return _loop4(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+    if ways == 2:
+        return _loop2(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+    if ways == 1:
+        return _loop1(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+    return _loop_any(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+
+
+@njit(cache=True, _nrt=False)
+def _fill_new_run(tags, plru, cbase, pbase, set_mask, ways, start, count):
+    """Lines start..start+count-1, none of them present, filled one after another as misses would fill
+    them. Of the first count - sets*ways lines (if any) only their turns of each set's recency order are
+    applied: each is evicted again by the sets*ways lines after it, which hold every set ``ways`` times."""
+    sets = set_mask + 1
+    keep = ALL if ways == 16 else (ONE << np.uint64(4 * ways)) - ONE
+    skip = max(0, count - sets * ways)
+    if skip > 0:
+        full = skip // sets
+        part = skip % sets
+        for s in range(sets):
+            turns = (full + (1 if ((s - start) & set_mask) < part else 0)) % ways
+            if turns:
+                uset = np.uint64(pbase + s)
+                rank = plru[uset]
+                plru[uset] = ((rank << np.uint64(4 * turns)) & keep) | (rank >> np.uint64(4 * (ways - turns)))
+    back = np.uint64(4 * (ways - 1))
+    for line in range(start + skip, start + count):
+        sidx = line & set_mask
+        uset = np.uint64(pbase + sidx)
+        rank = plru[uset]
+        victim = rank >> back
+        plru[uset] = ((rank << np.uint64(4)) & keep) | victim
+        tags[np.uint64(cbase + sidx * ways + np.int64(victim))] = line
+
+
+@njit(cache=True, _nrt=False)
+def refresh_tops(cfg, tags, top):
+    """top[lv] = the highest line level lv holds (-1 if none)."""
+    for lv in range(cfg.shape[0]):
+        base = cfg[lv, C_TAG_BASE]
+        n = (cfg[lv, C_SET_MASK] + 1) * cfg[lv, C_WAYS]
+        t = np.int64(-1)
+        for q in range(base, base + n):
+            t = max(t, tags[np.uint64(q)])
+        top[lv] = t
+
+
+@njit(cache=True, _nrt=False)
+def _lines_chunk(cfg, tags, plru, meta, umeta, stats, dram, heads, m, run, nrows, nbytes, last0, la, lb_buf, top):
+    """One chunk of plain loads (nrows rows of nbytes bytes in all; heads[:m] the lines of its run heads,
+    consecutive lines if ``run``; last0 the line of its last row) through every level and out to DRAM.
+    Between levels the requests are a line array (src[:m]) or, while ``run``, the lines start..start+m-1."""
+    nlev = cfg.shape[0]
+    src = heads
+    start = heads[0] if m > 0 else np.int64(0)
+    for lv in range(nlev):
+        row = cfg[lv, C_ROW_BASE]
+        lbits = cfg[lv, C_LINE_BITS]
+        line_bytes = np.int64(1) << lbits
+        cbase = cfg[lv, C_TAG_BASE]
+        pbase = cfg[lv, C_SET_BASE]
+        set_mask = cfg[lv, C_SET_MASK]
+        ways = cfg[lv, C_WAYS]
+        emit = lv < nlev - 1
+        dst = la if lv % 2 == 0 else lb_buf
+        shift = np.int64(0) if lv == 0 else lbits - cfg[lv - 1, C_LINE_BITS]
+        bread = nbytes if lv == 0 else m << cfg[lv - 1, C_LINE_BITS]
+        # level 0: the heads differ from the line before them; its other rows were fast hits
+        last_line = np.int64(-1) if lv == 0 else meta[row, META_LAST_LINE]
+        fast = nrows - m if lv == 0 else np.int64(0)
+        hits = 0
+        misses = 0
+        if run:
+            first = start >> shift
+            end = (start + m - 1) >> shift
+            count = end - first + 1 if m > 0 else np.int64(0)
+            fast += m - count  # the requests after the first on each line of this level
+            if count > 0 and first == last_line:
+                fast += 1
+                first += 1
+                count -= 1
+            if count > 0 and first > top[lv]:
+                _fill_new_run(tags, plru, cbase, pbase, set_mask, ways, first, count)
+                misses = count
+                last_line = end
+                top[lv] = end
+                start = first
+                m = count
+            else:
+                # not all new: the run line by line, spelled out in dst and walked in place
+                for j in range(count):
+                    dst[np.uint64(j)] = first + j
+                run = False
+                src = dst
+                m = count
+                shift = np.int64(0)
+        if not run:
+            misses, hits, f, last, t = _level(src, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line,
+                                              top[lv], dst, emit)
+            top[lv] = t
+            fast += f
+            if lv > 0 or m > 0:
+                last_line = last
+            src = dst
+            m = misses
+        if lv == 0:
+            last_line = last0
+        stats[row, S_ACC] += hits + misses + fast
+        stats[row, S_HIT] += hits + fast
+        stats[row, S_MISS] += misses
+        stats[row, S_FAST] += fast
+        stats[row, S_BREAD] += bread
+        stats[row, S_BFILL] += misses * line_bytes
+        meta[row, META_CLOCK] += hits + misses
+        if last_line != -1:
+            meta[row, META_LAST_LINE] = last_line
+            umeta[row, UMETA_LAST_VALID] = ONE  # a present unsectored line, never dirty on this path
+            umeta[row, UMETA_LAST_DIRTY] = ZERO
+        if not emit:
+            dram[0, DRAM_READ] += misses * line_bytes
+            dram[0, DRAM_REQUESTS] += misses
+
+
+@njit(cache=True, _nrt=False)
+def serial_lines_run(cfg, tags, stamp, valid, dirty, plru, meta, umeta, stats, addr, nb, st, core, ncores, uniform,
+                     r, n, rows, room0, err, xa, xn, xw, ya, yn, yw, sa, sn, sw, dram, heads, la, lb_buf, cnb, cst,
+                     ccore, top, clean):
+    """serial_run's contract (rows r..n-1 in chunks of ``rows``; returns where it stopped), taking each
+    chunk of plain loads through the line-stream levels while ``clean`` (no store so far, so no level
+    holds a dirty line) and any other chunk through serial_run. With ``uniform``, nb, st and core hold
+    one value for every row (loads by a good core, checked by the caller), and a chunk for serial_run
+    gets them spelled out in cnb, cst and ccore. heads, la, lb_buf, cnb, cst and ccore hold ``rows``
+    entries; top (one per level) is refreshed from the tags here. Returns (row where it stopped, clean)."""
+    lb0 = cfg[0, C_LINE_BITS]
+    row0 = cfg[0, C_ROW_BASE]
+    fresh = False  # top holds for the tags (serial_run does not keep it)
+    while r < n:
+        r1 = min(n, r + rows)
+        if clean:
+            m, kind, last0, nbytes, run = line_heads(addr, nb, st, core, ncores, uniform, r, r1, lb0,
+                                                     meta[row0, META_LAST_LINE], heads)
+            if kind == CHUNK_PLAIN:
+                if not fresh:
+                    refresh_tops(cfg, tags, top)
+                    fresh = True
+                _lines_chunk(cfg, tags, plru, meta, umeta, stats, dram, heads, m, run, r1 - r, nbytes, last0, la,
+                             lb_buf, top)
+                r = r1
+                continue
+            clean = kind != CHUNK_STORE
+        fresh = False
+        if uniform:
+            # serial_run reads every column row by row: give it this chunk's rows from 0
+            size = r1 - r
+            for q in range(size):
+                cnb[q] = nb[0]
+                cst[q] = st[0]
+                ccore[q] = core[0]
+            stop = serial_run(cfg, tags, stamp, valid, dirty, plru, meta, umeta, stats, addr[r:r1], cnb, cst, ccore,
+                              ncores, np.int64(0), size, rows, room0, err, xa, xn, xw, ya, yn, yw, sa, sn, sw, dram)
+            stop += r
+            if err[0] != ERR_NONE:
+                err[1] += r
+        else:
+            stop = serial_run(cfg, tags, stamp, valid, dirty, plru, meta, umeta, stats, addr, nb, st, core, ncores, r,
+                              r1, rows, room0, err, xa, xn, xw, ya, yn, yw, sa, sn, sw, dram)
+        if stop < r1 or err[0] != ERR_NONE:
+            return stop, clean
+        r = r1
+    return r, clean

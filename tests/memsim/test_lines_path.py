@@ -1,0 +1,196 @@
+"""The line-stream path (memsim/_kernels_lines.py) against the general path and the Python model: same
+reports (fast hits included) and the same state (tags, recency orders, clocks, last lines), for chunks of
+plain loads, whole runs of consecutive lines, one value for every row, and traces that switch paths."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+from memsim import _kernels_lines as KL
+from memsim import hierarchy as H
+from memsim.cache import CacheLevel
+from memsim.errors import MemsimError
+from memsim.hierarchy import Hierarchy
+from tests.memsim.cache_model import ModelHierarchy
+from tests.memsim.test_hierarchy import assert_same
+
+
+def simulate(levels, addrs, core, writes, nbytes, line_stream=True):
+    """(report dict, state arrays but ``valid``) of one simulation, by the line-stream path where it
+    applies or (line_stream=False) by the general path alone."""
+    h = Hierarchy([CacheLevel(**lv) for lv in levels])
+    if not line_stream:
+        h._line_stream = lambda: False  # this hierarchy only
+    else:
+        assert h._line_stream()
+    rep = h.simulate_resolved(addrs, core, writes, nbytes)
+    st = h._workspace.state
+    # an unsectored level's valid masks are never read, and this path does not write them
+    state = {name: arr.copy() for name, arr in zip(st.names, st.arrays(), strict=True) if name != "valid"}
+    return rep, state
+
+
+def assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def random_levels(rng):
+    levels = []
+    line = int(rng.choice([16, 32, 64]))
+    for i in range(int(rng.integers(1, 4))):
+        line *= int(rng.choice([1, 1, 2]))
+        ways = int(rng.choice([1, 2, 3, 4, 5, 8, 12, 16]))
+        sets = int(rng.choice([1, 2, 4, 16, 64]))
+        levels.append({"name": f"L{i + 1}", "size": sets * ways * line, "ways": ways, "line": line,
+                       "write": str(rng.choice(["read-only", "write-back", "write-through"])),
+                       "write_allocate": bool(rng.random() < 0.7)})
+    return levels
+
+
+def mixed_trace(rng, n, texel=8, store_share=0.0, cross_share=0.0):
+    """Pieces of the patterns the path treats differently: streams of consecutive texels (whole runs),
+    texel rows revisited (hits), random texels, repeats of one texel; some rows crossing lines, some
+    stores."""
+    parts = []
+    while sum(p.size for p in parts) < n:
+        kind = rng.integers(0, 4)
+        size = int(rng.integers(1, 3000))
+        base = int(rng.integers(0, 1 << 16)) * texel
+        if kind == 0:
+            parts.append(base + texel * np.arange(size))
+        elif kind == 1:
+            parts.append(base + texel * (np.arange(size) % int(rng.integers(1, 200))))
+        elif kind == 2:
+            parts.append(texel * rng.integers(0, 1 << 14, size))
+        else:
+            parts.append(np.full(size, base))
+    addrs = np.concatenate(parts)[:n].astype(np.int64)
+    nbytes = np.full(n, texel, np.int32)
+    crossing = rng.random(n) < cross_share
+    nbytes[crossing] = 3 * texel + 5
+    return addrs, np.zeros(n, np.int32), rng.random(n) < store_share, nbytes
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=hs.integers(0, 2**32 - 1), store_share=hs.sampled_from([0.0, 0.0, 0.001, 0.05]),
+       cross_share=hs.sampled_from([0.0, 0.0, 0.0005, 0.05]))
+def test_random_hierarchies_same_as_the_general_path_and_the_model(seed, store_share, cross_share):
+    rng = np.random.default_rng(seed)
+    levels = random_levels(rng)
+    trace = mixed_trace(rng, int(rng.integers(1, 20000)), store_share=store_share, cross_share=cross_share)
+    rep, state = simulate(levels, *trace)
+    ref, ref_state = simulate(levels, *trace, line_stream=False)
+    assert rep.to_dict() == ref.to_dict()
+    assert_same_state(state, ref_state)
+    assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
+
+
+@pytest.mark.parametrize("chunk_rows", [16, 21, 4096])
+def test_long_runs_of_consecutive_lines_fill_like_one_miss_after_another(chunk_rows, monkeypatch):
+    """A stream longer than every level (sets x ways lines) goes whole; then streams over lines still
+    held (present in L1, in L3 only: line by line), a stream below the lines held (not above the
+    levels' tops: line by line), one that starts on the line before (a fast hit first). Every chunk
+    size, every seam."""
+    monkeypatch.setattr(H, "SERIAL_CHUNK_ROWS", chunk_rows)
+    levels = [{"name": "L1", "size": 4 * 4 * 64, "ways": 4, "line": 64},
+              {"name": "L2", "size": 16 * 8 * 128, "ways": 8, "line": 128},
+              {"name": "L3", "size": 64 * 12 * 128, "ways": 12, "line": 128}]
+    stream = 8 * np.arange(30000)
+    addrs = np.concatenate([stream + (1 << 20), stream[29900:] + (1 << 20), stream[25000:26000] + (1 << 20),
+                            stream[:9000], stream[8993:20000]])
+    n = addrs.size
+    trace = (addrs, np.zeros(n, np.int32), np.zeros(n, bool), np.full(n, 8, np.int32))
+    rep, state = simulate(levels, *trace)
+    ref, ref_state = simulate(levels, *trace, line_stream=False)
+    assert rep.to_dict() == ref.to_dict()
+    assert_same_state(state, ref_state)
+    assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
+    assert rep.levels[1].fast_hits > 0 and rep.levels[0].hits > rep.levels[0].fast_hits
+    assert rep.levels[2].hits > rep.levels[2].fast_hits
+
+
+def test_a_run_fill_is_the_one_by_one_fill():
+    """_fill_new_run against filling the same new lines as misses one by one (the loop of the path)."""
+    rng = np.random.default_rng(4)
+    for ways in (1, 2, 3, 4, 7, 16):
+        for sets in (1, 2, 8):
+            set_mask = sets - 1
+            start_order = np.uint64(sum((ways - 1 - i) << (4 * i) for i in range(ways)))
+            for count in (1, sets * ways - 1, sets * ways, 3 * sets * ways + 5):
+                tags = np.full(sets * ways, -1, np.int64)
+                plru = np.full(sets, start_order, np.uint64)
+                old = rng.choice(1000, min(sets * ways, 40), replace=False)  # lines below the run
+                lines = np.ascontiguousarray(old, np.int64)
+                out = np.empty(lines.size + count, np.int64)
+                KL._level(lines, np.int64(lines.size), np.int64(0), tags, plru, np.int64(0), np.int64(0),
+                          np.int64(set_mask), np.int64(ways), np.int64(-1), np.int64(-1), out, False)
+                a_tags, a_plru = tags.copy(), plru.copy()
+                start = 1000 + int(rng.integers(0, 50))
+                KL._fill_new_run(a_tags, a_plru, np.int64(0), np.int64(0), np.int64(set_mask), np.int64(ways),
+                                 np.int64(start), np.int64(count))
+                run = np.arange(start, start + count, dtype=np.int64)
+                KL._level(run, np.int64(count), np.int64(0), tags, plru, np.int64(0), np.int64(0),
+                          np.int64(set_mask), np.int64(ways), np.int64(-1), np.int64(-1), out, False)
+                np.testing.assert_array_equal(a_tags, tags, err_msg=f"ways {ways} sets {sets} count {count}")
+                np.testing.assert_array_equal(a_plru, plru, err_msg=f"ways {ways} sets {sets} count {count}")
+
+
+def test_one_value_for_every_row_is_the_same_as_columns(monkeypatch):
+    levels = [{"name": "L1", "size": 2048, "ways": 4, "line": 64, "write": "read-only", "write_allocate": False},
+              {"name": "L2", "size": 32768, "ways": 16, "line": 64}]
+    rng = np.random.default_rng(9)
+    addrs, core, writes, _ = mixed_trace(rng, 30000)
+    h = Hierarchy([CacheLevel(**lv) for lv in levels])
+    for size in (8, 12):  # 12 B from a texel at byte 56 of a line crosses it: those chunks go the general way
+        nbytes = np.full(addrs.size, size, np.int32)
+        columns = h.simulate_resolved(addrs, core, writes, nbytes)
+        assert h.simulate_resolved(addrs, 0, False, size).to_dict() == columns.to_dict()
+        monkeypatch.setattr(H, "SERIAL_CHUNK_ROWS", 100)  # chunks of both kinds, one after another
+        assert h.simulate_resolved(addrs, np.int64(0), np.bool_(False), np.int32(size)).to_dict() == columns.to_dict()
+        monkeypatch.setattr(H, "SERIAL_CHUNK_ROWS", 4096)
+    # a store for every row, or several cores: the general path, with the scalars spelled out
+    eight = np.full(addrs.size, 8, np.int32)
+    stores = h.simulate_resolved(addrs, 0, True, 8)
+    assert stores.to_dict() == h.simulate_resolved(addrs, core, np.ones(addrs.size, bool), eight).to_dict()
+    multi = Hierarchy([CacheLevel(**(lv | {"per_core": i == 0})) for i, lv in enumerate(levels)], cores=2)
+    assert (multi.simulate_resolved(addrs, 1, False, 8).to_dict()
+            == multi.simulate_resolved(addrs, np.ones(addrs.size, np.int32), writes, eight).to_dict())
+
+
+def test_bad_rows_name_the_row_with_one_value_columns_too(monkeypatch):
+    monkeypatch.setattr(H, "SERIAL_CHUNK_ROWS", 64)
+    h = Hierarchy([CacheLevel(name="L1", size=1024, ways=2, line=64)], cores=1, name="one")
+    addrs = 8 * np.arange(1000)
+    addrs[700] = -8
+    with pytest.raises(MemsimError, match="row 700 has -8"):
+        h.simulate_resolved(addrs, 0, False, 8)
+    with pytest.raises(MemsimError, match="row 700 has -8"):
+        h.simulate_resolved(addrs, np.zeros(1000, np.int32), np.zeros(1000, bool), np.full(1000, 8))
+    with pytest.raises(MemsimError, match="every row has core 3, but the hierarchy 'one' has cores 0..0"):
+        h.simulate_resolved(8 * np.arange(10), 3, False, 8)
+    with pytest.raises(MemsimError, match="column 'nbytes' has values in \\[0, 0\\]"):
+        h.simulate_resolved(8 * np.arange(10), 0, False, 0)
+    with pytest.raises(MemsimError, match="column 'write' must be 1-D or one value"):
+        h.simulate_resolved(8 * np.arange(10), 0, np.zeros((2, 5), bool), 8)
+    # a row longer than the buffers hold, by one value for every row: the buffers grow
+    long = h.simulate_resolved(64 * np.arange(50), 0, False, 64 * 300)
+    assert long.to_dict() == h.simulate_resolved(64 * np.arange(50), np.zeros(50, np.int32), np.zeros(50, bool),
+                                                 np.full(50, 64 * 300)).to_dict()
+
+
+def test_after_a_store_no_chunk_takes_the_line_path(monkeypatch):
+    """A store makes a line dirty, whose eviction must send a write-back: from the first chunk with a store
+    on, every chunk goes the general way, and the write-backs are the model's."""
+    monkeypatch.setattr(H, "SERIAL_CHUNK_ROWS", 256)
+    levels = [{"name": "L1", "size": 1024, "ways": 4, "line": 64, "write": "write-back"},
+              {"name": "L2", "size": 4096, "ways": 8, "line": 64, "write": "write-back"}]
+    n = 20000
+    addrs = (8 * np.arange(n)) % (1 << 15)
+    writes = np.zeros(n, bool)
+    writes[3000] = True
+    trace = (addrs, np.zeros(n, np.int32), writes, np.full(n, 8, np.int32))
+    rep, _ = simulate(levels, *trace)
+    assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
+    assert rep.levels[0].writebacks == 1 and rep.levels[1].writebacks == 1
