@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from memsim._kernels_cache import (
     ALL,
@@ -205,59 +206,170 @@ def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_
     return k, hits, fast, last_line, top
 
 
+FP_MUL = np.uint64(0x9E3779B97F4A7C15)  # a line's fingerprint: the top byte of line * FP_MUL
+BYTES = np.uint64(0x0101010101010101)
+BYTE_HIGH = np.uint64(0x8080808080808080)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _fingerprint(line):
+    return (np.uint64(line) * FP_MUL) >> np.uint64(56)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _candidates(word, f):
+    """Bit 7 of byte q set where byte q of ``word`` may equal f: exact for the lowest such byte, and a
+    byte above an equal one may be flagged too (a borrow), so every candidate is checked on its tag."""
+    x = word ^ (f * BYTES)
+    return (x - BYTES) & ~x & BYTE_HIGH
+
+
+@njit(cache=True, _nrt=False)
+def _fingerprints_of(tags, base, ways, fp, word0):
+    """The fingerprint words of a set (byte q: way q's tag), rebuilt from its tags."""
+    w0 = ZERO
+    w1 = ZERO
+    for q in range(ways):
+        f = _fingerprint(tags[np.uint64(base + q)])
+        if q < 8:
+            w0 |= f << np.uint64(8 * q)
+        else:
+            w1 |= f << np.uint64(8 * (q - 8))
+    fp[np.uint64(word0)] = w0
+    fp[np.uint64(word0 + 1)] = w1
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _level_body_fp(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp,
+                   epoch, now):
+    """_level_body for 8 or 16 ways, which looks for a line by one-byte fingerprints of the set's tags
+    (two uint64 words per set in fp, compared 8 at a time) and reads a tag only to confirm a candidate:
+    a miss usually reads none. A set's words are rebuilt from its tags when epoch[set] != now (the
+    general path and _fill_new_run change tags without them)."""
+    back = np.uint64(4 * (ways - 1))
+    keep = ALL if ways == 16 else (ONE << np.uint64(4 * ways)) - ONE
+    used1 = BYTE_HIGH if ways == 16 else ZERO
+    k = 0
+    hits = 0
+    fast = 0
+    ushift = np.uint64(shift)
+    for i in range(m):
+        line = lines[np.uint64(i)] >> ushift
+        if line == last_line:
+            fast += 1
+            continue
+        last_line = line
+        sidx = line & set_mask
+        base = cbase + sidx * ways
+        uset = np.uint64(pbase + sidx)
+        word0 = 2 * (pbase + sidx)
+        if epoch[uset] != now:
+            _fingerprints_of(tags, base, ways, fp, word0)
+            epoch[uset] = now
+        f = _fingerprint(line)
+        c0 = _candidates(fp[np.uint64(word0)], f)
+        c1 = _candidates(fp[np.uint64(word0 + 1)], f) & used1
+        found = -1
+        while c0 != ZERO:
+            q = np.int64(trailing_zeros(c0)) >> 3
+            if tags[np.uint64(base + q)] == line:
+                found = q
+                break
+            c0 &= c0 - ONE
+        while found < 0 and c1 != ZERO:
+            q = 8 + (np.int64(trailing_zeros(c1)) >> 3)
+            if tags[np.uint64(base + q)] == line:
+                found = q
+                break
+            c1 &= c1 - ONE
+        rank = plru[uset]
+        if found >= 0:
+            hits += 1
+            plru[uset] = _order_to_front(rank, found)
+        else:
+            victim = rank >> back
+            plru[uset] = ((rank << np.uint64(4)) & keep) | victim
+            v = np.int64(victim)
+            tags[np.uint64(base + v)] = line
+            wi = np.uint64(word0 + (v >> 3))
+            sh = np.uint64(8 * (v & 7))
+            fp[wi] = (fp[wi] & ~(np.uint64(0xFF) << sh)) | (f << sh)
+            top = max(top, line)
+            if emit:
+                out[np.uint64(k)] = line
+            k += 1
+    return k, hits, fast, last_line, top
+
+
 # One compiled loop per usual associativity. Plain functions, not closures of a factory: closures share one
 # numba cache index, and two processes compiling them at once (pytest -n 2 on a cold cache) can number
 # their cache files alike and load each other's code.
 @njit(cache=True, _nrt=False)
-def _loop1(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+def _loop1(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+           now):
     return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 1, last_line, top, out, emit)
 
 
 @njit(cache=True, _nrt=False)
-def _loop2(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+def _loop2(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+           now):
     return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 2, last_line, top, out, emit)
 
 
 @njit(cache=True, _nrt=False)
-def _loop4(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+def _loop4(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+           now):
     return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 4, last_line, top, out, emit)
 
 
 @njit(cache=True, _nrt=False)
-def _loop8(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
-    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 8, last_line, top, out, emit)
+def _loop8(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+           now):
+    return _level_body_fp(lines, m, shift, tags, plru, cbase, pbase, set_mask, 8, last_line, top, out, emit, fp,
+                          epoch, now)
 
 
 @njit(cache=True, _nrt=False)
-def _loop16(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
-    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 16, last_line, top, out, emit)
+def _loop16(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+            now):
+    return _level_body_fp(lines, m, shift, tags, plru, cbase, pbase, set_mask, 16, last_line, top, out, emit, fp,
+                          epoch, now)
 
 
 @njit(cache=True, _nrt=False)
-def _loop_any(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+def _loop_any(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+              now):
     return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
 
 
 @njit(cache=True, _nrt=False)
-def _level(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
+def _level(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+           now):
     if ways == 16:
-        return _loop16(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+        return _loop16(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+                       now)
     if ways == 8:
-        return _loop8(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+        return _loop8(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+                      now)
     if ways == 4:
-        return _loop4(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+        return _loop4(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+                      now)
     if ways == 2:
-        return _loop2(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+        return _loop2(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+                      now)
     if ways == 1:
-        return _loop1(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
-    return _loop_any(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+        return _loop1(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+                      now)
+    return _loop_any(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+                     now)
 
 
 @njit(cache=True, _nrt=False)
-def _fill_new_run(tags, plru, cbase, pbase, set_mask, ways, start, count):
+def _fill_new_run(tags, plru, cbase, pbase, set_mask, ways, start, count, epoch):
     """Lines start..start+count-1, none of them present, filled one after another as misses would fill
     them. Of the first count - sets*ways lines (if any) only their turns of each set's recency order are
-    applied: each is evicted again by the sets*ways lines after it, which hold every set ``ways`` times."""
+    applied: each is evicted again by the sets*ways lines after it, which hold every set ``ways`` times.
+    The fingerprints of the sets filled are marked stale (epoch 0)."""
     sets = set_mask + 1
     keep = ALL if ways == 16 else (ONE << np.uint64(4 * ways)) - ONE
     skip = max(0, count - sets * ways)
@@ -278,6 +390,7 @@ def _fill_new_run(tags, plru, cbase, pbase, set_mask, ways, start, count):
         victim = rank >> back
         plru[uset] = ((rank << np.uint64(4)) & keep) | victim
         tags[np.uint64(cbase + sidx * ways + np.int64(victim))] = line
+        epoch[uset] = 0
 
 
 @njit(cache=True, _nrt=False)
@@ -293,7 +406,8 @@ def refresh_tops(cfg, tags, top):
 
 
 @njit(cache=True, _nrt=False)
-def _lines_chunk(cfg, tags, plru, meta, umeta, stats, dram, heads, m, run, nrows, nbytes, last0, la, lb_buf, top):
+def _lines_chunk(cfg, tags, plru, meta, umeta, stats, dram, heads, m, run, nrows, nbytes, last0, la, lb_buf, top, fp,
+                 epoch, now):
     """One chunk of plain loads (nrows rows of nbytes bytes in all; heads[:m] the lines of its run heads,
     consecutive lines if ``run``; last0 the line of its last row) through every level and out to DRAM.
     Between levels the requests are a line array (src[:m]) or, while ``run``, the lines start..start+m-1."""
@@ -327,7 +441,7 @@ def _lines_chunk(cfg, tags, plru, meta, umeta, stats, dram, heads, m, run, nrows
                 first += 1
                 count -= 1
             if count > 0 and first > top[lv]:
-                _fill_new_run(tags, plru, cbase, pbase, set_mask, ways, first, count)
+                _fill_new_run(tags, plru, cbase, pbase, set_mask, ways, first, count, epoch)
                 misses = count
                 last_line = end
                 top[lv] = end
@@ -343,7 +457,7 @@ def _lines_chunk(cfg, tags, plru, meta, umeta, stats, dram, heads, m, run, nrows
                 shift = np.int64(0)
         if not run:
             misses, hits, f, last, t = _level(src, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line,
-                                              top[lv], dst, emit)
+                                              top[lv], dst, emit, fp, epoch, now)
             top[lv] = t
             fast += f
             if lv > 0 or m > 0:
@@ -371,16 +485,19 @@ def _lines_chunk(cfg, tags, plru, meta, umeta, stats, dram, heads, m, run, nrows
 @njit(cache=True, _nrt=False)
 def serial_lines_run(cfg, tags, stamp, valid, dirty, plru, meta, umeta, stats, addr, nb, st, core, ncores, uniform,
                      r, n, rows, room0, err, xa, xn, xw, ya, yn, yw, sa, sn, sw, dram, heads, la, lb_buf, cnb, cst,
-                     ccore, top, clean):
+                     ccore, top, fp, epoch, clock, clean):
     """serial_run's contract (rows r..n-1 in chunks of ``rows``; returns where it stopped), taking each
     chunk of plain loads through the line-stream levels while ``clean`` (no store so far, so no level
     holds a dirty line) and any other chunk through serial_run. With ``uniform``, nb, st and core hold
     one value for every row (loads by a good core, checked by the caller), and a chunk for serial_run
     gets them spelled out in cnb, cst and ccore. heads, la, lb_buf, cnb, cst and ccore hold ``rows``
-    entries; top (one per level) is refreshed from the tags here. Returns (row where it stopped, clean)."""
+    entries; top (one per level) is refreshed from the tags here. fp and epoch hold the 8- and 16-way
+    levels' fingerprints (see _level_body_fp); clock[0] gives the epoch they hold for, and moves on here
+    whenever the tags may have changed without them. Returns (row where it stopped, clean)."""
     lb0 = cfg[0, C_LINE_BITS]
     row0 = cfg[0, C_ROW_BASE]
     fresh = False  # top holds for the tags (serial_run does not keep it)
+    clock[0] += 1  # the fingerprints kept are from another simulation
     while r < n:
         r1 = min(n, r + rows)
         if clean:
@@ -391,11 +508,12 @@ def serial_lines_run(cfg, tags, stamp, valid, dirty, plru, meta, umeta, stats, a
                     refresh_tops(cfg, tags, top)
                     fresh = True
                 _lines_chunk(cfg, tags, plru, meta, umeta, stats, dram, heads, m, run, r1 - r, nbytes, last0, la,
-                             lb_buf, top)
+                             lb_buf, top, fp, epoch, clock[0])
                 r = r1
                 continue
             clean = kind != CHUNK_STORE
         fresh = False
+        clock[0] += 1
         if uniform:
             # serial_run reads every column row by row: give it this chunk's rows from 0
             size = r1 - r

@@ -294,6 +294,9 @@ class _Workspace:
         self._runner: _ChunkRunner | None = None
         self._lines: tuple[np.ndarray, ...] | None = None
         self.tops = np.empty(len(h.levels), np.int64)  # the line-stream path's highest line per level
+        # and its tag fingerprints: two words per set, the epoch each set's words are for, the epoch now
+        self.fingerprints = (np.zeros(2 * self.state.plru.size, np.uint64), np.zeros(self.state.plru.size, np.int64),
+                             np.zeros(1, np.int64))
 
     def reset(self) -> None:
         self.state.reset()
@@ -335,7 +338,7 @@ def _serial(ws: _Workspace, addrs, nbytes, write, core, h: Hierarchy, uniform: b
         if lines is not None:
             r, clean = L.serial_lines_run(state.cfg, *state.arrays(), addrs, nbytes, write, core, h.cores,
                                           np.bool_(uniform), r, n, rows, room0, err, x.a, x.n, x.w, y.a, y.n, y.w,
-                                          sa, sn, sw, ws.dram, *lines, ws.tops, clean)
+                                          sa, sn, sw, ws.dram, *lines, ws.tops, *ws.fingerprints, clean)
         else:
             r = K.serial_run(state.cfg, *state.arrays(), addrs, nbytes, write, core, h.cores, r, n, rows, room0,
                              err, x.a, x.n, x.w, y.a, y.n, y.w, sa, sn, sw, ws.dram)

@@ -114,7 +114,7 @@ def test_long_runs_of_consecutive_lines_fill_like_one_miss_after_another(chunk_r
 def test_a_run_fill_is_the_one_by_one_fill():
     """_fill_new_run against filling the same new lines as misses one by one (the loop of the path)."""
     rng = np.random.default_rng(4)
-    for ways in (1, 2, 3, 4, 7, 16):
+    for ways in (1, 2, 3, 4, 7, 8, 16):
         for sets in (1, 2, 8):
             set_mask = sets - 1
             start_order = np.uint64(sum((ways - 1 - i) << (4 * i) for i in range(ways)))
@@ -124,15 +124,16 @@ def test_a_run_fill_is_the_one_by_one_fill():
                 old = rng.choice(1000, min(sets * ways, 40), replace=False)  # lines below the run
                 lines = np.ascontiguousarray(old, np.int64)
                 out = np.empty(lines.size + count, np.int64)
+                fp = np.zeros(2 * sets, np.uint64), np.zeros(sets, np.int64), np.int64(1)  # fingerprints, epochs, now
                 KL._level(lines, np.int64(lines.size), np.int64(0), tags, plru, np.int64(0), np.int64(0),
-                          np.int64(set_mask), np.int64(ways), np.int64(-1), np.int64(-1), out, False)
+                          np.int64(set_mask), np.int64(ways), np.int64(-1), np.int64(-1), out, False, *fp)
                 a_tags, a_plru = tags.copy(), plru.copy()
                 start = 1000 + int(rng.integers(0, 50))
                 KL._fill_new_run(a_tags, a_plru, np.int64(0), np.int64(0), np.int64(set_mask), np.int64(ways),
-                                 np.int64(start), np.int64(count))
+                                 np.int64(start), np.int64(count), np.zeros(sets, np.int64))
                 run = np.arange(start, start + count, dtype=np.int64)
                 KL._level(run, np.int64(count), np.int64(0), tags, plru, np.int64(0), np.int64(0),
-                          np.int64(set_mask), np.int64(ways), np.int64(-1), np.int64(-1), out, False)
+                          np.int64(set_mask), np.int64(ways), np.int64(-1), np.int64(-1), out, False, *fp)
                 np.testing.assert_array_equal(a_tags, tags, err_msg=f"ways {ways} sets {sets} count {count}")
                 np.testing.assert_array_equal(a_plru, plru, err_msg=f"ways {ways} sets {sets} count {count}")
 
