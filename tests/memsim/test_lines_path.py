@@ -195,3 +195,29 @@ def test_after_a_store_no_chunk_takes_the_line_path(monkeypatch):
     rep, _ = simulate(levels, *trace)
     assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
     assert rep.levels[0].writebacks == 1 and rep.levels[1].writebacks == 1
+
+
+@pytest.mark.parametrize("ways", [8, 16])
+def test_fingerprints_follow_tags_changed_elsewhere(ways, monkeypatch):
+    """8- and 16-way levels find lines by tag fingerprints, rebuilt per set when the tags changed without
+    them: by chunks that went the general way (rows crossing lines between chunks of plain loads over
+    the same lines) and by whole runs filled in closed form (a stream over sets already looked at, then
+    its last lines again)."""
+    monkeypatch.setattr(H, "SERIAL_CHUNK_ROWS", 64)
+    levels = [{"name": "L1", "size": 4 * ways * 64, "ways": ways, "line": 64},
+              {"name": "L2", "size": 16 * ways * 64, "ways": ways, "line": 64}]
+    rng = np.random.default_rng(ways)
+    n = 64 * 60
+    addrs = 64 * rng.integers(0, 6 * ways, n) + 8 * rng.integers(0, 8, n)
+    nbytes = np.full(n, 8, np.int32)
+    crossing = (np.arange(n) // 64) % 3 == 1  # every third chunk has rows crossing a line
+    nbytes[crossing & (rng.random(n) < 0.2)] = 100
+    stream = (1 << 20) + 8 * np.arange(64 * 40)
+    addrs = np.concatenate([addrs, stream, stream[-64 * 3:], addrs[:640]])
+    nbytes = np.concatenate([nbytes, np.full(stream.size + 64 * 3 + 640, 8, np.int32)])
+    trace = (addrs, np.zeros(addrs.size, np.int32), np.zeros(addrs.size, bool), nbytes)
+    rep, state = simulate(levels, *trace)
+    ref, ref_state = simulate(levels, *trace, line_stream=False)
+    assert rep.to_dict() == ref.to_dict()
+    assert_same_state(state, ref_state)
+    assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
