@@ -10,19 +10,20 @@ Traces (8-byte accesses, the size of an RGBA fp16 texel):
 Hierarchy: L1 4 KiB 4-way 64 B lines (per core), L2 256 KiB 16-way 64 B lines, LRU, unsectored, so
 pycachesim (module cachesim) simulates exactly the same thing; the script checks the hit/miss counts
 agree on the subset pycachesim runs. pycachesim is timed on the first --pycachesim-rows accesses and its
-rate is assumed constant over the trace (said in the output). memsim times are best of --repeat runs,
-after one warm-up call (numba compile/cache load excluded) and include everything simulate_resolved does
-(row checks, all levels, DRAM accounting), not the address map (timed separately for the texture walk).
-Every rate is given twice: from CPU time (time.process_time, steadier on a shared machine) and from wall
-time; the ratio to pycachesim uses CPU time for both. The load average is printed before and after: on a
-loaded machine both rates drop and the 2-thread speedup is meaningless (threads wait for time slices).
-Multi-core: the texture walk spread over 8 cores (work-group g on core g % 8), 1 vs 2 numba threads
-(wall time: CPU time adds up over threads).
+rate is assumed constant over the trace (said in the output).
+memsim is timed twice per trace: with core, write and nbytes as columns (a value per row), and with one
+value for every row (what pycachesim gets: addresses and one length); both include everything
+simulate_resolved does (row checks, all levels, DRAM accounting), not the address map (timed separately
+for the texture walk). Times are CPU time (time.process_time, steadier on a shared machine), best of
+--repeat after one warm-up call (numba compile/cache load excluded), with memsim and pycachesim taking
+turns in every repeat: the host of this VM has slow spells of a minute or more (the same binary runs up
+to 1.7x slower), and taking turns puts both sides of a ratio in the same spell.
+Multi-core: the texture walk spread over 8 cores (work-group g on core g % 8), 1 vs 2 numba threads, taking
+turns (wall time: CPU time adds up over threads); the host's read bandwidth with 1 and 2 threads is printed
+next to it, since a pass bound by memory cannot scale further than that.
 Single-thread rows (memsim and pycachesim alike) run with the calling thread pinned to one CPU
-(os.sched_setaffinity; --no-pin to leave it free): on the 2-vCPU VM unpinned runs of the same binary on an
-idle machine differed by up to 1.7x, mostly from migrations. Pinned runs still differ by up to 1.7x from
-run to run (the VM's host), for pycachesim as much as for memsim: compare ratios within one run, and
-report several runs.
+(os.sched_setaffinity; --no-pin to leave it free): unpinned runs of the same binary on an idle machine
+differed by up to 1.7x, mostly from migrations.
 """
 from __future__ import annotations
 
@@ -66,19 +67,15 @@ def texture_walk(rows: int, cores: int = 1):
     return trace, table
 
 
-def best_time(fn, repeat):
-    """(best CPU seconds, best wall seconds, last result) over ``repeat`` calls."""
-    cpu = wall = float("inf")
-    out = None
-    for _ in range(repeat):
-        t, w = time.process_time(), time.perf_counter()
-        out = fn()
-        cpu = min(cpu, time.process_time() - t)
-        wall = min(wall, time.perf_counter() - w)
-    return cpu, wall, out
+def timed(fn):
+    """(CPU seconds, wall seconds, result) of one call."""
+    t, w = time.process_time(), time.perf_counter()
+    out = fn()
+    return time.process_time() - t, time.perf_counter() - w, out
 
 
 def pycachesim_run(addrs):
+    """pycachesim on the same hierarchy: (CPU seconds, wall seconds, [(hits, misses)] per level)."""
     import cachesim
 
     l2 = cachesim.Cache("L2", L2["size"] // (L2["ways"] * L2["line"]), L2["ways"], L2["line"], "LRU")
@@ -89,57 +86,81 @@ def pycachesim_run(addrs):
     mem.store_from(l2)
     sim = cachesim.CacheSimulator(l1, mem)
     lst = addrs.tolist()
-    t, w = time.process_time(), time.perf_counter()
-    sim.load(lst, length=TEXEL)
-    return time.process_time() - t, time.perf_counter() - w, [(c.backend.HIT_count, c.backend.MISS_count) for c in (l1, l2)]
+    cpu, wall, _ = timed(lambda: sim.load(lst, length=TEXEL))
+    return cpu, wall, [(c.backend.HIT_count, c.backend.MISS_count) for c in (l1, l2)]
+
+
+@numba.njit(parallel=True, cache=True)
+def _stream_read(a, parts, out):
+    n = a.shape[0] // parts
+    for p in numba.prange(parts):
+        s = 0
+        for i in range(p * n, (p + 1) * n):
+            s += a[i]
+        out[p] = s
+
+
+def read_bandwidth(threads: int, repeat: int) -> float:
+    """GB/s of a parallel sum over 512 MB with ``threads`` numba threads (best of ``repeat``): what the
+    host's memory gives one and two threads, which bounds how a memory-bound pass can scale."""
+    a = np.ones(1 << 26, np.int64)
+    out = np.zeros(8, np.int64)
+    numba.set_num_threads(threads)
+    _stream_read(a[:1024], 8, out)
+    return max(a.nbytes / timed(lambda: _stream_read(a, 8, out))[1] for _ in range(repeat)) / 1e9
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--pycachesim-rows", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-pin", action="store_true", help="do not pin the single-thread runs to one CPU")
     args = ap.parse_args(argv)
     n = args.rows
+    k = min(args.pycachesim_rows, n)
     cpus = os.sched_getaffinity(0)
     numba.set_num_threads(1)  # starts numba's thread pool before the pin (new threads inherit the caller's)
     if not args.no_pin:
         os.sched_setaffinity(0, {max(cpus)})  # this thread only
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numba {numba.__version__}, "
           f"threading layer {numba.config.THREADING_LAYER}, load average {os.getloadavg()[0]:.1f} (start)")
-    print(f"# {n:,} accesses of {TEXEL} B per trace; pycachesim timed on the first {args.pycachesim_rows:,} "
-          f"and scaled; memsim best of {args.repeat}; single-thread rows "
+    print(f"# {n:,} accesses of {TEXEL} B per trace; pycachesim on the first {k:,}, rate scaled; best of "
+          f"{args.repeat}, memsim and pycachesim taking turns; single-thread rows "
           f"{'unpinned' if args.no_pin else f'pinned to CPU {max(cpus)}'}")
     rng = np.random.default_rng(0)
     walk, table = texture_walk(n)
-    _, t_resolve, walk_addrs = best_time(lambda: table.resolve(walk), args.repeat)
+    t_resolve = min(timed(lambda: table.resolve(walk))[1] for _ in range(args.repeat))
     traces = {
         "sequential": np.arange(n, dtype=np.int64) * TEXEL,
         "random": rng.integers(0, (64 << 20) // TEXEL, n).astype(np.int64) * TEXEL,
-        "texture walk": walk_addrs.astype(np.int64),
+        "texture walk": table.resolve(walk).astype(np.int64),
     }
     h = Hierarchy([CacheLevel(**L1), CacheLevel(**L2)], cores=1)
     zeros = np.zeros(n, np.int32)
     loads = np.zeros(n, bool)
     nbytes = np.full(n, TEXEL, np.int32)
-    numba.set_num_threads(1)
     h.simulate_resolved(traces["sequential"][:1000], zeros[:1000], loads[:1000], nbytes[:1000])  # warm-up
-    print(f"{'trace':<14}{'memsim CPU':>11}{'(ns/acc)':>9}{'wall':>7}{'1-value CPU':>12}{'(ns/acc)':>9}"
-          f"{'pycachesim CPU':>15}{'wall':>7}{'ratio':>7}{'1-value':>8}{'L1 hit %':>9}{'L2 hit %':>9}  counts agree"
-          "   [M acc/s]")
+    h.simulate_resolved(traces["sequential"][:1000], 0, False, TEXEL)
+    print("# memsim: core, write and nbytes as columns (a value per row), and as one value for every row (what\n"
+          "# pycachesim is given: addresses and one length); ratio = memsim / pycachesim, CPU time, same run")
+    print(f"{'trace':<14}{'columns':>9}{'ns/acc':>8}{'1-value':>9}{'ns/acc':>8}{'pycachesim':>12}{'ns/acc':>8}"
+          f"{'ratio':>7}{'1-value':>8}{'L1 hit %':>9}{'L2 hit %':>9}  counts agree   [M acc/s, CPU time]")
     for name, addrs in traces.items():
-        cpu, wall, rep = best_time(lambda a=addrs: h.simulate_resolved(a, zeros, loads, nbytes), args.repeat)
-        # the same rows with core, write and nbytes given once for all (as pycachesim gets its length)
-        cpu1, _, rep1 = best_time(lambda a=addrs: h.simulate_resolved(a, 0, False, TEXEL), args.repeat)
-        k = min(args.pycachesim_rows, n)
-        ref_cpu, ref_wall, ref_counts = pycachesim_run(addrs[:k])
+        cpu = cpu1 = ref = float("inf")
+        for _ in range(args.repeat):  # taking turns, so a slow spell of the host hits all three alike
+            c, _, rep = timed(lambda a=addrs: h.simulate_resolved(a, zeros, loads, nbytes))
+            cpu = min(cpu, c)
+            c, _, rep1 = timed(lambda a=addrs: h.simulate_resolved(a, 0, False, TEXEL))
+            cpu1 = min(cpu1, c)
+            c, _, ref_counts = pycachesim_run(addrs[:k])
+            ref = min(ref, c)
         sub = h.simulate_resolved(addrs[:k], zeros[:k], loads[:k], nbytes[:k])
         agree = ref_counts == [(s.hits, s.misses) for s in sub.levels] and rep1.to_dict() == rep.to_dict()
-        ours, ours1, theirs = n / cpu / 1e6, n / cpu1 / 1e6, k / ref_cpu / 1e6
-        print(f"{name:<14}{ours:>11.1f}{1e9 * cpu / n:>9.2f}{n / wall / 1e6:>7.1f}{ours1:>12.1f}{1e9 * cpu1 / n:>9.2f}"
-              f"{theirs:>15.2f}{k / ref_wall / 1e6:>7.2f}{ours / theirs:>6.1f}x{ours1 / theirs:>7.1f}x"
-              f"{100 * rep.levels[0].hit_rate:>9.1f}{100 * rep.levels[1].hit_rate:>9.1f}  {'yes' if agree else 'NO'}")
+        ours, ours1, theirs = n / cpu / 1e6, n / cpu1 / 1e6, k / ref / 1e6
+        print(f"{name:<14}{ours:>9.1f}{1e9 * cpu / n:>8.2f}{ours1:>9.1f}{1e9 * cpu1 / n:>8.2f}{theirs:>12.1f}"
+              f"{1e9 * ref / k:>8.2f}{ours / theirs:>6.1f}x{ours1 / theirs:>7.1f}x{100 * rep.levels[0].hit_rate:>9.1f}"
+              f"{100 * rep.levels[1].hit_rate:>9.1f}  {'yes' if agree else 'NO'}")
     print(f"texture walk address map (SurfaceTable.resolve): {n / t_resolve / 1e6:.1f} M rows/s (wall)")
 
     os.sched_setaffinity(0, cpus)  # the multi-thread rows need every CPU
@@ -147,20 +168,25 @@ def main(argv=None) -> int:
     mwalk, mtable = texture_walk(n, cores)
     maddrs = mtable.resolve(mwalk)
     hm = Hierarchy([CacheLevel(**L1), CacheLevel(**L2)], cores=cores)
-    rates = {}
-    for threads in (1, 2):
-        if threads > numba.config.NUMBA_NUM_THREADS:
-            break
-        numba.set_num_threads(threads)
+    threads = [t for t in (1, 2) if t <= numba.config.NUMBA_NUM_THREADS]
+    for t in threads:
+        numba.set_num_threads(t)
         hm.simulate_resolved(maddrs[:1000], mwalk.core[:1000], mwalk.write[:1000], mwalk.nbytes[:1000])
-        cpu, wall, rep = best_time(lambda: hm.simulate_resolved(maddrs, mwalk.core, mwalk.write, mwalk.nbytes),
-                                   args.repeat)
-        rates[threads] = n / wall / 1e6
+    wall = dict.fromkeys(threads, float("inf"))
+    for _ in range(args.repeat):
+        for t in threads:
+            numba.set_num_threads(t)
+            _, w, rep = timed(lambda: hm.simulate_resolved(maddrs, mwalk.core, mwalk.write, mwalk.nbytes))
+            wall[t] = min(wall[t], w)
+    for t in threads:
         print(f"multi-core texture walk ({cores} cores, {hm.partitioning()[1] and 2 ** hm.partitioning()[1]} L2 set "
-              f"partitions, L1 hit {100 * rep.levels[0].hit_rate:.1f}%), {threads} thread(s): "
-              f"{rates[threads]:.1f} M acc/s wall ({n / cpu / 1e6:.1f} per CPU second)")
-    if 2 in rates:
-        print(f"2 threads / 1 thread (wall): {rates[2] / rates[1]:.2f}x")
+              f"partitions, L1 hit {100 * rep.levels[0].hit_rate:.1f}%), {t} thread(s): {n / wall[t] / 1e6:.1f} M acc/s "
+              "wall")
+    if 2 in wall:
+        print(f"2 threads / 1 thread (wall): {wall[1] / wall[2]:.2f}x")
+        bw = {t: read_bandwidth(t, args.repeat) for t in threads}
+        print(f"# host memory, parallel read of 512 MB: 1 thread {bw[1]:.1f} GB/s, 2 threads {bw[2]:.1f} GB/s "
+              f"({bw[2] / bw[1]:.2f}x)")
     print(f"# load average {os.getloadavg()[0]:.1f} (end)")
     return 0
 
