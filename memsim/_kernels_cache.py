@@ -11,8 +11,10 @@ flat arrays. A level has ``copies`` (one per core for per-core levels) and every
 shared level whose sets are split into set partitions (simulated in parallel) keeps one clock, last line and
 counters per partition, so partitions never write the same memory.
 
-An unsectored level's ``valid`` mask is never read: a present line of one sector is whole (ONE), so
-the line-stream path (memsim/_kernels_lines.py) fills ways without writing it. Masks are uint64 throughout: numba turns int64 <op> uint64 into float64, so no mask ever meets a signed
+An unsectored level's ``valid`` mask is never read: a present line of one sector is whole (ONE), so the
+line-stream path (memsim/_kernels_lines.py) fills ways without writing it.
+
+Masks are uint64 throughout: numba turns int64 <op> uint64 into float64, so no mask ever meets a signed
 integer. Kernels are compiled with ``_nrt=False`` (no allocation, no reference counting of array
 arguments). level_pass() is the workhorse: one level, a stream of requests, counters and the stream's
 clock/last line in registers, with access() (inlined into the out-of-line _generic()) for what its lean
