@@ -164,49 +164,6 @@ def _block_heads(addr, lo, hi, lb, n1, last_line, heads):
     return m, prev, high, cross, jumps
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit):
-    """Requests lines[:m] (line numbers of the level above; this level's line is line >> shift) through
-    one LRU-ordered, unsectored level holding no dirty line. A request on the line before is a fast hit;
-    misses go to out[:k] as this level's line numbers when ``emit`` (out may be lines: k never passes
-    i). Returns (k, hits, fast, last line, top: the larger of ``top`` and the lines filled). Inlined
-    into one function per usual associativity, where ``ways`` is a constant (constant trip counts)."""
-    back = np.uint64(4 * (ways - 1))
-    keep = ALL if ways == 16 else (ONE << np.uint64(4 * ways)) - ONE
-    k = 0
-    hits = 0
-    fast = 0
-    ushift = np.uint64(shift)
-    for i in range(m):
-        line = lines[np.uint64(i)] >> ushift
-        if line == last_line:
-            fast += 1
-            continue
-        last_line = line
-        sidx = line & set_mask
-        base = cbase + sidx * ways
-        # a select per way, no early exit: vector code (measured faster than a presence test first)
-        found = -1
-        for q in range(ways):
-            found = q if tags[np.uint64(base + q)] == line else found
-        uset = np.uint64(pbase + sidx)
-        rank = plru[uset]
-        if found >= 0:
-            hits += 1
-            plru[uset] = _order_to_front(rank, found)
-        else:
-            # the victim is the back of the order (an invalid way while there is one, see
-            # _kernels_cache.access); bringing it to the front shifts every other way back by one
-            victim = rank >> back
-            plru[uset] = ((rank << np.uint64(4)) & keep) | victim
-            tags[np.uint64(base + np.int64(victim))] = line
-            top = max(top, line)
-            if emit:
-                out[np.uint64(k)] = line
-            k += 1
-    return k, hits, fast, last_line, top
-
-
 FP_MUL = np.uint64(0x9E3779B97F4A7C15)  # a line's fingerprint: the top byte of line * FP_MUL
 BYTES = np.uint64(0x0101010101010101)
 BYTE_HIGH = np.uint64(0x8080808080808080)
@@ -241,15 +198,43 @@ def _fingerprints_of(tags, base, ways, fp, word0):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _level_body_fp(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp,
-                   epoch, now):
-    """_level_body for 8 or 16 ways, which looks for a line by one-byte fingerprints of the set's tags
-    (two uint64 words per set in fp, compared 8 at a time) and reads a tag only to confirm a candidate:
-    a miss usually reads none. A set's words are rebuilt from its tags when epoch[set] != now (the
-    general path and _fill_new_run change tags without them)."""
+def _way_by_fingerprint(tags, base, ways, line, f, fp, word0, epoch, uset, now):
+    """The way holding ``line`` in a set of 8 or 16 ways (-1: none), found by the fingerprints of the set's
+    tags (two words from fp[word0]), which are rebuilt first if stale (epoch[uset] != now)."""
+    if epoch[uset] != now:
+        _fingerprints_of(tags, base, ways, fp, word0)
+        epoch[uset] = now
+    c0 = _candidates(fp[np.uint64(word0)], f)
+    c1 = _candidates(fp[np.uint64(word0 + 1)], f) & (BYTE_HIGH if ways == 16 else ZERO)
+    while c0 != ZERO:
+        q = np.int64(trailing_zeros(c0)) >> 3
+        if tags[np.uint64(base + q)] == line:
+            return q
+        c0 &= c0 - ONE
+    while c1 != ZERO:
+        q = 8 + (np.int64(trailing_zeros(c1)) >> 3)
+        if tags[np.uint64(base + q)] == line:
+            return q
+        c1 &= c1 - ONE
+    return -1
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch, now,
+                by_fingerprint):
+    """Requests lines[:m] (line numbers of the level above; this level's line is line >> shift) through
+    one LRU-ordered, unsectored level holding no dirty line. A request on the line before is a fast hit;
+    misses go to out[:k] as this level's line numbers when ``emit`` (out may be lines: k never passes
+    i). Returns (k, hits, fast, last line, top: the larger of ``top`` and the lines filled). Inlined
+    into one function per usual associativity, where ``ways`` and ``by_fingerprint`` are constants.
+
+    With ``by_fingerprint`` (8 or 16 ways) a line is looked up by one-byte fingerprints of the set's tags,
+    8 to a word, and a tag is read only to confirm a candidate, so a miss usually reads none; fp holds two
+    words per set, and a set's words are rebuilt from its tags when epoch[set] != now (the general path
+    and _fill_new_run change tags without them). Otherwise by a select per way, no early exit: vector code
+    (measured faster than a presence test first)."""
     back = np.uint64(4 * (ways - 1))
     keep = ALL if ways == 16 else (ONE << np.uint64(4 * ways)) - ONE
-    used1 = BYTE_HIGH if ways == 16 else ZERO
     k = 0
     hits = 0
     fast = 0
@@ -264,37 +249,28 @@ def _level_body_fp(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, la
         base = cbase + sidx * ways
         uset = np.uint64(pbase + sidx)
         word0 = 2 * (pbase + sidx)
-        if epoch[uset] != now:
-            _fingerprints_of(tags, base, ways, fp, word0)
-            epoch[uset] = now
         f = _fingerprint(line)
-        c0 = _candidates(fp[np.uint64(word0)], f)
-        c1 = _candidates(fp[np.uint64(word0 + 1)], f) & used1
-        found = -1
-        while c0 != ZERO:
-            q = np.int64(trailing_zeros(c0)) >> 3
-            if tags[np.uint64(base + q)] == line:
-                found = q
-                break
-            c0 &= c0 - ONE
-        while found < 0 and c1 != ZERO:
-            q = 8 + (np.int64(trailing_zeros(c1)) >> 3)
-            if tags[np.uint64(base + q)] == line:
-                found = q
-                break
-            c1 &= c1 - ONE
+        if by_fingerprint:
+            found = _way_by_fingerprint(tags, base, ways, line, f, fp, word0, epoch, uset, now)
+        else:
+            found = -1
+            for q in range(ways):
+                found = q if tags[np.uint64(base + q)] == line else found
         rank = plru[uset]
         if found >= 0:
             hits += 1
             plru[uset] = _order_to_front(rank, found)
         else:
+            # the victim is the back of the order (an invalid way while there is one, see
+            # _kernels_cache.access); bringing it to the front shifts every other way back by one
             victim = rank >> back
             plru[uset] = ((rank << np.uint64(4)) & keep) | victim
             v = np.int64(victim)
             tags[np.uint64(base + v)] = line
-            wi = np.uint64(word0 + (v >> 3))
-            sh = np.uint64(8 * (v & 7))
-            fp[wi] = (fp[wi] & ~(np.uint64(0xFF) << sh)) | (f << sh)
+            if by_fingerprint:
+                wi = np.uint64(word0 + (v >> 3))
+                sh = np.uint64(8 * (v & 7))
+                fp[wi] = (fp[wi] & ~(np.uint64(0xFF) << sh)) | (f << sh)
             top = max(top, line)
             if emit:
                 out[np.uint64(k)] = line
@@ -308,39 +284,43 @@ def _level_body_fp(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, la
 @njit(cache=True, _nrt=False)
 def _loop1(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
            now):
-    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 1, last_line, top, out, emit)
+    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 1, last_line, top, out, emit, fp, epoch,
+                       now, False)
 
 
 @njit(cache=True, _nrt=False)
 def _loop2(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
            now):
-    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 2, last_line, top, out, emit)
+    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 2, last_line, top, out, emit, fp, epoch,
+                       now, False)
 
 
 @njit(cache=True, _nrt=False)
 def _loop4(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
            now):
-    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 4, last_line, top, out, emit)
+    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 4, last_line, top, out, emit, fp, epoch,
+                       now, False)
 
 
 @njit(cache=True, _nrt=False)
 def _loop8(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
            now):
-    return _level_body_fp(lines, m, shift, tags, plru, cbase, pbase, set_mask, 8, last_line, top, out, emit, fp,
-                          epoch, now)
+    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 8, last_line, top, out, emit, fp, epoch,
+                       now, True)
 
 
 @njit(cache=True, _nrt=False)
 def _loop16(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
             now):
-    return _level_body_fp(lines, m, shift, tags, plru, cbase, pbase, set_mask, 16, last_line, top, out, emit, fp,
-                          epoch, now)
+    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 16, last_line, top, out, emit, fp, epoch,
+                       now, True)
 
 
 @njit(cache=True, _nrt=False)
 def _loop_any(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
               now):
-    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit)
+    return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
+                       now, False)
 
 
 @njit(cache=True, _nrt=False)
@@ -493,7 +473,7 @@ def serial_lines_run(cfg, tags, stamp, valid, dirty, plru, meta, umeta, stats, a
     one value for every row (loads by a good core, checked by the caller), and a chunk for serial_run
     gets them spelled out in cnb, cst and ccore. heads, la, lb_buf, cnb, cst and ccore hold ``rows``
     entries; top (one per level) is refreshed from the tags here. fp and epoch hold the 8- and 16-way
-    levels' fingerprints (see _level_body_fp); clock[0] gives the epoch they hold for, and moves on here
+    levels' fingerprints (see _level_body); clock[0] gives the epoch they hold for, and moves on here
     whenever the tags may have changed without them. Returns (row where it stopped, clean)."""
     lb0 = cfg[0, C_LINE_BITS]
     row0 = cfg[0, C_ROW_BASE]
