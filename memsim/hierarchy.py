@@ -345,8 +345,8 @@ def _serial(ws: _Workspace, addrs, nbytes, write, core, h: Hierarchy, uniform: b
         if err[0] != K.ERR_NONE:
             raise h._row_error(int(err[0]), int(err[1]), addrs, core, nbytes)
         if r < n:  # row r crosses more lines than room0 requests cover
-            size = int(nbytes[0 if uniform else r])
-            lines_crossed = (int(addrs[r]) + size - 1) // h.levels[0].line - int(addrs[r]) // h.levels[0].line + 1
+            row_bytes = int(nbytes[0 if uniform else r])
+            lines_crossed = (int(addrs[r]) + row_bytes - 1) // h.levels[0].line - int(addrs[r]) // h.levels[0].line + 1
             room0 = max(room0, 2 * lines_crossed + 16)
 
 
