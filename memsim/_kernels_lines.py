@@ -220,6 +220,15 @@ def _way_by_fingerprint(tags, base, ways, line, f, fp, word0, epoch, uset, now):
 
 
 @njit(cache=True, _nrt=False, inline="always")
+def _turned(rank, turns, ways):
+    """A set's recency order after ``turns`` (1..ways-1) fills of its back way: each fill takes the least
+    recent way (an invalid one while there is one, see _kernels_cache.access) and makes it the most
+    recent, so the order turns by one place."""
+    keep = ALL if ways == 16 else (ONE << np.uint64(4 * ways)) - ONE
+    return ((rank << np.uint64(4 * turns)) & keep) | (rank >> np.uint64(4 * (ways - turns)))
+
+
+@njit(cache=True, _nrt=False, inline="always")
 def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch, now,
                 by_fingerprint):
     """Requests lines[:m] (line numbers of the level above; this level's line is line >> shift) through
@@ -234,7 +243,6 @@ def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_
     and _fill_new_run change tags without them). Otherwise by a select per way, no early exit: vector code
     (measured faster than a presence test first)."""
     back = np.uint64(4 * (ways - 1))
-    keep = ALL if ways == 16 else (ONE << np.uint64(4 * ways)) - ONE
     k = 0
     hits = 0
     fast = 0
@@ -261,10 +269,8 @@ def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_
             hits += 1
             plru[uset] = _order_to_front(rank, found)
         else:
-            # the victim is the back of the order (an invalid way while there is one, see
-            # _kernels_cache.access); bringing it to the front shifts every other way back by one
-            victim = rank >> back
-            plru[uset] = ((rank << np.uint64(4)) & keep) | victim
+            victim = rank >> back  # the back of the order
+            plru[uset] = _turned(rank, 1, ways)
             v = np.int64(victim)
             tags[np.uint64(base + v)] = line
             if by_fingerprint:
@@ -352,7 +358,6 @@ def _fill_new_run(tags, plru, cbase, pbase, set_mask, ways, start, count, epoch)
     applied: each is evicted again by the sets*ways lines after it, which hold every set ``ways`` times.
     The fingerprints of the sets filled are marked stale (epoch 0)."""
     sets = set_mask + 1
-    keep = ALL if ways == 16 else (ONE << np.uint64(4 * ways)) - ONE
     skip = max(0, count - sets * ways)
     if skip > 0:
         full = skip // sets
@@ -362,14 +367,14 @@ def _fill_new_run(tags, plru, cbase, pbase, set_mask, ways, start, count, epoch)
             if turns:
                 uset = np.uint64(pbase + s)
                 rank = plru[uset]
-                plru[uset] = ((rank << np.uint64(4 * turns)) & keep) | (rank >> np.uint64(4 * (ways - turns)))
+                plru[uset] = _turned(rank, turns, ways)
     back = np.uint64(4 * (ways - 1))
     for line in range(start + skip, start + count):
         sidx = line & set_mask
         uset = np.uint64(pbase + sidx)
         rank = plru[uset]
         victim = rank >> back
-        plru[uset] = ((rank << np.uint64(4)) & keep) | victim
+        plru[uset] = _turned(rank, 1, ways)
         tags[np.uint64(cbase + sidx * ways + np.int64(victim))] = line
         epoch[uset] = 0
 
