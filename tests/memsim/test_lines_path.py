@@ -16,7 +16,7 @@ from tests.memsim.test_hierarchy import assert_same
 
 
 def simulate(levels, addrs, core, writes, nbytes, line_stream=True):
-    """(report dict, state arrays but ``valid``) of one simulation, by the line-stream path where it
+    """(report, state arrays but ``valid``) of one simulation, by the line-stream path where it
     applies or (line_stream=False) by the general path alone."""
     h = Hierarchy([CacheLevel(**lv) for lv in levels])
     if not line_stream:
