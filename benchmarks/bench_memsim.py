@@ -19,8 +19,9 @@ for the texture walk). Times are CPU time (time.process_time, steadier on a shar
 turns in every repeat: the host of this VM has slow spells of a minute or more (the same binary runs up
 to 1.7x slower), and taking turns puts both sides of a ratio in the same spell.
 Multi-core: the texture walk spread over 8 cores (work-group g on core g % 8), 1 vs 2 numba threads, taking
-turns (wall time: CPU time adds up over threads); the host's read bandwidth with 1 and 2 threads is printed
-next to it, since a pass bound by memory cannot scale further than that.
+turns (wall time: CPU time adds up over threads), with write and nbytes as columns and as one value. Next to
+it, what the host gives a second thread in the same minutes: read bandwidth with 1 and 2 threads, and the
+gain of a compute-bound loop; a pass cannot scale further than its host does.
 Single-thread rows (memsim and pycachesim alike) run with the calling thread pinned to one CPU
 (os.sched_setaffinity; --no-pin to leave it free): unpinned runs of the same binary on an idle machine
 differed by up to 1.7x, mostly from migrations.
@@ -110,6 +111,26 @@ def read_bandwidth(threads: int, repeat: int) -> float:
     return max(a.nbytes / timed(lambda: _stream_read(a, 8, out))[1] for _ in range(repeat)) / 1e9
 
 
+@numba.njit(parallel=True, cache=True)
+def _chains(parts, n, out):
+    for p in numba.prange(parts):
+        x = np.arange(8).astype(np.uint64) + np.uint64(p)
+        for i in range(n):
+            for j in range(8):  # 8 independent chains: bound by the core's throughput, not a latency
+                x[j] = (x[j] ^ (x[j] >> np.uint64(7))) + np.uint64(i)
+        out[p] = x.sum()
+
+
+def compute_seconds(threads: int, repeat: int) -> float:
+    """Wall seconds of a compute-bound loop (no memory traffic) over 8 tasks with ``threads`` numba threads,
+    best of ``repeat``: what a second thread can give at most on this host (a VM's two vCPUs may share a
+    physical core or be busy with other guests)."""
+    out = np.zeros(8, np.uint64)
+    numba.set_num_threads(threads)
+    _chains(8, 100, out)
+    return min(timed(lambda: _chains(8, 2_000_000, out))[1] for _ in range(repeat))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -169,24 +190,31 @@ def main(argv=None) -> int:
     maddrs = mtable.resolve(mwalk)
     hm = Hierarchy([CacheLevel(**L1), CacheLevel(**L2)], cores=cores)
     threads = [t for t in (1, 2) if t <= numba.config.NUMBA_NUM_THREADS]
+    forms = {"columns": (mwalk.write, mwalk.nbytes), "1-value": (False, TEXEL)}  # write and nbytes
     for t in threads:
         numba.set_num_threads(t)
-        hm.simulate_resolved(maddrs[:1000], mwalk.core[:1000], mwalk.write[:1000], mwalk.nbytes[:1000])
-    wall = dict.fromkeys(threads, float("inf"))
+        for wr, nb in forms.values():
+            hm.simulate_resolved(maddrs[:1000], mwalk.core[:1000], wr if np.ndim(wr) == 0 else wr[:1000],
+                                 nb if np.ndim(nb) == 0 else nb[:1000])
+    wall = {}
     for _ in range(args.repeat):
         for t in threads:
             numba.set_num_threads(t)
-            _, w, rep = timed(lambda: hm.simulate_resolved(maddrs, mwalk.core, mwalk.write, mwalk.nbytes))
-            wall[t] = min(wall[t], w)
-    for t in threads:
-        print(f"multi-core texture walk ({cores} cores, {hm.partitioning()[1] and 2 ** hm.partitioning()[1]} L2 set "
-              f"partitions, L1 hit {100 * rep.levels[0].hit_rate:.1f}%), {t} thread(s): {n / wall[t] / 1e6:.1f} M acc/s "
-              "wall")
-    if 2 in wall:
-        print(f"2 threads / 1 thread (wall): {wall[1] / wall[2]:.2f}x")
+            for form, (wr, nb) in forms.items():
+                _, w, rep = timed(lambda wr=wr, nb=nb: hm.simulate_resolved(maddrs, mwalk.core, wr, nb))
+                wall[form, t] = min(wall.get((form, t), float("inf")), w)
+    print(f"multi-core texture walk ({cores} cores, {2 ** hm.partitioning()[1]} L2 set partitions, L1 hit "
+          f"{100 * rep.levels[0].hit_rate:.1f}%), M acc/s wall; write and nbytes as columns or one value:")
+    for form in forms:
+        rates = "  ".join(f"{t} thread(s) {n / wall[form, t] / 1e6:7.1f}" for t in threads)
+        gain = f"   2 threads / 1: {wall[form, 1] / wall[form, 2]:.2f}x" if 2 in threads else ""
+        print(f"  {form:<8} {rates}{gain}")
+    if 2 in threads:
         bw = {t: read_bandwidth(t, args.repeat) for t in threads}
-        print(f"# host memory, parallel read of 512 MB: 1 thread {bw[1]:.1f} GB/s, 2 threads {bw[2]:.1f} GB/s "
-              f"({bw[2] / bw[1]:.2f}x)")
+        spin = {t: compute_seconds(t, args.repeat) for t in threads}
+        print(f"# this host, same minutes: parallel read of 512 MB 1 thread {bw[1]:.1f} GB/s, 2 threads {bw[2]:.1f} "
+              f"GB/s ({bw[2] / bw[1]:.2f}x); a compute-bound loop (8 independent chains) gains "
+              f"{spin[1] / spin[2]:.2f}x from the second thread")
     print(f"# load average {os.getloadavg()[0]:.1f} (end)")
     return 0
 

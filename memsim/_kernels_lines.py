@@ -230,12 +230,14 @@ def _turned(rank, turns, ways):
 
 @njit(cache=True, _nrt=False, inline="always")
 def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch, now,
-                by_fingerprint):
+                by_fingerprint, rows, orow, track):
     """Requests lines[:m] (line numbers of the level above; this level's line is line >> shift) through
     one LRU-ordered, unsectored level holding no dirty line. A request on the line before is a fast hit;
     misses go to out[:k] as this level's line numbers when ``emit`` (out may be lines: k never passes
-    i). Returns (k, hits, fast, last line, top: the larger of ``top`` and the lines filled). Inlined
-    into one function per usual associativity, where ``ways`` and ``by_fingerprint`` are constants.
+    i). Returns (k, hits, fast, last line, top: the larger of ``top`` and the lines filled). With ``track``
+    each miss's entry of ``rows`` (the trace row it came from) goes to orow[k] too (orow may be rows).
+    Inlined into one function per usual associativity, where ``ways``, ``by_fingerprint`` and ``track``
+    are constants.
 
     With ``by_fingerprint`` (8 or 16 ways) a line is looked up by one-byte fingerprints of the set's tags,
     8 to a word, and a tag is read only to confirm a candidate, so a miss usually reads none; fp holds two
@@ -280,6 +282,8 @@ def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_
             top = max(top, line)
             if emit:
                 out[np.uint64(k)] = line
+                if track:
+                    orow[np.uint64(k)] = rows[np.uint64(i)]
             k += 1
     return k, hits, fast, last_line, top
 
@@ -291,42 +295,42 @@ def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_
 def _loop1(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
            now):
     return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 1, last_line, top, out, emit, fp, epoch,
-                       now, False)
+                       now, False, lines, out, False)
 
 
 @njit(cache=True, _nrt=False)
 def _loop2(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
            now):
     return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 2, last_line, top, out, emit, fp, epoch,
-                       now, False)
+                       now, False, lines, out, False)
 
 
 @njit(cache=True, _nrt=False)
 def _loop4(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
            now):
     return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 4, last_line, top, out, emit, fp, epoch,
-                       now, False)
+                       now, False, lines, out, False)
 
 
 @njit(cache=True, _nrt=False)
 def _loop8(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
            now):
     return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 8, last_line, top, out, emit, fp, epoch,
-                       now, True)
+                       now, True, lines, out, False)
 
 
 @njit(cache=True, _nrt=False)
 def _loop16(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
             now):
     return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, 16, last_line, top, out, emit, fp, epoch,
-                       now, True)
+                       now, True, lines, out, False)
 
 
 @njit(cache=True, _nrt=False)
 def _loop_any(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
               now):
     return _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
-                       now, False)
+                       now, False, lines, out, False)
 
 
 @njit(cache=True, _nrt=False)

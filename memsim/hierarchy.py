@@ -11,19 +11,23 @@ Order of events, which defines the counts exactly:
   through the whole hierarchy before the next row, because no level ever looks at a level below it
   (levels are non-inclusive: an eviction below never invalidates above).
 - What leaves the last level is DRAM traffic: fetches are DRAM reads, stores DRAM writes.
-- Every simulation starts with empty caches (a hierarchy keeps its state arrays and buffers between calls and
-  empties them, which is much cheaper than allocating them for the many small traces a compiler sends). Rows are processed in chunks, one level at a time (state
-  carries across chunks, which bounds memory and changes no count). A hierarchy whose levels all have one
-  copy (one core, or no per-core level) runs each chunk through its levels in one thread; where every level
-  is LRU with a recency order and unsectored lines, a chunk of plain loads goes as line numbers and whole
-  runs of consecutive lines (memsim/_kernels_lines.py: same counts, same state). Otherwise
-  rows are grouped by core, the per-core levels run one copy per thread, and the shared levels run as set partitions in
-  parallel: a request's partition is a few address bits that are set-index bits of every shared level
-  (lines only grow, so a request and every request it causes below stay in one partition), sets never
-  interact, and each partition sees its requests in the merged row order, so the counts stay exact.
-  Partitions keep their own run-length fast path state, so ``fast_hits`` (a diagnostic) depends on the
-  partitioning, which depends on the levels only, never on threads or chunk size. Shared levels with the
-  ``random`` policy are not partitioned (their victims come from one random sequence).
+- Every simulation starts with empty caches (a hierarchy keeps its state arrays and buffers between calls
+  and empties them, which is much cheaper than allocating them for the many small traces a compiler
+  sends). Rows are processed in chunks (state carries across chunks, which bounds memory and changes no
+  count). A hierarchy whose levels all have one copy (one core, or no per-core level) runs each chunk
+  through its levels in one thread. Otherwise the per-core levels run one copy per thread and the shared
+  levels run as set partitions in parallel: a request's partition is a few address bits that are set-index
+  bits of every shared level (the highest such bits, so a partition's sets lie together in memory; lines
+  only grow, so a request and every request it causes below stay in one partition), sets never interact,
+  and each partition sees its requests in the merged row order, so the counts stay exact. Partitions keep
+  their own run-length fast path state, so ``fast_hits`` (a diagnostic) depends on the partitioning,
+  which depends on the levels only, never on threads or chunk size. Shared levels with the ``random``
+  policy are not partitioned (their victims come from one random sequence).
+- Where every level is LRU with a recency order and unsectored, chunks of plain loads take a line-stream
+  path: requests go between levels as line numbers, cut to the heads of line runs first
+  (memsim/_kernels_lines.py for one stream, with whole runs of consecutive lines in closed form;
+  memsim/_kernels_lines_cores.py for several cores). Same counts, same state; other chunks take the
+  general path (memsim/_kernels_cache.py), and after a store every chunk does.
 - Line sizes must not shrink towards memory, so a request from above always lies in one line below.
 """
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 
 from memsim import _kernels_cache as K
 from memsim import _kernels_lines as L
+from memsim import _kernels_lines_cores as LC
 from memsim.cache import CacheLevel, CacheState
 from memsim.errors import MemsimError
 from memsim.report import LevelStats, Report
@@ -43,6 +48,9 @@ from memsim.trace import COLUMNS, Trace
 
 CHUNK_REQUESTS = 1 << 21  # rows per chunk = CHUNK_REQUESTS // 2 (bounds buffer memory)
 SERIAL_CHUNK_ROWS = 1 << 12  # the single-stream path: small chunks keep its buffers in the core's caches
+CORES_CHUNK_ROWS = 1 << 16  # the multi-core line-stream path: rows per chunk (fewer with many cores) ...
+CORES_BLOCKS = 16  # ... cut into this many blocks, one task each
+CORES_HEAD_ENTRIES = 1 << 21  # ... and at most this many head entries per buffer (cores x rows per chunk)
 PARTITION_BITS = 3  # shared levels of a multi-core hierarchy run as up to 2**3 set partitions
 COUNT_BLOCKS = 64  # blocks of the parallel counting sort of a chunk's rows by core
 
@@ -115,9 +123,13 @@ class Hierarchy:
         shared = [lvl for lvl in self.levels if not lvl.per_core]
         if not shared or self._single_stream() or any(lvl.policy == "random" for lvl in shared):
             return 0, 0
-        shift = max(lvl.line.bit_length() - 1 for lvl in shared)
+        low = max(lvl.line.bit_length() - 1 for lvl in shared)
         top = min(lvl.line.bit_length() - 1 + lvl.sets.bit_length() - 1 for lvl in shared)
-        return shift, max(0, min(PARTITION_BITS, top - shift))
+        bits = max(0, min(PARTITION_BITS, top - low))
+        # the highest such bits: a partition's sets are then contiguous in the state arrays, so two threads
+        # never write the same cache line of recency words (the lowest bits interleaved them set by set,
+        # and those shared lines cost more than the second thread gained)
+        return (top - bits, bits) if bits else (0, 0)
 
     def _single_stream(self) -> bool:
         return all(self.copies(lvl) == 1 for lvl in self.levels)
@@ -148,18 +160,29 @@ class Hierarchy:
         if all(scalars) and int(core) >= self.cores:
             raise MemsimError(f"trace column 'core': every row has core {int(core)}, but the hierarchy "
                               f"'{self.name}' has cores 0..{self.cores - 1}")
-        uniform = all(scalars) and not write and self._single_stream() and self._line_stream()
-        if uniform:  # the kernels read one value for every row
+        for name, col in (("core", core), ("write", write), ("nbytes", nbytes)):
+            if col.ndim and col.shape[0] != n:
+                raise MemsimError(f"addresses, core, write and nbytes must have the same length: {n} addresses, "
+                                  f"{col.shape[0]} values of '{name}'")
+        # the line-stream paths read one value for every row where they can: all three on a single stream,
+        # write and nbytes beside a column of cores on several; the general path reads columns
+        loads = scalars[1] and not write and self._line_stream()
+        uniform = loads and all(scalars) and self._single_stream()
+        one = loads and scalars[2] and not self._single_stream()
+        if uniform:
             core, write, nbytes = (col.reshape(1) for col in (core, write, nbytes))
+        elif one:
+            write, nbytes = write.reshape(1), nbytes.reshape(1)
+            core = np.full(n, core) if core.ndim == 0 else core
         else:
             core, write, nbytes = (np.full(n, col) if col.ndim == 0 else col for col in (core, write, nbytes))
-        if not uniform and not (core.shape[0] == write.shape[0] == nbytes.shape[0] == n):
-            raise MemsimError("addresses, core, write and nbytes must have the same length")
         ws = self._take_workspace()
         try:
             state, dram = ws.state, ws.dram
             if n and self._single_stream():
                 _serial(ws, addrs, nbytes, write, core, self, uniform)
+            elif n and self._line_stream():
+                _cores_lines(ws, addrs, nbytes, write, core, self, one)
             elif n:
                 runner = ws.runner()
                 rows = max(1024, CHUNK_REQUESTS // 2)
@@ -293,6 +316,7 @@ class _Workspace:
         self.y = _Requests(0)
         self._runner: _ChunkRunner | None = None
         self._lines: tuple[np.ndarray, ...] | None = None
+        self._cores: _CoreBuffers | None = None
         self.tops = np.empty(len(h.levels), np.int64)  # the line-stream path's highest line per level
         # and its tag fingerprints: two words per set, the epoch each set's words are for, the epoch now
         self.fingerprints = (np.zeros(2 * self.state.plru.size, np.uint64), np.zeros(self.state.plru.size, np.int64),
@@ -309,6 +333,11 @@ class _Workspace:
             self._lines = (*(np.empty(rows, np.int64) for _ in range(3)), np.empty(rows, np.int32),
                            np.empty(rows, np.uint8), np.empty(rows, np.int32))
         return self._lines
+
+    def cores_buffers(self) -> _CoreBuffers:
+        if self._cores is None:
+            self._cores = _CoreBuffers(self.h.cores, 1 << self.bits)
+        return self._cores
 
     def runner(self) -> _ChunkRunner:
         if self._runner is None:
@@ -348,6 +377,55 @@ def _serial(ws: _Workspace, addrs, nbytes, write, core, h: Hierarchy, uniform: b
             row_bytes = int(nbytes[0 if uniform else r])
             lines_crossed = (int(addrs[r]) + row_bytes - 1) // h.levels[0].line - int(addrs[r]) // h.levels[0].line + 1
             room0 = max(room0, 2 * lines_crossed + 16)
+
+
+def _cores_lines(ws: _Workspace, addrs, nbytes, write, core, h: Hierarchy, one: bool) -> None:
+    """A multi-core hierarchy whose levels all suit the line-stream path: chunks of plain loads go through
+    memsim/_kernels_lines_cores.py (cut to heads, per-core levels one task per core, shared levels one
+    task per set partition); a chunk with a store, a crossing row or a bad row goes through the general
+    path (which raises a bad row's error), and after a store every chunk does (dirty lines need write-backs).
+    With ``one``, write and nbytes hold one value for every row (a load's), spelled out for the general path
+    only if a chunk goes there."""
+    n = addrs.shape[0]
+    st = ws.state
+    buf = ws.cores_buffers()
+    nper = sum(1 for lvl in h.levels if lvl.per_core)
+    clock = ws.fingerprints[2]
+    clock[0] += 1  # the fingerprints kept are from another simulation
+    r = 0
+    while r < n:
+        r, kind = LC.cores_run(st.cfg, nper, st.tags, st.plru, st.meta, st.umeta, st.stats, ws.dram, addrs, nbytes, write,
+                               core, h.cores, np.bool_(one), r, n, buf.rows, buf.last, buf.hline, buf.hrow, buf.hcount,
+                               buf.nrows, buf.nbytes, buf.kind, *ws.fingerprints[:2], clock[0], ws.shift, buf.pline,
+                               buf.prow, buf.pcount, buf.heads, buf.merged)
+        if r == n:
+            break
+        clock[0] += 1  # the general path changes tags without the fingerprints
+        if one:  # (a bad nbytes value was refused before: this chunk has a crossing or bad row)
+            write, nbytes = np.full(n, write[0]), np.full(n, nbytes[0])
+            one = False
+        r1 = n if kind == L.CHUNK_STORE else min(n, r + buf.rows)  # after a store, the general path only
+        for r0 in range(r, r1, buf.rows):
+            ws.runner().run(addrs, nbytes, write, core, r0, min(r1, r0 + buf.rows))
+        r = r1
+
+
+class _CoreBuffers:
+    """The multi-core line-stream path's buffers (see memsim/_kernels_lines_cores.py) for chunks of ``rows``."""
+
+    def __init__(self, cores: int, parts: int):
+        rows = max(CORES_BLOCKS * 16, min(CORES_CHUNK_ROWS, CORES_HEAD_ENTRIES // cores))
+        self.rows = rows - rows % CORES_BLOCKS
+        self.parts = parts
+        self.hline = np.empty((cores, self.rows), np.int64)
+        self.hrow = np.empty((cores, self.rows), np.int32)
+        self.pline = np.empty((cores, self.rows), np.int64)
+        self.prow = np.empty((cores, self.rows), np.int32)
+        self.merged = np.empty((parts, self.rows), np.int64)
+        self.last, self.hcount, self.nrows, self.nbytes = (np.zeros((CORES_BLOCKS, cores), np.int64) for _ in range(4))
+        self.kind = np.zeros(CORES_BLOCKS, np.int64)
+        self.pcount = np.zeros((cores, parts), np.int64)
+        self.heads = np.zeros((parts, 2 * cores), np.int64)
 
 
 class _Requests:
