@@ -229,22 +229,51 @@ def _turned(rank, turns, ways):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch, now,
-                by_fingerprint, rows, orow, track):
-    """Requests lines[:m] (line numbers of the level above; this level's line is line >> shift) through
-    one LRU-ordered, unsectored level holding no dirty line. A request on the line before is a fast hit;
-    misses go to out[:k] as this level's line numbers when ``emit`` (out may be lines: k never passes
-    i). Returns (k, hits, fast, last line, top: the larger of ``top`` and the lines filled). With ``track``
-    each miss's entry of ``rows`` (the trace row it came from) goes to orow[k] too (orow may be rows).
-    Inlined into one function per usual associativity, where ``ways``, ``by_fingerprint`` and ``track``
-    are constants.
+def _touch(line, tags, plru, cbase, pbase, set_mask, ways, fp, epoch, now, by_fingerprint):
+    """One load of ``line`` at an LRU-ordered, unsectored level holding no dirty line: True on a hit (the
+    line moves to the front of its set's recency order); on a miss the back of the order is the victim,
+    filled with the line and moved to the front.
 
     With ``by_fingerprint`` (8 or 16 ways) a line is looked up by one-byte fingerprints of the set's tags,
     8 to a word, and a tag is read only to confirm a candidate, so a miss usually reads none; fp holds two
     words per set, and a set's words are rebuilt from its tags when epoch[set] != now (the general path
     and _fill_new_run change tags without them). Otherwise by a select per way, no early exit: vector code
     (measured faster than a presence test first)."""
-    back = np.uint64(4 * (ways - 1))
+    sidx = line & set_mask
+    base = cbase + sidx * ways
+    uset = np.uint64(pbase + sidx)
+    word0 = 2 * (pbase + sidx)
+    f = _fingerprint(line)
+    if by_fingerprint:
+        found = _way_by_fingerprint(tags, base, ways, line, f, fp, word0, epoch, uset, now)
+    else:
+        found = -1
+        for q in range(ways):
+            found = q if tags[np.uint64(base + q)] == line else found
+    rank = plru[uset]
+    if found >= 0:
+        plru[uset] = _order_to_front(rank, found)
+        return True
+    v = np.int64(rank >> np.uint64(4 * (ways - 1)))  # the back of the order
+    plru[uset] = _turned(rank, 1, ways)
+    tags[np.uint64(base + v)] = line
+    if by_fingerprint:
+        wi = np.uint64(word0 + (v >> 3))
+        sh = np.uint64(8 * (v & 7))
+        fp[wi] = (fp[wi] & ~(np.uint64(0xFF) << sh)) | (f << sh)
+    return False
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch, now,
+                by_fingerprint, rows, orow, track):
+    """Requests lines[:m] (line numbers of the level above; this level's line is line >> shift) through
+    one LRU-ordered, unsectored level holding no dirty line (_touch). A request on the line before is a
+    fast hit; misses go to out[:k] as this level's line numbers when ``emit`` (out may be lines: k never
+    passes i). Returns (k, hits, fast, last line, top: the larger of ``top`` and the lines filled). With
+    ``track`` each miss's entry of ``rows`` (the trace row it came from) goes to orow[k] too (orow may be
+    rows). Inlined into one function per usual associativity, where ``ways``, ``by_fingerprint`` and
+    ``track`` are constants."""
     k = 0
     hits = 0
     fast = 0
@@ -255,30 +284,9 @@ def _level_body(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_
             fast += 1
             continue
         last_line = line
-        sidx = line & set_mask
-        base = cbase + sidx * ways
-        uset = np.uint64(pbase + sidx)
-        word0 = 2 * (pbase + sidx)
-        f = _fingerprint(line)
-        if by_fingerprint:
-            found = _way_by_fingerprint(tags, base, ways, line, f, fp, word0, epoch, uset, now)
-        else:
-            found = -1
-            for q in range(ways):
-                found = q if tags[np.uint64(base + q)] == line else found
-        rank = plru[uset]
-        if found >= 0:
+        if _touch(line, tags, plru, cbase, pbase, set_mask, ways, fp, epoch, now, by_fingerprint):
             hits += 1
-            plru[uset] = _order_to_front(rank, found)
         else:
-            victim = rank >> back  # the back of the order
-            plru[uset] = _turned(rank, 1, ways)
-            v = np.int64(victim)
-            tags[np.uint64(base + v)] = line
-            if by_fingerprint:
-                wi = np.uint64(word0 + (v >> 3))
-                sh = np.uint64(8 * (v & 7))
-                fp[wi] = (fp[wi] & ~(np.uint64(0xFF) << sh)) | (f << sh)
             top = max(top, line)
             if emit:
                 out[np.uint64(k)] = line
@@ -353,6 +361,188 @@ def _level(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line,
                       now)
     return _loop_any(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line, top, out, emit, fp, epoch,
                      now)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _down2(line, tags, plru, fp, epoch, now, cb1, pb1, sm1, w1, fp1, shift2, cb2, pb2, sm2, w2, fp2, last2):
+    """A run head's line through two levels (_touch): returns (L1 hit, L2 line or -1 if the L1 hit, L2 hit,
+    L2 fast hit)."""
+    if _touch(line, tags, plru, cb1, pb1, sm1, w1, fp, epoch, now, fp1):
+        return True, np.int64(-1), False, False
+    l2 = line >> np.uint64(shift2)
+    if l2 == last2:
+        return False, l2, False, True
+    return False, l2, _touch(l2, tags, plru, cb2, pb2, sm2, w2, fp, epoch, now, fp2), False
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _fused2_body(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, pb1, sm1, w1, fp1, shift2, cb2, pb2,
+                 sm2, w2, fp2, last2, top1, top2):
+    """Loads of rows lo..hi-1 (n1 + 1 bytes each) straight down two levels in one pass: blocks of BLOCK rows
+    are checked as in _block_heads, and each run head goes down L1 and, on a miss, L2 before the next row
+    is read, so no line buffer lies between the levels and the first read of the addresses overlaps the
+    level work. Stops before the first block with a bad or line-crossing row. Returns (the row where it
+    stopped, heads, L1 hits, L2 hits, L2 fast hits, L2 misses, last L1 line, last L2 line, top1, top2,
+    nonzero if two heads in a row were not consecutive lines). Inlined into one function per pair of
+    usual associativities (constants ``w1``, ``w2``, ``fp1``, ``fp2``)."""
+    ulb = np.uint64(lb)
+    heads = 0
+    hits1 = 0
+    hits2 = 0
+    fast2 = 0
+    misses2 = 0
+    jumps = ZERO
+    i = lo
+    while i < hi:
+        k = BLOCK if hi - i >= BLOCK else hi - i
+        a0 = np.uint64(addr[np.uint64(i)])
+        spread = ZERO
+        high = ZERO
+        cross = ZERO
+        if k == BLOCK:
+            for q in range(BLOCK):  # constant trip count: vector code
+                a = np.uint64(addr[np.uint64(i + q)])
+                spread |= a ^ a0
+                high |= a
+                cross |= (a + n1) ^ a
+        else:
+            for q in range(k):
+                a = np.uint64(addr[np.uint64(i + q)])
+                spread |= a ^ a0
+                high |= a
+                cross |= (a + n1) ^ a
+        if ((high >> np.uint64(62)) | (cross >> ulb)) != ZERO:
+            break
+        same = (spread >> ulb) == ZERO
+        for q in range(1 if same else k):
+            line = np.int64(np.uint64(addr[np.uint64(i + q)]) >> ulb)
+            if line == last1:
+                continue
+            jumps |= np.uint64((np.uint64(line - last1) > ONE) & (heads > 0))  # (within the chunk)
+            last1 = line
+            heads += 1
+            hit1, l2, hit2, f2 = _down2(line, tags, plru, fp, epoch, now, cb1, pb1, sm1, w1, fp1, shift2, cb2, pb2,
+                                        sm2, w2, fp2, last2)
+            if hit1:
+                hits1 += 1
+                continue
+            top1 = max(top1, line)
+            if f2:
+                fast2 += 1
+                continue
+            last2 = l2
+            if hit2:
+                hits2 += 1
+            else:
+                misses2 += 1
+                top2 = max(top2, l2)
+        i += k
+    return i, heads, hits1, hits2, fast2, misses2, last1, last2, top1, top2, jumps
+
+
+# One compiled pass per pair of usual associativities of a two-level hierarchy (the texture L1 + L2);
+# plain functions, not closures (see above). Other pairs take the level-by-level loops.
+@njit(cache=True, _nrt=False)
+def _fused_4_8(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, pb1, sm1, shift2, cb2, pb2, sm2, last2,
+               top1, top2):
+    return _fused2_body(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, pb1, sm1, 4, False, shift2, cb2,
+                        pb2, sm2, 8, True, last2, top1, top2)
+
+
+@njit(cache=True, _nrt=False)
+def _fused_4_16(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, pb1, sm1, shift2, cb2, pb2, sm2, last2,
+                top1, top2):
+    return _fused2_body(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, pb1, sm1, 4, False, shift2, cb2,
+                        pb2, sm2, 16, True, last2, top1, top2)
+
+
+@njit(cache=True, _nrt=False)
+def _fused_8_16(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, pb1, sm1, shift2, cb2, pb2, sm2, last2,
+                top1, top2):
+    return _fused2_body(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, pb1, sm1, 8, True, shift2, cb2,
+                        pb2, sm2, 16, True, last2, top1, top2)
+
+
+@njit(cache=True, _nrt=False)
+def _fused_16_16(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, pb1, sm1, shift2, cb2, pb2, sm2, last2,
+                 top1, top2):
+    return _fused2_body(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, pb1, sm1, 16, True, shift2, cb2,
+                        pb2, sm2, 16, True, last2, top1, top2)
+
+
+FUSED_WAYS = ((4, 8), (4, 16), (8, 16), (16, 16))  # the pairs with a compiled pass (fused_shape)
+
+
+@njit(cache=True, _nrt=False)
+def fused_shape(cfg):
+    """Index into FUSED_WAYS of a two-level hierarchy's pair of associativities, or -1."""
+    if cfg.shape[0] != 2:
+        return -1
+    w1 = cfg[0, C_WAYS]
+    w2 = cfg[1, C_WAYS]
+    if w1 == 4 and w2 == 8:
+        return 0
+    if w1 == 4 and w2 == 16:
+        return 1
+    if w1 == 8 and w2 == 16:
+        return 2
+    if w1 == 16 and w2 == 16:
+        return 3
+    return -1
+
+
+@njit(cache=True, _nrt=False)
+def _fused_chunk(cfg, shape, tags, plru, meta, umeta, stats, dram, addr, lo, hi, nbytes1, total, top, fp, epoch, now):
+    """Rows lo..hi-1, loads of nbytes1 bytes each, or (nbytes1 = -1) of ``total`` bytes in all, checked by
+    the caller, through a two-level hierarchy of shape ``shape`` in one pass (_fused2_body); counters,
+    last lines and tops written as _lines_chunk writes them. Returns (the row where it stopped: a block
+    with a bad or crossing row, or hi; nonzero if two heads in a row were not consecutive lines)."""
+    r1 = cfg[0, C_ROW_BASE]
+    r2 = cfg[1, C_ROW_BASE]
+    lb = cfg[0, C_LINE_BITS]
+    lb2 = cfg[1, C_LINE_BITS]
+    args1 = (cfg[0, C_TAG_BASE], cfg[0, C_SET_BASE], cfg[0, C_SET_MASK])
+    args2 = (lb2 - lb, cfg[1, C_TAG_BASE], cfg[1, C_SET_BASE], cfg[1, C_SET_MASK])
+    n1 = np.uint64(max(nbytes1, 1) - 1)  # (the columns' rows were checked: none crosses a line)
+    last1 = meta[r1, META_LAST_LINE]
+    last2 = meta[r2, META_LAST_LINE]
+    if shape == 0:
+        out = _fused_4_8(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, *args1, *args2, last2, top[0], top[1])
+    elif shape == 1:
+        out = _fused_4_16(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, *args1, *args2, last2, top[0],
+                          top[1])
+    elif shape == 2:
+        out = _fused_8_16(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, *args1, *args2, last2, top[0],
+                          top[1])
+    else:
+        out = _fused_16_16(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, *args1, *args2, last2, top[0],
+                           top[1])
+    stop, heads, hits1, hits2, fast2, misses2, last1, last2, top[0], top[1], jumps = out
+    rows = stop - lo
+    misses1 = heads - hits1
+    bread = rows * nbytes1 if nbytes1 > 0 else total
+    _counted(stats, meta, umeta, r1, rows, hits1, misses1, rows - heads, bread, np.int64(1) << lb, last1)
+    _counted(stats, meta, umeta, r2, misses1, hits2, misses2, fast2, misses1 << lb, np.int64(1) << lb2, last2)
+    dram[0, DRAM_READ] += misses2 << lb2
+    dram[0, DRAM_REQUESTS] += misses2
+    return stop, jumps
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _counted(stats, meta, umeta, row, requests, hits, misses, fast, bread, line_bytes, last_line):
+    """A level stream's counters and last line after a batch of loads on this path (fast hits are among
+    the requests and count as hits; the clock ticks for the others)."""
+    stats[row, S_ACC] += requests
+    stats[row, S_HIT] += hits + fast
+    stats[row, S_MISS] += misses
+    stats[row, S_FAST] += fast
+    stats[row, S_BREAD] += bread
+    stats[row, S_BFILL] += misses * line_bytes
+    meta[row, META_CLOCK] += hits + misses
+    if last_line != -1:
+        meta[row, META_LAST_LINE] = last_line
+        umeta[row, UMETA_LAST_VALID] = ONE  # a present unsectored line, never dirty on this path
+        umeta[row, UMETA_LAST_DIRTY] = ZERO
 
 
 @njit(cache=True, _nrt=False)
@@ -456,17 +646,7 @@ def _lines_chunk(cfg, tags, plru, meta, umeta, stats, dram, heads, m, run, nrows
             m = misses
         if lv == 0:
             last_line = last0
-        stats[row, S_ACC] += hits + misses + fast
-        stats[row, S_HIT] += hits + fast
-        stats[row, S_MISS] += misses
-        stats[row, S_FAST] += fast
-        stats[row, S_BREAD] += bread
-        stats[row, S_BFILL] += misses * line_bytes
-        meta[row, META_CLOCK] += hits + misses
-        if last_line != -1:
-            meta[row, META_LAST_LINE] = last_line
-            umeta[row, UMETA_LAST_VALID] = ONE  # a present unsectored line, never dirty on this path
-            umeta[row, UMETA_LAST_DIRTY] = ZERO
+        _counted(stats, meta, umeta, row, hits + misses + fast, hits, misses, fast, bread, line_bytes, last_line)
         if not emit:
             dram[0, DRAM_READ] += misses * line_bytes
             dram[0, DRAM_REQUESTS] += misses
@@ -488,9 +668,28 @@ def serial_lines_run(cfg, tags, stamp, valid, dirty, plru, meta, umeta, stats, a
     row0 = cfg[0, C_ROW_BASE]
     fresh = False  # top holds for the tags (serial_run does not keep it)
     clock[0] += 1  # the fingerprints kept are from another simulation
+    shape = fused_shape(cfg)
+    cut_first = True  # cut a chunk to its heads before the levels (whole runs go in closed form), or fuse
     while r < n:
         r1 = min(n, r + rows)
-        if clean:
+        if clean and shape >= 0 and not cut_first:
+            # the last chunk's heads were not one run: one pass down both levels (_fused_chunk)
+            total = np.int64(0)
+            if not uniform:
+                stores, other, total = _column_checks(addr, nb, st, core, ncores, r, r1, np.uint64(lb0))
+                clean = stores == 0
+            if uniform or (clean and other == ZERO):
+                if not fresh:
+                    refresh_tops(cfg, tags, top)
+                    fresh = True
+                stop, jumps = _fused_chunk(cfg, shape, tags, plru, meta, umeta, stats, dram, addr, r, r1,
+                                           np.int64(nb[0]) if uniform else np.int64(-1), total, top, fp, epoch,
+                                           clock[0])
+                cut_first = jumps == ZERO  # heads on consecutive lines: a stream, whose runs go whole
+                r = stop
+                if r == r1:
+                    continue
+        elif clean:
             m, kind, last0, nbytes, run = line_heads(addr, nb, st, core, ncores, uniform, r, r1, lb0,
                                                      meta[row0, META_LAST_LINE], heads)
             if kind == CHUNK_PLAIN:
@@ -499,6 +698,7 @@ def serial_lines_run(cfg, tags, stamp, valid, dirty, plru, meta, umeta, stats, a
                     fresh = True
                 _lines_chunk(cfg, tags, plru, meta, umeta, stats, dram, heads, m, run, r1 - r, nbytes, last0, la,
                              lb_buf, top, fp, epoch, clock[0])
+                cut_first = run
                 r = r1
                 continue
             clean = kind != CHUNK_STORE

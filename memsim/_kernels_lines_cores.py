@@ -39,20 +39,10 @@ from memsim._kernels_cache import (
     C_WAYS,
     DRAM_READ,
     DRAM_REQUESTS,
-    META_CLOCK,
     META_LAST_LINE,
-    ONE,
-    S_ACC,
-    S_BFILL,
-    S_BREAD,
-    S_FAST,
-    S_HIT,
-    S_MISS,
-    UMETA_LAST_DIRTY,
-    UMETA_LAST_VALID,
     ZERO,
 )
-from memsim._kernels_lines import CHUNK_OTHER, CHUNK_PLAIN, CHUNK_STORE, _level, _level_body
+from memsim._kernels_lines import CHUNK_OTHER, CHUNK_PLAIN, CHUNK_STORE, _counted, _level, _level_body
 
 
 @njit(cache=True, parallel=True, _nrt=False)
@@ -201,22 +191,6 @@ def _track(lines, m, shift, tags, plru, cbase, pbase, set_mask, ways, last_line,
                       orow)
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def _account(meta, umeta, stats, row, requests, hits, misses, fast, bread, line_bytes, last_line):
-    """A level stream's counters and last line after a batch of loads on the line path (as _lines_chunk)."""
-    stats[row, S_ACC] += requests
-    stats[row, S_HIT] += hits + fast
-    stats[row, S_MISS] += misses
-    stats[row, S_FAST] += fast
-    stats[row, S_BREAD] += bread
-    stats[row, S_BFILL] += misses * line_bytes
-    meta[row, META_CLOCK] += hits + misses
-    if last_line != -1:
-        meta[row, META_LAST_LINE] = last_line
-        umeta[row, UMETA_LAST_VALID] = ONE  # a present unsectored line, never dirty on this path
-        umeta[row, UMETA_LAST_DIRTY] = ZERO
-
-
 @njit(cache=True, parallel=True, _nrt=False)
 def core_levels(cfg, nper, tags, plru, meta, umeta, stats, dram, size, hline, hrow, hcount, rows, nbytes, fp, epoch,
                 now, part_shift, nparts, pline, prow, pcount):
@@ -255,7 +229,7 @@ def core_levels(cfg, nper, tags, plru, meta, umeta, stats, dram, size, hline, hr
             fast += f + rows[b, c] - hcount[b, c]
             nrows += rows[b, c]
             bread += nbytes[b, c]
-        _account(meta, umeta, stats, row, nrows, hits, m, fast, bread, np.int64(1) << lb0, last_line)
+        _counted(stats, meta, umeta, row, nrows, hits, m, fast, bread, np.int64(1) << lb0, last_line)
         # the next per-core levels, in place
         for lv in range(1, nper):
             lbits = cfg[lv, C_LINE_BITS]
@@ -266,7 +240,7 @@ def core_levels(cfg, nper, tags, plru, meta, umeta, stats, dram, size, hline, hr
             k, h, f, last_line, _ = _track(lines, m, lbits - cfg[lv - 1, C_LINE_BITS], tags, plru,
                                            cfg[lv, C_TAG_BASE] + c * sets * ways, cfg[lv, C_SET_BASE] + c * sets,
                                            cfg[lv, C_SET_MASK], ways, last_line, lines, fp, epoch, now, rws, rws)
-            _account(meta, umeta, stats, row, m, h, k, f, m << cfg[lv - 1, C_LINE_BITS], np.int64(1) << lbits,
+            _counted(stats, meta, umeta, row, m, h, k, f, m << cfg[lv - 1, C_LINE_BITS], np.int64(1) << lbits,
                      last_line)
             m = k
         lbl = cfg[nper - 1, C_LINE_BITS]
@@ -349,7 +323,7 @@ def shared_levels(cfg, nper, tags, plru, meta, umeta, stats, dram, pline, prow, 
             k, hits, f, last_line, _ = _level(out, m, lbits - cfg[lv - 1, C_LINE_BITS], tags, plru,
                                               cfg[lv, C_TAG_BASE], cfg[lv, C_SET_BASE], cfg[lv, C_SET_MASK],
                                               cfg[lv, C_WAYS], last_line, np.int64(-1), out, True, fp, epoch, now)
-            _account(meta, umeta, stats, row, m, hits, k, f, m << cfg[lv - 1, C_LINE_BITS], np.int64(1) << lbits,
+            _counted(stats, meta, umeta, row, m, hits, k, f, m << cfg[lv - 1, C_LINE_BITS], np.int64(1) << lbits,
                      last_line)
             m = k
         lbl = cfg[nlev - 1, C_LINE_BITS]

@@ -221,3 +221,54 @@ def test_fingerprints_follow_tags_changed_elsewhere(ways, monkeypatch):
     assert rep.to_dict() == ref.to_dict()
     assert_same_state(state, ref_state)
     assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
+
+
+@pytest.mark.parametrize("ways", [(4, 8), (4, 16), (8, 16), (16, 16)])
+@pytest.mark.parametrize("chunk_rows", [16, 21, 4096])
+def test_two_levels_in_one_pass_same_as_the_general_path(ways, chunk_rows, monkeypatch):
+    """Two-level hierarchies of the usual associativities take chunks whose heads jump in one pass down
+    both levels (_fused_chunk): with columns, with one value for every row, with rows crossing lines
+    (the pass stops before their block) and stores (the general path from there)."""
+    monkeypatch.setattr(H, "SERIAL_CHUNK_ROWS", chunk_rows)
+    w1, w2 = ways
+    levels = [{"name": "L1", "size": 8 * w1 * 64, "ways": w1, "line": 64, "write": "read-only",
+               "write_allocate": False},
+              {"name": "L2", "size": 32 * w2 * 128, "ways": w2, "line": 128}]
+    assert KL.fused_shape(Hierarchy([CacheLevel(**lv) for lv in levels])._take_workspace().state.cfg) >= 0
+    rng = np.random.default_rng(w1 * 100 + w2)
+    for cross, stores in ((0.0, 0.0), (0.001, 0.0), (0.0, 0.0005)):
+        trace = mixed_trace(rng, 30000, store_share=stores, cross_share=cross)
+        rep, state = simulate(levels, *trace)
+        ref, ref_state = simulate(levels, *trace, line_stream=False)
+        assert rep.to_dict() == ref.to_dict()
+        assert_same_state(state, ref_state)
+        if stores == 0:
+            one = 8 if cross == 0 else 12  # 12 B from byte 56 of a line crosses it
+            t1 = (trace[0], 0, False, one)
+            rep1, state1 = simulate(levels, *t1)
+            ref1, ref1_state = simulate(levels, *t1, line_stream=False)
+            assert rep1.to_dict() == ref1.to_dict()
+            assert_same_state(state1, ref1_state)
+        assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
+
+
+def test_a_run_after_a_one_pass_chunk_sees_the_lines_it_filled(monkeypatch):
+    """The one-pass chunk keeps each level's top (the highest line it holds): a run that starts just
+    above L1's top but on an L2 line the pass filled must go line by line at L2 (a hit), not in closed
+    form."""
+    monkeypatch.setattr(H, "SERIAL_CHUNK_ROWS", 256)
+    levels = [{"name": "L1", "size": 2048, "ways": 4, "line": 64}, {"name": "L2", "size": 65536, "ways": 16, "line": 128}]
+    rng = np.random.default_rng(5)
+    x = 10_000  # an L2 line; L1 lines 2x and 2x + 1 lie on it
+    low = 64 * rng.integers(0, 500, 256)  # chunk 0 (cut first): heads jump, so chunk 1 takes the one pass
+    mixed = 64 * rng.integers(0, 500, 256)
+    mixed[100] = 64 * 2 * x  # chunk 1: L2 line x filled, and L1 line 2x, the highest L1 line so far
+    stream = 64 * 600 + 8 * np.arange(256)  # chunk 2: one pass again, whose heads are one run, so ...
+    run = 64 * (2 * x + 1) + 8 * np.arange(256)  # chunk 3 is cut first: a run from L1 line 2x + 1, above L1's top
+    addrs = np.concatenate([low, mixed, stream, run])
+    trace = (addrs, 0, False, 8)
+    rep, state = simulate(levels, *trace)
+    ref, ref_state = simulate(levels, *trace, line_stream=False)
+    assert rep.to_dict() == ref.to_dict()
+    assert_same_state(state, ref_state)
+    assert rep.levels[1].hits >= 1
