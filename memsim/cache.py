@@ -224,15 +224,18 @@ class CacheState:
 
     def reset(self) -> None:
         """Empty every copy again, in place (a hierarchy reuses its state between simulations): every way
-        invalid, recency orders / tree bits, clocks, last lines, counters and random state as built.
-        ``valid`` and ``dirty`` are left as they are: a way is only looked at through a matching tag, and a
-        fill sets both, so an invalid way's masks are never read (nor any ``valid`` of an unsectored level,
-        whose present lines are whole). ``stamp`` is only read by LRU without a
-        recency order and by FIFO (an invalid way's 0 is below every fill time); it is reset for those."""
+        invalid, no line dirty, recency orders / tree bits, clocks, last lines, counters and random state as
+        built. ``dirty`` is cleared because the line-stream paths (memsim/_kernels_lines*.py) fill ways
+        without writing it: they run only while no line is dirty, so a way they fill must start clean.
+        ``valid`` is left as it is: a fill of the general path sets it, and the line-stream paths take only
+        unsectored levels, whose ``valid`` is never read (a present line is whole). ``stamp`` is only read by
+        LRU without a recency order and by FIFO (an invalid way's 0 is below every fill time); it is reset
+        for those."""
         from memsim import _kernels_cache as K
 
         level = self.level
         self.tags.fill(-1)
+        self.dirty.fill(0)
         if self.reads_stamps:
             self.stamp.fill(0)
         self.plru.fill(np.uint64(K.lru_order_start(level.ways)) if self.ordered else np.uint64(0))

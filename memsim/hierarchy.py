@@ -288,8 +288,9 @@ class _State:
         return self._arrays
 
     def reset(self) -> None:
-        """Every level empty again, as CacheState.reset() leaves it."""
+        """Every level empty again, as CacheState.reset() leaves it (dirty masks cleared too)."""
         self.tags.fill(-1)
+        self.dirty.fill(0)
         for stamp in self._stamps:
             stamp.fill(0)
         for name, start in self._start.items():

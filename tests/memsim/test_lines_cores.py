@@ -189,3 +189,18 @@ def test_one_value_for_write_and_nbytes_is_the_same_as_columns(monkeypatch):
     assert stores.to_dict() == h.simulate_resolved(addrs, core, np.ones(n, bool), np.full(n, 8)).to_dict()
     with pytest.raises(MemsimError, match="same length"):
         h.simulate_resolved(addrs, core[:-1], False, 8)
+
+
+def test_a_reused_hierarchy_counts_as_a_fresh_one_after_stores(monkeypatch):
+    """As on one stream (tests/memsim/test_lines_path.py): dirty masks left by stores must not outlive a
+    simulation, since the line path fills ways without writing them."""
+    monkeypatch.setattr(H, "CORES_CHUNK_ROWS", 1024)
+    levels = [CacheLevel(**ADRENO_LIKE[0]), CacheLevel(name="L2", size=8192, ways=16, line=64)]
+    addrs, core = walk(4)
+    n = addrs.size
+    writes = np.zeros(n, bool)
+    writes[n // 2:] = np.arange(n - n // 2) % 7 == 0  # loads first (the line path), then stores among loads
+    trace = (addrs, core, writes, np.full(n, 8, np.int32))
+    reused = Hierarchy(levels, cores=4)
+    reused.simulate_resolved(addrs[::-1] + 64 * 1024, core, True, 8)  # every L2 way dirty
+    assert reused.simulate_resolved(*trace).to_dict() == Hierarchy(levels, cores=4).simulate_resolved(*trace).to_dict()

@@ -272,3 +272,21 @@ def test_a_run_after_a_one_pass_chunk_sees_the_lines_it_filled(monkeypatch):
     assert rep.to_dict() == ref.to_dict()
     assert_same_state(state, ref_state)
     assert rep.levels[1].hits >= 1
+
+
+def test_a_reused_hierarchy_counts_as_a_fresh_one_after_stores(monkeypatch):
+    """A simulation with stores leaves dirty masks; the next one's line path fills ways without writing
+    them, so the hierarchy must empty them between simulations, or a later store chunk's evictions send
+    write-backs of lines nobody wrote."""
+    monkeypatch.setattr(H, "SERIAL_CHUNK_ROWS", 256)
+    levels = [CacheLevel(name="L1", size=1024, ways=4, line=64), CacheLevel(name="L2", size=4096, ways=8, line=64)]
+    rng = np.random.default_rng(2)
+    dirtying = (64 * rng.integers(0, 1024, 5000), 0, True, 8)
+    n = 6000
+    addrs = np.concatenate([64 * rng.integers(0, 1024, n // 2), 64 * rng.integers(0, 1024, n // 2)])
+    writes = np.zeros(n, bool)
+    writes[n // 2:] = rng.random(n // 2) < 0.3  # loads first (the line path), then stores among loads
+    trace = (addrs, np.zeros(n, np.int32), writes, np.full(n, 8, np.int32))
+    reused = Hierarchy(levels)
+    reused.simulate_resolved(*dirtying)
+    assert reused.simulate_resolved(*trace).to_dict() == Hierarchy(levels).simulate_resolved(*trace).to_dict()
