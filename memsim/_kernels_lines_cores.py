@@ -248,7 +248,7 @@ def core_levels(cfg, nper, tags, plru, meta, umeta, stats, dram, size, hline, hr
             dram[c, DRAM_READ] += m << lbl
             dram[c, DRAM_REQUESTS] += m
             continue
-        pshift = np.uint64(part_shift - lbl)
+        pshift = np.uint64(max(part_shift - lbl, 0))  # (one partition: shift 0, mask 0)
         pmask = np.uint64(nparts - 1)
         for p in range(nparts):
             pcount[c, p] = 0
