@@ -19,6 +19,11 @@ lines had been filled one by one (the last sets x ways lines are filled; earlier
 again in their set, and only their turns of the recency order are applied), and the misses go down as
 the same run. This is the closed form for streaming reads; everything else goes line by line.
 
+Two-level hierarchies of the usual associativities (FUSED_WAYS) take a chunk whose heads jump (a tiled
+texture walk, random texels) in one pass instead: each head goes down L1 and, on a miss, L2 before the
+next rows are read, with no line array between the levels (_fused_chunk). Which way a chunk goes follows
+the chunk before (one run: cut first; heads that jumped: one pass); both give the same counts.
+
 It changes the same state in the same order as the general path (memsim/_kernels_cache.level_pass):
 same victims, clock ticks, counters (``fast_hits`` included: a level's fast hits are the requests on the
 line of its request before, across chunks too) and DRAM traffic. Stores are what it does not model: a
