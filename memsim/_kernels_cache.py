@@ -850,6 +850,28 @@ def _split(lo, m, pstart, part_shift, nparts, oa, on, ow, orow, ba, bn, bw, brow
 
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def merge_pick(h, ends, rows):
+    """One step of merging sorted streams by row: stream c's next entry is h[c] (it has entries while
+    h[c] < ends[c]) and its row rows[h[c]]. Returns (the stream with the smallest next row, -1 if all are
+    done; the smallest next row of any other stream, a bound: the chosen stream's entries before it come
+    next, in order, without looking again)."""
+    big = np.int64(1) << 62
+    best = -1
+    row0 = big
+    second = big
+    for c in range(h.shape[0]):
+        if h[c] < ends[c]:
+            r = np.int64(rows[h[c]])
+            if r < row0:
+                second = row0
+                row0 = r
+                best = c
+            elif r < second:
+                second = r
+    return best, second
+
+
 @njit(cache=True, parallel=True, _nrt=False)
 def shared_pass(pstart, pend, ba, bn, bw, brow, mstart, xa, xn, xw, xr, ya, yn, yw, yr, cfg, l0,
                 tags, stamp, valid, dirty, plru, meta, umeta, stats, sa, sn, sw, heads, dram, err):
@@ -863,23 +885,9 @@ def shared_pass(pstart, pend, ba, bn, bw, brow, mstart, xa, xn, xw, xr, ya, yn, 
         h = heads[p]
         for c in range(ncopies):
             h[c] = pstart[c, p]
-        big = np.int64(1) << 62
         j = mstart[p]
         while True:
-            # the copy with the smallest next row, and the next row of any other copy (a bound: the
-            # chosen copy's requests before it go without looking again)
-            best = -1
-            row0 = big
-            second = big
-            for c in range(ncopies):
-                if h[c] < pend[c, p]:
-                    r = brow[h[c]]
-                    if r < row0:
-                        second = row0
-                        row0 = r
-                        best = c
-                    elif r < second:
-                        second = r
+            best, second = merge_pick(h, pend[:, p], brow)
             if best < 0:
                 break
             q = h[best]

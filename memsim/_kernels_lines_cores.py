@@ -41,6 +41,7 @@ from memsim._kernels_cache import (
     DRAM_REQUESTS,
     META_LAST_LINE,
     ZERO,
+    merge_pick,
 )
 from memsim._kernels_lines import CHUNK_OTHER, CHUNK_PLAIN, CHUNK_STORE, _counted, _level, _level_body
 
@@ -280,41 +281,30 @@ def shared_levels(cfg, nper, tags, plru, meta, umeta, stats, dram, pline, prow, 
     ncores = pcount.shape[0]
     nparts = pcount.shape[1]
     nlev = cfg.shape[0]
+    flat_line = pline.reshape(pline.size)  # (views: core c's entries from c * pline.shape[1])
+    flat_row = prow.reshape(prow.size)
     for p in prange(nparts):
-        h = heads[p]  # per core: [next, end)
+        h = heads[p, 0]  # per core: next entry, in the flat arrays
+        ends = heads[p, 1]
         for c in range(ncores):
-            start = 0
+            start = c * pline.shape[1]
             for q in range(p):
                 start += pcount[c, q]
-            h[2 * c] = start
-            h[2 * c + 1] = start + pcount[c, p]
+            h[c] = start
+            ends[c] = start + pcount[c, p]
         out = merged[p]
-        big = np.int64(1) << 62
         j = 0
         while True:
-            # the core with the smallest next row, and any other core's next row: the chosen core's misses
-            # before that bound go without looking again
-            best = -1
-            row0 = big
-            second = big
-            for c in range(ncores):
-                if h[2 * c] < h[2 * c + 1]:
-                    r = np.int64(prow[c, h[2 * c]])
-                    if r < row0:
-                        second = row0
-                        row0 = r
-                        best = c
-                    elif r < second:
-                        second = r
+            best, second = merge_pick(h, ends, flat_row)
             if best < 0:
                 break
-            q = h[2 * best]
-            end = h[2 * best + 1]
-            while q < end and prow[best, q] < second:
-                out[j] = pline[best, q]
+            q = h[best]
+            end = ends[best]
+            while q < end and flat_row[q] < second:
+                out[j] = flat_line[q]
                 j += 1
                 q += 1
-            h[2 * best] = q
+            h[best] = q
         m = np.int64(j)
         for lv in range(nper, nlev):
             lbits = cfg[lv, C_LINE_BITS]

@@ -426,7 +426,7 @@ class _CoreBuffers:
         self.last, self.hcount, self.nrows, self.nbytes = (np.zeros((CORES_BLOCKS, cores), np.int64) for _ in range(4))
         self.kind = np.zeros(CORES_BLOCKS, np.int64)
         self.pcount = np.zeros((cores, parts), np.int64)
-        self.heads = np.zeros((parts, 2 * cores), np.int64)
+        self.heads = np.zeros((parts, 2, cores), np.int64)  # per partition: each core's next entry, end
 
 
 class _Requests:
