@@ -120,6 +120,21 @@ def _column_checks(addr, nb, st, core, ncores, lo, hi, ulb):
     return stores, (high >> np.uint64(62)) | (cross >> ulb) | bad_core, nbytes
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _block_bits(addr, i, k, n1, a0):
+    """Rows i..i+k-1 (loads of n1 + 1 bytes; a0 the address of row i): (bits where a row's address differs
+    from a0, OR of the addresses, OR of address ^ (its last byte's address)), by OR-reductions only."""
+    spread = ZERO
+    high = ZERO
+    cross = ZERO
+    for q in range(k):
+        a = np.uint64(addr[np.uint64(i + q)])
+        spread |= a ^ a0
+        high |= a
+        cross |= (a + n1) ^ a
+    return spread, high, cross
+
+
 @njit(cache=True, _nrt=False)
 def _block_heads(addr, lo, hi, lb, n1, last_line, heads):
     """The run heads of rows lo..hi-1 into heads[:m], in blocks of BLOCK rows: a block whose rows share a
@@ -137,19 +152,12 @@ def _block_heads(addr, lo, hi, lb, n1, last_line, heads):
     while i < hi:
         k = BLOCK if hi - i >= BLOCK else hi - i
         a0 = np.uint64(addr[np.uint64(i)])
-        spread = ZERO  # bits where a row's address differs from the block's first
-        if k == BLOCK:
-            for q in range(BLOCK):  # constant trip count: vector code
-                a = np.uint64(addr[np.uint64(i + q)])
-                spread |= a ^ a0
-                high |= a
-                cross |= (a + n1) ^ a
+        if k == BLOCK:  # a constant trip count: vector code
+            spread, h, c = _block_bits(addr, i, BLOCK, n1, a0)
         else:
-            for q in range(k):
-                a = np.uint64(addr[np.uint64(i + q)])
-                spread |= a ^ a0
-                high |= a
-                cross |= (a + n1) ^ a
+            spread, h, c = _block_bits(addr, i, k, n1, a0)
+        high |= h
+        cross |= c
         if (spread >> ulb) == ZERO:
             line = np.int64(a0 >> ulb)
             jumps |= np.uint64(np.uint64(line - before) > ONE)
@@ -401,21 +409,10 @@ def _fused2_body(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, p
     while i < hi:
         k = BLOCK if hi - i >= BLOCK else hi - i
         a0 = np.uint64(addr[np.uint64(i)])
-        spread = ZERO
-        high = ZERO
-        cross = ZERO
-        if k == BLOCK:
-            for q in range(BLOCK):  # constant trip count: vector code
-                a = np.uint64(addr[np.uint64(i + q)])
-                spread |= a ^ a0
-                high |= a
-                cross |= (a + n1) ^ a
+        if k == BLOCK:  # a constant trip count: vector code
+            spread, high, cross = _block_bits(addr, i, BLOCK, n1, a0)
         else:
-            for q in range(k):
-                a = np.uint64(addr[np.uint64(i + q)])
-                spread |= a ^ a0
-                high |= a
-                cross |= (a + n1) ^ a
+            spread, high, cross = _block_bits(addr, i, k, n1, a0)
         if ((high >> np.uint64(62)) | (cross >> ulb)) != ZERO:
             break
         same = (spread >> ulb) == ZERO
