@@ -24,7 +24,9 @@ it, what the host gives a second thread in the same minutes: read bandwidth with
 gain of a compute-bound loop; a pass cannot scale further than its host does.
 Single-thread rows (memsim and pycachesim alike) run with the calling thread pinned to one CPU
 (os.sched_setaffinity; --no-pin to leave it free): unpinned runs of the same binary on an idle machine
-differed by up to 1.7x, mostly from migrations.
+differed by up to 1.7x, mostly from migrations. The thread pool is kept to one logical CPU per physical
+core (from /sys/devices/system/cpu/*/topology; --all-cpus to use every logical CPU): two threads on the two
+hyperthreads of one core share its units and say little about how the passes scale.
 """
 from __future__ import annotations
 
@@ -66,6 +68,20 @@ def texture_walk(rows: int, cores: int = 1):
     table = SurfaceTable([Image2D(width, height, "fp16")], ImageLayout("tiled", tile_width=8, tile_height=4))
     trace = Trace.from_columns(core=core[:rows], surface=0, x=x[:rows], y=y[:rows], write=False, nbytes=TEXEL)
     return trace, table
+
+
+def one_cpu_per_core(cpus: set[int]) -> set[int]:
+    """The lowest logical CPU of each physical core among ``cpus`` (all of them where the topology is not
+    readable)."""
+    keep = set()
+    for cpu in cpus:
+        try:
+            siblings = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list").read_text()
+        except OSError:
+            return set(cpus)
+        first = int(siblings.replace("-", ",").split(",")[0])
+        keep.add(first if first in cpus else cpu)
+    return keep
 
 
 def timed(fn):
@@ -137,16 +153,21 @@ def main(argv=None) -> int:
     ap.add_argument("--pycachesim-rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-pin", action="store_true", help="do not pin the single-thread runs to one CPU")
+    ap.add_argument("--all-cpus", action="store_true",
+                    help="let the thread pool use every logical CPU, hyperthreads of one core included")
     ap.add_argument("--threads", default="1,2", help="numba thread counts of the multi-core rows (default 1,2)")
     args = ap.parse_args(argv)
     n = args.rows
     k = min(args.pycachesim_rows, n)
-    cpus = os.sched_getaffinity(0)
+    logical = os.sched_getaffinity(0)
+    cpus = logical if args.all_cpus else one_cpu_per_core(logical)
+    os.sched_setaffinity(0, cpus)
     numba.set_num_threads(1)  # starts numba's thread pool before the pin (new threads inherit the caller's)
     if not args.no_pin:
         os.sched_setaffinity(0, {max(cpus)})  # this thread only
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numba {numba.__version__}, "
-          f"threading layer {numba.config.THREADING_LAYER}, load average {os.getloadavg()[0]:.1f} (start)")
+          f"threading layer {numba.config.THREADING_LAYER}, thread pool on {len(cpus)} of {len(logical)} "
+          f"logical CPUs ({'all' if args.all_cpus else 'one per physical core'}), load average {os.getloadavg()[0]:.1f} (start)")
     print(f"# {n:,} accesses of {TEXEL} B per trace; pycachesim on the first {k:,}, rate scaled; best of "
           f"{args.repeat}, memsim and pycachesim taking turns; single-thread rows "
           f"{'unpinned' if args.no_pin else f'pinned to CPU {max(cpus)}'}")
@@ -203,9 +224,10 @@ def main(argv=None) -> int:
     mwalk, mtable = texture_walk(n, cores)
     maddrs = mtable.resolve(mwalk)
     hm = Hierarchy([CacheLevel(**L1), CacheLevel(**L2)], cores=cores)
-    threads = [t for t in map(int, args.threads.split(",")) if t <= numba.config.NUMBA_NUM_THREADS]
+    most = min(numba.config.NUMBA_NUM_THREADS, len(cpus))
+    threads = [t for t in map(int, args.threads.split(",")) if t <= most]
     if not threads or threads[0] != 1:
-        ap.error(f"--threads must start with 1 and name at most {numba.config.NUMBA_NUM_THREADS} (this host)")
+        ap.error(f"--threads must start with 1 and name at most {most} (the CPUs the thread pool may use here)")
     forms = {"columns": (mwalk.write, mwalk.nbytes), "1-value": (False, TEXEL)}  # write and nbytes
     for t in threads:
         numba.set_num_threads(t)

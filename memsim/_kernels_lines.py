@@ -6,7 +6,7 @@ Why a second path: on such levels a load changes nothing but its line's place in
 level needs from its input is the sequence of *lines*, not of requests. A chunk of rows is first cut
 down to the heads of its line runs (a row on the line of the row before it is a run-length fast hit:
 counted, nothing else), in one pass that also checks every row (blocks of 8 rows on one line give one
-head); each level then walks a plain int64 array of line numbers and sends its misses down as line
+head, and one OR-reduction over a block shows most blocks of aligned texels clean); each level then walks a plain int64 array of line numbers and sends its misses down as line
 numbers. Nothing carries bytes, store flags or trace rows between levels. Each usual associativity gets
 a loop compiled for it (constant trip counts: the tag compare is vector code); 8- and 16-way levels find
 a line by one-byte fingerprints of their tags, 8 ways per word, and read a tag only to confirm; a miss
@@ -135,12 +135,27 @@ def _block_bits(addr, i, k, n1, a0):
     return spread, high, cross
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _on_one_line(addr, i, n1, a0, ulb):
+    """True if the BLOCK rows from row i (loads of n1 + 1 bytes; a0 the address of row i) surely lie on
+    a0's line, none crossing it and none bad: one OR-reduction of address ^ a0, whose OR with a0 bounds
+    every row's offset in the line from above. Exact for loads aligned to their size (texels); False only
+    means the block must be checked row by row (_block_bits)."""
+    spread = ZERO
+    for q in range(BLOCK):
+        spread |= np.uint64(addr[np.uint64(i + q)]) ^ a0
+    u = a0 | spread
+    last = ((u & ((ONE << ulb) - ONE)) + n1) | n1  # (| n1: a huge n1 must not wrap round)
+    return ((spread | last) >> ulb | (u >> np.uint64(62))) == ZERO
+
+
 @njit(cache=True, _nrt=False)
 def _block_heads(addr, lo, hi, lb, n1, last_line, heads):
     """The run heads of rows lo..hi-1 into heads[:m], in blocks of BLOCK rows: a block whose rows share a
     line adds at most one head, other blocks go row by row. Returns (m, last line, OR of the addresses,
-    OR of address ^ (address + n1), nonzero if a row is neither on the line of the row before nor on the
-    next line)."""
+    OR of address ^ (address + n1) (both over the blocks not found clean by _on_one_line: enough to flag
+    a bad or crossing row), nonzero if a row is neither on the line of the row before nor on the next
+    line)."""
     ulb = np.uint64(lb)
     high = ZERO
     cross = ZERO
@@ -152,12 +167,12 @@ def _block_heads(addr, lo, hi, lb, n1, last_line, heads):
     while i < hi:
         k = BLOCK if hi - i >= BLOCK else hi - i
         a0 = np.uint64(addr[np.uint64(i)])
-        if k == BLOCK:  # a constant trip count: vector code
-            spread, h, c = _block_bits(addr, i, BLOCK, n1, a0)
+        if k == BLOCK and _on_one_line(addr, i, n1, a0, ulb):
+            spread = ZERO
         else:
             spread, h, c = _block_bits(addr, i, k, n1, a0)
-        high |= h
-        cross |= c
+            high |= h
+            cross |= c
         if (spread >> ulb) == ZERO:
             line = np.int64(a0 >> ulb)
             jumps |= np.uint64(np.uint64(line - before) > ONE)
@@ -396,37 +411,34 @@ def _fused2_body(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, p
     is read, so no line buffer lies between the levels and the first read of the addresses overlaps the
     level work. Stops before the first block with a bad or line-crossing row. Returns (the row where it
     stopped, heads, L1 hits, L2 hits, L2 fast hits, L2 misses, last L1 line, last L2 line, top1, top2,
-    nonzero if two heads in a row were not consecutive lines). Inlined into one function per pair of
-    usual associativities (constants ``w1``, ``w2``, ``fp1``, ``fp2``)."""
+    nonzero unless the heads look like one run of consecutive lines, judged from row lo's line, the last
+    head and their count). Inlined into one function per pair of usual associativities (constants ``w1``,
+    ``w2``, ``fp1``, ``fp2``)."""
     ulb = np.uint64(lb)
     heads = 0
-    hits1 = 0
     hits2 = 0
     fast2 = 0
     misses2 = 0
-    jumps = ZERO
+    line0 = np.int64(np.uint64(addr[np.uint64(lo)]) >> ulb)  # (lo < hi)
     i = lo
     while i < hi:
         k = BLOCK if hi - i >= BLOCK else hi - i
         a0 = np.uint64(addr[np.uint64(i)])
-        if k == BLOCK:  # a constant trip count: vector code
-            spread, high, cross = _block_bits(addr, i, BLOCK, n1, a0)
-        else:
+        same = k == BLOCK and _on_one_line(addr, i, n1, a0, ulb)
+        if not same:
             spread, high, cross = _block_bits(addr, i, k, n1, a0)
-        if ((high >> np.uint64(62)) | (cross >> ulb)) != ZERO:
-            break
-        same = (spread >> ulb) == ZERO
+            if ((high >> np.uint64(62)) | (cross >> ulb)) != ZERO:
+                break
+            same = (spread >> ulb) == ZERO
         for q in range(1 if same else k):
             line = np.int64(np.uint64(addr[np.uint64(i + q)]) >> ulb)
             if line == last1:
                 continue
-            jumps |= np.uint64((np.uint64(line - last1) > ONE) & (heads > 0))  # (within the chunk)
             last1 = line
             heads += 1
             hit1, l2, hit2, f2 = _down2(line, tags, plru, fp, epoch, now, cb1, pb1, sm1, w1, fp1, shift2, cb2, pb2,
                                         sm2, w2, fp2, last2)
             if hit1:
-                hits1 += 1
                 continue
             top1 = max(top1, line)
             if f2:
@@ -439,7 +451,11 @@ def _fused2_body(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, p
                 misses2 += 1
                 top2 = max(top2, l2)
         i += k
-    return i, heads, hits1, hits2, fast2, misses2, last1, last2, top1, top2, jumps
+    # heads on consecutive lines span as many lines as they are (one more if row lo was no head): checked at
+    # the end, not head by head, as it only picks how the next chunk goes
+    span = last1 - line0
+    jumps = np.uint64(heads > 0 and span != heads - 1 and span != heads)
+    return i, heads, heads - (hits2 + fast2 + misses2), hits2, fast2, misses2, last1, last2, top1, top2, jumps
 
 
 # One compiled pass per pair of usual associativities of a two-level hierarchy (the texture L1 + L2);
@@ -498,7 +514,7 @@ def _fused_chunk(cfg, shape, tags, plru, meta, umeta, stats, dram, addr, lo, hi,
     """Rows lo..hi-1, loads of nbytes1 bytes each, or (nbytes1 = -1) of ``total`` bytes in all, checked by
     the caller, through a two-level hierarchy of shape ``shape`` in one pass (_fused2_body); counters,
     last lines and tops written as _lines_chunk writes them. Returns (the row where it stopped: a block
-    with a bad or crossing row, or hi; nonzero if two heads in a row were not consecutive lines)."""
+    with a bad or crossing row, or hi; nonzero unless its heads look like one run of consecutive lines)."""
     r1 = cfg[0, C_ROW_BASE]
     r2 = cfg[1, C_ROW_BASE]
     lb = cfg[0, C_LINE_BITS]

@@ -40,10 +40,20 @@ from memsim._kernels_cache import (
     DRAM_READ,
     DRAM_REQUESTS,
     META_LAST_LINE,
+    ONE,
     ZERO,
     merge_pick,
 )
-from memsim._kernels_lines import CHUNK_OTHER, CHUNK_PLAIN, CHUNK_STORE, _counted, _level, _level_body
+from memsim._kernels_lines import (
+    BLOCK,
+    CHUNK_OTHER,
+    CHUNK_PLAIN,
+    CHUNK_STORE,
+    _counted,
+    _level,
+    _level_body,
+    _on_one_line,
+)
 
 
 @njit(cache=True, parallel=True, _nrt=False)
@@ -64,6 +74,49 @@ def _hold(hcount, last, rows, nbytes, b, c, j, line, nrows, nsum):
     nbytes[b, c] = nsum
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _cut_bits(addr, nb, st, core, one, i, k, n1, a0, c0):
+    """Rows i..i+k-1, by OR-reductions only (vector code): (bits where a row's address differs from a0,
+    bits where its core differs from c0, OR of the addresses and of nbytes - 1, OR of address ^ (its last
+    byte's address), OR of the store flags, bytes). With ``one`` every row loads n1 + 1 bytes."""
+    spread = ZERO
+    cspread = ZERO
+    high = ZERO
+    cross = ZERO
+    stores = ZERO
+    if one:
+        for q in range(k):
+            u = np.uint64(i + q)
+            a = np.uint64(addr[u])
+            spread |= a ^ a0
+            cspread |= np.uint64(np.int64(core[u])) ^ c0
+            high |= a
+            cross |= (a + n1) ^ a
+        return spread, cspread, high | n1, cross, stores, np.int64(k) * np.int64(n1 + ONE)
+    nsum = np.int64(0)
+    for q in range(k):
+        u = np.uint64(i + q)
+        a = np.uint64(addr[u])
+        n = np.int64(nb[u])
+        m1 = np.uint64(n - 1)
+        spread |= a ^ a0
+        cspread |= np.uint64(np.int64(core[u])) ^ c0
+        high |= a | m1
+        cross |= (a + m1) ^ a
+        stores |= np.uint64(st[u])
+        nsum += n
+    return spread, cspread, high, cross, stores, nsum
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _one_core(core, i, c0):
+    """Whether the BLOCK rows from row i all have core c0."""
+    cspread = ZERO
+    for q in range(BLOCK):
+        cspread |= np.uint64(np.int64(core[np.uint64(i + q)])) ^ c0
+    return cspread == ZERO
+
+
 @njit(cache=True, _nrt=False)
 def _cut_block(addr, nb, st, core, ncores, one, r0, r1, size, lb, last, hline, hrow, hcount, rows, nbytes, b):
     """Block b of cut_heads (a function of its own: a prange body compiles to slower code). For every
@@ -74,9 +127,10 @@ def _cut_block(addr, nb, st, core, ncores, one, r0, r1, size, lb, last, hline, h
     or CHUNK_STORE if a row is a store, or CHUNK_OTHER if a row is bad (address, nbytes, core) or crosses
     a line; then the counts are not all written.
 
-    Row by row, with the counters of the core of the row before held in registers (rows come in runs of
-    one core: a work-group's); a row's line and row are written whether it is a head or not, and only a
-    head moves the count on: no branch on a line change, which is the usual unpredictable one."""
+    Rows go in groups of BLOCK, checked by OR-reductions (_cut_bits; with ``one``, first _one_core and
+    _on_one_line, which show most groups of aligned texels clean by less work): a group of one core on one
+    line (a work-group's texel row of a line, say) adds at most one head; other groups go row by row. The counters
+    of the core of the group before are held in registers (rows come in runs of one core: a work-group's)."""
     ulb = np.uint64(lb)
     uc = np.uint64(ncores)
     lo = r0 + b * size
@@ -84,47 +138,61 @@ def _cut_block(addr, nb, st, core, ncores, one, r0, r1, size, lb, last, hline, h
     for c in range(ncores):
         _hold(hcount, last, rows, nbytes, b, c, np.int64(0), np.int64(-1), np.int64(0), np.int64(0))
     at = b * size
-    high = ZERO  # OR of the addresses and of nbytes - 1: bit 62 or 63 set is bad
+    high = ZERO  # OR of the addresses and of nbytes - 1: a bit at ADDRESS_BITS or above is bad
     cross = ZERO  # OR of address ^ (its last byte's address): a bit at lb or above crosses a line
-    stores = np.uint8(0)
-    n = np.int64(nb[0])
-    n1 = np.uint64(n - 1)
+    stores = ZERO
+    n1 = np.uint64(np.int64(nb[0]) - 1)  # (with ``one``)
     cc = np.int64(-1)  # the core of the row before, whose counters are held in cj, cl, cr, cn
     cj = np.int64(0)
     cl = np.int64(-1)
     cr = np.int64(0)
     cn = np.int64(0)
-    for i in range(lo, hi):
-        u = np.uint64(i)
-        a = np.uint64(addr[u])
-        c = np.int64(core[u])
-        if not one:
-            n = np.int64(nb[u])
-            n1 = np.uint64(n - 1)
-            stores |= st[u]
-        high |= a | n1
-        cross |= (a + n1) ^ a
-        if c != cc:
-            if np.uint64(c) >= uc:
-                return CHUNK_OTHER  # (a bad row: the general path raises its error)
-            if cc >= 0:
-                _hold(hcount, last, rows, nbytes, b, cc, cj, cl, cr, cn)
-            cc = c
-            cj = hcount[b, c]
-            cl = last[b, c]
-            cr = rows[b, c]
-            cn = nbytes[b, c]
-        line = np.int64(a >> ulb)
-        if line != cl:
-            hline[c, at + cj] = line
-            hrow[c, at + cj] = i - r0
-            cj += 1
-            cl = line
-        cr += 1
-        cn += n
+    i = lo
+    while i < hi:
+        k = BLOCK if hi - i >= BLOCK else hi - i
+        a0 = np.uint64(addr[np.uint64(i)])
+        c0 = np.uint64(np.int64(core[np.uint64(i)]))
+        if one and k == BLOCK and _one_core(core, i, c0) and _on_one_line(addr, i, n1, a0, ulb):
+            whole = True  # one core, one line, and nothing for the checks
+            nsum = np.int64(BLOCK) * np.int64(n1 + ONE)
+        else:
+            if k == BLOCK:  # a constant trip count: vector code
+                spread, cspread, h, x, s, nsum = _cut_bits(addr, nb, st, core, one, i, BLOCK, n1, a0, c0)
+            else:
+                spread, cspread, h, x, s, nsum = _cut_bits(addr, nb, st, core, one, i, k, n1, a0, c0)
+            high |= h
+            cross |= x
+            stores |= s
+            whole = ((spread >> ulb) | cspread) == ZERO  # one core, one line
+        for q in range(1 if whole else k):
+            u = np.uint64(i + q)
+            c = np.int64(core[u])
+            if c != cc:
+                if np.uint64(c) >= uc:
+                    return CHUNK_OTHER  # (a bad row: the general path raises its error)
+                if cc >= 0:
+                    _hold(hcount, last, rows, nbytes, b, cc, cj, cl, cr, cn)
+                cc = c
+                cj = hcount[b, c]
+                cl = last[b, c]
+                cr = rows[b, c]
+                cn = nbytes[b, c]
+            line = np.int64(np.uint64(addr[u]) >> ulb)
+            if line != cl:
+                hline[c, at + cj] = line
+                hrow[c, at + cj] = i + q - r0
+                cj += 1
+                cl = line
+            if whole:
+                cr += k
+                cn += nsum
+            else:
+                cr += 1
+                cn += np.int64(nb[np.uint64(0) if one else u])
+        i += k
     if cc >= 0:
         _hold(hcount, last, rows, nbytes, b, cc, cj, cl, cr, cn)
-    if stores != 0:  # first: a store ends the path for good, whatever else the block holds
+    if stores != ZERO:  # first: a store ends the path for good, whatever else the block holds
         return CHUNK_STORE
     if (high >> np.uint64(ADDRESS_BITS)) != ZERO or (cross >> ulb) != ZERO:
         return CHUNK_OTHER

@@ -48,7 +48,10 @@ from memsim.trace import COLUMNS, Trace
 
 CHUNK_REQUESTS = 1 << 21  # rows per chunk = CHUNK_REQUESTS // 2 (bounds buffer memory)
 SERIAL_CHUNK_ROWS = 1 << 12  # the single-stream path: small chunks keep its buffers in the core's caches
-CORES_CHUNK_ROWS = 1 << 16  # the multi-core line-stream path: rows per chunk (fewer with many cores) ...
+# the multi-core line-stream path: rows per chunk (fewer with many cores); a chunk is three parallel steps, so
+# large chunks keep the threads' start and wait small (10 M rows, 8 cores, 2 threads: 1.75x over one thread
+# with 2**16 rows, 1.88x with 2**18 on the device host; benchmarks/results/bench_memsim.txt) ...
+CORES_CHUNK_ROWS = 1 << 18
 CORES_BLOCKS = 16  # ... cut into this many blocks, one task each
 CORES_HEAD_ENTRIES = 1 << 21  # ... and at most this many head entries per buffer (cores x rows per chunk)
 PARTITION_BITS = 3  # shared levels of a multi-core hierarchy run as up to 2**3 set partitions
