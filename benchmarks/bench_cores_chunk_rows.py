@@ -54,7 +54,8 @@ def main(argv=None) -> int:
           f"{'yes' if all(r == reports[SIZES[0]] for r in reports.values()) else 'NO'}; default {default} rows")
     for size in SIZES:
         one, two = best[size, 1], best[size, 2]
-        print(f"chunk {size:7d} rows: 1 thread {one * 1e3:6.1f}  2 threads {two * 1e3:6.1f}  over 1 thread {one / two:.2f}x")
+        print(f"chunk {size:7d} rows: 1 thread {one * 1e3:6.1f}  2 threads {two * 1e3:6.1f}  "
+              f"over 1 thread {one / two:.2f}x")
     return 0
 
 

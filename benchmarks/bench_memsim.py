@@ -167,7 +167,8 @@ def main(argv=None) -> int:
         os.sched_setaffinity(0, {max(cpus)})  # this thread only
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numba {numba.__version__}, "
           f"threading layer {numba.config.THREADING_LAYER}, thread pool on {len(cpus)} of {len(logical)} "
-          f"logical CPUs ({'all' if args.all_cpus else 'one per physical core'}), load average {os.getloadavg()[0]:.1f} (start)")
+          f"logical CPUs ({'all' if args.all_cpus else 'one per physical core'}), "
+          f"load average {os.getloadavg()[0]:.1f} (start)")
     print(f"# {n:,} accesses of {TEXEL} B per trace; pycachesim on the first {k:,}, rate scaled; best of "
           f"{args.repeat}, memsim and pycachesim taking turns; single-thread rows "
           f"{'unpinned' if args.no_pin else f'pinned to CPU {max(cpus)}'}")

@@ -6,11 +6,12 @@ Why a second path: on such levels a load changes nothing but its line's place in
 level needs from its input is the sequence of *lines*, not of requests. A chunk of rows is first cut
 down to the heads of its line runs (a row on the line of the row before it is a run-length fast hit:
 counted, nothing else), in one pass that also checks every row (blocks of 8 rows on one line give one
-head, and one OR-reduction over a block shows most blocks of aligned texels clean); each level then walks a plain int64 array of line numbers and sends its misses down as line
-numbers. Nothing carries bytes, store flags or trace rows between levels. Each usual associativity gets
-a loop compiled for it (constant trip counts: the tag compare is vector code); 8- and 16-way levels find
-a line by one-byte fingerprints of their tags, 8 ways per word, and read a tag only to confirm; a miss
-moves its victim from the back to the front of the recency order with one shift.
+head, and one OR-reduction over a block shows most blocks of aligned texels clean); each level then walks
+a plain int64 array of line numbers and sends its misses down as line numbers. Nothing carries bytes,
+store flags or trace rows between levels. Each usual associativity gets a loop compiled for it (constant
+trip counts: the tag compare is vector code); 8- and 16-way levels find a line by one-byte fingerprints
+of their tags, 8 ways per word, and read a tag only to confirm; a miss moves its victim from the back to
+the front of the recency order with one shift.
 
 Runs of consecutive lines (a buffer or an image row read in order) go whole: when a chunk's heads are
 one such run and every line of it lies above the highest line the level holds (``top``, an upper bound

@@ -128,9 +128,10 @@ def _cut_block(addr, nb, st, core, ncores, one, r0, r1, size, lb, last, hline, h
     a line; then the counts are not all written.
 
     Rows go in groups of BLOCK, checked by OR-reductions (_cut_bits; with ``one``, first _one_core and
-    _on_one_line, which show most groups of aligned texels clean by less work): a group of one core on one
-    line (a work-group's texel row of a line, say) adds at most one head; other groups go row by row. The counters
-    of the core of the group before are held in registers (rows come in runs of one core: a work-group's)."""
+    _on_one_line, which show most groups of aligned texels clean by less work): a group of one core on
+    one line (a work-group's texel row of a line, say) adds at most one head; other groups go row by row.
+    The counters of the core of the group before are held in registers (rows come in runs of one core: a
+    work-group's)."""
     ulb = np.uint64(lb)
     uc = np.uint64(ncores)
     lo = r0 + b * size

@@ -13,7 +13,7 @@ from memsim.errors import MemsimError
 from memsim.hierarchy import Hierarchy
 from tests.memsim.cache_model import ModelHierarchy
 from tests.memsim.test_hierarchy import assert_same
-from tests.memsim.test_lines_path import assert_same_state, mixed_trace
+from tests.memsim.test_lines_path import assert_same_state, mixed_trace, same_as_the_general_path
 
 
 def simulate(levels, cores, addrs, core, writes, nbytes, line_stream=True):
@@ -70,10 +70,7 @@ def test_random_hierarchies_same_as_the_general_path_and_the_model(seed, cores, 
     trace = (addrs, cores_of(rng, addrs.size, cores), writes, nbytes)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(H, "CORES_CHUNK_ROWS", chunk)  # many chunks and blocks, so every seam is crossed
-        rep, state = simulate(levels, cores, *trace)
-    ref, ref_state = simulate(levels, cores, *trace, line_stream=False)
-    assert rep.to_dict() == ref.to_dict()
-    assert_same_state(state, ref_state)
+        rep = same_as_the_general_path(simulate, levels, cores, *trace)
     assert_same(rep, ModelHierarchy(levels, cores).run(*trace))
 
 
@@ -118,10 +115,7 @@ def test_many_cores_take_smaller_chunks_with_the_same_counts():
     trace = (addrs, core, np.zeros(n, bool), np.full(n, 8, np.int32))
     h = Hierarchy([CacheLevel(**lv) for lv in ADRENO_LIKE], cores=132)
     assert h._take_workspace().cores_buffers().rows < H.CORES_CHUNK_ROWS
-    rep, state = simulate(ADRENO_LIKE, 132, *trace)
-    ref, ref_state = simulate(ADRENO_LIKE, 132, *trace, line_stream=False)
-    assert rep.to_dict() == ref.to_dict()
-    assert_same_state(state, ref_state)
+    same_as_the_general_path(simulate, ADRENO_LIKE, 132, *trace)
 
 
 def test_bad_rows_are_named_as_by_the_general_path(monkeypatch):
@@ -170,10 +164,7 @@ def test_chunks_of_the_general_path_between_line_chunks_leave_the_fingerprints_r
     nbytes = np.full(addrs.size, 8, np.int32)
     nbytes[rng.random(addrs.size) < 0.002] = 60  # about one chunk in two crosses a line somewhere
     trace = (addrs, core, np.zeros(addrs.size, bool), nbytes)
-    rep, state = simulate(levels, 3, *trace)
-    ref, ref_state = simulate(levels, 3, *trace, line_stream=False)
-    assert rep.to_dict() == ref.to_dict()
-    assert_same_state(state, ref_state)
+    same_as_the_general_path(simulate, levels, 3, *trace)
 
 
 def test_one_value_for_write_and_nbytes_is_the_same_as_columns(monkeypatch):

@@ -36,6 +36,16 @@ def assert_same_state(a, b):
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
+def same_as_the_general_path(simulate, *args):
+    """The report of simulate(*args) (the line-stream path), checked against simulate(*args,
+    line_stream=False) (the general path alone): the same report and the same state."""
+    rep, state = simulate(*args)
+    ref, ref_state = simulate(*args, line_stream=False)
+    assert rep.to_dict() == ref.to_dict()
+    assert_same_state(state, ref_state)
+    return rep
+
+
 def random_levels(rng):
     levels = []
     line = int(rng.choice([16, 32, 64]))
@@ -80,10 +90,7 @@ def test_random_hierarchies_same_as_the_general_path_and_the_model(seed, store_s
     rng = np.random.default_rng(seed)
     levels = random_levels(rng)
     trace = mixed_trace(rng, int(rng.integers(1, 20000)), store_share=store_share, cross_share=cross_share)
-    rep, state = simulate(levels, *trace)
-    ref, ref_state = simulate(levels, *trace, line_stream=False)
-    assert rep.to_dict() == ref.to_dict()
-    assert_same_state(state, ref_state)
+    rep = same_as_the_general_path(simulate, levels, *trace)
     assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
 
 
@@ -102,10 +109,7 @@ def test_long_runs_of_consecutive_lines_fill_like_one_miss_after_another(chunk_r
                             stream[:9000], stream[8993:20000]])
     n = addrs.size
     trace = (addrs, np.zeros(n, np.int32), np.zeros(n, bool), np.full(n, 8, np.int32))
-    rep, state = simulate(levels, *trace)
-    ref, ref_state = simulate(levels, *trace, line_stream=False)
-    assert rep.to_dict() == ref.to_dict()
-    assert_same_state(state, ref_state)
+    rep = same_as_the_general_path(simulate, levels, *trace)
     assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
     assert rep.levels[1].fast_hits > 0 and rep.levels[0].hits > rep.levels[0].fast_hits
     assert rep.levels[2].hits > rep.levels[2].fast_hits
@@ -216,10 +220,7 @@ def test_fingerprints_follow_tags_changed_elsewhere(ways, monkeypatch):
     addrs = np.concatenate([addrs, stream, stream[-64 * 3:], addrs[:640]])
     nbytes = np.concatenate([nbytes, np.full(stream.size + 64 * 3 + 640, 8, np.int32)])
     trace = (addrs, np.zeros(addrs.size, np.int32), np.zeros(addrs.size, bool), nbytes)
-    rep, state = simulate(levels, *trace)
-    ref, ref_state = simulate(levels, *trace, line_stream=False)
-    assert rep.to_dict() == ref.to_dict()
-    assert_same_state(state, ref_state)
+    rep = same_as_the_general_path(simulate, levels, *trace)
     assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
 
 
@@ -238,17 +239,11 @@ def test_two_levels_in_one_pass_same_as_the_general_path(ways, chunk_rows, monke
     rng = np.random.default_rng(w1 * 100 + w2)
     for cross, stores in ((0.0, 0.0), (0.001, 0.0), (0.0, 0.0005)):
         trace = mixed_trace(rng, 30000, store_share=stores, cross_share=cross)
-        rep, state = simulate(levels, *trace)
-        ref, ref_state = simulate(levels, *trace, line_stream=False)
-        assert rep.to_dict() == ref.to_dict()
-        assert_same_state(state, ref_state)
+        rep = same_as_the_general_path(simulate, levels, *trace)
         if stores == 0:
             one = 8 if cross == 0 else 12  # 12 B from byte 56 of a line crosses it
             t1 = (trace[0], 0, False, one)
-            rep1, state1 = simulate(levels, *t1)
-            ref1, ref1_state = simulate(levels, *t1, line_stream=False)
-            assert rep1.to_dict() == ref1.to_dict()
-            assert_same_state(state1, ref1_state)
+            same_as_the_general_path(simulate, levels, *t1)
         assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
 
 
@@ -267,10 +262,7 @@ def test_a_run_after_a_one_pass_chunk_sees_the_lines_it_filled(monkeypatch):
     run = 64 * (2 * x + 1) + 8 * np.arange(256)  # chunk 3 is cut first: a run from L1 line 2x + 1, above L1's top
     addrs = np.concatenate([low, mixed, stream, run])
     trace = (addrs, 0, False, 8)
-    rep, state = simulate(levels, *trace)
-    ref, ref_state = simulate(levels, *trace, line_stream=False)
-    assert rep.to_dict() == ref.to_dict()
-    assert_same_state(state, ref_state)
+    rep = same_as_the_general_path(simulate, levels, *trace)
     assert rep.levels[1].hits >= 1
 
 
