@@ -49,6 +49,7 @@ from memsim._kernels_lines import (
     CHUNK_OTHER,
     CHUNK_PLAIN,
     CHUNK_STORE,
+    _block_bits,
     _counted,
     _level,
     _level_body,
@@ -75,24 +76,26 @@ def _hold(hcount, last, rows, nbytes, b, c, j, line, nrows, nsum):
 
 
 @njit(cache=True, _nrt=False, inline="always")
+def _core_bits(core, i, k, c0):
+    """Bits where the core of a row among rows i..i+k-1 differs from c0 (an OR-reduction)."""
+    cspread = ZERO
+    for q in range(k):
+        cspread |= np.uint64(np.int64(core[np.uint64(i + q)])) ^ c0
+    return cspread
+
+
+@njit(cache=True, _nrt=False, inline="always")
 def _cut_bits(addr, nb, st, core, one, i, k, n1, a0, c0):
     """Rows i..i+k-1, by OR-reductions only (vector code): (bits where a row's address differs from a0,
     bits where its core differs from c0, OR of the addresses and of nbytes - 1, OR of address ^ (its last
     byte's address), OR of the store flags, bytes). With ``one`` every row loads n1 + 1 bytes."""
+    if one:
+        spread, high, cross = _block_bits(addr, i, k, n1, a0)
+        return spread, _core_bits(core, i, k, c0), high | n1, cross, ZERO, np.int64(k) * np.int64(n1 + ONE)
     spread = ZERO
-    cspread = ZERO
     high = ZERO
     cross = ZERO
     stores = ZERO
-    if one:
-        for q in range(k):
-            u = np.uint64(i + q)
-            a = np.uint64(addr[u])
-            spread |= a ^ a0
-            cspread |= np.uint64(np.int64(core[u])) ^ c0
-            high |= a
-            cross |= (a + n1) ^ a
-        return spread, cspread, high | n1, cross, stores, np.int64(k) * np.int64(n1 + ONE)
     nsum = np.int64(0)
     for q in range(k):
         u = np.uint64(i + q)
@@ -100,21 +103,11 @@ def _cut_bits(addr, nb, st, core, one, i, k, n1, a0, c0):
         n = np.int64(nb[u])
         m1 = np.uint64(n - 1)
         spread |= a ^ a0
-        cspread |= np.uint64(np.int64(core[u])) ^ c0
         high |= a | m1
         cross |= (a + m1) ^ a
         stores |= np.uint64(st[u])
         nsum += n
-    return spread, cspread, high, cross, stores, nsum
-
-
-@njit(cache=True, _nrt=False, inline="always")
-def _one_core(core, i, c0):
-    """Whether the BLOCK rows from row i all have core c0."""
-    cspread = ZERO
-    for q in range(BLOCK):
-        cspread |= np.uint64(np.int64(core[np.uint64(i + q)])) ^ c0
-    return cspread == ZERO
+    return spread, _core_bits(core, i, k, c0), high, cross, stores, nsum
 
 
 @njit(cache=True, _nrt=False)
@@ -127,7 +120,7 @@ def _cut_block(addr, nb, st, core, ncores, one, r0, r1, size, lb, last, hline, h
     or CHUNK_STORE if a row is a store, or CHUNK_OTHER if a row is bad (address, nbytes, core) or crosses
     a line; then the counts are not all written.
 
-    Rows go in groups of BLOCK, checked by OR-reductions (_cut_bits; with ``one``, first _one_core and
+    Rows go in groups of BLOCK, checked by OR-reductions (_cut_bits; with ``one``, first _core_bits and
     _on_one_line, which show most groups of aligned texels clean by less work): a group of one core on
     one line (a work-group's texel row of a line, say) adds at most one head; other groups go row by row.
     The counters of the core of the group before are held in registers (rows come in runs of one core: a
@@ -153,7 +146,7 @@ def _cut_block(addr, nb, st, core, ncores, one, r0, r1, size, lb, last, hline, h
         k = BLOCK if hi - i >= BLOCK else hi - i
         a0 = np.uint64(addr[np.uint64(i)])
         c0 = np.uint64(np.int64(core[np.uint64(i)]))
-        if one and k == BLOCK and _one_core(core, i, c0) and _on_one_line(addr, i, n1, a0, ulb):
+        if one and k == BLOCK and _core_bits(core, i, BLOCK, c0) == ZERO and _on_one_line(addr, i, n1, a0, ulb):
             whole = True  # one core, one line, and nothing for the checks
             nsum = np.int64(BLOCK) * np.int64(n1 + ONE)
         else:
