@@ -74,17 +74,24 @@ def _chase_steps(elements: int, max_steps: int) -> int:
 
 def _chase_pair(handle: DeviceHandle, name: str, args_for, steps: int, max_steps: int, repeat: int):
     """(steps, ns per read) from runs of ``steps`` and ``2 * steps`` reads; the chase is lengthened 4x at
-    a time (up to ``max_steps``) while the difference is shorter than MIN_CHASE_NS."""
+    a time (up to ``max_steps``) while the difference is shorter than MIN_CHASE_NS.
+
+    The short and long runs take turns, each keeping its smallest time: a burst of load from another
+    process then slows a run of each length, not only the short one, whose inflated time would shrink
+    the difference (a 64 MB chase once read 9 ns per step instead of about 200 on a busy CI host).
+    """
     while True:
-        t1 = _time_ns(handle, name, (1,), args_for(steps), repeat)
-        t2 = _time_ns(handle, name, (1,), args_for(2 * steps), repeat)
+        t1 = t2 = float("inf")
+        for _ in range(repeat):
+            t1 = min(t1, _time_ns(handle, name, (1,), args_for(steps), 1))
+            t2 = min(t2, _time_ns(handle, name, (1,), args_for(2 * steps), 1))
         if t2 - t1 >= MIN_CHASE_NS or 4 * steps > max_steps:
             return steps, max(t2 - t1, 0.0) / steps
         steps *= 4
 
 
 def chase_buffer(handle: DeviceHandle, footprint_bytes: int, stride_bytes: int, order: str = "random",
-                 max_steps: int = 1 << 18, repeat: int = 2, seed: int = 0) -> ChaseResult:
+                 max_steps: int = 1 << 18, repeat: int = 3, seed: int = 0) -> ChaseResult:
     """Latency per dependent read of an int buffer chase (see the module docstring)."""
     chain = chains.buffer_chain(footprint_bytes, stride_bytes, order, seed)
     n = footprint_bytes // stride_bytes
@@ -100,7 +107,7 @@ def chase_buffer(handle: DeviceHandle, footprint_bytes: int, stride_bytes: int, 
 
 def chase_image(handle: DeviceHandle, footprint_bytes: int, step_x: int = 1, step_y: int = 1,
                 order: str = "random", column_major: bool = False, max_steps: int = 1 << 18,
-                repeat: int = 2, seed: int = 0) -> ChaseResult:
+                repeat: int = 3, seed: int = 0) -> ChaseResult:
     """Latency per dependent read of an RGBA float32 image chase over a region of ``footprint_bytes``
     (rows of up to STREAM_ROW_TEXELS texels), visiting every ``step_x``-th texel of every ``step_y``-th row."""
     width = min(STREAM_ROW_TEXELS, handle.info.image2d_max_width)
