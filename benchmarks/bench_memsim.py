@@ -11,16 +11,19 @@ Hierarchy: L1 4 KiB 4-way 64 B lines (per core), L2 256 KiB 16-way 64 B lines, L
 pycachesim (module cachesim) simulates exactly the same thing; the script checks the hit/miss counts
 agree on the subset pycachesim runs. pycachesim is timed on the first --pycachesim-rows accesses and its
 rate is assumed constant over the trace (said in the output).
-memsim is timed twice per trace: with core, write and nbytes as columns (a value per row), and with one
-value for every row (what pycachesim gets: addresses and one length); both include everything
-simulate_resolved does (row checks, all levels, DRAM accounting), not the address map (timed separately
-for the texture walk). Times are CPU time (time.process_time, steadier on a shared machine), best of
+memsim is timed three times per trace: with core, write and nbytes as columns (a value per row), with one
+value for every row (what pycachesim gets: addresses and one length), both with int64 addresses, and with
+one value and int32 addresses (the same addresses, as Hierarchy.simulate takes them from
+SurfaceTable.resolve(narrow=True) when the surfaces end below 2 GiB: half the bytes to read per row). All
+include everything simulate_resolved does (row checks, all levels, DRAM accounting), not the address map
+(timed separately for the texture walk). Times are CPU time (time.process_time, steadier on a shared machine), best of
 --repeat after one warm-up call (numba compile/cache load excluded), with memsim and pycachesim taking
 turns in every repeat: the host of this VM has slow spells of a minute or more (the same binary runs up
 to 1.7x slower), and taking turns puts both sides of a ratio in the same spell.
 Multi-core: the texture walk spread over 8 cores (work-group g on core g % 8), 1 vs 2 numba threads (or
---threads 1,2,4,8), taking turns (wall time: CPU time adds up over threads), with write and nbytes as columns and as one value. Next to
-it, what the host gives a second thread in the same minutes: read bandwidth with 1 and 2 threads, and the
+--threads 1,2,4,8), taking turns (wall time: CPU time adds up over threads), with write and nbytes as columns
+and as one value (int64 addresses), and as one value with int32 addresses; best of --mc-repeat (runs of tens
+of milliseconds, where one preemption of a thread shows). Next to it, what the host gives a second thread in the same minutes: read bandwidth with 1 and 2 threads, and the
 gain of a compute-bound loop; a pass cannot scale further than its host does.
 Single-thread rows (memsim and pycachesim alike) run with the calling thread pinned to one CPU
 (os.sched_setaffinity; --no-pin to leave it free): unpinned runs of the same binary on an idle machine
@@ -152,6 +155,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--pycachesim-rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--mc-repeat", type=int, default=15, help="turns of the multi-core rows (default 15)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the single-thread runs to one CPU")
     ap.add_argument("--all-cpus", action="store_true",
                     help="let the thread pool use every logical CPU, hyperthreads of one core included")
@@ -192,30 +196,39 @@ def main(argv=None) -> int:
     nbytes = np.full(n, TEXEL, np.int32)
     h.simulate_resolved(traces["sequential"][:1000], zeros[:1000], loads[:1000], nbytes[:1000])  # warm-up
     h.simulate_resolved(traces["sequential"][:1000], 0, False, TEXEL)
-    print("# memsim: core, write and nbytes as columns (a value per row), and as one value for every row (what\n"
-          "# pycachesim is given: addresses and one length); ratio = memsim / pycachesim, CPU time, same run")
-    print(f"{'trace':<14}{'columns':>9}{'ns/acc':>8}{'1-value':>9}{'ns/acc':>8}{'pycachesim':>12}{'ns/acc':>8}"
-          f"{'ratio':>7}{'1-value':>8}{'L1 hit %':>9}{'L2 hit %':>9}  counts agree   [M acc/s, CPU time]")
+    h.simulate_resolved(traces["sequential"][:1000].astype(np.int32), 0, False, TEXEL)
+    print("# memsim: core, write and nbytes as columns (a value per row) and as one value for every row (what\n"
+          "# pycachesim is given: addresses and one length), int64 addresses; one value with int32 addresses;\n"
+          "# ratio = memsim / pycachesim, CPU time, same run")
+    print(f"{'trace':<14}{'columns':>9}{'ns/acc':>8}{'1-value':>9}{'ns/acc':>8}{'int32':>8}{'ns/acc':>8}"
+          f"{'pycachesim':>12}{'ns/acc':>8}{'ratio':>7}{'1-value':>8}{'int32':>7}{'L1 hit %':>9}{'L2 hit %':>9}"
+          "  counts agree   [M acc/s, CPU time]")
     for name, addrs in traces.items():
-        cpu = cpu1 = ref = float("inf")
-        for _ in range(args.repeat):  # taking turns, so a slow spell of the host hits all three alike
+        narrow = addrs.astype(np.int32)
+        assert np.array_equal(narrow, addrs)
+        cpu = cpu1 = cpu32 = ref = float("inf")
+        for _ in range(args.repeat):  # taking turns, so a slow spell of the host hits all four alike
             c, _, rep = timed(lambda a=addrs: h.simulate_resolved(a, zeros, loads, nbytes))
             cpu = min(cpu, c)
             c, _, rep1 = timed(lambda a=addrs: h.simulate_resolved(a, 0, False, TEXEL))
             cpu1 = min(cpu1, c)
+            c, _, rep32 = timed(lambda a=narrow: h.simulate_resolved(a, 0, False, TEXEL))
+            cpu32 = min(cpu32, c)
             if have_ref:
                 c, _, ref_counts = pycachesim_run(addrs[:k])
                 ref = min(ref, c)
-        ours, ours1 = n / cpu / 1e6, n / cpu1 / 1e6
-        line = f"{name:<14}{ours:>9.1f}{1e9 * cpu / n:>8.2f}{ours1:>9.1f}{1e9 * cpu1 / n:>8.2f}"
+        ours, ours1, ours32 = n / cpu / 1e6, n / cpu1 / 1e6, n / cpu32 / 1e6
+        line = (f"{name:<14}{ours:>9.1f}{1e9 * cpu / n:>8.2f}{ours1:>9.1f}{1e9 * cpu1 / n:>8.2f}{ours32:>8.1f}"
+                f"{1e9 * cpu32 / n:>8.2f}")
+        agree = rep1.to_dict() == rep.to_dict() == rep32.to_dict()
         if have_ref:
             sub = h.simulate_resolved(addrs[:k], zeros[:k], loads[:k], nbytes[:k])
-            agree = ref_counts == [(s.hits, s.misses) for s in sub.levels] and rep1.to_dict() == rep.to_dict()
+            agree = agree and ref_counts == [(s.hits, s.misses) for s in sub.levels]
             theirs = k / ref / 1e6
-            line += f"{theirs:>12.1f}{1e9 * ref / k:>8.2f}{ours / theirs:>6.1f}x{ours1 / theirs:>7.1f}x"
+            line += (f"{theirs:>12.1f}{1e9 * ref / k:>8.2f}{ours / theirs:>6.1f}x{ours1 / theirs:>7.1f}x"
+                     f"{ours32 / theirs:>6.1f}x")
         else:
-            agree = rep1.to_dict() == rep.to_dict()
-            line += f"{'-':>12}{'-':>8}{'-':>7}{'-':>8}"
+            line += f"{'-':>12}{'-':>8}{'-':>7}{'-':>8}{'-':>7}"
         print(f"{line}{100 * rep.levels[0].hit_rate:>9.1f}{100 * rep.levels[1].hit_rate:>9.1f}  "
               f"{'yes' if agree else 'NO'}")
     print(f"texture walk address map (SurfaceTable.resolve): {n / t_resolve / 1e6:.1f} M rows/s (wall)")
@@ -229,21 +242,29 @@ def main(argv=None) -> int:
     threads = [t for t in map(int, args.threads.split(",")) if t <= most]
     if not threads or threads[0] != 1:
         ap.error(f"--threads must start with 1 and name at most {most} (the CPUs the thread pool may use here)")
-    forms = {"columns": (mwalk.write, mwalk.nbytes), "1-value": (False, TEXEL)}  # write and nbytes
+    narrow = mtable.resolve(mwalk, narrow=True)
+    assert narrow.dtype == np.int32
+    forms = {"columns": (maddrs, mwalk.write, mwalk.nbytes), "1-value": (maddrs, False, TEXEL),  # write, nbytes
+             "int32": (narrow, False, TEXEL)}
     for t in threads:
         numba.set_num_threads(t)
-        for wr, nb in forms.values():
-            hm.simulate_resolved(maddrs[:1000], mwalk.core[:1000], wr if np.ndim(wr) == 0 else wr[:1000],
+        for a, wr, nb in forms.values():
+            hm.simulate_resolved(a[:1000], mwalk.core[:1000], wr if np.ndim(wr) == 0 else wr[:1000],
                                  nb if np.ndim(nb) == 0 else nb[:1000])
     wall = {}
-    for _ in range(args.repeat):
+    reports = {}
+    for _ in range(args.mc_repeat):
         for t in threads:
             numba.set_num_threads(t)
-            for form, (wr, nb) in forms.items():
-                _, w, rep = timed(lambda wr=wr, nb=nb: hm.simulate_resolved(maddrs, mwalk.core, wr, nb))
+            for form, (a, wr, nb) in forms.items():
+                _, w, rep = timed(lambda a=a, wr=wr, nb=nb: hm.simulate_resolved(a, mwalk.core, wr, nb))
                 wall[form, t] = min(wall.get((form, t), float("inf")), w)
+                reports[form, t] = rep.to_dict()
+    same = all(r == reports["columns", 1] for r in reports.values())
     print(f"multi-core texture walk ({cores} cores, {2 ** hm.partitioning()[1]} L2 set partitions, L1 hit "
-          f"{100 * rep.levels[0].hit_rate:.1f}%), M acc/s wall; write and nbytes as columns or one value:")
+          f"{100 * rep.levels[0].hit_rate:.1f}%), M acc/s wall, best of {args.mc_repeat}; write and nbytes as "
+          f"columns or one value, int64 addresses; one value, int32 addresses; same reports: "
+          f"{'yes' if same else 'NO'}")
     for form in forms:
         rates = "  ".join(f"{t} thread(s) {n / wall[form, t] / 1e6:7.1f}" for t in threads)
         gain = "   over 1 thread: " + ", ".join(f"{wall[form, 1] / wall[form, t]:.2f}x" for t in threads[1:])

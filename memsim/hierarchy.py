@@ -116,7 +116,7 @@ class Hierarchy:
             if got != want:
                 raise MemsimError(f"trace column '{col}' has dtype {got}, expected {want}; "
                                   "build traces with Trace.from_columns")
-        addrs = surfaces.resolve(trace)
+        addrs = surfaces.resolve(trace, narrow=True)
         return self.simulate_resolved(addrs, trace.core, trace.write, trace.nbytes, compute_cycles)
 
     def partitioning(self) -> tuple[int, int]:
@@ -146,16 +146,21 @@ class Hierarchy:
                            f"hierarchy '{self.name}' has cores 0..{self.cores - 1}")
 
     def simulate_resolved(self, addrs, core, write, nbytes, compute_cycles: float | None = None) -> Report:
-        """Simulate rows already turned into byte addresses (uint64/int64), with their core ids, store
-        flags and byte counts; same semantics as :meth:`simulate`. ``core``, ``write`` and ``nbytes`` may
-        each be one value for every row (a scalar), which saves reading them row by row."""
+        """Simulate rows already turned into byte addresses, with their core ids, store flags and byte
+        counts; same semantics as :meth:`simulate`. ``core``, ``write`` and ``nbytes`` may each be one
+        value for every row (a scalar), which saves reading them row by row.
+
+        Addresses are read as int64, or as int32 when given so (SurfaceTable.resolve(narrow=True) gives
+        them for surfaces below 2 GiB): the passes over the rows are bound by reading them, and int32
+        halves that. Other integer dtypes are widened to int64 first (a copy)."""
         addrs = np.asarray(addrs)
         n = addrs.shape[0]
         if addrs.dtype.kind not in "iu":
             raise MemsimError(f"addresses must be integers, got dtype {addrs.dtype}")
         if addrs.dtype == np.uint64:
             addrs = addrs.view(np.int64)  # an address >= 2**63 turns negative and is caught below
-        addrs = np.ascontiguousarray(addrs, dtype=np.int64)
+        # (no uint32: numba types uint32 mixed with int64 as float in places; a negative int32 is caught below)
+        addrs = np.ascontiguousarray(addrs, dtype=np.int32 if addrs.dtype == np.int32 else np.int64)
         core = _as_column("core", core, np.int32, 0, 2**31 - 1)
         write = _as_column("write", write, np.uint8, 0, 1)
         nbytes = _as_column("nbytes", nbytes, np.int32, 1, 2**31 - 1)

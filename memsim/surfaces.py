@@ -291,8 +291,10 @@ class SurfaceTable:
             raise MemsimError(f"surface index {i} out of range: the table has {len(self.surfaces)} surfaces")
         return i
 
-    def resolve(self, trace: Trace) -> np.ndarray:
-        """Byte address (uint64) of the first byte of every trace row.
+    def resolve(self, trace: Trace, narrow: bool = False) -> np.ndarray:
+        """Byte address (uint64) of the first byte of every trace row; with ``narrow``, int32 addresses
+        when every surface ends below 2 GiB (as Hierarchy.simulate takes them: the simulator then reads
+        half the bytes per row), else uint64 as without it.
 
         Raises MemsimError naming the surface and the first offending row for an unknown surface id, a
         coordinate outside the surface, or an access that runs past its texel (image; at most
@@ -305,9 +307,11 @@ class SurfaceTable:
                 raise MemsimError(f"resolve: trace column '{col}' must be integers, got {getattr(trace, col).dtype}; "
                                   "build traces with Trace.from_columns")
         n = len(trace)
-        out = np.zeros(n, dtype=np.int64)
+        # (resolve_rows writes a row only once it is checked to lie inside its surface, so below end_address)
+        small = narrow and self.end_address() <= 2**31 - 1
+        out = np.zeros(n, dtype=np.int32 if small else np.int64)
         if n == 0:
-            return out.view(np.uint64)
+            return out if small else out.view(np.uint64)
         surface = np.ascontiguousarray(trace.surface, dtype=np.int32)
         if int(surface.min()) < 0 or int(surface.max()) >= len(self.surfaces):
             r = int(np.flatnonzero((surface < 0) | (surface >= len(self.surfaces)))[0])
@@ -321,7 +325,7 @@ class SurfaceTable:
         row, code = K.resolve_rows(self._params, surface, x, y, nbytes, out)
         if code != K.ERR_NONE:
             raise MemsimError(self._row_error(int(row), int(code), trace))
-        return out.view(np.uint64)
+        return out if small else out.view(np.uint64)
 
     def _row_error(self, r: int, code: int, trace: Trace) -> str:
         si = int(trace.surface[r])

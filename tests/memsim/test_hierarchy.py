@@ -99,7 +99,7 @@ def test_simulate_resolves_the_trace_through_the_surface_table():
     y, x = np.divmod(np.arange(64 * 32), 64)
     trace = Trace.from_columns(core=x // 32, surface=0, x=x, y=y, write=False, nbytes=8)
     h = Hierarchy([CacheLevel(**lv) for lv in LEVELS], cores=2)
-    rep = h.simulate(trace, table)
+    rep = h.simulate(trace, table)  # (int32 addresses: the table ends below 2 GiB)
     direct = h.simulate_resolved(table.resolve(trace), trace.core, trace.write, trace.nbytes)
     assert rep.to_dict() == direct.to_dict()
     assert rep.levels[0].accesses == len(trace)
@@ -213,6 +213,8 @@ def test_bad_rows_are_found_by_the_single_stream_path_too():
     ok = np.full(4, 8, np.int32)
     with pytest.raises(MemsimError, match="addresses must be >= 0 and below 2\\*\\*62; row 2"):
         h.simulate_resolved(np.array([0, 8, -8, 16]), np.zeros(4, np.int32), np.zeros(4, bool), ok)
+    with pytest.raises(MemsimError, match="addresses must be >= 0 and below 2\\*\\*62; row 2 has -8"):
+        h.simulate_resolved(np.array([0, 8, -8, 16], np.int32), 0, False, 8)
     with pytest.raises(MemsimError, match="nbytes must be positive; row 1 has 0"):
         h.simulate_resolved(np.arange(4) * 8, np.zeros(4, np.int32), np.zeros(4, bool),
                             np.array([8, 0, 8, 8], np.int32))

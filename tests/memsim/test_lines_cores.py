@@ -13,7 +13,12 @@ from memsim.errors import MemsimError
 from memsim.hierarchy import Hierarchy
 from tests.memsim.cache_model import ModelHierarchy
 from tests.memsim.test_hierarchy import assert_same
-from tests.memsim.test_lines_path import assert_same_state, mixed_trace, same_as_the_general_path
+from tests.memsim.test_lines_path import (
+    assert_same_state,
+    mixed_trace,
+    same_as_the_general_path,
+    same_with_int32_addresses,
+)
 
 
 def simulate(levels, cores, addrs, core, writes, nbytes, line_stream=True):
@@ -71,6 +76,7 @@ def test_random_hierarchies_same_as_the_general_path_and_the_model(seed, cores, 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(H, "CORES_CHUNK_ROWS", chunk)  # many chunks and blocks, so every seam is crossed
         rep = same_as_the_general_path(simulate, levels, cores, *trace)
+        same_with_int32_addresses(simulate, levels, cores, *trace)
     assert_same(rep, ModelHierarchy(levels, cores).run(*trace))
 
 
@@ -129,6 +135,8 @@ def test_bad_rows_are_named_as_by_the_general_path(monkeypatch):
         {"addrs": a, "core": c, "nbytes": nb}[col][5000] = value
         with pytest.raises(MemsimError, match=message):
             h.simulate_resolved(a, c, np.zeros(n, bool), nb)
+        with pytest.raises(MemsimError, match=message):
+            h.simulate_resolved(a.astype(np.int32), c, np.zeros(n, bool), nb)
     # the hierarchy is still good for the next trace
     trace = (addrs, core, np.zeros(n, bool), np.full(n, 8, np.int32))
     after = h.simulate_resolved(*trace).to_dict() | {"device": ""}
@@ -175,6 +183,7 @@ def test_one_value_for_write_and_nbytes_is_the_same_as_columns(monkeypatch):
     for size in (8, 12):  # 12 B from a texel at byte 56 of a line crosses it: from there, the general path
         columns = h.simulate_resolved(addrs, core, np.zeros(n, bool), np.full(n, size, np.int32))
         assert h.simulate_resolved(addrs, core, False, size).to_dict() == columns.to_dict()
+        assert h.simulate_resolved(addrs.astype(np.int32), core, False, size).to_dict() == columns.to_dict()
     # a store for every row: the general path, with the values spelled out
     stores = h.simulate_resolved(addrs, core, True, 8)
     assert stores.to_dict() == h.simulate_resolved(addrs, core, np.ones(n, bool), np.full(n, 8)).to_dict()

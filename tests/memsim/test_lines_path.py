@@ -46,6 +46,20 @@ def same_as_the_general_path(simulate, *args):
     return rep
 
 
+def same_with_int32_addresses(simulate, *args):
+    """simulate(*args) with its address array (the first int64 array among args) as int32 too: the same
+    report and state, by the line-stream path and by the general path (each compiled for both widths)."""
+    at = next(i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype == np.int64)
+    narrow = list(args)
+    narrow[at] = args[at].astype(np.int32)
+    assert np.array_equal(narrow[at], args[at])
+    for line_stream in (True, False):
+        rep, state = simulate(*args, line_stream=line_stream)
+        rep32, state32 = simulate(*narrow, line_stream=line_stream)
+        assert rep32.to_dict() == rep.to_dict()
+        assert_same_state(state32, state)
+
+
 def random_levels(rng):
     levels = []
     line = int(rng.choice([16, 32, 64]))
@@ -92,6 +106,7 @@ def test_random_hierarchies_same_as_the_general_path_and_the_model(seed, store_s
     trace = mixed_trace(rng, int(rng.integers(1, 20000)), store_share=store_share, cross_share=cross_share)
     rep = same_as_the_general_path(simulate, levels, *trace)
     assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
+    same_with_int32_addresses(simulate, levels, *trace)
 
 
 @pytest.mark.parametrize("chunk_rows", [16, 21, 4096])
@@ -240,10 +255,12 @@ def test_two_levels_in_one_pass_same_as_the_general_path(ways, chunk_rows, monke
     for cross, stores in ((0.0, 0.0), (0.001, 0.0), (0.0, 0.0005)):
         trace = mixed_trace(rng, 30000, store_share=stores, cross_share=cross)
         rep = same_as_the_general_path(simulate, levels, *trace)
+        same_with_int32_addresses(simulate, levels, *trace)
         if stores == 0:
             one = 8 if cross == 0 else 12  # 12 B from byte 56 of a line crosses it
             t1 = (trace[0], 0, False, one)
             same_as_the_general_path(simulate, levels, *t1)
+            same_with_int32_addresses(simulate, levels, *t1)
         assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
 
 

@@ -222,6 +222,20 @@ def test_resolve_handles_buffers_and_mixed_surfaces():
     assert a.tolist() == [0, 96, 128 + 64 + 32, 128 + 64]
 
 
+def test_narrow_addresses_are_int32_only_below_2_gib():
+    t = rows([0, 1, 1], [8, 2, 0], [0, 1, 0], [8, 16, 16])
+    small = SurfaceTable([Buffer(100, "w"), Image2D(3, 2, "fp32", "act")], ImageLayout("tiled", 2, 2))
+    narrow = small.resolve(t, narrow=True)
+    assert narrow.dtype == np.int32 and narrow.tolist() == small.resolve(t).tolist()
+    # a 2 GiB buffer first: the image ends above 2**31 - 1 and its addresses stay uint64
+    big = SurfaceTable([Buffer(2**31, "w"), Image2D(3, 2, "fp32", "act")], ImageLayout("tiled", 2, 2))
+    wide = big.resolve(t, narrow=True)
+    assert wide.dtype == np.uint64 and wide.tolist() == big.resolve(t).tolist()
+    assert int(wide.max()) > 2**31
+    with pytest.raises(MemsimError, match="trace row 1"):
+        small.resolve(rows([0, 1], [0, 3], [0, 0], [8, 16]), narrow=True)
+
+
 @pytest.mark.parametrize(
     "surface, x, y, nbytes, needle",
     [
