@@ -6,6 +6,7 @@ table (columns named by the P_* constants) so that one compiled loop serves ever
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 # Layout kinds as stored in column P_KIND.
@@ -29,7 +30,11 @@ P_AUX0 = 9  # morton: log2(tile width); block_linear: GOBs per block (stacked ve
 P_AUX1 = 10  # morton: log2(tile height); block_linear: 1 if the 64 B x 8 GOB swizzle applies, else 0
 P_FOOTPRINT = 11  # bytes the surface occupies from its base (padding included)
 P_UNITS_X = 12  # tiles (or blocks) per tile row (or block row)
-N_PARAMS = 13
+# log2 of P_UNIT_W and P_UNIT_H, or -1 where one is not a power of two: tiled images with both take shifts
+# and masks instead of integer divisions (tens of cycles each)
+P_LOG_W = 13
+P_LOG_H = 14
+N_PARAMS = 15
 
 # Error codes returned by resolve_rows.
 ERR_NONE = 0
@@ -125,29 +130,105 @@ def _texel_offset(p, x, y):
 @njit(cache=True)
 def resolve_rows(params, surface, x, y, nbytes, out):
     """Fill out[i] with the byte address of row i. Stops at the first bad row and returns (row, error code);
-    returns (-1, ERR_NONE) when every row is valid. Surface ids must already be checked by the caller."""
-    for i in range(surface.shape[0]):
-        p = params[surface[i]]
-        xi = x[i]
-        yi = y[i]
-        nb = nbytes[i]
-        if p[P_KIND] == KIND_BUFFER:
-            if yi != 0:
-                return i, ERR_Y
-            if xi < 0 or xi >= p[P_WIDTH]:
-                return i, ERR_X
-            if xi + nb > p[P_WIDTH]:
-                return i, ERR_SIZE
-            out[i] = p[P_BASE] + xi
-            continue
-        if xi < 0 or xi >= p[P_WIDTH]:
-            return i, ERR_X
-        if yi < 0 or yi >= p[P_HEIGHT]:
-            return i, ERR_Y
-        if nb > p[P_TEXEL]:
-            return i, ERR_SIZE
-        out[i] = p[P_BASE] + _texel_offset(p, xi, yi)
+    returns (-1, ERR_NONE) when every row is valid. Surface ids must already be checked by the caller.
+
+    Rows go by runs of one surface. Buffers, linear images, and tiled or Z-order images of power-of-two
+    tiles take a loop of their own: no integer division (tens of cycles a row) and no branch, the checks
+    ORed over the run; a run found bad is gone over again row by row to name its first bad row. Other
+    images (tiles of other sides, block-linear) take _texel_offset row by row."""
+    n = surface.shape[0]
+    i = 0
+    while i < n:
+        s = surface[i]
+        j = i + 1
+        while j < n and surface[j] == s:
+            j += 1
+        p = params[s]
+        kind = p[P_KIND]
+        if kind == KIND_BUFFER:
+            bad = _buffer_run(p, x, y, nbytes, out, i, j)
+        elif kind == KIND_LINEAR:
+            bad = _image_run(p, x, y, nbytes, out, i, j, 0, 0, p[P_PITCH], p[P_TEXEL], p[P_TEXEL], False)
+        elif kind == KIND_TILED and p[P_LOG_W] >= 0 and p[P_LOG_H] >= 0:
+            bad = _image_run(p, x, y, nbytes, out, i, j, p[P_LOG_W], p[P_LOG_H], p[P_PITCH], p[P_UNIT_BYTES],
+                             p[P_TEXEL], False)
+        elif kind == KIND_MORTON:
+            bad = _image_run(p, x, y, nbytes, out, i, j, p[P_AUX0], p[P_AUX1], p[P_PITCH], p[P_UNIT_BYTES],
+                             p[P_TEXEL], True)
+        else:
+            bad = False
+            for r in range(i, j):
+                code = _row_error(p, x[r], y[r], nbytes[r])
+                if code != ERR_NONE:
+                    return r, code
+                out[r] = p[P_BASE] + _texel_offset(p, x[r], y[r])
+        if bad:
+            for r in range(i, j):
+                code = _row_error(p, x[r], y[r], nbytes[r])
+                if code != ERR_NONE:
+                    return r, code
+        i = j
     return -1, ERR_NONE
+
+
+@njit(cache=True, inline="always")
+def _row_error(p, xi, yi, nb):
+    """The error code of one row on surface row p (ERR_NONE if it is good)."""
+    if p[P_KIND] == KIND_BUFFER:
+        if yi != 0:
+            return ERR_Y
+        if xi < 0 or xi >= p[P_WIDTH]:
+            return ERR_X
+        if xi + nb > p[P_WIDTH]:
+            return ERR_SIZE
+        return ERR_NONE
+    if xi < 0 or xi >= p[P_WIDTH]:
+        return ERR_X
+    if yi < 0 or yi >= p[P_HEIGHT]:
+        return ERR_Y
+    if nb > p[P_TEXEL]:
+        return ERR_SIZE
+    return ERR_NONE
+
+
+@njit(cache=True)
+def _buffer_run(p, x, y, nbytes, out, lo, hi):
+    """Rows lo..hi-1 of a buffer: out = base + x; True if a row is bad (y != 0, x outside, or past the end)."""
+    base = p[P_BASE]
+    width = np.uint64(p[P_WIDTH])
+    bad = np.uint64(0)
+    for r in range(lo, hi):
+        xi = x[r]
+        # unsigned: a negative x or end wraps above the width
+        end = np.uint64(xi + nbytes[r])
+        bad |= np.uint64(y[r] != 0) | np.uint64(np.uint64(xi) >= width) | np.uint64(end > width)
+        out[r] = base + xi
+    return bad != 0
+
+
+@njit(cache=True)
+def _image_run(p, x, y, nbytes, out, lo, hi, bx, by, pitch, unit_bytes, tb, morton):
+    """Rows lo..hi-1 of a linear image (bx = by = 0, unit_bytes = tb: row y * pitch + x * tb) or one of
+    2**bx x 2**by tiles (tile row y >> by, tile x >> bx), texels row-major inside a tile or (``morton``)
+    in Z-order; True if a row is bad (outside the image, or more bytes than a texel)."""
+    base = p[P_BASE]
+    width = np.uint64(p[P_WIDTH])
+    height = np.uint64(p[P_HEIGHT])
+    texel = np.uint64(tb)
+    wmask = (np.int64(1) << bx) - 1
+    hmask = (np.int64(1) << by) - 1
+    bad = np.uint64(0)
+    for r in range(lo, hi):
+        xi = x[r]
+        yi = y[r]
+        bad |= (np.uint64(np.uint64(xi) >= width) | np.uint64(np.uint64(yi) >= height)
+                | np.uint64(np.uint64(nbytes[r]) > texel))
+        if morton:
+            inside = _morton_index(xi & wmask, yi & hmask, bx, by)
+        else:
+            inside = ((yi & hmask) << bx) + (xi & wmask)
+        out[r] = base + (yi >> by) * pitch + (xi >> bx) * unit_bytes + inside * tb
+    return bad != 0
 
 
 @njit(cache=True)

@@ -228,6 +228,7 @@ def surface_params(surface: Surface, layout: ImageLayout, base: int = 0) -> np.n
         p[K.P_AUX0] = layout.block_height_gobs
         p[K.P_AUX1] = int(layout.gob_width_bytes == 64 and layout.gob_height == 8)
     p[K.P_UNIT_W], p[K.P_UNIT_H], p[K.P_UNIT_BYTES], p[K.P_UNITS_X] = uw, uh, unit_bytes, units_x
+    p[K.P_LOG_W], p[K.P_LOG_H] = (v.bit_length() - 1 if _is_pow2(v) else -1 for v in (uw, uh))
     p[K.P_PITCH] = _align_up(units_x * unit_bytes, layout.pitch_alignment)
     p[K.P_FOOTPRINT] = p[K.P_PITCH] * units_y
     return p

@@ -236,6 +236,72 @@ def test_narrow_addresses_are_int32_only_below_2_gib():
         small.resolve(rows([0, 1], [0, 3], [0, 0], [8, 16]), narrow=True)
 
 
+@pytest.mark.parametrize("layout", [
+    ImageLayout("linear", pitch_alignment=64), ImageLayout("tiled", 8, 4), ImageLayout("tiled", 2, 8),
+    ImageLayout("tiled", 3, 5), ImageLayout("morton", 4, 16), ImageLayout("morton", 16, 2),
+    ImageLayout("block_linear"),
+], ids=str)
+@pytest.mark.parametrize("dtype", ["fp16", "fp32"])
+def test_each_loop_of_the_map_matches_the_reference(layout, dtype):
+    """Every kind's loop of resolve_rows (power-of-two tiles, square or not, and the others) on a whole
+    image after a buffer."""
+    img = Image2D(37, 21, dtype, "img")
+    table = SurfaceTable([Buffer(100, "b"), img], layout, base_alignment=256)
+    t, x, y = image_trace(1, img)
+    expected = [table.base(1) + ref_offset(layout, img, a, b) for a, b in zip(x.tolist(), y.tolist(), strict=True)]
+    assert table.resolve(t).tolist() == expected
+
+
+def ref_first_bad_row(surfaces, sid, x, y, nbytes):
+    """The first row outside its surface (or past its texel / the buffer's end), or None."""
+    for r, (i, xv, yv, nb) in enumerate(zip(sid, x, y, nbytes, strict=True)):
+        s = surfaces[i]
+        if isinstance(s, Buffer):
+            if yv != 0 or not 0 <= xv < s.nbytes or xv + nb > s.nbytes:
+                return r
+        elif not (0 <= xv < s.width and 0 <= yv < s.height and nb <= s.texel_bytes):
+            return r
+    return None
+
+
+@SETTINGS
+@given(layouts(), st.lists(images, min_size=1, max_size=3), st.integers(0, 2**32 - 1), st.sampled_from([0, 0, 1, 3]))
+def test_mixed_surfaces_in_runs_match_the_reference_and_name_the_first_bad_row(layout, imgs, seed, bad_rows):
+    """Rows of several images and buffers in runs of one surface (each kind has a loop of its own, see
+    resolve_rows), a few of them bad: the addresses of the reference maps, or the first bad row named."""
+    rng = np.random.default_rng(seed)
+    surfaces = [Buffer(int(rng.integers(1, 300)), "b0"), *imgs, Buffer(int(rng.integers(1, 300)), "b1")]
+    table = SurfaceTable(surfaces, layout, base_alignment=256)
+    sid = np.repeat(rng.integers(0, len(surfaces), 12), rng.integers(1, 40, 12))
+    n = sid.size
+    width = np.array([s.nbytes if isinstance(s, Buffer) else s.width for s in surfaces])[sid]
+    height = np.array([1 if isinstance(s, Buffer) else s.height for s in surfaces])[sid]
+    texel = np.array([1 if isinstance(s, Buffer) else s.texel_bytes for s in surfaces])[sid]
+    x = rng.integers(0, width)
+    y = rng.integers(0, height)
+    nbytes = np.minimum(rng.integers(1, 17, n), np.where(texel == 1, width - x, texel))
+    for r in rng.integers(0, n, bad_rows):
+        col = rng.integers(0, 3)
+        if col == 0:
+            x[r] = rng.choice([width[r], width[r] + 5])  # (Trace.from_columns refuses negative ones)
+        elif col == 1:
+            y[r] = height[r] if texel[r] > 1 else 1
+        else:
+            nbytes[r] = texel[r] + 1 if texel[r] > 1 else width[r] - x[r] + 1
+    t = rows(sid, x, y, nbytes)
+    first = ref_first_bad_row(surfaces, sid, x, y, nbytes)
+    if first is not None:
+        with pytest.raises(MemsimError, match=f"trace row {first}:"):
+            table.resolve(t)
+        with pytest.raises(MemsimError, match=f"trace row {first}:"):
+            table.resolve(t, narrow=True)
+        return
+    expected = [table.base(i) + (xv if isinstance(surfaces[i], Buffer) else ref_offset(layout, surfaces[i], xv, yv))
+                for i, xv, yv in zip(sid.tolist(), x.tolist(), y.tolist(), strict=True)]
+    assert table.resolve(t).tolist() == expected
+    assert table.resolve(t, narrow=True).tolist() == expected
+
+
 @pytest.mark.parametrize(
     "surface, x, y, nbytes, needle",
     [
