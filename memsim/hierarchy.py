@@ -151,8 +151,8 @@ class Hierarchy:
         value for every row (a scalar), which saves reading them row by row.
 
         Addresses are read as int64, or as int32 when given so (SurfaceTable.resolve(narrow=True) gives
-        them for surfaces below 2 GiB): the passes over the rows are bound by reading them, and int32
-        halves that. Other integer dtypes are widened to int64 first (a copy)."""
+        them for surfaces below 2 GiB): every pass over the rows reads each address, and int32 halves
+        those bytes. Other integer dtypes are widened to int64 first (a copy)."""
         addrs = np.asarray(addrs)
         n = addrs.shape[0]
         if addrs.dtype.kind not in "iu":

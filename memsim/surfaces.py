@@ -308,7 +308,7 @@ class SurfaceTable:
                 raise MemsimError(f"resolve: trace column '{col}' must be integers, got {getattr(trace, col).dtype}; "
                                   "build traces with Trace.from_columns")
         n = len(trace)
-        # (resolve_rows writes a row only once it is checked to lie inside its surface, so below end_address)
+        # (returned rows all lie inside their surfaces, so below end_address: a bad row raises below)
         small = narrow and self.end_address() <= 2**31 - 1
         out = np.zeros(n, dtype=np.int32 if small else np.int64)
         if n == 0:
