@@ -13,12 +13,7 @@ from memsim.errors import MemsimError
 from memsim.hierarchy import Hierarchy
 from tests.memsim.cache_model import ModelHierarchy
 from tests.memsim.test_hierarchy import assert_same
-from tests.memsim.test_lines_path import (
-    assert_same_state,
-    mixed_trace,
-    same_as_the_general_path,
-    same_with_int32_addresses,
-)
+from tests.memsim.test_lines_path import assert_same_state, mixed_trace, same_as_the_general_path
 
 
 def simulate(levels, cores, addrs, core, writes, nbytes, line_stream=True):
@@ -75,8 +70,7 @@ def test_random_hierarchies_same_as_the_general_path_and_the_model(seed, cores, 
     trace = (addrs, cores_of(rng, addrs.size, cores), writes, nbytes)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(H, "CORES_CHUNK_ROWS", chunk)  # many chunks and blocks, so every seam is crossed
-        rep = same_as_the_general_path(simulate, levels, cores, *trace)
-        same_with_int32_addresses(simulate, levels, cores, *trace)
+        rep = same_as_the_general_path(simulate, levels, cores, *trace, int32_too=True)
     assert_same(rep, ModelHierarchy(levels, cores).run(*trace))
 
 

@@ -36,28 +36,25 @@ def assert_same_state(a, b):
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
-def same_as_the_general_path(simulate, *args):
+def same_as_the_general_path(simulate, *args, int32_too=False):
     """The report of simulate(*args) (the line-stream path), checked against simulate(*args,
-    line_stream=False) (the general path alone): the same report and the same state."""
+    line_stream=False) (the general path alone): the same report and the same state. With ``int32_too``,
+    both paths again with the address array (the first int64 array among args) as int32: the same
+    again (the kernels are compiled for each address width)."""
     rep, state = simulate(*args)
     ref, ref_state = simulate(*args, line_stream=False)
     assert rep.to_dict() == ref.to_dict()
     assert_same_state(state, ref_state)
+    if int32_too:
+        at = next(i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype == np.int64)
+        narrow = list(args)
+        narrow[at] = args[at].astype(np.int32)
+        assert np.array_equal(narrow[at], args[at])
+        for line_stream in (True, False):
+            rep32, state32 = simulate(*narrow, line_stream=line_stream)
+            assert rep32.to_dict() == ref.to_dict()
+            assert_same_state(state32, ref_state)
     return rep
-
-
-def same_with_int32_addresses(simulate, *args):
-    """simulate(*args) with its address array (the first int64 array among args) as int32 too: the same
-    report and state, by the line-stream path and by the general path (each compiled for both widths)."""
-    at = next(i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype == np.int64)
-    narrow = list(args)
-    narrow[at] = args[at].astype(np.int32)
-    assert np.array_equal(narrow[at], args[at])
-    for line_stream in (True, False):
-        rep, state = simulate(*args, line_stream=line_stream)
-        rep32, state32 = simulate(*narrow, line_stream=line_stream)
-        assert rep32.to_dict() == rep.to_dict()
-        assert_same_state(state32, state)
 
 
 def random_levels(rng):
@@ -104,9 +101,8 @@ def test_random_hierarchies_same_as_the_general_path_and_the_model(seed, store_s
     rng = np.random.default_rng(seed)
     levels = random_levels(rng)
     trace = mixed_trace(rng, int(rng.integers(1, 20000)), store_share=store_share, cross_share=cross_share)
-    rep = same_as_the_general_path(simulate, levels, *trace)
+    rep = same_as_the_general_path(simulate, levels, *trace, int32_too=True)
     assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
-    same_with_int32_addresses(simulate, levels, *trace)
 
 
 @pytest.mark.parametrize("chunk_rows", [16, 21, 4096])
@@ -254,13 +250,11 @@ def test_two_levels_in_one_pass_same_as_the_general_path(ways, chunk_rows, monke
     rng = np.random.default_rng(w1 * 100 + w2)
     for cross, stores in ((0.0, 0.0), (0.001, 0.0), (0.0, 0.0005)):
         trace = mixed_trace(rng, 30000, store_share=stores, cross_share=cross)
-        rep = same_as_the_general_path(simulate, levels, *trace)
-        same_with_int32_addresses(simulate, levels, *trace)
+        rep = same_as_the_general_path(simulate, levels, *trace, int32_too=True)
         if stores == 0:
             one = 8 if cross == 0 else 12  # 12 B from byte 56 of a line crosses it
             t1 = (trace[0], 0, False, one)
-            same_as_the_general_path(simulate, levels, *t1)
-            same_with_int32_addresses(simulate, levels, *t1)
+            same_as_the_general_path(simulate, levels, *t1, int32_too=True)
         assert_same(rep, ModelHierarchy(levels, 1).run(*trace))
 
 
