@@ -30,8 +30,8 @@ P_AUX0 = 9  # morton: log2(tile width); block_linear: GOBs per block (stacked ve
 P_AUX1 = 10  # morton: log2(tile height); block_linear: 1 if the 64 B x 8 GOB swizzle applies, else 0
 P_FOOTPRINT = 11  # bytes the surface occupies from its base (padding included)
 P_UNITS_X = 12  # tiles (or blocks) per tile row (or block row)
-# log2 of P_UNIT_W and P_UNIT_H, or -1 where one is not a power of two: tiled images with both take shifts
-# and masks instead of integer divisions (tens of cycles each)
+# log2 of P_UNIT_W and P_UNIT_H, or -1 where one is not a power of two (never for morton): tiled and morton
+# images with both take shifts and masks instead of integer divisions (tens of cycles each)
 P_LOG_W = 13
 P_LOG_H = 14
 N_PARAMS = 15
@@ -149,12 +149,9 @@ def resolve_rows(params, surface, x, y, nbytes, out):
             bad = _buffer_run(p, x, y, nbytes, out, i, j)
         elif kind == KIND_LINEAR:
             bad = _image_run(p, x, y, nbytes, out, i, j, 0, 0, p[P_PITCH], p[P_TEXEL], p[P_TEXEL], False)
-        elif kind == KIND_TILED and p[P_LOG_W] >= 0 and p[P_LOG_H] >= 0:
+        elif (kind == KIND_TILED or kind == KIND_MORTON) and p[P_LOG_W] >= 0 and p[P_LOG_H] >= 0:
             bad = _image_run(p, x, y, nbytes, out, i, j, p[P_LOG_W], p[P_LOG_H], p[P_PITCH], p[P_UNIT_BYTES],
-                             p[P_TEXEL], False)
-        elif kind == KIND_MORTON:
-            bad = _image_run(p, x, y, nbytes, out, i, j, p[P_AUX0], p[P_AUX1], p[P_PITCH], p[P_UNIT_BYTES],
-                             p[P_TEXEL], True)
+                             p[P_TEXEL], kind == KIND_MORTON)
         else:
             bad = False
             for r in range(i, j):
