@@ -47,7 +47,7 @@ test: setup-zoo
 # Every generated kernel of the tiny twins (all policies) under oclgrind; CSV: .cache/oclgrind/report.csv.
 # Resumable: results are cached by kernel source in .cache/oclgrind/.
 check-kernels: setup
-	$(PY) -m kernels.runtime.oclgrind_sweep --workers 2
+	$(PY) -m smartmem_sim.oclgrind_sweep --workers 2
 
 # The paper's tables and figures (experiments/results/); reruns only what the sweep cache lacks.
 figures: setup-zoo

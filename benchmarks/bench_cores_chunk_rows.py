@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_memsim import L1, L2, TEXEL, texture_walk  # noqa: E402
 
-import memsim.hierarchy as H  # noqa: E402
-from memsim.cache import CacheLevel  # noqa: E402
+from smartmem_sim.memsim import hierarchy as H  # noqa: E402
+from smartmem_sim.memsim.cache import CacheLevel  # noqa: E402
 
 SIZES = (1 << 15, 1 << 16, 1 << 17, 1 << 18)
 

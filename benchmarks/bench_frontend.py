@@ -1,5 +1,5 @@
 """Front-end speed: export a full-size Swin-T-like model (224x224, dim 96, window 7) with torch's legacy
-exporter, then time compiler.frontend.load_model (fold shape logic, infer shapes, build the IR).
+exporter, then time smartmem_sim.compiler.frontend.load_model (fold shape logic, infer shapes, build the IR).
 
 Run: .venv/bin/python benchmarks/bench_frontend.py   (needs the [zoo] extra: torch)
 """
@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 import onnx  # noqa: E402
 import torch  # noqa: E402
 
-from compiler.analysis import summarize  # noqa: E402
-from compiler.frontend import load_model  # noqa: E402
+from smartmem_sim.compiler.analysis import summarize  # noqa: E402
+from smartmem_sim.compiler.frontend import load_model  # noqa: E402
 from tests.torch_models import SwinLike  # noqa: E402
 
 

@@ -45,10 +45,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
-from memsim.cache import CacheLevel
-from memsim.hierarchy import Hierarchy
-from memsim.surfaces import Image2D, ImageLayout, SurfaceTable
-from memsim.trace import Trace
+from smartmem_sim.memsim.cache import CacheLevel
+from smartmem_sim.memsim.hierarchy import Hierarchy
+from smartmem_sim.memsim.surfaces import Image2D, ImageLayout, SurfaceTable
+from smartmem_sim.memsim.trace import Trace
 
 L1 = dict(name="L1", size=4096, ways=4, line=64, per_core=True, write="read-only", write_allocate=False)
 L2 = dict(name="L2", size=262144, ways=16, line=64)

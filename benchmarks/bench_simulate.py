@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from compiler.costs import AnalyticalCost, SimulatedCost  # noqa: E402
-from compiler.pipeline import compile_model  # noqa: E402
-from compiler.search.problem import build_problem  # noqa: E402
-from compiler.search.solve import solve  # noqa: E402
+from smartmem_sim.compiler.costs import AnalyticalCost, SimulatedCost  # noqa: E402
+from smartmem_sim.compiler.pipeline import compile_model  # noqa: E402
+from smartmem_sim.compiler.search.problem import build_problem  # noqa: E402
+from smartmem_sim.compiler.search.solve import solve  # noqa: E402
 from smartmem_sim.simulate import ProgramSampler, cost_model, load_graph, simulate_plan  # noqa: E402
 from smartmem_sim.zoo import store  # noqa: E402
 

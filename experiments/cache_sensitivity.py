@@ -23,8 +23,7 @@ COLUMNS = ["model", "size", "level", "factor", "level_bytes", "policy", "ms", "l
 
 
 def level_sizes(device: str) -> dict[str, int]:
-    import memsim
-
+    from smartmem_sim import memsim
     return {lv.name: int(lv.size) for lv in memsim.load_profile(device).levels}
 
 

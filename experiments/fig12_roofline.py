@@ -1,7 +1,7 @@
 """Fig 12 of the paper: a roofline. For every model and policy, arithmetic intensity (MACs of one inference,
-compiler.analysis.counts.macs, over the DRAM bytes the simulation moved) against attained throughput (MACs
+smartmem_sim.compiler.analysis.counts.macs, over the DRAM bytes the simulation moved) against attained throughput (MACs
 over simulated seconds), under the device profile's roofs: peak compute = ALU lanes x clock (FMA/s,
-compiler/costs/execution.toml) and DRAM bandwidth (memsim profile), plus the texture-L1 roof (all cores'
+smartmem_sim/compiler/costs/execution.toml) and DRAM bandwidth (memsim profile), plus the texture-L1 roof (all cores'
 L1 bandwidth). The paper's Adreno 740 roofs (2.0 TMAC/s, 55 GB/s DRAM, 511 GB/s texture) are drawn beside ours.
 
 Writes ``fig12_roofline.csv`` and ``.png`` under experiments/results/fig12/.
@@ -24,7 +24,7 @@ COLUMNS = ["model", "size", "policy", "macs", "dram_bytes", "seconds", "intensit
 
 def roofs(device: str) -> dict[str, float]:
     """Peak compute (MAC/s), DRAM and texture-L1 bandwidth (B/s) of a device profile."""
-    from compiler.costs import load_device
+    from smartmem_sim.compiler.costs import load_device
 
     dev = load_device(device)
     prof = dev.profile
@@ -35,7 +35,7 @@ def roofs(device: str) -> dict[str, float]:
 
 
 def model_macs(name: str, tiny: bool) -> int:
-    from compiler.analysis.counts import macs
+    from smartmem_sim.compiler.analysis.counts import macs
     from smartmem_sim.simulate import load_graph
 
     return int(macs(load_graph(name, tiny))["total"])

@@ -1,6 +1,6 @@
 """Fig 8/9 of the paper (ablation over DNNFusion): the speedup each SmartMem step adds, simulated.
 
-Steps (compiler/pipeline.py policies; each adds one thing to the one before):
+Steps (smartmem_sim/compiler/pipeline.py policies; each adds one thing to the one before):
 1. ``fusion`` (DNNFusion-like baseline): element-wise fusion, free views where the default layout allows,
    other layout operators copied, default layouts;
 2. ``smartmem-elim``: + classification, edge rules and elimination of layout operators into index maps

@@ -58,7 +58,7 @@ def geomean(xs) -> float:
 
 def compare(name: str, tiny: bool, device: str, candidates: int) -> dict:
     """One network: both plans simulated with the shared cost model of ``device``."""
-    from compiler.pipeline import compile_model
+    from smartmem_sim.compiler.pipeline import compile_model
     from smartmem_sim.simulate import DEFAULT_STORAGE, cost_model, load_graph, simulate_plan
     from smartmem_sim.zoo import store
 

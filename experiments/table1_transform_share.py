@@ -24,13 +24,13 @@ COLUMNS = ["model", "size", "naive_ms", "transform_pct", "implicit_pct", "explic
 
 
 def is_implicit(step_id: str) -> bool:
-    """A conversion copy inserted by the layout pass (compiler/passes/layouts.py names them copy_T@LAYOUT)."""
+    """A conversion copy inserted by the layout pass (smartmem_sim/compiler/passes/layouts.py names them copy_T@LAYOUT)."""
     return step_id.startswith("copy_") and "@" in step_id
 
 
 def share_row(record: dict, paper_row: dict | None) -> dict:
     """One table row from a `naive` sweep record (per_kernel seconds) and the paper's row (or None)."""
-    from compiler.plan import COPY
+    from smartmem_sim.layout.plan import COPY
 
     total = record["seconds"]
     implicit = [k for k in record["per_kernel"] if k["op_type"] == COPY and is_implicit(k["step"])]

@@ -2,10 +2,10 @@
 18 zoo networks at full size, next to the paper's numbers.
 
 Counts (definitions):
-* ``graph``: nodes of the cleaned ONNX graph (compiler.frontend.load_model: shape logic folded,
+* ``graph``: nodes of the cleaned ONNX graph (smartmem_sim.compiler.frontend.load_model: shape logic folded,
   Constant/Identity/Dropout removed); ``layout_ops``: its layout-transformation operators
-  (compiler.analysis.counts.is_layout_transform);
-* ``naive`` / ``fusion`` / ``smartmem``: kernels in the policy's Plan (compiler.pipeline.compile_model),
+  (smartmem_sim.compiler.analysis.counts.is_layout_transform);
+* ``naive`` / ``fusion`` / ``smartmem``: kernels in the policy's Plan (smartmem_sim.compiler.pipeline.compile_model),
   i.e. steps, with the COPY steps among them in ``*_copies`` (layout operators executed, implicit
   conversions, extra layout copies, materialized outputs);
 * ``paper_*``: the paper's Table 7 (ops in graph, after DNNFusion, after SmartMem), where known.
@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from compiler.analysis.counts import layout_transforms  # noqa: E402
-from compiler.frontend import load_model  # noqa: E402
-from compiler.pipeline import compile_model  # noqa: E402
+from smartmem_sim.compiler.analysis.counts import layout_transforms  # noqa: E402
+from smartmem_sim.compiler.frontend import load_model  # noqa: E402
+from smartmem_sim.compiler.pipeline import compile_model  # noqa: E402
 
 # The paper's Table 7 columns; `search` makes smartmem's moves (same kernel count), only layouts differ.
 TABLE7_POLICIES = ("naive", "fusion", "smartmem")

@@ -1,28 +1,28 @@
-"""memsim: a simulator of 2.5D texture memory (image2d + buffers, per-core texture L1, shared L2, DRAM).
+"""`import memsim` for scripts and notebooks: the simulator lives in :mod:`smartmem_sim.memsim`.
 
-It knows nothing of DNNs and imports nothing from the other packages of this project. Typical use::
-
-    import memsim
-    profile = memsim.load_profile("adreno740")
-    table = memsim.SurfaceTable([memsim.Image2D(512, 512, "fp16")], profile.image_layout)
-    report = profile.hierarchy().simulate(trace, table)   # trace: memsim.Trace
-    print(report.table())
-
-or, for plain byte addresses, ``memsim.simulate_addresses(addrs, levels=[{"size": ..., "ways": ..., "line": ...}])``.
+The top-level name is the very same module object (not a copy), and ``memsim.<sub>`` imports resolve to
+``smartmem_sim.memsim.<sub>``, so classes and errors are the same ones whichever name a user imports.
 """
-from memsim.addresses import simulate_addresses
-from memsim.cache import CacheLevel
-from memsim.errors import MemsimError
-from memsim.hierarchy import Hierarchy
-from memsim.profiles import DeviceProfile, list_profiles, load_profile
-from memsim.report import LevelStats, Report
-from memsim.study import run_study
-from memsim.surfaces import Buffer, Image2D, ImageLayout, SurfaceTable
-from memsim.timing import DramSpec
-from memsim.trace import Trace
+import importlib
+import importlib.abc
+import importlib.util
+import sys
 
-__all__ = [
-    "Buffer", "CacheLevel", "DeviceProfile", "DramSpec", "Hierarchy", "Image2D", "ImageLayout", "LevelStats",
-    "MemsimError", "Report", "SurfaceTable", "Trace", "list_profiles", "load_profile", "run_study",
-    "simulate_addresses",
-]
+from smartmem_sim import memsim as _memsim
+
+
+class _Submodules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path=None, target=None):
+        if name.startswith(__name__ + "."):
+            return importlib.util.spec_from_loader(name, self)
+        return None
+
+    def create_module(self, spec):
+        return importlib.import_module("smartmem_sim." + spec.name)
+
+    def exec_module(self, module):
+        pass
+
+
+sys.meta_path.insert(0, _Submodules())
+sys.modules[__name__] = _memsim

@@ -9,10 +9,10 @@ class UserError(ValueError):
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Every package's bad-input exception. Imported lazily so `smartmem --help` stays fast."""
     types: list[type[BaseException]] = [UserError]
-    from memsim.errors import MemsimError
+    from smartmem_sim.memsim.errors import MemsimError
 
     types.append(MemsimError)
-    for mod, name in (("compiler.errors", "CompilerError"), ("kernels.errors", "KernelError")):
+    for mod, name in (("smartmem_sim.compiler.errors", "CompilerError"), ("smartmem_sim.kernels.errors", "KernelError")):
         try:
             module = __import__(mod, fromlist=[name])
         except ImportError:

@@ -4,9 +4,9 @@
     result = simulate_model("swin", "adreno740", "smartmem")     # a zoo name, an .onnx path or a Graph
     result.seconds, result.dram_bytes, result.transform_seconds, result.kernels[0]
 
-The cost oracle is compiler.costs.SimulatedCost fed by :class:`ProgramSampler`, which turns a plan step into
+The cost oracle is smartmem_sim.compiler.costs.SimulatedCost fed by :class:`ProgramSampler`, which turns a plan step into
 the access programs of kernels/ and samples their traces (whole kernels when small, windows of
-work-groups otherwise; the error bound is in compiler/costs/simulated.py). One cost model per device is
+work-groups otherwise; the error bound is in smartmem_sim/compiler/costs/simulated.py). One cost model per device is
 shared by all policies of a run (``cost_model(device)``), so identical kernels are simulated once.
 """
 from __future__ import annotations
@@ -22,17 +22,17 @@ from typing import Any
 import numpy as np
 from onnx import numpy_helper
 
-import memsim
-from compiler.cost import CostModel, KernelCost, step_signature
-from compiler.costs import Device, KernelSample, SimulatedCost, load_device
-from compiler.ir import Graph, is_stripped_initializer
-from compiler.layout.expr import Var, substitute
-from compiler.layout.image import ImageLayout
-from compiler.plan import Plan, Step
-from kernels.ops.builder import build_program
-from kernels.ops.program import AccessProgram, Let, check_texel_reuse
-from kernels.trace.generate import ELEM_BYTES, ItemAccesses, item_accesses, schedule
+from smartmem_sim import memsim
+from smartmem_sim.compiler.cost import CostModel, KernelCost, step_signature
+from smartmem_sim.compiler.costs import Device, KernelSample, SimulatedCost, load_device
+from smartmem_sim.compiler.ir import Graph, is_stripped_initializer
 from smartmem_sim.errors import UserError
+from smartmem_sim.kernels.ops.builder import build_program
+from smartmem_sim.kernels.ops.program import AccessProgram, Let, check_texel_reuse
+from smartmem_sim.kernels.trace.generate import ELEM_BYTES, ItemAccesses, item_accesses, schedule
+from smartmem_sim.layout.expr import Var, substitute
+from smartmem_sim.layout.image import ImageLayout
+from smartmem_sim.layout.plan import Plan, Step
 
 DEFAULT_STORAGE = "fp16"  # the paper runs fp16 on phones
 
@@ -73,7 +73,7 @@ def cut_program(prog: AccessProgram, max_points: int) -> tuple[AccessProgram, fl
     falls back on this one. Used where even one row of a
     work-group's work-items is over the sampler's budget (statistics over a whole image, a reduction over
     millions of elements): memory and time stay bounded, at the cost of assuming that the first
-    iterations miss as often as the rest (module docstring of compiler/costs/simulated.py)."""
+    iterations miss as often as the rest (module docstring of smartmem_sim/compiler/costs/simulated.py)."""
     full = _points(prog)
     if full <= max_points:
         return prog, 1.0
@@ -149,7 +149,7 @@ def _step_memo(key: tuple, flavour: bool) -> dict:
 
 
 class ProgramSampler:
-    """compiler.costs.KernelSampler over kernels/. A window is a rectangle of work-items in the order the
+    """smartmem_sim.compiler.costs.KernelSampler over kernels/. A window is a rectangle of work-items in the order the
     trace schedule issues them: runs of consecutive work-groups (row-major over the grid of groups, dealt
     to cores round-robin), or, when one round of work-groups over the cores is already over the budget,
     the first rows of work-items of up to ``cores`` neighbouring work-groups (their first waves). Windows
@@ -158,7 +158,7 @@ class ProgramSampler:
     iterations (:func:`cut_program`) and the counts scaled back by the share of accesses kept.
 
     ``texel_reuse``: trace the kernels as built with or without per-lane texel registers
-    (kernels/ops/program.py); :meth:`for_device` takes the device's choice from compiler/costs/execution.toml."""
+    (smartmem_sim/kernels/ops/program.py); :meth:`for_device` takes the device's choice from smartmem_sim/compiler/costs/execution.toml."""
 
     def __init__(self, texel_reuse: bool = True):
         check_texel_reuse(texel_reuse)
@@ -166,7 +166,7 @@ class ProgramSampler:
 
     @classmethod
     def for_device(cls, device: str | Device) -> ProgramSampler:
-        """The sampler of the kernels a device runs (its ``texel_reuse`` in compiler/costs/execution.toml)."""
+        """The sampler of the kernels a device runs (its ``texel_reuse`` in smartmem_sim/compiler/costs/execution.toml)."""
         return cls((device if isinstance(device, Device) else load_device(device)).texel_reuse)
 
     def sample(self, plan: Plan, step: Step, cores: int, wave_size: int, row_budget: int,
@@ -265,7 +265,7 @@ class ProgramSampler:
         accesses (_accesses) are ``acc``."""
         lx, ly = prog.local_size
         sub_w, sub_h = rect[2], rect[3]
-        # issue step of every work-item, as kernels.trace.generate.schedule computes it
+        # issue step of every work-item, as smartmem_sim.kernels.trace.generate.schedule computes it
         ids = np.arange(sub_w * sub_h)
         gx, gy = ids % sub_w, ids // sub_w
         group = (gy // ly) * (sub_w // lx) + gx // lx
@@ -397,7 +397,7 @@ def load_graph(model: str | Path | Graph, tiny: bool = False, dims: Mapping[str,
     """A Graph from a Graph, a zoo network name, or an .onnx path (weights may be stripped).
 
     ``batch`` > 1 asks the zoo for the network at that batch size (zoo networks only)."""
-    from compiler.frontend import load_model
+    from smartmem_sim.compiler.frontend import load_model
 
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise UserError(f"batch must be a positive integer, got {batch!r}")
@@ -431,7 +431,7 @@ SEARCH_CANDIDATES = 2  # layouts per tensor the simulator-priced search tries (s
 def compile_for(graph: Graph, policy: str, device: str = "adreno740", storage: str = DEFAULT_STORAGE,
                 cost: CostModel | None = None, search_candidates: int = SEARCH_CANDIDATES) -> Plan:
     """compile_model; the ``search`` policy asks ``cost`` (default: the device's memsim-backed model)."""
-    from compiler.pipeline import compile_model
+    from smartmem_sim.compiler.pipeline import compile_model
 
     if policy == "search":
         return compile_model(graph, policy, storage, cost=cost if cost is not None else cost_model(device),

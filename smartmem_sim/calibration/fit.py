@@ -17,7 +17,7 @@ Units: footprints and strides in bytes, latencies in ns (any unit works: fits ar
   and miss plateaus; g = s / f (geometric mean over strides with 0.05 < f < 0.9).
 - :func:`fit_line`: least squares t = intercept + bytes / bandwidth (streams of several lengths).
 - :func:`fit_parallelism`: memsim's estimate is bound + latency_sum / memory_parallelism
-  (memsim/timing.py); given per-kernel bound and latency-sum cycles from the simulator and measured
+  (smartmem_sim/memsim/timing.py); given per-kernel bound and latency-sum cycles from the simulator and measured
   cycles, choose the memory_parallelism minimising the squared log error (1-D grid + golden section).
 """
 from __future__ import annotations

@@ -23,10 +23,10 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from kernels.microbench import bench
-from kernels.runtime.device import DeviceHandle
-from memsim import DeviceProfile
 from smartmem_sim.calibration import fit
+from smartmem_sim.kernels.microbench import bench
+from smartmem_sim.kernels.runtime.device import DeviceHandle
+from smartmem_sim.memsim import DeviceProfile
 
 PHASE_SHARES = {"capacity": 0.35, "line": 0.1, "sector": 0.1, "image": 0.2, "streams": 0.2, "launch": 0.05}
 MIN_FOOTPRINT = 4096

@@ -3,7 +3,7 @@
 
 Every measured step is simulated once (terms.py: the per-kernel terms that do not depend on the timing
 parameters) and timing_fit.fit chooses memory_parallelism with the profile's [occupancy] values and the
-launch overhead held fixed, so the fit is the formula memsim/timing.py applies. The complete fit of all
+launch overhead held fixed, so the fit is the formula smartmem_sim/memsim/timing.py applies. The complete fit of all
 four device-wide parameters, with held-out models, is smartmem_sim/calibration/refit.py; run it on the
 rows of `smartmem validate --csv` (the refit also reports which parameters the data pin down).
 """
@@ -14,17 +14,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from compiler.costs.device import Device
 from smartmem_sim.calibration import timing_fit as F
+from smartmem_sim.compiler.costs.device import Device
 
 
 def fit_on_models(handle, device: Device, models: Sequence[tuple[str, bool]], policies: Sequence[str],
                   storage: str, repeat: int, log=print) -> tuple[float, float, int]:
     """(memory_parallelism, rms log error, steps used) from steps of ``models`` ((name, tiny) pairs)."""
-    from compiler.costs import SimulatedCost
     from smartmem_sim.calibration.refit import shipped_params
     from smartmem_sim.calibration.terms import extract
     from smartmem_sim.calibration.validate import measure_model
+    from smartmem_sim.compiler.costs import SimulatedCost
     from smartmem_sim.simulate import ProgramSampler
 
     cost = SimulatedCost(device, ProgramSampler())

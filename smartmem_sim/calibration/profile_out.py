@@ -5,7 +5,7 @@ Every fitted number's source reads "calibrated: <benchmark>, <date>, <device>"; 
 not measure keeps the base profile's value and says so ("guess (base profile ...)" when the base marked it
 a guess, so memsim's ``guesses()`` still lists it).
 
-Mapping (memsim/timing.py sums ``accesses_k * latency_k`` over the levels a request passes, so level
+Mapping (smartmem_sim/memsim/timing.py sums ``accesses_k * latency_k`` over the levels a request passes, so level
 latencies are *increments*):
 - cores: CL_DEVICE_MAX_COMPUTE_UNITS; clock_hz: CL_DEVICE_MAX_CLOCK_FREQUENCY;
 - level k size: the k-th capacity knee, rounded to the nearest ways * line * 2^j (memsim needs a
@@ -22,10 +22,10 @@ import math
 import tomllib
 from datetime import date
 
-from memsim import DeviceProfile
-from memsim.profiles import profile_from_dict
 from smartmem_sim.calibration.measure import Calibration
 from smartmem_sim.errors import UserError
+from smartmem_sim.memsim import DeviceProfile
+from smartmem_sim.memsim.profiles import profile_from_dict
 
 LEVEL_KEYS = ("size", "ways", "line", "sector", "policy", "seed", "per_core", "write", "write_allocate",
               "latency_cycles", "bandwidth_bytes_per_cycle", "energy_pj_per_byte")
@@ -45,7 +45,7 @@ def _base_src(base: DeviceProfile, key: str) -> str:
 
 def build_profile(cal: Calibration, base: DeviceProfile, name: str, mp: tuple[float, str] | None = None,
                   day: str | None = None) -> dict:
-    """The calibrated profile as a dict in the TOML's shape (see memsim/profiles.py)."""
+    """The calibrated profile as a dict in the TOML's shape (see smartmem_sim/memsim/profiles.py)."""
     day = day or date.today().isoformat()
     tag = f"{day}, {cal.device_label}"
     v = cal.values
@@ -171,12 +171,12 @@ def to_toml(profile: dict, header: str) -> str:
 
 def execution_toml(name: str, wave_size: int, alu_lanes: float, launch_s: float, base_name: str,
                    day: str, device_label: str) -> str:
-    """A [devices.NAME] table in the shape of compiler/costs/execution.toml (launch overhead measured)."""
+    """A [devices.NAME] table in the shape of smartmem_sim/compiler/costs/execution.toml (launch overhead measured)."""
     return "\n".join([
-        "# Execution table of the calibrated profile (compiler/costs/execution.toml shape); add it there to use",
+        "# Execution table of the calibrated profile (smartmem_sim/compiler/costs/execution.toml shape); add it there to use",
         "# the profile by name in compile/compare/simulate.",
         f"[devices.{name}]", f"wave_size = {wave_size}", f"alu_lanes = {alu_lanes:g}",
         f"launch_overhead_s = {launch_s:.4g}", f"[devices.{name}.source]",
-        f'wave_size = "base {base_name} (compiler/costs/execution.toml), not calibrated"',
-        f'alu_lanes = "base {base_name} (compiler/costs/execution.toml), not calibrated"',
+        f'wave_size = "base {base_name} (smartmem_sim/compiler/costs/execution.toml), not calibrated"',
+        f'alu_lanes = "base {base_name} (smartmem_sim/compiler/costs/execution.toml), not calibrated"',
         f'launch_overhead_s = "calibrated: median empty-kernel device time, {day}, {device_label}"', ""])

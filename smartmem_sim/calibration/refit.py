@@ -49,9 +49,9 @@ def terms_key(csv_path: str, profile_file: Path) -> str:
 def load_terms(csv_path: str, profile: str, out: Path, texel_reuse: bool, log=print) -> list[T.StepTerms]:
     """Terms of every row under ``profile`` (kernels traced with or without texel registers), from
     OUT/terms.csv when it was made from the same inputs."""
-    import memsim
-    from compiler.costs import SimulatedCost
+    from smartmem_sim import memsim
     from smartmem_sim.atomic import write_text
+    from smartmem_sim.compiler.costs import SimulatedCost
     from smartmem_sim.simulate import ProgramSampler
 
     key = terms_key(csv_path, memsim.profiles.profile_path(profile)) + ("" if texel_reuse else "-noreuse")
@@ -132,7 +132,7 @@ HEADER = f"{'':34s} {'steps':>6s} {'+-10%':>7s} {'+-25%':>7s} {'med|e|':>8s} {'r
 def run(csv_path: str, profile: str, train: list[str], out: Path, texel_reuse: bool | None = None,
         log=print) -> dict:
     """The whole refit (module docstring); returns the fitted parameters and scores. ``texel_reuse``: how
-    the measured kernels were built (None: the device table's choice, compiler/costs/execution.toml)."""
+    the measured kernels were built (None: the device table's choice, smartmem_sim/compiler/costs/execution.toml)."""
     from smartmem_sim.atomic import write_text
 
     device = V.device_for(profile)
@@ -203,9 +203,9 @@ def run(csv_path: str, profile: str, train: list[str], out: Path, texel_reuse: b
 
 def _write_profile(profile: str, prof, device, p: F.TimingParams, train, csv_path, out: Path,
                    ident: dict[str, str]) -> None:
-    from memsim.profiles import profile_path
     from smartmem_sim.atomic import write_text
     from smartmem_sim.calibration.profile_out import to_toml
+    from smartmem_sim.memsim.profiles import profile_path
 
     data = tomllib.loads(profile_path(profile).read_text())
     name = f"{prof.name}_refit"
@@ -225,7 +225,7 @@ def _write_profile(profile: str, prof, device, p: F.TimingParams, train, csv_pat
         f"texel_reuse = {'true' if getattr(device, 'texel_reuse', True) else 'false'}", f"[devices.{name}.source]",
         f'wave_size = "base {prof.name}, not calibrated"', f'alu_lanes = "base {prof.name}, not calibrated"',
         f'launch_overhead_s = "{why}; {ident["launch_overhead_us"]} (us)"',
-        f'texel_reuse = "base {prof.name} (compiler/costs/execution.toml)"', ""]))
+        f'texel_reuse = "base {prof.name} (smartmem_sim/compiler/costs/execution.toml)"', ""]))
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:

@@ -2,8 +2,8 @@
 
 The simulator's counts (hits, misses, bytes per level) depend on a profile's cache geometry, latencies and
 bandwidths, but not on the timing parameters calibration fits (memory_parallelism, reads in flight per
-work-item, issue rate, launch overhead; memsim/timing.py). So every measured step of a validate CSV is
-simulated once under the profile (compiler.costs.SimulatedCost.terms) and its kernels' terms are written
+work-item, issue rate, launch overhead; smartmem_sim/memsim/timing.py). So every measured step of a validate CSV is
+simulated once under the profile (smartmem_sim.compiler.costs.SimulatedCost.terms) and its kernels' terms are written
 to a CSV; smartmem_sim/calibration/timing_fit.py then recombines them under trial parameters in
 milliseconds.
 
@@ -21,7 +21,7 @@ import time
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
-from compiler.costs import KernelTerms, SimulatedCost
+from smartmem_sim.compiler.costs import KernelTerms, SimulatedCost
 from smartmem_sim.errors import UserError
 
 TERM_FIELDS = [f.name for f in fields(KernelTerms)]
@@ -34,7 +34,7 @@ def step_constants(plan, step) -> dict:
     """Weight values some kernels need at generation time (as smartmem_sim.simulate does)."""
     from onnx import numpy_helper
 
-    from compiler.frontend.weights import is_stripped_initializer
+    from smartmem_sim.compiler.frontend.weights import is_stripped_initializer
 
     names = {op.tensor for op in step.inputs if op is not None}
     return {n: numpy_helper.to_array(plan.weights[n]) for n in names
@@ -52,8 +52,8 @@ def source_hash(sources) -> str:
 
 def kernel_hash(plan, step, texel_reuse: bool = True) -> str:
     """:func:`source_hash` of the kernels the current code generates for ``step`` (built with or without
-    texel registers: kernels/ops/program.py)."""
-    from kernels.library import step_kernels
+    texel registers: smartmem_sim/kernels/ops/program.py)."""
+    from smartmem_sim.kernels.library import step_kernels
 
     return source_hash(k.source for k in step_kernels(plan, step, step_constants(plan, step),
                                                       texel_reuse=texel_reuse))

@@ -1,7 +1,7 @@
 """Fit memsim's device-wide timing parameters to measured kernel times, and score them on held-out models.
 
-The model is memsim/timing.py's formula applied to each kernel's parameter-free terms
-(compiler.costs.KernelTerms, written by smartmem_sim/calibration/terms.py)::
+The model is smartmem_sim/memsim/timing.py's formula applied to each kernel's parameter-free terms
+(smartmem_sim.compiler.costs.KernelTerms, written by smartmem_sim/calibration/terms.py)::
 
     issue      = issued_accesses / (active_cores * accesses_per_core_per_cycle)
     in_flight  = min(memory_parallelism, min(work_items, cores * max_items_per_core) * reads_in_flight_per_item)
@@ -69,7 +69,7 @@ class Kernels:
 
 def predict_us(k: Kernels, p: TimingParams, cores: int, clock_hz: float, max_items_per_core: float) -> np.ndarray:
     """Predicted microseconds per step (module docstring)."""
-    from memsim.timing import Occupancy, cycles_from_terms, in_flight_requests
+    from smartmem_sim.memsim.timing import Occupancy, cycles_from_terms, in_flight_requests
 
     issue = k.issued_accesses / (np.maximum(k.active_cores, 1.0) * p.accesses_per_core_per_cycle)
     occ = Occupancy(max_items_per_core=min(max_items_per_core, 1e300), reads_in_flight_per_item=p.reads_in_flight_per_item,

@@ -4,7 +4,7 @@ memsim's prediction under a profile.
 The matrix: zoo models (tiny twins and full-size networks; "sizes") x policies (naive, fusion, smartmem:
 the same operators in different layouts, with or without the layout copies; "layouts"). Every plan step
 (one operator, with its fused epilogue) is one row: measured = the device time of its kernels (OpenCL
-profiling, median over ``repeat`` runs of the plan), predicted = compiler.costs.SimulatedCost under the
+profiling, median over ``repeat`` runs of the plan), predicted = smartmem_sim.compiler.costs.SimulatedCost under the
 profile (the cost oracle the compiler uses, sampled traces of the very kernels that ran).
 
 Per op type the report gives the share of kernels within +-10% and Spearman's rho of predicted vs measured;
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler.costs import SimulatedCost
-from compiler.costs.device import Device, load_device
 from smartmem_sim.calibration import stats
 from smartmem_sim.calibration.terms import kernel_hash, source_hash
+from smartmem_sim.compiler.costs import SimulatedCost
+from smartmem_sim.compiler.costs.device import Device, load_device
 from smartmem_sim.errors import UserError
 
 POLICIES = ("naive", "fusion", "smartmem")
@@ -55,9 +55,8 @@ class KernelRow:
 
 def device_for(profile_path: str, execution: dict | None = None, base: str | None = None) -> Device:
     """A cost-model Device from a profile file; launch overhead, wave size and ALU lanes from
-    ``execution`` (keys as compiler/costs/execution.toml) or from the base device's table."""
-    import memsim
-
+    ``execution`` (keys as smartmem_sim/compiler/costs/execution.toml) or from the base device's table."""
+    from smartmem_sim import memsim
     try:
         profile = memsim.load_profile(profile_path)
     except memsim.MemsimError as exc:
@@ -95,9 +94,9 @@ def _layout_names(plan, step) -> str:
 
 
 def _graph(model: str, tiny: bool, seed: int):
-    from compiler.frontend.load import load_model
-    from compiler.frontend.weights import materialize_weights
     from smartmem_sim import zoo
+    from smartmem_sim.compiler.frontend.load import load_model
+    from smartmem_sim.compiler.frontend.weights import materialize_weights
 
     if model not in zoo.list_models():
         raise UserError(f"--models: '{model}' is not a zoo network ({', '.join(zoo.list_models())})")
@@ -109,8 +108,8 @@ def _graph(model: str, tiny: bool, seed: int):
 def _plan(graph, policy: str, storage: str, image_max: tuple[int, int]):
     from types import SimpleNamespace
 
-    from compiler.pipeline import compile_model
-    from kernels.execute import fit_to_device
+    from smartmem_sim.compiler.pipeline import compile_model
+    from smartmem_sim.kernels.execute import fit_to_device
 
     limits = SimpleNamespace(info=SimpleNamespace(image2d_max_width=image_max[0], image2d_max_height=image_max[1]))
     return fit_to_device(compile_model(graph, policy, storage=storage), limits)[0]
@@ -119,7 +118,7 @@ def _plan(graph, policy: str, storage: str, image_max: tuple[int, int]):
 def measure_model(model: str, tiny: bool, policies: Sequence[str], storage: str, handle, repeat: int,
                   seed: int = 0, log=print) -> list[KernelRow]:
     """Every step of ``model`` under each policy, measured on ``handle`` (predicted_us left nan)."""
-    from kernels.execute import execute, random_inputs
+    from smartmem_sim.kernels.execute import execute, random_inputs
 
     label, graph = _graph(model, tiny, seed)
     feeds = random_inputs(graph, seed)

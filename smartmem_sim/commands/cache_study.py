@@ -74,7 +74,7 @@ def _commit() -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from memsim.study import PATTERNS, WalkConfig, run_study
+    from smartmem_sim.memsim.study import PATTERNS, WalkConfig, run_study
 
     width = _positive("--width", args.width)
     height = _positive("--height", args.height)
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from memsim.profiles import load_profile
+    from smartmem_sim.memsim.profiles import load_profile
 
     profile = load_profile(args.device)
     total = len(patterns) * len(layouts)

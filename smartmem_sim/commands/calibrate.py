@@ -59,14 +59,14 @@ def default_base(info) -> str:
         return "h100_opencl"
     if "CPU" in info.device_type:
         return "pocl_cpu"
-    raise UserError(f"no default base profile for '{info.label}'; pass --base NAME (one of memsim/devices)")
+    raise UserError(f"no default base profile for '{info.label}'; pass --base NAME (one of smartmem_sim/memsim/devices)")
 
 
 def run(args) -> int:
-    import memsim
-    from kernels.runtime.device import select_device
+    from smartmem_sim import memsim
     from smartmem_sim.atomic import write_text
     from smartmem_sim.calibration import measure, profile_out
+    from smartmem_sim.kernels.runtime.device import select_device
 
     budget = _number(args.budget_s, "--budget-s", 1.0)
     max_steps = _number(args.max_steps, "--max-steps", 1024, int)
@@ -87,9 +87,9 @@ def run(args) -> int:
     mp = None
     train = parse_models(args.train_models)
     if train:
-        from compiler.costs.device import Device
         from smartmem_sim.calibration.parallelism import fit_on_models
         from smartmem_sim.calibration.validate import device_for
+        from smartmem_sim.compiler.costs.device import Device
 
         draft = profile_out.build_profile(cal, base, name, None, day)
         tmp = out.with_suffix(".draft.toml")
@@ -127,6 +127,6 @@ def run(args) -> int:
 
 
 def _base_execution(name: str):
-    from compiler.costs.device import load_device
+    from smartmem_sim.compiler.costs.device import load_device
 
     return load_device(name)

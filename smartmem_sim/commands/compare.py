@@ -18,7 +18,7 @@ from pathlib import Path
 
 from smartmem_sim.errors import UserError
 
-POLICIES = ("naive", "fusion", "smartmem", "search")  # == compiler.pipeline.POLICIES (--help stays fast)
+POLICIES = ("naive", "fusion", "smartmem", "search")  # == smartmem_sim.compiler.pipeline.POLICIES (--help stays fast)
 TOP = 10
 
 

@@ -1,7 +1,7 @@
 """`smartmem compile MODEL --device DEV --policy P -o plan.json`: compile a model (a zoo name or an .onnx file)
 under a policy and write the plan as JSON (kernels with their launch shapes, stored tensors with their
 layouts, edge decisions, the predicted cost of every kernel on DEV from the simulator) and, beside it, the
-optimized ONNX (plan.onnx: the graph after elimination, see compiler.frontend.export_model)."""
+optimized ONNX (plan.onnx: the graph after elimination, see smartmem_sim.compiler.frontend.export_model)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from smartmem_sim.errors import UserError
 
-POLICY_CHOICES = ("naive", "fusion", "smartmem", "search")  # == compiler.pipeline.POLICIES (--help stays fast)
+POLICY_CHOICES = ("naive", "fusion", "smartmem", "search")  # == smartmem_sim.compiler.pipeline.POLICIES (--help stays fast)
 
 
 def register(subparsers) -> None:
@@ -45,9 +45,9 @@ def plan_document(plan, result, kernels) -> dict:
 def run(args) -> int:
     from onnx import numpy_helper
 
-    from compiler.ir import is_stripped_initializer
-    from kernels.library import step_kernels
     from smartmem_sim.atomic import atomic_path
+    from smartmem_sim.compiler.ir import is_stripped_initializer
+    from smartmem_sim.kernels.library import step_kernels
     from smartmem_sim.simulate import compile_for, cost_model, load_graph, simulate_plan
 
     out = Path(args.output)
@@ -82,8 +82,8 @@ def _write_onnx(graph, plan, path: Path) -> None:
     holds the maps."""
     import onnx
 
-    from compiler.frontend import export_model
     from smartmem_sim.atomic import atomic_path
+    from smartmem_sim.compiler.frontend import export_model
 
     model = export_model(graph)
     absorbed = sorted({n for s in plan.steps for op in list(s.inputs) + [o for e in s.epilogue for o in e.operands]

@@ -1,6 +1,6 @@
 """`smartmem devices [--json]`: every OpenCL platform and device, and whether it can run our kernels.
 
-Each device builds and runs the image probe kernel (kernels.runtime.device); the table shows the
+Each device builds and runs the image probe kernel (smartmem_sim.kernels.runtime.device); the table shows the
 result, image support, the largest image2d, and fp16: half *images* (CL_HALF_FLOAT storage, what
 fp16 models use) and cl_khr_fp16 (half arithmetic, which no device we have offers).
 Exit status 0 when at least one device works, 1 when none does (the table says why).
@@ -34,8 +34,8 @@ def _rows(results) -> list[list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kernels.runtime.device import INSTALL_HINT, probe_all
-    from kernels.runtime.oclgrind import find_oclgrind_icd
+    from smartmem_sim.kernels.runtime.device import INSTALL_HINT, probe_all
+    from smartmem_sim.kernels.runtime.oclgrind import find_oclgrind_icd
 
     results = probe_all()
     icd = find_oclgrind_icd()
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"no OpenCL platform found. {INSTALL_HINT}")
         listed = any("oclgrind" in r.platform_name.lower() for r in results)
         print(f"oclgrind ICD: {icd or 'not installed (apt-get install oclgrind)'}"
-              + (" (kernels.runtime.oclgrind runs it in a subprocess)" if icd and not listed else ""))
+              + (" (smartmem_sim.kernels.runtime.oclgrind runs it in a subprocess)" if icd and not listed else ""))
     if not any(r.ok for r in results):
         print(f"smartmem devices: no OpenCL device passed the probe. {INSTALL_HINT}", file=sys.stderr)
         return 1

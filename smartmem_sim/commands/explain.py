@@ -14,7 +14,7 @@ from collections import Counter
 
 from smartmem_sim.commands.inspect import parse_dims
 
-POLICY_CHOICES = ("naive", "fusion", "smartmem")  # == compiler.pipeline.POLICIES (not imported: --help stays fast)
+POLICY_CHOICES = ("naive", "fusion", "smartmem")  # == smartmem_sim.compiler.pipeline.POLICIES (not imported: --help stays fast)
 
 
 def register(subparsers) -> None:
@@ -51,8 +51,8 @@ def explain(plan) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.frontend import load_model
-    from compiler.pipeline import compile_model
+    from smartmem_sim.compiler.frontend import load_model
+    from smartmem_sim.compiler.pipeline import compile_model
 
     plan = compile_model(load_model(args.model, parse_dims(args.dim)), args.policy)
     report = explain(plan)

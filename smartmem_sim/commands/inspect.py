@@ -13,7 +13,7 @@ def register(subparsers) -> None:
         "inspect",
         help="op histogram, layout transforms, parameters, MACs and tensor sizes of an ONNX model",
         description="Load an ONNX model (fold shape logic, bind symbolic dims, infer static shapes) and "
-                    "summarize it. Definitions of every count: compiler/analysis/counts.py.",
+                    "summarize it. Definitions of every count: smartmem_sim/compiler/analysis/counts.py.",
     )
     p.add_argument("model", help="path of an .onnx file (external data is read from its folder)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON (for scripts)")
@@ -42,8 +42,8 @@ def parse_dims(items: list[str]) -> dict[str, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.analysis import summarize
-    from compiler.frontend import load_model
+    from smartmem_sim.compiler.analysis import summarize
+    from smartmem_sim.compiler.frontend import load_model
 
     summary = summarize(load_model(args.model, parse_dims(args.dim)))
     if args.json:

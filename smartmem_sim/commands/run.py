@@ -3,15 +3,15 @@ an OpenCL device, print per-kernel and total device times; --check compares the 
 --timeline writes the measured per-kernel timeline as Chrome-trace JSON (opens in Perfetto) and --csv
 writes one row per policy (model, policy, kernels, total device ms, max relative error, pass).
 
-Inputs are drawn from --seed (kernels.execute.random_inputs: float inputs standard normal, token ids
+Inputs are drawn from --seed (smartmem_sim.kernels.execute.random_inputs: float inputs standard normal, token ids
 uniform over the table they index); stripped weights (the zoo ships models without weights) are filled by
-compiler.frontend.materialize_weights with the same seed, so a run is reproducible. Several policies in one
+smartmem_sim.compiler.frontend.materialize_weights with the same seed, so a run is reproducible. Several policies in one
 call run one after another on the same device, inputs and weights, so their times compare; with
 --repeat N each policy's plan runs N times and the run with the median total is reported.
 
---texel-reuse on|off|auto chooses how kernels are generated (kernels/ops/program.py): on keeps each read's
+--texel-reuse on|off|auto chooses how kernels are generated (smartmem_sim/kernels/ops/program.py): on keeps each read's
 texels in per-lane registers, off fetches on every read; auto (default) takes the ``texel_reuse`` of the
-device's table in compiler/costs/execution.toml, the device found by matching the OpenCL platform/device
+device's table in smartmem_sim/compiler/costs/execution.toml, the device found by matching the OpenCL platform/device
 label against PROFILE_OF_DEVICE (on when none matches).
 
 The ``search`` policy prices layouts with the memsim-backed cost model of a device profile:
@@ -29,7 +29,7 @@ from smartmem_sim.errors import UserError
 RTOL = {"fp32": 1e-4, "fp16": 2e-2}  # relative to the output's largest magnitude
 CSV_FIELDS = ("model", "policy", "storage", "device", "kernels", "total_device_ms", "repeat", "max_rel_error",
               "pass", "texel_reuse")
-# OpenCL "platform / device" label substring -> the device's name in compiler/costs/execution.toml (first match)
+# OpenCL "platform / device" label substring -> the device's name in smartmem_sim/compiler/costs/execution.toml (first match)
 PROFILE_OF_DEVICE = (("NVIDIA H100", "h100_opencl"), ("Portable Computing Language", "pocl_cpu"))
 TEXEL_REUSE_CHOICES = ("on", "off", "auto")
 PROTOBUF_LIMIT = 2**31 - 1  # bytes a serialized ModelProto may have
@@ -53,7 +53,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", default="0", help="seed of the random inputs and weights (default 0)")
     p.add_argument("--texel-reuse", default="auto",
                    help="on, off or auto: per-lane texel registers in the kernels (auto: the device's table, "
-                        "compiler/costs/execution.toml; on for an unknown device)")
+                        "smartmem_sim/compiler/costs/execution.toml; on for an unknown device)")
     p.add_argument("--search-profile", default=None,
                    help="device profile whose simulator prices the search policy's layouts (default: the "
                         "profile of this OpenCL device, see PROFILE_OF_DEVICE)")
@@ -88,7 +88,7 @@ def texel_reuse_for(choice: str, label: str) -> tuple[bool, str]:
         return choice == "on", f"--texel-reuse {choice}"
     for needle, name in PROFILE_OF_DEVICE:
         if needle in label:
-            from compiler.costs import load_device
+            from smartmem_sim.compiler.costs import load_device
 
             return load_device(name).texel_reuse, f"auto: device table '{name}'"
     return True, "auto: no device table matches this device, on"
@@ -97,7 +97,7 @@ def texel_reuse_for(choice: str, label: str) -> tuple[bool, str]:
 def search_profile_for(choice: str | None, label: str) -> str:
     """The device profile that prices ``search``: ``--search-profile`` or the one the device label matches."""
     if choice:
-        from compiler.costs import load_device
+        from smartmem_sim.compiler.costs import load_device
 
         load_device(choice)  # a clear error for a profile without an execution table
         return choice
@@ -109,7 +109,7 @@ def search_profile_for(choice: str | None, label: str) -> str:
 
 
 def _policies(text: str) -> list[str]:
-    from compiler.pipeline import POLICIES
+    from smartmem_sim.compiler.pipeline import POLICIES
 
     names = [p.strip() for p in text.split(",") if p.strip()]
     bad = [p for p in names if p not in POLICIES]
@@ -155,13 +155,13 @@ def _reference(model, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def run(args) -> int:
     from pathlib import Path
 
-    from compiler.frontend.load import load_model
-    from compiler.frontend.read import read_model
-    from compiler.frontend.weights import materialize_weights
-    from kernels.execute import execute, fit_to_device, random_inputs
-    from kernels.runtime.device import select_device
-    from kernels.runtime.timeline import write_chrome_trace
     from smartmem_sim.atomic import write_text
+    from smartmem_sim.compiler.frontend.load import load_model
+    from smartmem_sim.compiler.frontend.read import read_model
+    from smartmem_sim.compiler.frontend.weights import materialize_weights
+    from smartmem_sim.kernels.execute import execute, fit_to_device, random_inputs
+    from smartmem_sim.kernels.runtime.device import select_device
+    from smartmem_sim.kernels.runtime.timeline import write_chrome_trace
     from smartmem_sim.simulate import compile_for
 
     policies = _policies(args.policy)

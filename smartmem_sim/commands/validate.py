@@ -1,6 +1,6 @@
 """`smartmem validate --device-name NAME --profile P`: run a matrix of kernels (zoo models x policies;
 tiny twins with NAME.tiny, full-size networks by NAME) on an OpenCL device, predict every kernel with
-memsim under profile P (compiler.costs.SimulatedCost, the compiler's cost oracle), and report per-kernel
+memsim under profile P (smartmem_sim.compiler.costs.SimulatedCost, the compiler's cost oracle), and report per-kernel
 error, the share within +-10%, Spearman's rho per op type and how often the profile orders an operator's
 layouts as the device does. Writes per-kernel rows (--csv), a predicted-vs-measured plot (--plot) and the
 report (--report). Launch overhead, wave size and ALU lanes come from --execution (written by
@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     p.add_argument("--profile", required=True, help="memsim profile: a shipped name or a .toml path")
     p.add_argument("--execution", default=None, help="execution table TOML (default: PROFILE.execution.toml "
                                                      "beside a profile file, else --base's table)")
-    p.add_argument("--base", default=None, help="device whose execution table to use (compiler/costs/execution.toml)")
+    p.add_argument("--base", default=None, help="device whose execution table to use (smartmem_sim/compiler/costs/execution.toml)")
     p.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated zoo models (default {DEFAULT_MODELS})")
     p.add_argument("--policies", default="naive,fusion,smartmem", help="comma-separated policies")
     p.add_argument("--storage", default="fp32", help="fp32 or fp16")
@@ -41,11 +41,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from compiler.costs import SimulatedCost
-    from kernels.runtime.device import select_device
     from smartmem_sim.atomic import write_text
     from smartmem_sim.calibration import validate as v
     from smartmem_sim.commands.calibrate import _number, parse_models
+    from smartmem_sim.compiler.costs import SimulatedCost
+    from smartmem_sim.kernels.runtime.device import select_device
     from smartmem_sim.simulate import ProgramSampler
 
     repeat = _number(args.repeat, "--repeat", 1, int)
@@ -63,7 +63,7 @@ def run(args) -> int:
         sibling = Path(args.profile).with_suffix(".execution.toml")
         execution = str(sibling) if sibling.is_file() else None
     device = v.device_for(args.profile, v.read_execution(execution) if execution else None, args.base)
-    # texel registers on: the kernels validate runs (kernels.execute's default), whatever the device table says
+    # texel registers on: the kernels validate runs (smartmem_sim.kernels.execute's default), whatever the device table says
     cost = SimulatedCost(device, ProgramSampler(texel_reuse=True))
     budget = _number(args.budget_s, "--budget-s", 1.0) if args.budget_s else float("inf")
     t0 = time.perf_counter()

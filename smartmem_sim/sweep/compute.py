@@ -43,7 +43,7 @@ def worker_code_version() -> str:
     (later edits on disk do not change what this process executes)."""
     global _WORKER_CODE
     if _WORKER_CODE is None:
-        import compiler.pipeline  # noqa: F401
+        import smartmem_sim.compiler.pipeline  # noqa: F401
         import smartmem_sim.simulate  # noqa: F401
 
         _WORKER_CODE = code_version()
@@ -84,7 +84,7 @@ def _json_default(x):
 
 def cost_model_for(task: Task):
     """The worker's shared SimulatedCost of the task's (possibly overridden) profile."""
-    from compiler.costs import SimulatedCost
+    from smartmem_sim.compiler.costs import SimulatedCost
     from smartmem_sim.simulate import ProgramSampler
 
     h = profile_hash(task)

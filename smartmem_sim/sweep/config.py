@@ -145,7 +145,7 @@ def _variants(data: dict, path: Path) -> list[tuple]:
 
 
 def _check_policies(policies: list[str], path: Path) -> None:
-    from compiler import pipeline
+    from smartmem_sim.compiler import pipeline
 
     known = getattr(pipeline, "ALL", pipeline.POLICIES)
     bad = [p for p in policies if p not in known]

@@ -89,8 +89,7 @@ class Task:
 
 def profile_data(task: Task) -> tuple[dict, Path]:
     """The task's profile as a TOML dict with its overrides applied (a copy), and the profile's file."""
-    import memsim
-
+    from smartmem_sim import memsim
     path = memsim.profiles.profile_path(task.device)
     return apply_overrides(_parse_toml(path.read_bytes(), str(path)), task.overrides, str(path)), path
 
@@ -163,9 +162,9 @@ def profile_hash(task: Task) -> str:
 
 
 def build_device(task: Task):
-    """The compiler.costs.Device of the task: the named profile's execution table, the overridden profile."""
-    import memsim
-    from compiler.costs import load_device
+    """The smartmem_sim.compiler.costs.Device of the task: the named profile's execution table, the overridden profile."""
+    from smartmem_sim import memsim
+    from smartmem_sim.compiler.costs import load_device
 
     base = load_device(task.device)
     if not task.overrides:

@@ -39,7 +39,7 @@ def load(name: str, tiny: bool = False, seed: int = 0, weights: bool = True, bat
 
     ``batch`` > 1 gives the network exported from torch at that batch size (smartmem_sim.zoo.batched: needs
     the [zoo] extra the first time, cached after). With ``weights`` the stripped initializers are filled
-    deterministically from ``seed`` (compiler.frontend.materialize_weights: the same seed gives the same
+    deterministically from ``seed`` (smartmem_sim.compiler.frontend.materialize_weights: the same seed gives the same
     bytes); without, the model is structure-only (metadata ``smartmem.weights`` = ``stripped``), enough for compiling and simulating.
     """
     registry.entry(name)
@@ -48,7 +48,7 @@ def load(name: str, tiny: bool = False, seed: int = 0, weights: bool = True, bat
     model = store.read_committed(name, tiny) if batch == 1 else batched.read_batched(name, tiny, batch, seed)
     if not weights:
         return model
-    from compiler.frontend import materialize_weights
+    from smartmem_sim.compiler.frontend import materialize_weights
 
     return materialize_weights(model, seed)
 
@@ -73,7 +73,7 @@ def export(name: str, tiny: bool = False, path: str | os.PathLike | None = None,
 
         model = export_network(name, tiny, seed, batch)
         if weights:
-            from compiler.frontend import materialize_weights
+            from smartmem_sim.compiler.frontend import materialize_weights
 
             model = materialize_weights(model, seed)
     else:

@@ -57,7 +57,7 @@ def read_batched(name: str, tiny: bool, batch: int, seed: int = 0, cache_dir: Pa
     base = _base_sha(name, tiny)
     path = cache_path(name, tiny, batch, cache_dir)
     if path.is_file():
-        from compiler.frontend import read_model
+        from smartmem_sim.compiler.frontend import read_model
 
         model = read_model(path)
         meta = _meta(model)

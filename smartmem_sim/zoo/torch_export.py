@@ -10,7 +10,7 @@ Pipeline for one network (``export_network``):
    reads as a shape (Resize scales/roi), which the front end must see to infer static shapes;
 4. drop what only costs bytes (doc strings, the exporter's per-node stack traces and metadata);
 5. mark the model (metadata ``smartmem.*``) and clean it with the compiler's front end
-   (compiler.frontend.clean_model: folds shape logic, removes Constant/Identity, infers static shapes).
+   (smartmem_sim.compiler.frontend.clean_model: folds shape logic, removes Constant/Identity, infers static shapes).
 
 ``export_with_weights`` also cleans the export with its weights kept (small networks only: protobuf stops
 at 2 GB), so a test can compare onnxruntime with torch. The front end folds through stripped weights
@@ -111,7 +111,7 @@ def _export(name: str, tiny: bool, seed: int, keep_weights: bool, batch: int = 1
 
 
 def _finish(proto: onnx.ModelProto, metadata: dict[str, str], graph_name: str, label: str) -> onnx.ModelProto:
-    from compiler.frontend import clean_model
+    from smartmem_sim.compiler.frontend import clean_model
 
     _compact(proto)
     set_metadata(proto, metadata)
@@ -177,7 +177,7 @@ def _dedupe_constants(model: onnx.ModelProto) -> int:
     """Make nodes share one copy of identical initializers that have data (e.g. AutoFormer's relative-position
     index, the same 197x197 int64 table in every layer: 16 MB of copies). Stripped weights are never merged.
     Returns the number of initializers removed."""
-    from compiler.ir import is_stripped_initializer
+    from smartmem_sim.compiler.ir import is_stripped_initializer
 
     first: dict[tuple, str] = {}
     rename: dict[str, str] = {}

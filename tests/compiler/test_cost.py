@@ -1,15 +1,15 @@
-"""compiler/cost.py: layouts applied per step, signatures that see layouts but not names, errors."""
+"""smartmem_sim/compiler/cost.py: layouts applied per step, signatures that see layouts but not names, errors."""
 from __future__ import annotations
 
 from dataclasses import replace
 
 import pytest
 
-from compiler.cost import KernelCost, check_layouts, step_signature, step_tensors
-from compiler.errors import CompilerError
-from compiler.layout.image import BufferLayout
-from compiler.passes.layouts import reduction_layout
-from compiler.pipeline import compile_model
+from smartmem_sim.compiler.cost import KernelCost, check_layouts, step_signature, step_tensors
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.passes.layouts import reduction_layout
+from smartmem_sim.compiler.pipeline import compile_model
+from smartmem_sim.layout.image import BufferLayout
 from tests.compiler.search.graphs import attention_graph
 
 
@@ -71,8 +71,8 @@ def test_weight_key_decides_size_from_the_header_as_decoding_would(dtype):
     import numpy as np
     from onnx import numpy_helper
 
-    from compiler import cost
-    from compiler.plan import Plan
+    from smartmem_sim.compiler import cost
+    from smartmem_sim.layout.plan import Plan
 
     rng = np.random.default_rng(0)
     itemsize = np.dtype(dtype).itemsize

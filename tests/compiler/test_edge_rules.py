@@ -3,7 +3,7 @@ import itertools
 
 import pytest
 
-from compiler.edge_rules import (
+from smartmem_sim.compiler.edge_rules import (
     Action,
     EdgeRules,
     Searched,
@@ -13,8 +13,8 @@ from compiler.edge_rules import (
     edge_rule,
     fusion_rule,
 )
-from compiler.errors import CompilerError
-from compiler.groups import ALL_GROUPS, ILD_VAR, MappingType
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.groups import ALL_GROUPS, ILD_VAR, MappingType
 
 # PAPER.md "Edge rules": producer row -> consumer column: action / result / searched
 PAPER = {

@@ -5,8 +5,8 @@ from pathlib import Path
 import onnx
 import pytest
 
-from compiler.errors import CompilerError
-from compiler.groups import (
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.groups import (
     ILD_FIXED,
     ILD_VAR,
     ILI_FIXED,

@@ -1,4 +1,4 @@
-"""compiler.ir.Graph: walking, editing, clone, ids; checked against export + onnxruntime where it matters."""
+"""smartmem_sim.compiler.ir.Graph: walking, editing, clone, ids; checked against export + onnxruntime where it matters."""
 from __future__ import annotations
 
 import networkx as nx
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from onnx import numpy_helper
 
-from compiler.errors import CompilerError
-from compiler.frontend import export_model, load_model
-from compiler.ir import Graph, iter_edges
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.frontend import export_model, load_model
+from smartmem_sim.compiler.ir import Graph, iter_edges
 from tests.compiler.frontend.onnx_builders import run_ort
 
 

@@ -9,13 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import helper
 
-from compiler.errors import CompilerError
-from compiler.frontend import load_model
-from compiler.ir import iter_edges
-from compiler.passes.statistics import split_statistics
-from compiler.pipeline import POLICIES, compile_model
-from compiler.plan import COPY
-from compiler.reference import run_plan
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.frontend import load_model
+from smartmem_sim.compiler.ir import iter_edges
+from smartmem_sim.compiler.passes.statistics import split_statistics
+from smartmem_sim.compiler.pipeline import POLICIES, compile_model
+from smartmem_sim.compiler.reference import run_plan
+from smartmem_sim.layout.plan import COPY
 from tests.compiler.passes.builders import check_policies, model, ort_outputs
 
 ZOO = pytest.importorskip("smartmem_sim.zoo")

@@ -1,4 +1,4 @@
-"""The ablation policies of compiler/pipeline.py (smartmem-elim, smartmem-select): same numbers as
+"""The ablation policies of smartmem_sim/compiler/pipeline.py (smartmem-elim, smartmem-select): same numbers as
 onnxruntime, and each step switches exactly what its docstring says (layouts, copies) against smartmem."""
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from compiler.frontend import load_model
-from compiler.passes.layouts import default_layout
-from compiler.pipeline import ABLATION_POLICIES, POLICIES, compile_model
-from compiler.plan import COPY
-from compiler.reference import run_plan
+from smartmem_sim.compiler.frontend import load_model
+from smartmem_sim.compiler.passes.layouts import default_layout
+from smartmem_sim.compiler.pipeline import ABLATION_POLICIES, POLICIES, compile_model
+from smartmem_sim.compiler.reference import run_plan
+from smartmem_sim.layout.plan import COPY
 from tests.compiler.passes.builders import check_policies, model, ort_outputs
 
 STEPS = ("fusion", "smartmem-elim", "smartmem-select", "smartmem")

@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 from onnx import numpy_helper
 
-from compiler.errors import CompilerError
-from compiler.layout.image import BufferLayout, image_layout
-from compiler.layout.maps import IndexMap
-from compiler.layout.ops import Chain, Reshape, Transpose
-from compiler.passes.classify import stripped_proto
-from compiler.plan import COPY, Epilogue, Operand, Plan, Step, StoredTensor, identity_operand
-from compiler.reference import check_layout, gather, run_plan, scatter
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.passes.classify import stripped_proto
+from smartmem_sim.compiler.reference import check_layout, gather, run_plan, scatter
+from smartmem_sim.layout.image import BufferLayout, image_layout
+from smartmem_sim.layout.maps import IndexMap
+from smartmem_sim.layout.ops import Chain, Reshape, Transpose
+from smartmem_sim.layout.plan import COPY, Epilogue, Operand, Plan, Step, StoredTensor, identity_operand
 
 
 def _t(name, shape, kind="intermediate"):

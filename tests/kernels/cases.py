@@ -9,9 +9,9 @@ import onnx
 import onnxruntime as ort
 from onnx import helper
 
-from compiler.layout.image import BufferLayout, TensorLayout, buffer_layout, image_layout, nc4hw4, nchw4c
-from compiler.layout.maps import IndexMap
-from compiler.plan import Epilogue, Operand, Plan, Step, StoredTensor, identity_operand
+from smartmem_sim.layout.image import BufferLayout, TensorLayout, buffer_layout, image_layout, nc4hw4, nchw4c
+from smartmem_sim.layout.maps import IndexMap
+from smartmem_sim.layout.plan import Epilogue, Operand, Plan, Step, StoredTensor, identity_operand
 
 
 def layouts(shape: Sequence[int]) -> dict[str, TensorLayout]:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from kernels.errors import KernelError
+from smartmem_sim.kernels.errors import KernelError
 
 
 @pytest.fixture(scope="session")
 def cl_device():
-    from kernels.runtime.device import select_device
+    from smartmem_sim.kernels.runtime.device import select_device
 
     try:
         return select_device()
@@ -18,7 +18,7 @@ def cl_device():
 
 @pytest.fixture(scope="session")
 def oclgrind_icd():
-    from kernels.runtime.oclgrind import find_oclgrind_icd
+    from smartmem_sim.kernels.runtime.oclgrind import find_oclgrind_icd
 
     icd = find_oclgrind_icd()
     if icd is None:

@@ -1,4 +1,4 @@
-"""kernels.execute helpers that need no device: random_inputs and fit_to_device."""
+"""smartmem_sim.kernels.execute helpers that need no device: random_inputs and fit_to_device."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -6,14 +6,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from compiler.layout.image import BufferLayout, ImageLayout
-from kernels.errors import KernelError
-from kernels.execute import DEFAULT_INT_HIGH, allocate, fit_to_device, random_inputs
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.execute import DEFAULT_INT_HIGH, allocate, fit_to_device, random_inputs
+from smartmem_sim.layout.image import BufferLayout, ImageLayout
 from tests.kernels.cases import Case, rand
 
 
 def _graph(nodes, inputs, tensors):
-    from compiler.ir import Graph
+    from smartmem_sim.compiler.ir import Graph
 
     g = Graph("g")
     for name, (shape, dtype) in tensors.items():

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.library import step_kernels
-from kernels.runtime.oclgrind import BufferArg, ImageArg, run_under_oclgrind
+from smartmem_sim.kernels.library import step_kernels
+from smartmem_sim.kernels.runtime.oclgrind import BufferArg, ImageArg, run_under_oclgrind
 from tests.kernels.ops.catalogue import cases
 
 CASES = cases()

@@ -3,7 +3,7 @@ and (where oclgrind can tell) no uninitialized value.
 
 How: every stored tensor's value comes from onnxruntime (each holds an ONNX value, packed by its layout);
 each distinct kernel (deduplicated by source: identical kernels share a hash-named entry,
-kernels/render/opencl.py) runs as generated on oclgrind, its inputs uploaded with those values and its
+smartmem_sim/kernels/render/opencl.py) runs as generated on oclgrind, its inputs uploaded with those values and its
 output left uninitialised.
 
 Which oclgrind (21.10) checks are on, and why:
@@ -18,7 +18,7 @@ Which oclgrind (21.10) checks are on, and why:
   under oclgrind); kernels checked for uninitialized values build with -cl-opt-disable: with the optimizer
   on, oclgrind's uninitialized checker aborts on LLVM's ``freeze`` instruction.
 
-The checker is kernels/runtime/oclgrind_sweep.py (``python -m kernels.runtime.oclgrind_sweep``: every tiny
+The checker is smartmem_sim/oclgrind_sweep.py (``python -m smartmem_sim.oclgrind_sweep``: every tiny
 twin x every policy, batches of kernels per oclgrind process, results cached by launch, CSV report); CI runs
 it in full outside pytest (``make check-kernels``). Here CI runs the distinct kernels of one sample plan
 through the same code; every tiny twin x policy is marked ``exhaustive`` (about 1800 distinct kernels).
@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kernels.runtime.oclgrind import BufferArg, ImageArg, run_under_oclgrind
-from kernels.runtime.oclgrind_sweep import main, run_sweep, tiny_twins
+from smartmem_sim.kernels.runtime.oclgrind import BufferArg, ImageArg, run_under_oclgrind
+from smartmem_sim.oclgrind_sweep import main, run_sweep, tiny_twins
 
 OPTIONS = ["-cl-opt-disable"]
 CI_SAMPLE = [("sd_text_encoder", ("smartmem",))]
@@ -104,7 +104,7 @@ def test_unknown_model_or_policy_is_exit_status_2(capsys):
 @pytest.mark.slow
 @pytest.mark.exhaustive
 def test_every_tiny_twin_kernel_clean_under_oclgrind(oclgrind_icd, tmp_path):
-    from compiler.pipeline import POLICIES
+    from smartmem_sim.compiler.pipeline import POLICIES
 
     records = run_sweep(tiny_twins(), POLICIES, cache_dir=tmp_path, progress=False)
     bad = [r for r in records if r["status"] != "ok"]
@@ -128,7 +128,7 @@ __kernel void k(__read_only image2d_t a, __global const float* b, __global float
 ])
 def test_oclgrind_marks_image_reads_uninitialized(oclgrind_icd, use, uploaded, reported):
     """Why the uninitialized check is off for kernels that read images (module docstring); if oclgrind
-    stops reporting the first case, turn the check back on in kernels.runtime.oclgrind_sweep.checks_for."""
+    stops reporting the first case, turn the check back on in smartmem_sim.oclgrind_sweep.checks_for."""
     img = np.ones((1, 4, 4), np.float32)
     buf = BufferArg(data=np.ones(4, np.float32)) if uploaded else BufferArg(nbytes=16)
     report = run_under_oclgrind(_PROBE.replace("USE", use), "k", (4,), (4,), [ImageArg(data=img), buf,

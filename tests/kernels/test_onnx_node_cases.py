@@ -2,7 +2,7 @@
 wheel's case generators (onnx.backend.test.case.node.<op>: importing the module runs its ``export``
 functions, which build a one-node model with its input and expected output arrays; no files needed).
 
-Each case runs as a one-node model through compile_model (smartmem) and kernels.execute on the CPU OpenCL
+Each case runs as a one-node model through compile_model (smartmem) and smartmem_sim.kernels.execute on the CPU OpenCL
 device, and its outputs must equal the expected ones within the case's own tolerances, as onnx's backend
 runner uses them (rtol 1e-3 and atol 1e-7 unless the case says otherwise; some expected values are
 hand-written with 4 decimals), atol at least 1e-5 (kernels compute in float).
@@ -29,11 +29,11 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-import kernels.ops  # noqa: F401
-from compiler.errors import CompilerError
-from compiler.plan import COPY
-from kernels.errors import KernelError
-from kernels.ops.builder import BODIES
+import smartmem_sim.kernels.ops  # noqa: F401
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.ops.builder import BODIES
+from smartmem_sim.layout.plan import COPY
 
 CI_OPS = {"Resize", "Gather", "GatherElements", "TopK", "Softmax", "Conv", "LayerNormalization", "Concat"}
 OPS = sorted(op for op in BODIES if op != COPY)
@@ -100,9 +100,9 @@ def _with_constants(model: onnx.ModelProto, inputs: list) -> tuple[onnx.ModelPro
 
 def run_case(handle, case) -> list[str]:
     """Run every data set of a case; return the mismatch messages (raises pytest.skip when out of scope)."""
-    from compiler.frontend.load import load_model
-    from compiler.pipeline import compile_model
-    from kernels.execute import execute
+    from smartmem_sim.compiler.frontend.load import load_model
+    from smartmem_sim.compiler.pipeline import compile_model
+    from smartmem_sim.kernels.execute import execute
 
     failures = []
     for inputs, outputs in case.data_sets:

@@ -1,4 +1,4 @@
-"""Graphs whose normalizations compiler/passes/statistics.py split into reductions and element-wise ops,
+"""Graphs whose normalizations smartmem_sim/compiler/passes/statistics.py split into reductions and element-wise ops,
 run under every policy on the CPU OpenCL device, equal onnxruntime on the original model."""
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from compiler.frontend import load_model
-from compiler.passes.statistics import min_elements
+from smartmem_sim.compiler.frontend import load_model
+from smartmem_sim.compiler.passes.statistics import min_elements
 from tests.compiler.passes.test_statistics import statistics_model
 
 
 @pytest.mark.opencl
 @pytest.mark.parametrize("policy", ["naive", "fusion", "smartmem", "search"])
 def test_split_graph_matches_onnxruntime(cl_device, policy):
-    from compiler.pipeline import compile_model
-    from kernels.execute import execute
+    from smartmem_sim.compiler.pipeline import compile_model
+    from smartmem_sim.kernels.execute import execute
 
     model = statistics_model(side=32, softmax_len=min_elements())
     graph = load_model(model)

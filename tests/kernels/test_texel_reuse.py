@@ -1,4 +1,4 @@
-"""The texel_reuse switch (kernels/ops/program.py): without registers the trace is every read execution
+"""The texel_reuse switch (smartmem_sim/kernels/ops/program.py): without registers the trace is every read execution
 that is on (the reuse trace's rows are a subset of it, at the same program points), the source has no
 registers, and the numerics match onnxruntime either way. The instrumented-build check is in
 tests/kernels/test_trace_matches_kernel.py."""
@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.errors import KernelError
-from kernels.execute import execute
-from kernels.library import step_kernels
-from kernels.render.opencl import render, render_shared
-from kernels.trace.generate import item_accesses
 from smartmem_sim.commands.run import texel_reuse_for
 from smartmem_sim.errors import UserError
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.execute import execute
+from smartmem_sim.kernels.library import step_kernels
+from smartmem_sim.kernels.render.opencl import render, render_shared
+from smartmem_sim.kernels.trace.generate import item_accesses
 from tests.kernels.cases import Case, rand
 from tests.kernels.ops.catalogue import cases
 
@@ -85,7 +85,7 @@ def test_numerics_fp16_matmul_without_reuse(cl_device):
 
 
 def test_run_option_picks_the_device_table_value():
-    # smartmem_sim/commands/run.py: on/off as given, auto from compiler/costs/execution.toml
+    # smartmem_sim/commands/run.py: on/off as given, auto from smartmem_sim/compiler/costs/execution.toml
     assert texel_reuse_for("on", "NVIDIA CUDA / NVIDIA H100 80GB HBM3")[0] is True
     assert texel_reuse_for("off", "Portable Computing Language / cpu")[0] is False
     assert texel_reuse_for("auto", "NVIDIA CUDA / NVIDIA H100 80GB HBM3")[0] is False

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.layout.ops import Reshape, Transpose
-from kernels.execute import allocate, upload
-from kernels.library import step_kernels
-from kernels.runtime.instrument import AccessLog
-from kernels.runtime.launch import build_program, launch
-from kernels.trace.generate import item_accesses
+from smartmem_sim.kernels.execute import allocate, upload
+from smartmem_sim.kernels.library import step_kernels
+from smartmem_sim.kernels.runtime.instrument import AccessLog
+from smartmem_sim.kernels.runtime.launch import build_program, launch
+from smartmem_sim.kernels.trace.generate import item_accesses
+from smartmem_sim.layout.ops import Reshape, Transpose
 from tests.kernels.cases import Case, rand
 from tests.kernels.ops.catalogue import cases
 

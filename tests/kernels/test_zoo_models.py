@@ -1,8 +1,8 @@
-"""Tiny zoo twins compiled by compiler.pipeline under every policy and run through kernels.execute on the
+"""Tiny zoo twins compiled by smartmem_sim.compiler.pipeline under every policy and run through smartmem_sim.kernels.execute on the
 CPU OpenCL device equal onnxruntime (fp32 storage: max error <= 1e-4 of the output's largest magnitude).
 
 CI runs a sample (CI_SAMPLE, one model per new-operator family and the earlier ones); all 18 twins x 4
-policies (compiler.pipeline.POLICIES: naive, fusion, smartmem, search) are marked ``exhaustive`` (about 9600
+policies (smartmem_sim.compiler.pipeline.POLICIES: naive, fusion, smartmem, search) are marked ``exhaustive`` (about 9600
 kernel launches, ~1800 distinct sources: half an hour or more on 2 cores with a cold PoCL kernel cache):
 ``pytest -m exhaustive tests/kernels/test_zoo_models.py`` (``-k search`` for the search plans alone)."""
 from __future__ import annotations
@@ -21,8 +21,8 @@ PARAMS = [pytest.param(m, p, marks=() if (m, p) in CI_SAMPLE else pytest.mark.ex
 @pytest.mark.slow
 @pytest.mark.parametrize("model,policy", PARAMS)
 def test_tiny_twin_matches_onnxruntime(cl_device, model, policy):
-    from compiler.pipeline import compile_model
-    from kernels.execute import execute
+    from smartmem_sim.compiler.pipeline import compile_model
+    from smartmem_sim.kernels.execute import execute
 
     proto, graph, feeds = load_twin(model)
     plan = compile_model(graph, policy)

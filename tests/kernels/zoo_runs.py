@@ -7,7 +7,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from compiler.pipeline import POLICIES  # noqa: F401 (every policy, `search` included; the tests import it here)
+from smartmem_sim.compiler.pipeline import POLICIES  # noqa: F401 (every policy, `search` included; the tests import it here)
 
 MODELS = Path(__file__).resolve().parents[2] / "smartmem_sim" / "zoo" / "models"
 
@@ -18,10 +18,10 @@ def tiny_twins() -> list[str]:
 
 def load_twin(model: str):
     """(onnx model with weights from seed 0, IR graph, inputs from seed 0)."""
-    from compiler.frontend.load import load_model
-    from compiler.frontend.read import read_model
-    from compiler.frontend.weights import materialize_weights
-    from kernels.execute import random_inputs
+    from smartmem_sim.compiler.frontend.load import load_model
+    from smartmem_sim.compiler.frontend.read import read_model
+    from smartmem_sim.compiler.frontend.weights import materialize_weights
+    from smartmem_sim.kernels.execute import random_inputs
 
     path = MODELS / f"{model}.tiny.onnx"
     if not path.exists():

@@ -1,6 +1,6 @@
 """A small, obviously-correct pure-Python model of memsim's caches (the reference for sectored lines,
 PLRU, FIFO, random replacement, write policies and multi-core hierarchies). It follows the semantics
-written in memsim/cache.py and memsim/hierarchy.py one request at a time, with sets as Python lists and
+written in smartmem_sim/memsim/cache.py and smartmem_sim/memsim/hierarchy.py one request at a time, with sets as Python lists and
 sectors as Python sets; it shares no code with the engine.
 """
 from __future__ import annotations

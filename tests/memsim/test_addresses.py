@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from memsim.addresses import simulate_addresses
-from memsim.errors import MemsimError
+from smartmem_sim.memsim.addresses import simulate_addresses
+from smartmem_sim.memsim.errors import MemsimError
 from tests.memsim.cache_model import ModelHierarchy
 
 cachesim = pytest.importorskip("cachesim")

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from memsim import _kernels_cache as K
-from memsim.addresses import simulate_addresses
-from memsim.cache import CacheLevel, CacheState
-from memsim.errors import MemsimError
-from memsim.hierarchy import Hierarchy
+from smartmem_sim.memsim import _kernels_cache as K
+from smartmem_sim.memsim.addresses import simulate_addresses
+from smartmem_sim.memsim.cache import CacheLevel, CacheState
+from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.hierarchy import Hierarchy
 from tests.memsim.cache_model import ModelHierarchy
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from memsim.profiles import list_profiles, load_profile
+from smartmem_sim.memsim.profiles import list_profiles, load_profile
 
 SHIPPED = ["adreno540", "adreno740", "h100_opencl", "h100_opencl_calibrated", "mali_g57", "pocl_cpu", "pocl_cpu_calibrated"]
 

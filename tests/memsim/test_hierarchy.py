@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from memsim import hierarchy as H
-from memsim.cache import CacheLevel
-from memsim.errors import MemsimError
-from memsim.hierarchy import Hierarchy
-from memsim.trace import Trace
+from smartmem_sim.memsim import hierarchy as H
+from smartmem_sim.memsim.cache import CacheLevel
+from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.hierarchy import Hierarchy
+from smartmem_sim.memsim.trace import Trace
 from tests.memsim.cache_model import ModelHierarchy
 
 LEVELS = [
@@ -93,7 +93,7 @@ def test_chunks_and_thread_counts_change_nothing(monkeypatch):
 
 
 def test_simulate_resolves_the_trace_through_the_surface_table():
-    surfaces = pytest.importorskip("memsim.surfaces")
+    surfaces = pytest.importorskip("smartmem_sim.memsim.surfaces")
     table = surfaces.SurfaceTable([surfaces.Image2D(64, 32, "fp16"), surfaces.Buffer(4096)],
                                   surfaces.ImageLayout("tiled", tile_width=8, tile_height=4))
     y, x = np.divmod(np.arange(64 * 32), 64)

@@ -1,4 +1,4 @@
-"""The multi-core line-stream path (memsim/_kernels_lines_cores.py) against the general path and the Python
+"""The multi-core line-stream path (smartmem_sim/memsim/_kernels_lines_cores.py) against the general path and the Python
 model: same reports (fast hits included) and the same state, for per-core and shared levels, chunk seams,
 traces that switch paths, many cores and any number of threads."""
 import numba
@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from memsim import hierarchy as H
-from memsim.cache import CacheLevel
-from memsim.errors import MemsimError
-from memsim.hierarchy import Hierarchy
+from smartmem_sim.memsim import hierarchy as H
+from smartmem_sim.memsim.cache import CacheLevel
+from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.hierarchy import Hierarchy
 from tests.memsim.cache_model import ModelHierarchy
 from tests.memsim.test_hierarchy import assert_same
 from tests.memsim.test_lines_path import assert_same_state, mixed_trace, same_as_the_general_path

@@ -1,4 +1,4 @@
-"""The line-stream path (memsim/_kernels_lines.py) against the general path and the Python model: same
+"""The line-stream path (smartmem_sim/memsim/_kernels_lines.py) against the general path and the Python model: same
 reports (fast hits included) and the same state (tags, recency orders, clocks, last lines), for chunks of
 plain loads, whole runs of consecutive lines, one value for every row, and traces that switch paths."""
 import numpy as np
@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from memsim import _kernels_lines as KL
-from memsim import hierarchy as H
-from memsim.cache import CacheLevel
-from memsim.errors import MemsimError
-from memsim.hierarchy import Hierarchy
+from smartmem_sim.memsim import _kernels_lines as KL
+from smartmem_sim.memsim import hierarchy as H
+from smartmem_sim.memsim.cache import CacheLevel
+from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.hierarchy import Hierarchy
 from tests.memsim.cache_model import ModelHierarchy
 from tests.memsim.test_hierarchy import assert_same
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from memsim.errors import MemsimError
-from memsim.profiles import DEVICES_DIR, load_profile
+from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.profiles import DEVICES_DIR, load_profile
 
 BASE = (DEVICES_DIR / "adreno540.toml").read_text()
 

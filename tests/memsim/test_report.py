@@ -3,8 +3,8 @@ import json
 
 import numpy as np
 
-from memsim.cache import CacheLevel
-from memsim.hierarchy import Hierarchy
+from smartmem_sim.memsim.cache import CacheLevel
+from smartmem_sim.memsim.hierarchy import Hierarchy
 
 
 def test_report_dict_and_table():

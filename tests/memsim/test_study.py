@@ -1,4 +1,4 @@
-"""memsim/study.py: walk traces against a plain-Python launch model, and cache counts of the walks checked
+"""smartmem_sim/memsim/study.py: walk traces against a plain-Python launch model, and cache counts of the walks checked
 against hand-computed numbers (fully associative L1s, so every count follows from reuse distances)."""
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from memsim.cache import CacheLevel
-from memsim.errors import MemsimError
-from memsim.hierarchy import Hierarchy
-from memsim.study import PATTERNS, WalkConfig, parse_layout, run_study, walk_trace
-from memsim.surfaces import Image2D, ImageLayout
+from smartmem_sim.memsim.cache import CacheLevel
+from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.hierarchy import Hierarchy
+from smartmem_sim.memsim.study import PATTERNS, WalkConfig, parse_layout, run_study, walk_trace
+from smartmem_sim.memsim.surfaces import Image2D, ImageLayout
 
 
 @dataclass
@@ -169,7 +169,7 @@ def test_bad_study_input(call, needle):
 
 
 def test_every_shipped_profile_runs_the_default_study():
-    from memsim.profiles import list_profiles
+    from smartmem_sim.memsim.profiles import list_profiles
 
     for name in list_profiles():
         res = run_study(name, 24, 16, "fp32")

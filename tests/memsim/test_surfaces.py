@@ -1,4 +1,4 @@
-"""memsim/surfaces.py: address maps checked against plain-Python reference formulas and layout-algebra
+"""smartmem_sim/memsim/surfaces.py: address maps checked against plain-Python reference formulas and layout-algebra
 properties (injective, inside the footprint, no overlap, lines cover the documented 2-D blocks)."""
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memsim.errors import MemsimError
-from memsim.surfaces import Buffer, Image2D, ImageLayout, SurfaceTable
-from memsim.trace import Trace
+from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.surfaces import Buffer, Image2D, ImageLayout, SurfaceTable
+from smartmem_sim.memsim.trace import Trace
 
 SETTINGS = settings(max_examples=60, deadline=None)
 

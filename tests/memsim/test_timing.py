@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from memsim.cache import CacheLevel
-from memsim.errors import MemsimError
-from memsim.hierarchy import Hierarchy
-from memsim.timing import DramSpec
+from smartmem_sim.memsim.cache import CacheLevel
+from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.hierarchy import Hierarchy
+from smartmem_sim.memsim.timing import DramSpec
 
 
 def test_estimate_by_hand():
@@ -44,8 +44,8 @@ def test_dram_spec_validation():
 
 # ---------------------------------------------------------------- occupancy, issue, active cores
 
-from memsim.report import LevelStats  # noqa: E402
-from memsim.timing import Occupancy, cycles_from_terms, estimate, in_flight_requests  # noqa: E402
+from smartmem_sim.memsim.report import LevelStats  # noqa: E402
+from smartmem_sim.memsim.timing import Occupancy, cycles_from_terms, estimate, in_flight_requests  # noqa: E402
 
 L1 = CacheLevel(name="L1", size=256, ways=1, line=64, per_core=True, latency_cycles=10, bandwidth_bytes_per_cycle=4)
 L2 = CacheLevel(name="L2", size=1024, ways=1, line=64, latency_cycles=100, bandwidth_bytes_per_cycle=8)

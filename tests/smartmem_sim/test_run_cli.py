@@ -13,8 +13,8 @@ MODEL = Path(__file__).resolve().parents[2] / "smartmem_sim" / "zoo" / "models" 
 
 @pytest.fixture(scope="module")
 def device_ok():
-    from kernels.errors import KernelError
-    from kernels.runtime.device import select_device
+    from smartmem_sim.kernels.errors import KernelError
+    from smartmem_sim.kernels.runtime.device import select_device
 
     try:
         select_device()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import memsim
-from compiler.costs import SimulatedCost
-from compiler.pipeline import compile_model
-from kernels.library import plan_kernels, plan_surfaces
+from smartmem_sim import memsim
+from smartmem_sim.compiler.costs import SimulatedCost
+from smartmem_sim.compiler.pipeline import compile_model
+from smartmem_sim.kernels.library import plan_kernels, plan_surfaces
 from smartmem_sim.simulate import ProgramSampler, simulate_model, simulate_plan, simulate_plan_on
 from tests.compiler.search.graphs import attention_graph
 
@@ -75,7 +75,7 @@ def test_memo_simulates_identical_kernels_once(plan):
 
 
 def test_bad_budget_and_windows_are_errors():
-    from compiler.errors import CompilerError
+    from smartmem_sim.compiler.errors import CompilerError
 
     with pytest.raises(CompilerError, match="row_budget"):
         SimulatedCost("adreno740", ProgramSampler(), row_budget=10)
@@ -98,7 +98,7 @@ def test_policies_on_a_tiny_zoo_twin():
 def test_sampled_window_of_a_runtime_index_gather_keeps_its_index_reads():
     # sd_text_encoder's embedding Gather reads its row from the token ids; a sampled window (a shifted
     # sub-grid of work-items) must keep the data-dependent index variables of the kernel's reads.
-    from kernels.library import step_kernels
+    from smartmem_sim.kernels.library import step_kernels
     from smartmem_sim.simulate import _accesses, compile_for, load_graph
 
     plan = compile_for(load_graph("sd_text_encoder", True), "smartmem", "adreno740")
@@ -113,7 +113,7 @@ def _instance_norm_plan(channels=4, side=30):  # instances under the statistics 
     import onnx
     from onnx import TensorProto, helper
 
-    from compiler.frontend import load_model
+    from smartmem_sim.compiler.frontend import load_model
 
     shape = [1, channels, side, side]
     g = helper.make_graph(
@@ -130,7 +130,7 @@ def test_long_loops_are_cut_to_the_budget_and_scaled_back():
     # every work-item of this kernel reads its whole 30x30 instance twice: one row of a work-group (16
     # work-items) is over a 20000-row budget, so the sampler cuts the loops; counts scaled back stay close
     # to the exact ones. (A far smaller budget leaves windows too short to warm the caches: the cold-start
-    # bias of compiler/costs/simulated.py.)
+    # bias of smartmem_sim/compiler/costs/simulated.py.)
     from smartmem_sim.simulate import cut_program
 
     plan = _instance_norm_plan()

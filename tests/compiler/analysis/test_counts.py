@@ -1,4 +1,4 @@
-"""compiler.analysis: op histogram, layout-transform rule, parameters, MACs, tensor sizes.
+"""smartmem_sim.compiler.analysis: op histogram, layout-transform rule, parameters, MACs, tensor sizes.
 
 MACs are checked against an independent count: the number of multiply-adds a plain-Python direct
 convolution / matrix product performs, tallied by brute force on small shapes."""
@@ -12,8 +12,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from compiler.analysis import constant_tensors, is_layout_transform, summarize
-from compiler.frontend import load_model
+from smartmem_sim.compiler.analysis import constant_tensors, is_layout_transform, summarize
+from smartmem_sim.compiler.frontend import load_model
 from tests.compiler.frontend.onnx_builders import const, make
 
 

@@ -1,13 +1,13 @@
-"""compiler/costs/analytical.py against the formula worked by hand on a MatMul."""
+"""smartmem_sim/compiler/costs/analytical.py against the formula worked by hand on a MatMul."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from compiler.costs import AnalyticalCost
-from compiler.errors import CompilerError
-from compiler.layout.image import BufferLayout, ImageLayout
-from compiler.pipeline import compile_model
+from smartmem_sim.compiler.costs import AnalyticalCost
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.pipeline import compile_model
+from smartmem_sim.layout.image import BufferLayout, ImageLayout
 from tests.compiler.search.graphs import attention_graph
 
 
@@ -59,9 +59,9 @@ def test_launch_overhead_and_unknown_device(plan):
 def test_table_equals_one_evaluate_per_entry_bit_for_bit(plan):
     """The vectorised table against CostModel's generic one (a loop of evaluate), on every step with every
     searched tensor's candidates; also with a tensor read twice (a step reading and writing variables)."""
-    from compiler.cost import CostModel, step_tensors
-    from compiler.passes.layouts import _preferences, _ranked
-    from compiler.search.candidates import candidate_layouts
+    from smartmem_sim.compiler.cost import CostModel, step_tensors
+    from smartmem_sim.compiler.passes.layouts import _preferences, _ranked
+    from smartmem_sim.compiler.search.candidates import candidate_layouts
 
     cost = AnalyticalCost("adreno740")
     prefs = _preferences(plan)

@@ -1,5 +1,5 @@
-"""compiler/costs/simulated.py: the kernel terms handed to calibration (work-items, active cores, issued
-accesses) and the step time are what memsim/timing.py's formula makes of them, for a hand-made kernel."""
+"""smartmem_sim/compiler/costs/simulated.py: the kernel terms handed to calibration (work-items, active cores, issued
+accesses) and the step time are what smartmem_sim/memsim/timing.py's formula makes of them, for a hand-made kernel."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import memsim
-from compiler.costs import KernelSample, SimulatedCost, load_device
-from compiler.pipeline import compile_model
+from smartmem_sim import memsim
 from smartmem_sim.calibration import timing_fit as F
+from smartmem_sim.compiler.costs import KernelSample, SimulatedCost, load_device
+from smartmem_sim.compiler.pipeline import compile_model
 from tests.compiler.search.graphs import attention_graph
 
 

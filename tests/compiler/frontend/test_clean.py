@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-from compiler.frontend import clean_model, load_model
-from compiler.frontend.fold import FOLD_MAX_ELEMENTS
+from smartmem_sim.compiler.frontend import clean_model, load_model
+from smartmem_sim.compiler.frontend.fold import FOLD_MAX_ELEMENTS
 from tests.compiler.frontend.onnx_builders import (
     assert_no_shape_logic,
     const,
@@ -122,7 +122,7 @@ def test_every_tensor_gets_a_static_shape():
 
 def test_shape_fallback_rule_fills_what_onnx_inference_misses(monkeypatch):
     """Disable onnx's inference for one tensor; the evaluation rule must produce the same shape."""
-    from compiler.frontend import shapes
+    from smartmem_sim.compiler.frontend import shapes
 
     real = shapes.infer
 

@@ -6,8 +6,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from compiler.errors import CompilerError
-from compiler.frontend import clean_model, load_model, read_model
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.frontend import clean_model, load_model, read_model
 from tests.compiler.frontend.onnx_builders import make, matmul_model, shape_logic_model
 
 

@@ -14,7 +14,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from compiler.frontend import export_model, load_model
+from smartmem_sim.compiler.frontend import export_model, load_model
 from tests.compiler.frontend.onnx_builders import run_ort
 
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"

@@ -11,8 +11,8 @@ import numpy as np
 import onnx
 import pytest
 
-from compiler.analysis import summarize
-from compiler.frontend import export_model, load_model, symbolic_dims
+from smartmem_sim.compiler.analysis import summarize
+from smartmem_sim.compiler.frontend import export_model, load_model, symbolic_dims
 from tests.compiler.frontend.onnx_builders import assert_no_shape_logic, run_ort
 
 torch = pytest.importorskip("torch")
@@ -88,7 +88,7 @@ def test_roundtrip_matches_original_and_torch(exported):
 
 def test_stripped_export_cleans_to_the_same_graph_and_runs_after_materialize(exported):
     """The zoo ships structure-only models: stripping float weights must not change the cleaned graph."""
-    from compiler.frontend import WEIGHTS_KEY, materialize_weights
+    from smartmem_sim.compiler.frontend import WEIGHTS_KEY, materialize_weights
 
     key, exporter, proto, dims, feeds, _ = exported
     stripped = onnx.ModelProto()

@@ -7,10 +7,10 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from compiler.analysis import summarize
-from compiler.errors import CompilerError
-from compiler.frontend import clean_model, export_model, load_model, materialize_weights
-from compiler.frontend.weights import WEIGHT_STD
+from smartmem_sim.compiler.analysis import summarize
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.frontend import clean_model, export_model, load_model, materialize_weights
+from smartmem_sim.compiler.frontend.weights import WEIGHT_STD
 from tests.compiler.frontend.onnx_builders import matmul_model, run_ort
 
 

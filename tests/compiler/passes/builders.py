@@ -5,9 +5,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from compiler.frontend import load_model
-from compiler.pipeline import compile_model
-from compiler.reference import run_plan
+from smartmem_sim.compiler.frontend import load_model
+from smartmem_sim.compiler.pipeline import compile_model
+from smartmem_sim.compiler.reference import run_plan
 
 
 def model(nodes, inputs: dict[str, tuple], outputs: dict[str, tuple], inits: dict[str, np.ndarray] | None = None,

@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 from onnx import helper, numpy_helper
 
-from compiler.errors import CompilerError
-from compiler.frontend import load_model
-from compiler.ir import Graph, is_stripped_initializer
-from compiler.layout import ops as lops
-from compiler.passes.classify import classify_graph, constant_values, stripped_proto
-from compiler.pipeline import compile_model
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.frontend import load_model
+from smartmem_sim.compiler.ir import Graph, is_stripped_initializer
+from smartmem_sim.compiler.passes.classify import classify_graph, constant_values, stripped_proto
+from smartmem_sim.compiler.pipeline import compile_model
+from smartmem_sim.layout import ops as lops
 from tests.compiler.passes.builders import model
 
 

@@ -1,10 +1,10 @@
 import numpy as np
 from onnx import helper
 
-from compiler.frontend import load_model
-from compiler.layout import ops as lops
-from compiler.passes.classify import classify_graph
-from compiler.passes.eliminate import is_free, plan_elimination
+from smartmem_sim.compiler.frontend import load_model
+from smartmem_sim.compiler.passes.classify import classify_graph
+from smartmem_sim.compiler.passes.eliminate import is_free, plan_elimination
+from smartmem_sim.layout import ops as lops
 from tests.compiler.passes.builders import model
 
 

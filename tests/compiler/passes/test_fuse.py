@@ -1,10 +1,10 @@
 import numpy as np
 from onnx import helper
 
-from compiler.frontend import load_model
-from compiler.passes.classify import classify_graph
-from compiler.passes.eliminate import plan_elimination
-from compiler.passes.fuse import plan_fusion
+from smartmem_sim.compiler.frontend import load_model
+from smartmem_sim.compiler.passes.classify import classify_graph
+from smartmem_sim.compiler.passes.eliminate import plan_elimination
+from smartmem_sim.compiler.passes.fuse import plan_fusion
 from tests.compiler.passes.builders import check_policies, model
 
 

@@ -1,11 +1,11 @@
 import numpy as np
 from onnx import helper
 
-from compiler.frontend import load_model
-from compiler.layout.image import BufferLayout
-from compiler.passes.layouts import default_layout, reduction_layout
-from compiler.pipeline import compile_model
-from compiler.plan import COPY
+from smartmem_sim.compiler.frontend import load_model
+from smartmem_sim.compiler.passes.layouts import default_layout, reduction_layout
+from smartmem_sim.compiler.pipeline import compile_model
+from smartmem_sim.layout.image import BufferLayout
+from smartmem_sim.layout.plan import COPY
 from tests.compiler.passes.builders import check_policies, model
 
 
@@ -83,8 +83,8 @@ def test_add_of_differently_laid_out_inputs_changes_group():
 
 
 def test_images_past_the_limit_become_buffers_under_every_policy():
-    from compiler.layout.image import ImageLayout
-    from compiler.passes.layouts import IMAGE_MAX
+    from smartmem_sim.compiler.passes.layouts import IMAGE_MAX
+    from smartmem_sim.layout.image import ImageLayout
 
     n = IMAGE_MAX + 16  # a rank-3 tensor whose default image is n texels high
     m = model([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["r", "x"], ["y"])],

@@ -2,9 +2,9 @@
 import numpy as np
 from onnx import helper
 
-from compiler.frontend import load_model
-from compiler.pipeline import compile_model
-from compiler.plan import COPY
+from smartmem_sim.compiler.frontend import load_model
+from smartmem_sim.compiler.pipeline import compile_model
+from smartmem_sim.layout.plan import COPY
 from tests.compiler.passes.builders import check_policies, model
 
 RNG = np.random.default_rng(0)

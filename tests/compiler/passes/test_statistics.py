@@ -1,4 +1,4 @@
-"""compiler/passes/statistics.py: which normalizations are split, and that the split graph computes what
+"""smartmem_sim/compiler/passes/statistics.py: which normalizations are split, and that the split graph computes what
 the original model does (that part, on an OpenCL device: tests/kernels/test_split_statistics.py)."""
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from compiler.frontend import load_model
-from compiler.frontend.clean import WEIGHTS_KEY
-from compiler.passes.statistics import min_elements, split_statistics
+from smartmem_sim.compiler.frontend import load_model
+from smartmem_sim.compiler.frontend.clean import WEIGHTS_KEY
+from smartmem_sim.compiler.passes.statistics import min_elements, split_statistics
 
 
 def statistics_model(side: int, softmax_len: int, seed: int = 0) -> onnx.ModelProto:

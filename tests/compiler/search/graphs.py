@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import helper
 
-from compiler.frontend import load_model
+from smartmem_sim.compiler.frontend import load_model
 from tests.compiler.passes.builders import model
 
 

@@ -1,14 +1,14 @@
-"""compiler/search/problem.py: repeated blocks share one factor table without changing any number, and a
+"""smartmem_sim/compiler/search/problem.py: repeated blocks share one factor table without changing any number, and a
 cost model that gives a table of the wrong shape is an error."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from compiler.costs import AnalyticalCost
-from compiler.errors import CompilerError
-from compiler.pipeline import compile_model
-from compiler.search.problem import build_problem
+from smartmem_sim.compiler.costs import AnalyticalCost
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.pipeline import compile_model
+from smartmem_sim.compiler.search.problem import build_problem
 from tests.compiler.search.graphs import attention_graph
 
 ZOO = pytest.importorskip("smartmem_sim.zoo")
@@ -34,7 +34,7 @@ class _Counting(AnalyticalCost):
 def test_shared_tables_equal_tables_priced_step_by_step():
     if not store.model_path("cswin", True).exists():
         pytest.skip("zoo tiny twin 'cswin' is not committed")
-    from compiler.frontend import load_model
+    from smartmem_sim.compiler.frontend import load_model
 
     plan = compile_model(load_model(ZOO.load("cswin", tiny=True, weights=False)), "smartmem", "fp16")
     counting = _Counting()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.costs import AnalyticalCost
-from compiler.pipeline import compile_model
-from compiler.reference import run_plan
-from compiler.search.problem import build_problem
-from compiler.search.solve import brute_force
+from smartmem_sim.compiler.costs import AnalyticalCost
+from smartmem_sim.compiler.pipeline import compile_model
+from smartmem_sim.compiler.reference import run_plan
+from smartmem_sim.compiler.search.problem import build_problem
+from smartmem_sim.compiler.search.solve import brute_force
 from tests.compiler.passes.builders import feeds_for, ort_outputs
 from tests.compiler.search.graphs import attention, attention_graph
 
@@ -44,7 +44,7 @@ def test_search_plan_computes_the_model():
 def test_search_never_worse_than_smartmem_on_zoo_twins(name):
     if not store.model_path(name, True).exists():
         pytest.skip(f"zoo tiny twin '{name}' is not committed")
-    from compiler.frontend import load_model
+    from smartmem_sim.compiler.frontend import load_model
 
     graph = load_model(ZOO.load(name, tiny=True, weights=False))
     cost = AnalyticalCost("adreno740")
@@ -57,7 +57,7 @@ def test_predicted_time_is_the_simulated_time_of_the_plan_and_optimal_under_the_
     """With the memsim-backed model: the search's own prediction equals simulating the plan it returns
     (kernels are priced one at a time with cold caches in both), the smartmem plan is its prediction
     before, and no assignment of the layout problem is better (brute force)."""
-    from compiler.costs import SimulatedCost
+    from smartmem_sim.compiler.costs import SimulatedCost
     from smartmem_sim.simulate import ProgramSampler, simulate_plan
 
     cost = SimulatedCost("adreno740", ProgramSampler(), row_budget=4000, windows=2)

@@ -1,4 +1,4 @@
-"""compiler/search/solve.py: exact elimination equals brute force on random factor problems; descent never
+"""smartmem_sim/compiler/search/solve.py: exact elimination equals brute force on random factor problems; descent never
 gets worse than its start."""
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.search.problem import Factor, LayoutProblem
-from compiler.search.solve import brute_force, coordinate_descent, solve, variable_elimination
+from smartmem_sim.compiler.search.problem import Factor, LayoutProblem
+from smartmem_sim.compiler.search.solve import brute_force, coordinate_descent, solve, variable_elimination
 
 
 @st.composite

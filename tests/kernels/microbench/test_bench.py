@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.errors import KernelError
-from kernels.microbench import bench
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.microbench import bench
 
 pytestmark = pytest.mark.opencl
 
@@ -45,9 +45,9 @@ def test_launch_overhead_positive(cl_device):
 
 def test_stream_kernel_reads_whole_image(cl_device):
     """Every work-item's sum covers `count` texels of its column: with all texels 1 the sink holds count."""
-    from kernels.microbench.sources import ALL
-    from kernels.runtime.launch import run_kernel
-    from kernels.runtime.memory import create_buffer, image_from_array
+    from smartmem_sim.kernels.microbench.sources import ALL
+    from smartmem_sim.kernels.runtime.launch import run_kernel
+    from smartmem_sim.kernels.runtime.memory import create_buffer, image_from_array
 
     img = image_from_array(cl_device, np.ones((16, 8, 4), np.float32))
     sink = create_buffer(cl_device, 8 * 3 * 16)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.errors import KernelError
-from kernels.microbench import chains
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.microbench import chains
 
 
 def follow_buffer(chain, steps):

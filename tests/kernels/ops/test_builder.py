@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.layout.expr import Var, evaluate
-from compiler.layout.ops import Reshape, Transpose
-from compiler.plan import Step
-from kernels.errors import KernelError
-from kernels.ops.builder import _invert_output_map, build_program
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.ops.builder import _invert_output_map, build_program
+from smartmem_sim.layout.expr import Var, evaluate
+from smartmem_sim.layout.ops import Reshape, Transpose
+from smartmem_sim.layout.plan import Step
 from tests.kernels.cases import Case, rand
 
 
@@ -45,8 +45,8 @@ def test_unknown_op_and_non_constant_parameters_are_errors():
 
 def test_the_inverse_check_in_blocks_gives_the_one_shot_verdict(monkeypatch):
     # huge outputs are checked in blocks of CHECK_BLOCK elements (memory); blocks must change no verdict
-    from compiler.layout.maps import IndexMap
-    from kernels.ops import builder
+    from smartmem_sim.kernels.ops import builder
+    from smartmem_sim.layout.maps import IndexMap
 
     good = Reshape((2, 4, 2, 4, 3)).forward((8, 8, 3)).then(Transpose((0, 2, 1, 3, 4)).forward((2, 4, 2, 4, 3)))
     folded = IndexMap.build((6, 4), (2, 4), lambda v: [v[0] % 2, v[1]])  # digits, but not a bijection

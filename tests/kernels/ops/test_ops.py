@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.execute import execute
+from smartmem_sim.kernels.execute import execute
 from tests.kernels.ops.catalogue import cases
 
 CASES = cases()

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from kernels.errors import KernelError
-from kernels.library import step_kernels
-from kernels.render.opencl import render
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.library import step_kernels
+from smartmem_sim.kernels.render.opencl import render
 from tests.kernels.ops.catalogue import cases
 
 CASES = cases()
@@ -63,8 +63,8 @@ def test_reduction_loop_holds_every_lane_and_one_register_per_lane():
 
 
 def test_helpers_named_by_a_per_lane_variable_are_refused():
-    from kernels.ops.builder import BODIES, register
-    from kernels.ops.program import Phase
+    from smartmem_sim.kernels.ops.builder import BODIES, register
+    from smartmem_sim.kernels.ops.program import Phase
 
     case = CASES["Relu"]
     plan, _, weights = case.plan(("lane_last",), "lane_last", out_shapes=[r.shape for r in case.reference()])

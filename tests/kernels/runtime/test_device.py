@@ -1,4 +1,4 @@
-"""Device choice by probe (kernels/runtime/device.py)."""
+"""Device choice by probe (smartmem_sim/kernels/runtime/device.py)."""
 from __future__ import annotations
 
 import os
@@ -8,9 +8,9 @@ import sys
 import pyopencl as cl
 import pytest
 
-from kernels.errors import KernelError
-from kernels.runtime import device as device_mod
-from kernels.runtime.device import probe_all, select_device
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.runtime import device as device_mod
+from smartmem_sim.kernels.runtime.device import probe_all, select_device
 
 pytestmark = pytest.mark.opencl
 
@@ -72,7 +72,7 @@ def _child(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_no_platform_at_all_gives_a_clear_error(tmp_path, child_env):
-    code = ("from kernels.runtime.device import select_device\n"
+    code = ("from smartmem_sim.kernels.runtime.device import select_device\n"
             "try:\n    select_device()\nexcept Exception as e:\n    print(type(e).__name__, e)\n")
     out = _child(code, child_env(OCL_ICD_VENDORS=str(tmp_path))).stdout
     assert out.startswith("KernelError no OpenCL platform is installed")
@@ -84,7 +84,7 @@ def test_unnamed_choice_skips_oclgrind_and_a_name_selects_it(tmp_path, child_env
     # Both drivers registered (the ICD loader lists oclgrind first here): unnamed must not take it.
     (tmp_path / "a-oclgrind.icd").write_text(oclgrind_icd + "\n")
     (tmp_path / "b-pocl.icd").write_text(open(POCL_ICD).read())
-    code = ("import pyopencl as cl\nfrom kernels.runtime.device import select_device\n"
+    code = ("import pyopencl as cl\nfrom smartmem_sim.kernels.runtime.device import select_device\n"
             "print([p.name for p in cl.get_platforms()])\n"
             "print(select_device().info.platform_name)\nprint(select_device('OCLGRIND').info.platform_name)\n")
     proc = _child(code, child_env(OCL_ICD_VENDORS=str(tmp_path)))

@@ -1,13 +1,13 @@
-"""Recording the accesses of an instrumented kernel (kernels/runtime/instrument.py)."""
+"""Recording the accesses of an instrumented kernel (smartmem_sim/kernels/runtime/instrument.py)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from kernels.errors import KernelError
-from kernels.runtime.instrument import AccessLog, with_prelude
-from kernels.runtime.launch import build_program, get_kernel, run_kernel
-from kernels.runtime.memory import buffer_from_array, create_image, image_from_array
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.runtime.instrument import AccessLog, with_prelude
+from smartmem_sim.kernels.runtime.launch import build_program, get_kernel, run_kernel
+from smartmem_sim.kernels.runtime.memory import buffer_from_array, create_image, image_from_array
 
 pytestmark = pytest.mark.opencl
 

@@ -1,13 +1,13 @@
-"""Program cache, launch checks and profiling (kernels/runtime/launch.py)."""
+"""Program cache, launch checks and profiling (smartmem_sim/kernels/runtime/launch.py)."""
 from __future__ import annotations
 
 import numpy as np
 import pyopencl as cl
 import pytest
 
-from kernels.errors import KernelError
-from kernels.runtime.launch import LaunchLog, build_program, launch, run_kernel
-from kernels.runtime.memory import buffer_from_array, create_buffer
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.runtime.launch import LaunchLog, build_program, launch, run_kernel
+from smartmem_sim.kernels.runtime.memory import buffer_from_array, create_buffer
 
 pytestmark = pytest.mark.opencl
 

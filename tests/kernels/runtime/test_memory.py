@@ -1,4 +1,4 @@
-"""Images, buffers and texel packing (kernels/runtime/memory.py)."""
+"""Images, buffers and texel packing (smartmem_sim/kernels/runtime/memory.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernels.errors import KernelError
-from kernels.runtime.launch import run_kernel
-from kernels.runtime.memory import (
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.runtime.launch import run_kernel
+from smartmem_sim.kernels.runtime.memory import (
     buffer_from_array,
     check_image_extent,
     create_buffer,

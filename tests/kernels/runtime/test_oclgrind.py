@@ -1,12 +1,12 @@
-"""Kernels under oclgrind (kernels/runtime/oclgrind.py). oclgrind simulates every work-item and is
+"""Kernels under oclgrind (smartmem_sim/kernels/runtime/oclgrind.py). oclgrind simulates every work-item and is
 slow: tiny launches only."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from kernels.errors import KernelError
-from kernels.runtime.oclgrind import (
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.runtime.oclgrind import (
     BufferArg,
     ImageArg,
     parse_log,
@@ -100,7 +100,7 @@ def test_a_python_driver_script_runs_with_oclgrind_as_its_only_device(oclgrind_i
     script = tmp_path / "drive.py"
     script.write_text(
         "import numpy as np\n"
-        "from kernels.runtime import select_device, buffer_from_array, run_kernel\n"
+        "from smartmem_sim.kernels.runtime import select_device, buffer_from_array, run_kernel\n"
         "h = select_device()\n"
         "print(h.info.platform_name)\n"
         "y = buffer_from_array(h, np.zeros(4, np.float32))\n"

@@ -1,13 +1,13 @@
-"""Batches of launches in one oclgrind process (kernels/runtime/oclgrind_batch.py): every diagnostic goes to
+"""Batches of launches in one oclgrind process (smartmem_sim/kernels/runtime/oclgrind_batch.py): every diagnostic goes to
 the launch that caused it, allocations of earlier launches do not hide uninitialised reads of later ones, and
 a launch that hangs is recorded as failed while the rest of its batch still runs."""
 from __future__ import annotations
 
 import pytest
 
-from kernels.errors import KernelError
-from kernels.runtime.oclgrind import BufferArg, Checks, write_job
-from kernels.runtime.oclgrind_batch import BatchRunner, Job, batches
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.runtime.oclgrind import BufferArg, Checks, write_job
+from smartmem_sim.kernels.runtime.oclgrind_batch import BatchRunner, Job, batches
 
 SRC = """
 __kernel void oob(__global float* a) { a[get_global_id(0) + 1] = 1.0f; }

@@ -1,4 +1,4 @@
-"""The pieces of the tiny-twin oclgrind checker (kernels/runtime/oclgrind_sweep.py) that decide what each
+"""The pieces of the tiny-twin oclgrind checker (smartmem_sim/oclgrind_sweep.py) that decide what each
 kernel sees: the values uploaded (from onnxruntime) must be what the plan computes on a real OpenCL device,
 and the cache key must change whenever the launch does."""
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.runtime.oclgrind import Checks
-from kernels.runtime.oclgrind_sweep import (
+from smartmem_sim.kernels.runtime.oclgrind import Checks
+from smartmem_sim.oclgrind_sweep import (
     UNINITIALIZED_OPTIONS,
     _load_twin,
     build_options,
@@ -20,7 +20,7 @@ from tests.kernels.zoo_runs import MODELS
 
 @pytest.fixture(scope="module")
 def vit_plan():
-    from compiler.pipeline import compile_model
+    from smartmem_sim.compiler.pipeline import compile_model
 
     proto, graph, feeds = _load_twin(MODELS / "vit.tiny.onnx")
     return compile_model(graph, "smartmem"), proto, feeds
@@ -29,7 +29,7 @@ def vit_plan():
 @pytest.mark.opencl
 @pytest.mark.slow
 def test_values_from_onnxruntime_equal_the_plan_run_on_the_device(cl_device, vit_plan):
-    from kernels.execute import execute
+    from smartmem_sim.kernels.execute import execute
 
     plan, proto, feeds = vit_plan
     values = plan_values(plan, proto, feeds)
@@ -43,8 +43,8 @@ def test_values_from_onnxruntime_equal_the_plan_run_on_the_device(cl_device, vit
 
 
 def test_the_cache_key_follows_the_launch(vit_plan):
-    from kernels.execute import _weight
-    from kernels.library import plan_kernels
+    from smartmem_sim.kernels.execute import _weight
+    from smartmem_sim.kernels.library import plan_kernels
 
     plan, proto, feeds = vit_plan
     values = plan_values(plan, proto, feeds, device=object())  # every value has an ONNX name: no device used

@@ -1,4 +1,4 @@
-"""Chrome-trace timelines (kernels/runtime/timeline.py)."""
+"""Chrome-trace timelines (smartmem_sim/kernels/runtime/timeline.py)."""
 from __future__ import annotations
 
 import json
@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from kernels.errors import KernelError
-from kernels.runtime.launch import KernelTiming, run_kernel
-from kernels.runtime.memory import buffer_from_array
-from kernels.runtime.timeline import chrome_trace, write_chrome_trace
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.runtime.launch import KernelTiming, run_kernel
+from smartmem_sim.kernels.runtime.memory import buffer_from_array
+from smartmem_sim.kernels.runtime.timeline import chrome_trace, write_chrome_trace
 
 
 def _timing(name, start, end, label=None):

@@ -10,12 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.layout.expr import evaluate
-from kernels.errors import KernelError
-from kernels.library import step_kernels
-from kernels.ops.program import index_value
-from kernels.render.opencl import buffer_out_coords
-from kernels.trace.generate import ELEM_BYTES, TEXEL_BYTES, index_standin, item_accesses, schedule
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.library import step_kernels
+from smartmem_sim.kernels.ops.program import index_value
+from smartmem_sim.kernels.render.opencl import buffer_out_coords
+from smartmem_sim.kernels.trace.generate import (
+    ELEM_BYTES,
+    TEXEL_BYTES,
+    index_standin,
+    item_accesses,
+    schedule,
+)
+from smartmem_sim.layout.expr import evaluate
 from tests.kernels.cases import Case, rand
 from tests.kernels.ops.catalogue import cases
 

@@ -1,4 +1,4 @@
-"""The register replay against a plain-Python reading of the rule (kernels/ops/program.py) that keeps
+"""The register replay against a plain-Python reading of the rule (smartmem_sim/kernels/ops/program.py) that keeps
 explicit snapshots of the registers per iteration instead of updating them in place."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernels.trace.registers import fetches
+from smartmem_sim.kernels.trace.registers import fetches
 
 
 def _reference(sel_item, sel_lane, ok, x, y, count):

@@ -6,8 +6,7 @@ import tomllib
 
 import pytest
 
-import memsim
-from smartmem_sim import cli
+from smartmem_sim import cli, memsim
 from smartmem_sim.calibration import validate as v
 
 
@@ -17,8 +16,8 @@ def test_commands_are_listed():
 
 @pytest.fixture(scope="module")
 def cl_device():
-    from kernels.errors import KernelError
-    from kernels.runtime.device import select_device
+    from smartmem_sim.kernels.errors import KernelError
+    from smartmem_sim.kernels.runtime.device import select_device
 
     try:
         return select_device()
@@ -60,7 +59,7 @@ def test_from_csv_rejects_rows_of_another_plan(tmp_path):
     row = v.KernelRow("vit.tiny", "smartmem", "fp32", "no_such_step", "", "MatMul", 1, "", 10.0, 0.0, 1.0,
                       "32768x32768")
     path.write_text(v.rows_csv([row]))
-    from compiler.costs import SimulatedCost
+    from smartmem_sim.compiler.costs import SimulatedCost
     from smartmem_sim.simulate import ProgramSampler
 
     cost = SimulatedCost(v.device_for("h100_opencl"), ProgramSampler())

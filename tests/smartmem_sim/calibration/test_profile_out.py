@@ -5,10 +5,10 @@ import tomllib
 
 import pytest
 
-import memsim
-from memsim.profiles import profile_from_dict
+from smartmem_sim import memsim
 from smartmem_sim.calibration import profile_out
 from smartmem_sim.calibration.measure import Calibration
+from smartmem_sim.memsim.profiles import profile_from_dict
 
 
 def fake_calibration() -> Calibration:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-import memsim
+from smartmem_sim import memsim
 from smartmem_sim.calibration import refit
 from smartmem_sim.calibration import terms as T
 from smartmem_sim.calibration import timing_fit as F

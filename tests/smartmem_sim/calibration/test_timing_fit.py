@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.costs import KernelTerms
 from smartmem_sim.calibration import timing_fit as F
+from smartmem_sim.compiler.costs import KernelTerms
 from smartmem_sim.errors import UserError
 
 CORES, CLOCK, MAX_ITEMS = 132, 2e9, 2048

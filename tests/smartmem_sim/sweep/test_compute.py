@@ -7,7 +7,7 @@ import json
 import onnx
 import pytest
 
-import memsim
+from smartmem_sim import memsim
 from smartmem_sim.simulate import simulate_model
 from smartmem_sim.sweep import Task, task_key
 from smartmem_sim.sweep.compute import compute_group, read_result, result_path, worker_code_version

@@ -7,7 +7,7 @@ import shutil
 import onnx
 import pytest
 
-import memsim
+from smartmem_sim import memsim
 from smartmem_sim.errors import UserError
 from smartmem_sim.sweep import Task, code_version, task_key
 from smartmem_sim.sweep.task import build_device

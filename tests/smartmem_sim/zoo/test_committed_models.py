@@ -8,8 +8,8 @@ import onnx
 import pytest
 from onnx import helper
 
-from compiler.frontend.clean import check
-from compiler.ir import is_stripped_initializer
+from smartmem_sim.compiler.frontend.clean import check
+from smartmem_sim.compiler.ir import is_stripped_initializer
 from smartmem_sim.zoo import registry, store
 
 FILES = [(n, tiny) for n in registry.names() for tiny in (True, False)]

@@ -7,8 +7,8 @@ import onnxruntime as ort
 import pytest
 from onnx import helper
 
-from compiler.ir import is_stripped_initializer
 from smartmem_sim import zoo
+from smartmem_sim.compiler.ir import is_stripped_initializer
 from smartmem_sim.errors import UserError
 
 

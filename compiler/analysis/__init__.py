@@ -1,8 +1,0 @@
-"""Graph analysis: op counts, layout-transformation operators, parameters, MACs, tensor sizes.
-
-``summarize(graph) -> dict``; the definitions live in the docstring of ``compiler.analysis.counts``.
-"""
-from compiler.analysis.counts import constant_tensors, is_layout_transform
-from compiler.analysis.summary import summarize
-
-__all__ = ["constant_tensors", "is_layout_transform", "summarize"]

@@ -1,7 +1,0 @@
-"""Cost models (compiler/cost.py's interface): ``SimulatedCost`` asks memsim about sampled kernel traces,
-``AnalyticalCost`` is a cheap formula for tests and quick searches."""
-from compiler.costs.analytical import AnalyticalCost
-from compiler.costs.device import Device, load_device
-from compiler.costs.simulated import KernelSample, KernelSampler, KernelTerms, SimulatedCost
-
-__all__ = ["AnalyticalCost", "Device", "KernelSample", "KernelSampler", "KernelTerms", "SimulatedCost", "load_device"]

@@ -1,4 +1,0 @@
-"""OpenCL C source text from access programs; testable without a device."""
-from kernels.render.opencl import render
-
-__all__ = ["render"]

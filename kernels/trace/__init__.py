@@ -1,4 +1,0 @@
-"""memsim traces from access programs (the same index expressions the renderer prints)."""
-from kernels.trace.generate import ItemAccesses, item_accesses, kernel_trace, schedule
-
-__all__ = ["ItemAccesses", "item_accesses", "kernel_trace", "schedule"]

@@ -1,0 +1,193 @@
+"""The cost-model interface: what one kernel of a plan costs on a device, given its tensors' layouts.
+
+A :class:`CostModel` evaluates one plan step (one kernel launch per output) with the layouts the plan
+gives its tensors, or with other layouts for some of them (``layouts``: stored tensor name -> layout).
+It knows nothing of search: smartmem_sim/compiler/search/ asks it, and smartmem_sim/simulate.py sums it over a plan.
+Implementations live in smartmem_sim/compiler/costs/ (a memsim-backed one and a cheap analytical one).
+
+Units: seconds, bytes, counts of accesses/misses (floats, because sampled counts are scaled).
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.ir import is_stripped_initializer
+from smartmem_sim.layout.image import BufferLayout, ImageLayout, TensorLayout
+from smartmem_sim.layout.plan import COPY, Plan, Step, StoredTensor
+
+# Weights at most this many bytes are part of a kernel's signature by value (Slice starts, Gather
+# indices, pads: the kernel's accesses depend on them); larger ones by shape only.
+SIGNATURE_VALUE_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class LevelCost:
+    """Counters of one cache level for one kernel (summed over the level's copies)."""
+
+    name: str
+    accesses: float
+    misses: float
+    bytes_filled: float  # bytes fetched from the level below
+
+
+@dataclass(frozen=True)
+class KernelCost:
+    """Predicted cost of one step on one device.
+
+    ``rel_error`` is the stated error bound of ``seconds`` from sampling (about two standard errors of
+    the per-window estimates; 0 when every work-group was simulated or the model is analytical).
+    ``sampled`` is the share of work-groups simulated (1.0 = exact)."""
+
+    step: str
+    op_type: str
+    seconds: float
+    dram_bytes: float
+    levels: tuple[LevelCost, ...] = ()
+    launches: int = 1
+    compute_seconds: float = 0.0
+    sampled: float = 1.0
+    rel_error: float = 0.0
+
+    @property
+    def is_transform(self) -> bool:
+        """True for a COPY kernel: a layout transformation the plan executes."""
+        return self.op_type == COPY
+
+    def level(self, name: str) -> LevelCost:
+        for lv in self.levels:
+            if lv.name == name:
+                return lv
+        raise CompilerError(f"kernel cost of '{self.step}': no cache level '{name}' "
+                            f"(levels: {', '.join(lv.name for lv in self.levels)})")
+
+    def renamed(self, step: str, op_type: str) -> KernelCost:
+        """The same numbers for another step with the same signature (memo hits)."""
+        return replace(self, step=step, op_type=op_type)
+
+
+class CostModel(ABC):
+    """Evaluates one step x layouts on one device (see the module docstring).
+
+    ``keyed_by_signature``: True when ``evaluate`` depends only on what :func:`step_signature` captures
+    (operator, attributes, index maps, layouts, shapes; not tensor or step names), so callers may reuse
+    a result for every step of the same signature. A model reading anything else sets it False."""
+
+    device: str = ""
+    keyed_by_signature: bool = True
+
+    @abstractmethod
+    def evaluate(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> KernelCost:
+        """Cost of ``step`` of ``plan`` when the stored tensors named in ``layouts`` take those layouts
+        (the others keep the plan's)."""
+
+    def evaluate_table(self, plan: Plan, step: Step, options: Mapping[str, Sequence[TensorLayout]]) -> np.ndarray:
+        """Seconds of ``step`` for every combination of the layouts in ``options`` (tensor -> layouts to
+        try): an array with one axis per tensor, in the order of ``options``; entry ``[j, k, ...]`` is
+        ``evaluate(plan, step, {first: options[first][j], ...}).seconds``. Models may override this with
+        something faster than one ``evaluate`` per entry; the numbers must be the same."""
+        names = list(options)
+        table = np.empty([len(options[n]) for n in names])
+        for idx in itertools.product(*(range(len(options[n])) for n in names)):
+            layouts = {n: options[n][j] for n, j in zip(names, idx, strict=True)}
+            table[idx] = self.evaluate(plan, step, layouts).seconds
+        return table
+
+    def evaluate_plan(self, plan: Plan) -> list[KernelCost]:
+        """Every step's cost, in plan order (kernels are independent: each starts with cold caches)."""
+        return [self.evaluate(plan, step) for step in plan.steps]
+
+
+# ---------------------------------------------------------------- helpers shared by implementations
+
+def step_tensors(step: Step) -> list[str]:
+    """Stored tensors a step touches: inputs, epilogue operands, outputs (each once, in that order)."""
+    names = [op.tensor for op in step.inputs if op is not None]
+    names += [op.tensor for e in step.epilogue for op in e.operands]
+    names += list(step.outputs)
+    return list(dict.fromkeys(names))
+
+
+def check_layouts(plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None) -> dict[str, StoredTensor]:
+    """The step's stored tensors with ``layouts`` applied; raise CompilerError for a layout that names an
+    unknown tensor or does not match its shape."""
+    out: dict[str, StoredTensor] = {}
+    for name in step_tensors(step):
+        if name not in plan.tensors:
+            raise CompilerError(f"cost of step '{step.id}': tensor '{name}' is not in plan '{plan.model}'")
+        out[name] = plan.tensors[name]
+    for name, layout in (layouts or {}).items():
+        if name not in plan.tensors:
+            raise CompilerError(f"cost of step '{step.id}': layout given for unknown tensor '{name}'")
+        if not isinstance(layout, TensorLayout):
+            raise CompilerError(f"cost of step '{step.id}': layout of '{name}' must be an ImageLayout or "
+                                f"BufferLayout, got {type(layout).__name__}")
+        if tuple(layout.shape) != tuple(plan.tensors[name].shape):
+            raise CompilerError(f"cost of step '{step.id}': layout '{layout.name}' of '{name}' is for "
+                                f"{tuple(layout.shape)}, the tensor is {plan.tensors[name].shape}")
+        if name in out:
+            out[name] = replace(out[name], layout=layout)
+    return out
+
+
+def layout_key(layout: TensorLayout) -> tuple:
+    """What of a layout changes a kernel's accesses (not its name)."""
+    if isinstance(layout, ImageLayout):
+        return ("image", tuple(layout.shape), tuple(layout.width_dims), tuple(layout.height_dims), layout.lane_dim)
+    if isinstance(layout, BufferLayout):
+        return ("buffer", tuple(layout.shape), tuple(layout.order))
+    return (type(layout).__name__, tuple(layout.shape))
+
+
+def _weight_key(plan: Plan, name: str) -> str:
+    proto = plan.weights.get(name)
+    if proto is None or is_stripped_initializer(proto):
+        return ""
+    if proto.data_type != onnx.TensorProto.STRING:
+        # decided from the header: decoding a large weight only to learn its size cost a quarter of a
+        # full-size network's compile and simulation time (sd_unet)
+        itemsize = helper.tensor_dtype_to_np_dtype(proto.data_type).itemsize
+        if int(np.prod(proto.dims, dtype=np.int64)) * itemsize > SIGNATURE_VALUE_BYTES:
+            return ""
+    value = numpy_helper.to_array(proto)
+    if value.nbytes > SIGNATURE_VALUE_BYTES:
+        return ""
+    return hashlib.sha1(value.tobytes() + str(value.dtype).encode()).hexdigest()[:12]
+
+
+def step_signature(plan: Plan, step: Step, tensors: Mapping[str, StoredTensor]) -> str:
+    """A key that is equal for two steps whose kernels make the same accesses: operator, attributes,
+    operand shapes and index maps, epilogue, output maps, storage, and the layouts (not names) of every tensor;
+    small constant inputs by value. Tensor names are replaced by their position."""
+    pos = {n: i for i, n in enumerate(step_tensors(step))}
+
+    def operand(op) -> tuple:
+        if op is None:
+            return ("-",)
+        t = tensors[op.tensor]
+        return (pos[op.tensor], op.shape, str(op.index_map), layout_key(t.layout), t.kind,
+                _weight_key(plan, op.tensor) if t.kind == "weight" else "")
+
+    parts = (
+        plan.storage, step.op_type, repr(sorted((k, repr(v)) for k, v in step.attrs.items())),
+        tuple(operand(op) for op in step.inputs),
+        tuple((e.op_type, repr(sorted((k, repr(v)) for k, v in e.attrs.items())), e.result_first,
+               tuple(operand(op) for op in e.operands)) for e in step.epilogue),
+        tuple(None if m is None else str(m) for m in step.output_maps),
+        tuple((pos[o], layout_key(tensors[o].layout)) for o in step.outputs),
+    )
+    return hashlib.sha1(repr(parts).encode()).hexdigest()
+
+
+def plan_with_layouts(plan: Plan, step: Step, tensors: Mapping[str, StoredTensor]) -> Plan:
+    """A one-step plan holding only ``step`` and its tensors (layouts applied), for kernel generation."""
+    return Plan(plan.model, plan.policy, plan.storage, dict(tensors), [step], [], [],
+                weights={n: plan.weights[n] for n in tensors if n in plan.weights})

@@ -1,0 +1,235 @@
+"""The memsim-backed cost model: simulate (a sample of) every kernel's exact access trace on a device profile.
+
+compiler/ may not import kernels/, so the traces come from a :class:`KernelSampler` the caller provides
+(smartmem_sim/simulate.py wires kernels/ in). A sampler returns, per kernel launch of a step, one or more
+*windows*: a trace and a row ``count_from``; the window's counts are ``sim(trace) - sim(trace[:count_from])``,
+i.e. its rows after a warm-up prefix, with the caches as the prefix left them (simulation is deterministic
+and causal, so this difference is exact for those rows).
+
+Sampling and its error bound: a kernel whose trace fits ``row_budget`` is simulated whole (exact). A larger
+one is simulated in ``windows`` windows of work-items spread over its grid (runs of whole work-groups, or
+the first waves of neighbouring work-groups when a round of whole ones is too big); counts are scaled by
+(work-items of the kernel / work-items counted). Where one row of a work-group's work-items is
+already over the budget (a work-item that reduces over a whole image), the sampler also cuts every
+loop to its first iterations and counts a work-item as the measured share of accesses it kept
+(``counted`` is then fractional); that assumes the first iterations miss as often as the rest. Each
+window alone also gives an estimate of the kernel's time; ``KernelCost.rel_error`` is two standard errors of those estimates relative to their mean
+(about a 95% interval if windows were independent draws). It does not cover bias from what windows cannot
+see: reuse at distances longer than a window (a window starts cold, so data that every window re-reads,
+such as a MatMul's weights, is over-counted: on small kernels DRAM bytes can come out several times too
+high while time stays within ~15%, since such kernels are rarely DRAM-bound), L2 sharing among cores that a
+small window leaves idle;
+tests/compiler/costs/test_simulated.py and benchmarks/bench_simulate.py measure that against full runs.
+
+Every kernel starts with cold caches (no reuse across kernels is modelled). Results are memoized by
+kernel signature (smartmem_sim.compiler.cost.step_signature): identical blocks of a network are simulated once.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Protocol
+
+import numpy as np
+
+from smartmem_sim import memsim
+from smartmem_sim.compiler.cost import (
+    CostModel,
+    KernelCost,
+    LevelCost,
+    check_layouts,
+    plan_with_layouts,
+    step_signature,
+)
+from smartmem_sim.compiler.costs.device import Device, load_device
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.layout.image import TensorLayout
+from smartmem_sim.layout.plan import Plan, Step
+from smartmem_sim.memsim.timing import estimate
+
+_COUNTERS = [f.name for f in fields(memsim.LevelStats) if f.name not in ("name", "copies")]
+
+
+@dataclass(frozen=True)
+class KernelSample:
+    """One kernel launch of a step, as traces to simulate (see the module docstring).
+
+    ``surfaces``: memsim surfaces the traces' surface ids index; ``windows``: (trace, count_from) pairs;
+    ``items``: work-items of the kernel; ``counted``: work-items counted per window (after warm-up;
+    fractional where the sampler cut the loops: work-items times the share of accesses kept);
+    ``inner_iterations``: inner-loop iterations of the whole kernel (its compute work, FMA-like ops)."""
+
+    name: str
+    surfaces: list
+    windows: list[tuple[memsim.Trace, int]]
+    items: int
+    counted: list[int]
+    inner_iterations: float
+
+
+@dataclass(frozen=True)
+class KernelTerms:
+    """One kernel's timing terms that do not depend on the fitted timing parameters (smartmem_sim/memsim/timing.py):
+    ``bandwidth_cycles`` (busiest level or DRAM), ``compute_cycles`` (on the active cores),
+    ``issued_accesses`` (trace rows), ``active_cores``, ``latency_sum_cycles`` (sum of access latencies),
+    ``work_items``. smartmem_sim/calibration/timing_fit.py recombines them under trial parameters."""
+
+    bandwidth_cycles: float
+    compute_cycles: float
+    issued_accesses: float
+    active_cores: float
+    latency_sum_cycles: float
+    work_items: float
+
+
+class KernelSampler(Protocol):
+    def sample(self, plan: Plan, step: Step, cores: int, wave_size: int, row_budget: int,
+               windows: int) -> list[KernelSample]:
+        """The kernels of ``step`` (of a plan holding only that step and its tensors), sampled so that
+        each window has about ``row_budget`` rows, or whole when the kernel has at most that many."""
+
+
+class SimulatedCost(CostModel):
+    """Cost = memsim simulation of the step's sampled kernel traces (module docstring).
+
+    Args:
+        device: profile name (smartmem_sim/memsim/devices/NAME.toml, with a table in smartmem_sim/compiler/costs/execution.toml) or a Device.
+        sampler: where traces come from (smartmem_sim.simulate.ProgramSampler).
+        row_budget: trace rows per window; a kernel with fewer rows is simulated whole.
+        windows: windows per sampled kernel (>= 2, so an error bound can be stated).
+    """
+
+    def __init__(self, device: str | Device, sampler: KernelSampler, row_budget: int = 20_000, windows: int = 3):
+        if isinstance(row_budget, bool) or not isinstance(row_budget, int) or row_budget < 1000:
+            raise CompilerError(f"row_budget must be an integer >= 1000, got {row_budget!r}")
+        if isinstance(windows, bool) or not isinstance(windows, int) or windows < 2:
+            raise CompilerError(f"windows must be an integer >= 2 (to state an error bound), got {windows!r}")
+        self.dev = device if isinstance(device, Device) else load_device(device)
+        self.device = self.dev.name
+        self.sampler = sampler
+        self.row_budget = row_budget
+        self.windows = windows
+        self.hierarchy = self.dev.profile.hierarchy()
+        self.memo: dict[str, KernelCost] = {}
+        self.terms_memo: dict[str, list[KernelTerms]] = {}
+        self.simulated_rows = 0  # rows simulated so far (memo misses only)
+
+    def evaluate(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> KernelCost:
+        tensors = check_layouts(plan, step, layouts)
+        key = step_signature(plan, step, tensors)
+        hit = self.memo.get(key)
+        if hit is not None:
+            return hit.renamed(step.id, step.op_type)
+        samples = self.sampler.sample(plan_with_layouts(plan, step, tensors), step, self.dev.profile.cores,
+                                      self.dev.wave_size, self.row_budget, self.windows)
+        kernels = [self._kernel(s) for s in samples]
+        cost = self._combine(step, kernels)
+        self.memo[key] = cost
+        self.terms_memo[key] = [k["terms"] for k in kernels]
+        return cost
+
+    # ---------------------------------------------------------------- one kernel
+
+    def _counts(self, trace: memsim.Trace, count_from: int, table) -> dict:
+        rep = self.hierarchy.simulate(trace, table)
+        self.simulated_rows += len(trace)
+        c = _as_counts(rep)
+        c["rows"] = float(len(trace) - count_from)
+        if count_from > 0:
+            prefix = memsim.Trace(**{k: getattr(trace, k)[:count_from] for k in memsim.trace.COLUMNS})
+            warm = _as_counts(self.hierarchy.simulate(prefix, table))
+            self.simulated_rows += count_from
+            c = {k: (v if k == "rows" else _sub(v, warm[k])) for k, v in c.items()}
+        return c
+
+    def _kernel(self, s: KernelSample) -> dict:
+        prof = self.dev.profile
+        table = memsim.SurfaceTable(s.surfaces, prof.image_layout)
+        per_window = [self._counts(tr, cf, table) for tr, cf in s.windows]
+        total_counted = sum(s.counted)
+        if total_counted <= 0:
+            raise CompilerError(f"kernel '{s.name}': the sampler counted no work-item")
+        compute_cycles = s.inner_iterations / self.dev.alu_lanes
+        active = _active_cores(s, prof.cores, self.dev.wave_size)
+        summed = _add_all(per_window)
+        full = self._estimate(_scale(summed, s.items / total_counted), compute_cycles, s.items, active)
+        rel = 0.0
+        if total_counted < s.items:
+            secs = [self._estimate(_scale(c, s.items / n), compute_cycles, s.items, active)["seconds"]
+                    for c, n in zip(per_window, s.counted, strict=True) if n > 0]
+            if len(secs) >= 2 and np.mean(secs) > 0:
+                rel = float(2 * np.std(secs, ddof=1) / np.sqrt(len(secs)) / np.mean(secs))
+            else:
+                rel = float("nan")
+        full["sampled"] = min(1.0, total_counted / s.items)
+        full["rel_error"] = rel
+        return full
+
+    def _estimate(self, c: dict, compute_cycles: float, work_items: float, active_cores: float) -> dict:
+        prof = self.dev.profile
+        stats = [memsim.LevelStats(name=lv.name, copies=self.hierarchy.copies(lv),
+                                   **{k: int(round(v)) for k, v in lvc.items()})
+                 for lv, lvc in zip(prof.levels, c["levels"], strict=True)]
+        t = estimate(prof.levels, stats, [self.hierarchy.copies(lv) for lv in prof.levels], prof.dram,
+                     int(round(c["dram_read"])), int(round(c["dram_written"])), int(round(c["dram_requests"])),
+                     prof.clock_hz, prof.memory_parallelism, compute_cycles, occupancy=prof.occupancy,
+                     work_items=work_items, active_cores=active_cores, issued_accesses=c["rows"])
+        terms = KernelTerms(bandwidth_cycles=max(t["transfer_cycles"].values()), compute_cycles=t["compute_cycles"],
+                            issued_accesses=c["rows"], active_cores=t["active_cores"],
+                            latency_sum_cycles=t["latency_sum_cycles"], work_items=float(work_items))
+        return {"seconds": t["seconds"], "compute_seconds": t["compute_cycles"] / prof.clock_hz, "counts": c,
+                "terms": terms}
+
+    def terms(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> list[KernelTerms]:
+        """The parameter-free timing terms of each kernel of ``step`` (what calibration fits on)."""
+        tensors = check_layouts(plan, step, layouts)
+        self.evaluate(plan, step, layouts)
+        return self.terms_memo[step_signature(plan, step, tensors)]
+
+    def _combine(self, step: Step, kernels: list[dict]) -> KernelCost:
+        prof = self.dev.profile
+        levels = []
+        for i, lv in enumerate(prof.levels):
+            levels.append(LevelCost(lv.name, sum(k["counts"]["levels"][i]["accesses"] for k in kernels),
+                                    sum(k["counts"]["levels"][i]["misses"] for k in kernels),
+                                    sum(k["counts"]["levels"][i]["bytes_filled"] for k in kernels)))
+        secs = sum(k["seconds"] for k in kernels)
+        # errors of independent kernels add in quadrature
+        err = np.sqrt(sum((k["rel_error"] * k["seconds"]) ** 2 for k in kernels)) / secs if secs else 0.0
+        return KernelCost(step.id, step.op_type, secs + self.dev.launch_overhead_s * len(kernels),
+                          sum(k["counts"]["dram_read"] + k["counts"]["dram_written"] for k in kernels),
+                          tuple(levels), len(kernels), sum(k["compute_seconds"] for k in kernels),
+                          min((k["sampled"] for k in kernels), default=1.0), float(err))
+
+
+def _active_cores(s: KernelSample, cores: int, wave_size: int) -> float:
+    """Cores that get work: those the trace of a whole (unsampled) kernel uses (the sampler deals
+    work-groups to cores), else an upper bound of one wave per core."""
+    if len(s.windows) == 1 and s.windows[0][1] == 0 and s.counted[0] >= s.items and len(s.windows[0][0]):
+        return float(len(np.unique(s.windows[0][0].core)))
+    return float(min(cores, max(1, -(-s.items // wave_size))))
+
+
+def _as_counts(rep: memsim.Report) -> dict:
+    return {"levels": [{k: float(getattr(st, k)) for k in _COUNTERS} for st in rep.levels],
+            "dram_read": float(rep.dram_bytes_read), "dram_written": float(rep.dram_bytes_written),
+            "dram_requests": float(rep.dram_requests)}
+
+
+def _sub(a, b):
+    if isinstance(a, list):
+        return [{k: max(0.0, x[k] - y[k]) for k in x} for x, y in zip(a, b, strict=True)]
+    return max(0.0, a - b)
+
+
+def _add_all(counts: list[dict]) -> dict:
+    out = counts[0]
+    for c in counts[1:]:
+        out = {k: ([{f: x[f] + y[f] for f in x} for x, y in zip(v, c[k], strict=True)] if isinstance(v, list)
+                   else v + c[k]) for k, v in out.items()}
+    return out
+
+
+def _scale(c: dict, factor: float) -> dict:
+    return {k: ([{f: x[f] * factor for f in x} for x in v] if isinstance(v, list) else v * factor)
+            for k, v in c.items()}

@@ -1,0 +1,285 @@
+"""Render an :class:`~smartmem_sim.kernels.ops.program.AccessProgram` as OpenCL C source text (no device needed).
+
+Images are read with ``read_imagef`` through a CLK_ADDRESS_CLAMP_TO_EDGE sampler (so that even a wrong
+coordinate cannot read outside the image; the trace test checks coordinates are in range separately)
+and written with ``write_imagef``, in both storage types: an fp16 image is CL_HALF_FLOAT and converts on
+access. Buffers are ``float*`` (fp32) or ``half*`` read with ``vload_half``/written with ``vstore_half``
+(fp16 storage needs no cl_khr_fp16). Every access goes through the SM_* macros of
+smartmem_sim/kernels/runtime/instrument.py, so an instrumented build logs exactly the accesses the kernel makes.
+``texel_reuse`` (smartmem_sim/kernels/ops/program.py): True gives each read instruction its per-lane registers and
+coordinate compares; False fetches on every execution that is on (same loop and lane order).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.ops.program import (
+    INDEX_C,
+    LANES,
+    AccessProgram,
+    LaneCode,
+    Phase,
+    Read,
+    Surface,
+    check_texel_reuse,
+)
+from smartmem_sim.kernels.render.index_exprs import opencl_tables, to_opencl
+from smartmem_sim.kernels.runtime.instrument import with_prelude
+from smartmem_sim.layout.expr import Const, Expr, Var, bounds, substitute
+from smartmem_sim.layout.simplify import simplify_all
+
+STORAGES = ("fp32", "fp16")
+
+HALF_MACROS = r"""
+#ifdef SM_INSTRUMENT
+#define SM_LOAD_HALF(buf, index) \
+  vload_half(sm_log_buffer((index), 2, SM_SURFACE_##buf, 0, sm_log, sm_log_overflow), (buf))
+#define SM_STORE_HALF(buf, index, value) \
+  vstore_half((value), sm_log_buffer((index), 2, SM_SURFACE_##buf, 1, sm_log, sm_log_overflow), (buf))
+#else
+#define SM_LOAD_HALF(buf, index) vload_half((index), (buf))
+#define SM_STORE_HALF(buf, index, value) vstore_half((value), (index), (buf))
+#endif
+"""
+
+COMMON = r"""
+__constant sampler_t sm_smp = CLK_NORMALIZED_COORDS_FALSE | CLK_ADDRESS_CLAMP_TO_EDGE | CLK_FILTER_NEAREST;
+inline float sm_lane(float4 v, int l) { return l == 0 ? v.x : (l == 1 ? v.y : (l == 2 ? v.z : v.w)); }
+"""
+
+_COMPONENT = ("x", "y", "z", "w")
+
+
+def _idx(e: Expr) -> str:
+    try:
+        return to_opencl(e, index_type="int")
+    except CompilerError as exc:
+        if "beyond 'int'" not in str(exc):
+            raise
+        return to_opencl(e, index_type="long")
+
+
+def _check_storage(storage: str) -> None:
+    if storage not in STORAGES:
+        raise KernelError(f"storage must be one of {STORAGES}, got {storage!r}")
+
+
+def _param(s: Surface, storage: str) -> str:
+    if s.on_image:
+        return f"{'__write_only' if s.write else '__read_only'} image2d_t {s.param}"
+    elem = "half" if storage == "fp16" else "float"
+    return f"__global {'' if s.write else 'const '}{elem}* {s.param}"
+
+
+class _LaneText:
+    """The C text of one lane: its index expressions (``lane`` bound to the lane number, simplified) and
+    its per-lane identifiers renamed to ``<name>_l<lane>`` (smartmem_sim/kernels/ops/program.py)."""
+
+    def __init__(self, lane: int, names: Iterable[str], printed: list[Expr]):
+        self.lane = lane
+        self.suffix = f"_l{lane}"
+        ordered = sorted(set(names), key=len, reverse=True)
+        self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, ordered)) + r")\b") if ordered else None
+        self._printed = printed  # every expression printed, for the __constant tables
+
+    def name(self, ident: str) -> str:
+        return ident + self.suffix
+
+    def code(self, text: str) -> str:
+        return self._pattern.sub(lambda m: m.group(1) + self.suffix, text) if self._pattern else text
+
+    def expr(self, e: Expr) -> Expr:
+        return simplify_all([substitute(e, {"lane": Const(self.lane)})])[0]
+
+    def idx(self, e: Expr) -> str:
+        e = self.expr(e)
+        self._printed.append(e)
+        return _idx(e)
+
+
+def _lane_valid(lc: LaneCode, lt: _LaneText) -> str | None:
+    """C condition of the lane being real, or None when it always is."""
+    conds = []
+    for e, n in lc.valid:
+        e = lt.expr(e)
+        if bounds(e)[1] >= n:
+            conds.append(f"{lt.idx(e)} < {n}")
+    return " && ".join(conds) or None
+
+
+def _register(r: Read, s: Surface, lanes: list[_LaneText], pad: str) -> list[str]:
+    """The read instruction's registers, one per lane, with the coordinates each holds (none yet: -1)."""
+    if s.on_image:
+        return [f"{pad}float4 sm_reg_{r.value}{lt.suffix} = (float4)(0.0f); "
+                f"int2 sm_at_{r.value}{lt.suffix} = (int2)(-1, -1);" for lt in lanes]
+    return [f"{pad}float sm_reg_{r.value}{lt.suffix} = 0.0f; long sm_at_{r.value}{lt.suffix} = -1;" for lt in lanes]
+
+
+def _fetch(r: Read, s: Surface, storage: str, lt: _LaneText, count: int, reuse: bool) -> list[str]:
+    """Make the lane's register hold the texel/element: keep it, copy another lane's register that holds
+    it, or fetch it (the only memory access); then take the lane's value. Without ``reuse`` the
+    register is a local of this execution, always fetched."""
+    reg, at = f"sm_reg_{r.value}", f"sm_at_{r.value}"
+    addr = s.layout.address_exprs(r.coords)
+    own = lt.suffix
+    others = [f"_l{j}" for j in range(count) if j != lt.lane]
+    if s.on_image:
+        x, y, comp = addr
+        comp = lt.expr(comp)
+        point = f"const int2 sm_p = (int2)({lt.idx(x)}, {lt.idx(y)});"
+        load = f"SM_READ_IMAGEF({s.param}, sm_smp, sm_p)"
+
+        def same(suffix):
+            return f"sm_p.x == {at}{suffix}.x && sm_p.y == {at}{suffix}.y"
+
+        value = f"{reg}{own}.{_COMPONENT[comp.value]}" if isinstance(comp, Const) else \
+            f"sm_lane({reg}{own}, {lt.idx(comp)})"
+    else:
+        (off,) = addr
+        point = f"const long sm_p = {lt.idx(off)};"
+        load = f"{'SM_LOAD_HALF' if storage == 'fp16' else 'SM_LOAD'}({s.param}, sm_p)"
+
+        def same(suffix):
+            return f"sm_p == {at}{suffix}"
+
+        value = f"{reg}{own}"
+    if not reuse:
+        kind = "float4" if s.on_image else "float"
+        return [point, f"const {kind} {reg}{own} = {load};", value]
+    fill = " else ".join([*(f"if ({same(o)}) {reg}{own} = {reg}{o};" for o in others), f"{reg}{own} = {load};"])
+    return [point, f"if (!({same(own)})) {{", f"  {fill}", f"  {at}{own} = sm_p;", "}", value]
+
+
+def _read(r: Read, s: Surface, storage: str, lt: _LaneText, count: int, valid: str | None, pad: str,
+          reuse: bool) -> list[str]:
+    v = lt.name(r.value)
+    lines = [f"{pad}float {v} = {r.fill}; int ok_{v} = 0;"]
+    inner: list[str] = [f"const int {ix.var.name} = sm_index({lt.name(ix.value)}, {ix.var.extent});"
+                        for ix in r.indices]
+    conds = []
+    for let in r.lets:
+        e = lt.expr(let.expr)
+        lo, hi = bounds(e)
+        if hi < 0 or lo >= let.var.extent:  # off in this lane whatever the work-item
+            return lines
+        inner.append(f"const int {let.var.name} = {lt.idx(e)};")
+        if lo < 0 or hi >= let.var.extent:  # a condition known to hold would be a constant operand
+            conds.append(f"{let.var.name} >= 0 && {let.var.name} < {let.var.extent}")
+    *fetch, value = _fetch(r, s, storage, lt, count, reuse)
+    take = [*fetch, f"{v} = {value}; ok_{v} = 1;"]
+    if conds:
+        take = [f"if ({' && '.join(conds)}) {{", *("  " + t for t in take), "}"]
+    inner += take
+    if valid is not None:  # a padding lane must not even evaluate the coordinates (tables, data indices)
+        inner = [f"if (sm_valid{lt.suffix}) {{", *("  " + t for t in inner), "}"]
+    return lines + [f"{pad}{{", *(f"{pad}  {t}" for t in inner), f"{pad}}}"]
+
+
+def _code(text: str, pad: str) -> list[str]:
+    return [pad + ln for ln in text.splitlines() if ln.strip()]
+
+
+def _phase(p: Phase, prog: AccessProgram, storage: str, lanes: list[_LaneText], valid: list[str | None],
+           pad: str, reuse: bool) -> list[str]:
+    lines = []
+    for lt, ok in zip(lanes, valid, strict=True):
+        for d in p.defs:
+            e = lt.idx(d.expr)
+            lines.append(f"{pad}const int {lt.name(d.var.name)} = {e if ok is None else f'sm_valid{lt.suffix} ? {e} : 0'};")
+    for lt in lanes:
+        lines += _code(lt.code(p.before), pad)
+    for r in p.reads if reuse else ():
+        lines += _register(r, prog.surfaces[r.surface], lanes, pad)
+    inner = pad
+    for v in p.loops:
+        lines.append(f"{inner}for (int {v.name} = 0; {v.name} < {v.extent}; ++{v.name}) {{")
+        inner += "  "
+    for lt, ok in zip(lanes, valid, strict=True):
+        for r in p.reads:
+            lines += _read(r, prog.surfaces[r.surface], storage, lt, len(lanes), ok, inner, reuse)
+        lines += _code(lt.code(p.body), inner)
+    for _ in p.loops:
+        inner = inner[:-2]
+        lines.append(f"{inner}}}")
+    for lt in lanes:
+        lines += _code(lt.code(p.after), pad)
+    return lines
+
+
+def _per_lane_names(lc: LaneCode) -> set[str]:
+    names = set(lc.locals)
+    for p in lc.phases:
+        names.update(d.var.name for d in p.defs)
+        for r in p.reads:
+            names.update((r.value, f"ok_{r.value}"))
+    names.difference_update(v.name for p in lc.phases for v in p.loops)
+    names.difference_update(("gx", "gy"))
+    return names
+
+
+def _body(prog: AccessProgram, storage: str, printed: list[Expr], reuse: bool) -> list[str]:
+    """The kernel body after ``gx``/``gy``: phases with lanes innermost, then the output."""
+    lc = prog.lanes
+    names = _per_lane_names(lc)
+    lanes = [_LaneText(lane, names, printed) for lane in range(lc.count)]
+    valid = [_lane_valid(lc, lt) for lt in lanes]
+    lines = [f"  const int sm_valid{lt.suffix} = {ok};" for lt, ok in zip(lanes, valid, strict=True) if ok is not None]
+    for p in lc.phases:
+        lines += _phase(p, prog, storage, lanes, valid, "  ", reuse)
+    results = []
+    for lt, ok in zip(lanes, valid, strict=True):
+        res = lt.code(lc.result)
+        results.append(f"sm_r{lt.suffix}")
+        lines.append(f"  const float sm_r{lt.suffix} = {res if ok is None else f'sm_valid{lt.suffix} ? {res} : 0.0f'};")
+    out = prog.out_surface
+    if out.on_image:
+        texel = ", ".join(results + ["0.0f"] * (LANES - len(results)))
+        lines.append(f"  SM_WRITE_IMAGEF({out.param}, (int2)(gx, gy), (float4)({texel}));")
+        return lines
+    (off,) = out.layout.address_exprs(buffer_out_coords(prog))
+    store = "SM_STORE_HALF" if storage == "fp16" else "SM_STORE"
+    for lt, ok in zip(lanes, valid, strict=True):
+        text = f"{store}({out.param}, {lt.idx(off)}, sm_r{lt.suffix});"
+        lines.append(f"  {text}" if ok is None else f"  if (sm_valid{lt.suffix}) {text}")
+    return lines
+
+
+def buffer_out_coords(prog: AccessProgram) -> tuple[Expr, ...]:
+    """Logical coordinates of the element a buffer-output work-item's ``lane`` stores."""
+    (off,), inv = prog.out_surface.layout.inverse_exprs(("off",))
+    return simplify_all(substitute(e, {off.name: prog.grid[0] * 4 + Var("lane", 4)}) for e in inv)
+
+
+def render(prog: AccessProgram, storage: str = "fp32", entry: str | None = None, *,
+           texel_reuse: bool = True) -> str:
+    """The kernel's OpenCL C source, instrumentation prelude included; the kernel function is named
+    ``entry`` (default: the program's name); ``texel_reuse``: with or without the per-lane texel
+    registers (module docstring)."""
+    _check_storage(storage)
+    check_texel_reuse(texel_reuse)
+    params = ", ".join(_param(s, storage) for s in prog.surfaces)
+    printed: list[Expr] = []
+    body = _body(prog, storage, printed, texel_reuse)
+    dynamic = any(r.indices for p in prog.lanes.phases for r in p.reads)
+    lines = [HALF_MACROS, COMMON, INDEX_C if dynamic else "", opencl_tables(printed), prog.helpers,
+             f"__kernel void {entry or prog.name}({params} SM_LOG_PARAMS) {{",
+             "  const int gx = (int)get_global_id(0);",
+             "  const int gy = (int)get_global_id(1);",
+             *body, "}"]
+    return with_prelude("\n".join(lines))
+
+
+_PLACEHOLDER = "sm_entry_placeholder"
+
+
+def render_shared(prog: AccessProgram, storage: str = "fp32", *, texel_reuse: bool = True) -> tuple[str, str]:
+    """``(entry, source)`` with the kernel function named after a hash of its own text: two steps that
+    need the same kernel (same shapes, layouts and code) get byte-identical sources, so a device's
+    compiler and its caches (ours, pyopencl's, PoCL's) build it once."""
+    text = render(prog, storage, entry=_PLACEHOLDER, texel_reuse=texel_reuse)
+    entry = "sm_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return entry, text.replace(f"__kernel void {_PLACEHOLDER}(", f"__kernel void {entry}(", 1)

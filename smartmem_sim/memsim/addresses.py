@@ -1,0 +1,77 @@
+"""The 1-D entry point: plain byte addresses through shared cache levels, so anyone can check memsim
+against another cache simulator.
+
+With the defaults (LRU, write-back, write-allocate, unsectored lines) the per-level load hit/miss counts
+are those of pycachesim (``cachesim``) for the same levels chained with ``load_from``: each level sees
+the misses of the level above, a miss loads the line into every level on the path, and levels are
+non-inclusive (an eviction below never removes a line above). pycachesim differs on stores (a store hit
+there neither counts as a hit nor refreshes LRU order); memsim's store semantics are in smartmem_sim/memsim/cache.py.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from smartmem_sim.memsim.cache import CacheLevel
+from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.hierarchy import Hierarchy
+
+
+def simulate_addresses(addrs, levels: Sequence[dict], policy: str = "lru", writes=None, nbytes=1) -> list[dict]:
+    """Simulate byte addresses through shared levels; returns one dict per level (hits, misses, ...).
+
+    Args:
+        addrs: 1-D integer array of byte addresses (>= 0), in issue order.
+        levels: dicts of CacheLevel keys, the first nearest the core; ``name`` defaults to L1, L2, ...
+            and ``policy`` to the ``policy`` argument. ``per_core`` is not allowed (one stream, one core).
+        policy: default replacement policy ("lru", "fifo", "plru", "random" with a ``seed`` key).
+        writes: optional bool array, True where the access is a store (default: all loads).
+        nbytes: bytes per access (an int, or an int array like ``addrs``); default 1 as in pycachesim.
+
+    Returns:
+        A list with, per level: name, accesses, hits, misses, sector_misses, bytes_read, bytes_filled,
+        writes, writebacks, bytes_stored, bytes_written, fast_hits, copies.
+    """
+    addrs = np.asarray(addrs)
+    if addrs.ndim != 1:
+        raise MemsimError(f"simulate_addresses: addrs must be 1-D, got shape {addrs.shape}")
+    if addrs.size and addrs.dtype.kind not in "iu":
+        raise MemsimError(f"simulate_addresses: addrs must be integers, got dtype {addrs.dtype}")
+    n = addrs.shape[0]
+    all_loads = writes is None
+    if writes is None:
+        writes = np.zeros(n, dtype=np.bool_)
+    writes = np.asarray(writes)
+    if writes.shape != (n,) or writes.dtype != np.bool_:
+        raise MemsimError(f"simulate_addresses: writes must be a bool array of shape ({n},), "
+                          f"got {writes.dtype} {writes.shape}")
+    nb = np.asarray(nbytes)
+    if nb.dtype.kind not in "iu":
+        raise MemsimError(f"simulate_addresses: nbytes must be integer, got dtype {nb.dtype}")
+    one_size = nb.ndim == 0
+    nb = np.broadcast_to(nb, (n,)) if one_size else nb
+    if nb.shape != (n,):
+        raise MemsimError(f"simulate_addresses: nbytes must be an int or shape ({n},), got {nb.shape}")
+    if n and (int(nb.min()) <= 0 or int(nb.max()) > 2**31 - 1):
+        raise MemsimError("simulate_addresses: nbytes must be in 1..2**31-1")
+    if isinstance(levels, dict) or not isinstance(levels, Sequence) or not levels:
+        raise MemsimError("simulate_addresses: levels must be a non-empty list of dicts")
+    built = []
+    for i, spec in enumerate(levels):
+        if not isinstance(spec, dict):
+            raise MemsimError(f"simulate_addresses: levels[{i}] must be a dict, got {type(spec).__name__}")
+        if spec.get("per_core"):
+            raise MemsimError(f"simulate_addresses: levels[{i}]: per_core levels need a Trace and a Hierarchy")
+        table = {"name": f"L{i + 1}", "policy": policy, **spec}
+        built.append(CacheLevel.from_dict(table, where=f"simulate_addresses: levels[{i}]"))
+    hierarchy = Hierarchy(built, cores=1, name="simulate_addresses")
+    if all_loads and one_size:  # one value for every row: the addresses are all the engine reads
+        report = hierarchy.simulate_resolved(addrs, 0, False, int(nb[0]) if n else 1)
+    else:
+        report = hierarchy.simulate_resolved(addrs, np.zeros(n, np.int32), writes, nb.astype(np.int32))
+    out = []
+    for st in report.levels:
+        d = {k: getattr(st, k) for k in st.__dataclass_fields__}
+        out.append(d)
+    return out

@@ -1,0 +1,188 @@
+"""Device profiles: one TOML file per device under smartmem_sim/memsim/devices/, keys = the constructors' arguments.
+
+Layout of a profile (every number carries a source; a source starting with "guess" marks a guess)::
+
+    name = "adreno740"
+    description = "..."
+    cores = 12                  # copies of every per-core level
+    clock_hz = 680e6            # core clock, for the timing estimate
+    memory_parallelism = 64     # requests in flight device-wide (smartmem_sim/memsim/timing.py)
+    [source]                    # one string per number above
+    cores = "..."
+    [image_layout]              # memsim.surfaces.ImageLayout arguments
+    kind = "tiled"
+    [image_layout.source]
+    [[levels]]                  # memsim.cache.CacheLevel arguments, from the core outwards
+    name = "L1"
+    [levels.source]             # one string per key of this level except name
+    [dram]                      # memsim.timing.DramSpec arguments
+    [dram.source]
+    [occupancy]                 # memsim.timing.Occupancy arguments (optional: without it, in-flight
+    [occupancy.source]          # requests are memory_parallelism alone and there is no issue limit)
+
+The loader rejects (naming the file and the field) unknown keys, duplicate keys, a number without a
+source, a source for a key that is not there, and bad values.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from smartmem_sim.memsim.cache import CacheLevel
+from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.hierarchy import Hierarchy
+from smartmem_sim.memsim.surfaces import ImageLayout
+from smartmem_sim.memsim.timing import DramSpec, Occupancy
+
+DEVICES_DIR = Path(__file__).parent / "devices"
+TOP_KEYS = ("name", "description", "cores", "clock_hz", "memory_parallelism")
+TOP_NUMBERS = ("cores", "clock_hz", "memory_parallelism")
+TABLES = ("source", "image_layout", "levels", "dram", "occupancy")
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A device: cores, clock, image layout, cache levels, DRAM, and where every number comes from.
+
+    ``sources`` maps a field path ("cores", "image_layout.kind", "levels.L1.size", "dram.latency_cycles")
+    to its source string.
+    """
+
+    name: str
+    description: str
+    cores: int
+    clock_hz: float
+    memory_parallelism: float
+    image_layout: ImageLayout
+    levels: list[CacheLevel]
+    dram: DramSpec
+    sources: dict[str, str] = field(default_factory=dict)
+    path: str = ""
+    occupancy: Occupancy | None = None  # None: the pre-occupancy timing (smartmem_sim/memsim/timing.py)
+
+    def guesses(self) -> list[str]:
+        """Field paths whose source is marked as a guess."""
+        return [k for k, v in self.sources.items() if v.strip().lower().startswith("guess")]
+
+    def hierarchy(self) -> Hierarchy:
+        return Hierarchy(self.levels, cores=self.cores, dram=self.dram, clock_hz=self.clock_hz,
+                         memory_parallelism=self.memory_parallelism, name=self.name)
+
+
+def list_profiles() -> list[str]:
+    """Names of the shipped profiles (smartmem_sim/memsim/devices/*.toml)."""
+    return sorted(p.stem for p in DEVICES_DIR.glob("*.toml"))
+
+
+def profile_path(name_or_path: str | Path) -> Path:
+    """A shipped profile's name, or a path to a .toml file."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.parent != Path("."):
+        if not p.is_file():
+            raise MemsimError(f"profile file {p} does not exist")
+        return p
+    shipped = DEVICES_DIR / f"{name_or_path}.toml"
+    if not shipped.is_file():
+        raise MemsimError(f"unknown device profile {str(name_or_path)!r}; shipped: {', '.join(list_profiles())} "
+                          "(or give a path to a .toml file)")
+    return shipped
+
+
+def load_profile(name_or_path: str | Path) -> DeviceProfile:
+    """Load and check a profile; every error names the file and the field."""
+    path = profile_path(name_or_path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise MemsimError(f"{path}: not valid TOML (duplicate keys are errors too): {exc}") from None
+    return profile_from_dict(data, str(path))
+
+
+def _sources(table: dict, prefix: str, where: str, numbers: list[str]) -> dict[str, str]:
+    src = table.get("source")
+    if src is None:
+        raise MemsimError(f"{where}: missing [{prefix}source] table; give a source for every number")
+    if not isinstance(src, dict):
+        raise MemsimError(f"{where}: '{prefix}source' must be a table")
+    out = {}
+    for key in numbers:
+        if key not in src:
+            raise MemsimError(f"{where}: field '{prefix}{key}' has no source; add {key} = \"...\" to "
+                              f"[{prefix}source] (a datasheet, paper or measurement, or \"guess: why\")")
+    for key, text in src.items():
+        if key not in numbers:
+            raise MemsimError(f"{where}: [{prefix}source] names '{key}', which is not a field here")
+        if not isinstance(text, str) or not text.strip():
+            raise MemsimError(f"{where}: source of '{prefix}{key}' must be a non-empty string")
+        out[prefix + key] = text
+    return out
+
+
+def profile_from_dict(data: dict, where: str = "profile") -> DeviceProfile:
+    """Build a profile from parsed TOML (``where`` names the file in errors)."""
+    unknown = sorted(set(data) - set(TOP_KEYS) - set(TABLES))
+    if unknown:
+        raise MemsimError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
+                          f"{', '.join(TOP_KEYS + TABLES)}")
+    for key in (*TOP_KEYS, "image_layout", "levels", "dram"):
+        if key not in data:
+            raise MemsimError(f"{where}: missing key '{key}'")
+    for key in ("name", "description"):
+        if not isinstance(data[key], str) or not data[key]:
+            raise MemsimError(f"{where}: field '{key}' must be a non-empty string")
+    cores = data["cores"]
+    if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+        raise MemsimError(f"{where}: field 'cores' must be a positive integer, got {cores!r}")
+    for key in ("clock_hz", "memory_parallelism"):
+        v = data[key]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) or v <= 0:
+            raise MemsimError(f"{where}: field '{key}' must be a positive number, got {v!r}")
+    sources = _sources(data, "", where, list(TOP_NUMBERS))
+
+    layout_t = data["image_layout"]
+    if not isinstance(layout_t, dict):
+        raise MemsimError(f"{where}: 'image_layout' must be a table")
+    sources |= _sources(layout_t, "image_layout.", where, [k for k in layout_t if k != "source"])
+    layout = ImageLayout.from_table(layout_t, where=f"{where}: [image_layout]")
+
+    levels_t = data["levels"]
+    if not isinstance(levels_t, list) or not levels_t or not all(isinstance(t, dict) for t in levels_t):
+        raise MemsimError(f"{where}: 'levels' must be one or more [[levels]] tables")
+    levels = []
+    for i, t in enumerate(levels_t):
+        label = t.get("name", f"#{i}")
+        lw = f"{where}: [[levels]] '{label}'"
+        body = {k: v for k, v in t.items() if k != "source"}
+        level = CacheLevel.from_dict(body, where=lw)
+        sources |= _sources(t, f"levels.{level.name}.", where, [k for k in body if k != "name"])
+        levels.append(level)
+
+    dram_t = data["dram"]
+    if not isinstance(dram_t, dict):
+        raise MemsimError(f"{where}: 'dram' must be a table")
+    dram_body = {k: v for k, v in dram_t.items() if k != "source"}
+    dram = DramSpec.from_dict(dram_body, where=f"{where}: [dram]")
+    sources |= _sources(dram_t, "dram.", where, list(dram_body))
+
+    occupancy = None
+    if "occupancy" in data:
+        occ_t = data["occupancy"]
+        if not isinstance(occ_t, dict):
+            raise MemsimError(f"{where}: 'occupancy' must be a table")
+        occ_body = {k: v for k, v in occ_t.items() if k != "source"}
+        occupancy = Occupancy.from_dict(occ_body, where=f"{where}: [occupancy]")
+        sources |= _sources(occ_t, "occupancy.", where, list(occ_body))
+
+    profile = DeviceProfile(name=data["name"], description=data["description"], cores=cores,
+                            clock_hz=float(data["clock_hz"]), memory_parallelism=float(data["memory_parallelism"]),
+                            image_layout=layout, levels=levels, dram=dram, sources=sources, path=where,
+                            occupancy=occupancy)
+    try:
+        profile.hierarchy()  # level order, line growth, unique names
+    except MemsimError as exc:
+        raise MemsimError(f"{where}: {exc}") from None
+    return profile
