@@ -25,7 +25,7 @@ from smartmem_sim.compiler.costs import AnalyticalCost, SimulatedCost  # noqa: E
 from smartmem_sim.compiler.pipeline import compile_model  # noqa: E402
 from smartmem_sim.compiler.search.problem import build_problem  # noqa: E402
 from smartmem_sim.compiler.search.solve import solve  # noqa: E402
-from smartmem_sim.simulate import ProgramSampler, cost_model, load_graph, simulate_plan  # noqa: E402
+from smartmem_sim.simulate import cost_model, load_graph, simulate_plan  # noqa: E402
 from smartmem_sim.zoo import store  # noqa: E402
 
 
@@ -87,9 +87,9 @@ def main(argv=None) -> int:
     analytical = AnalyticalCost(args.device)
     _search(graph, size, "analytical", analytical, 3)
     _parts(graph, "analytical", analytical, 3)
-    cold = SimulatedCost(args.device, ProgramSampler.for_device(args.device))
+    cold = SimulatedCost(args.device)
     _search(graph, size, "simulator (cold)", cold, 2)
-    warm = SimulatedCost(args.device, ProgramSampler.for_device(args.device))
+    warm = SimulatedCost(args.device)
     simulate_plan(compile_model(graph, "smartmem", "fp16"), cost=warm)
     _search(graph, size, "simulator (warm: smartmem plan simulated first)", warm, 2)
     _parts(graph, "simulator, all kernels simulated already", warm, 2)
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
         graph, size = load_graph("swin", tiny=True), "tiny twin"
         plan = compile_model(graph, "smartmem", "fp16")
         t = time.time()
-        exact = simulate_plan(plan, cost=SimulatedCost(args.device, ProgramSampler.for_device(args.device), row_budget=10**9))
+        exact = simulate_plan(plan, cost=SimulatedCost(args.device, row_budget=10**9))
         t_exact = time.time() - t
         sampled = simulate_plan(plan, cost=cost_model(args.device))
         print(f"swin ({size}) exact {exact.seconds * 1e3:.3f} ms in {t_exact:.1f} s; sampled "

@@ -12,7 +12,8 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from smartmem_sim.memsim.errors import MemsimError
 
     types.append(MemsimError)
-    for mod, name in (("smartmem_sim.compiler.errors", "CompilerError"), ("smartmem_sim.kernels.errors", "KernelError")):
+    for mod, name in (("smartmem_sim.layout.errors", "LayoutError"), ("smartmem_sim.compiler.errors", "CompilerError"),
+                      ("smartmem_sim.kernels.errors", "KernelError")):
         try:
             module = __import__(mod, fromlist=[name])
         except ImportError:

@@ -53,8 +53,7 @@ OPTIONS = ()
 
 def build_options(checks: Checks) -> tuple[str, ...]:
     return UNINITIALIZED_OPTIONS if checks.uninitialized else OPTIONS
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-MODELS_DIR = _REPO_ROOT / "smartmem_sim" / "zoo" / "models"
+MODELS_DIR = Path(__file__).resolve().parent / "zoo" / "models"
 CSV_FIELDS = ("entry", "model", "policy", "kernel", "op", "global_size", "local_size", "checks", "status",
               "seconds", "cpu_s", "build_s", "run_s", "cached", "diagnostics")
 
@@ -82,7 +81,7 @@ def _load_twin(path: Path):
     from smartmem_sim.compiler.frontend.load import load_model
     from smartmem_sim.compiler.frontend.read import read_model
     from smartmem_sim.compiler.frontend.weights import materialize_weights
-    from smartmem_sim.kernels.execute import random_inputs
+    from smartmem_sim.inputs import random_inputs
 
     proto = materialize_weights(read_model(path), 0)
     graph = load_model(proto, name=path.name.removesuffix(".tiny.onnx"))

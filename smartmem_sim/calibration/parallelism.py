@@ -25,7 +25,7 @@ def fit_on_models(handle, device: Device, models: Sequence[tuple[str, bool]], po
     from smartmem_sim.calibration.terms import extract
     from smartmem_sim.calibration.validate import measure_model
     from smartmem_sim.compiler.costs import SimulatedCost
-    from smartmem_sim.simulate import ProgramSampler
+    from smartmem_sim.kernels.trace.sample import ProgramSampler
 
     cost = SimulatedCost(device, ProgramSampler())
     steps = []

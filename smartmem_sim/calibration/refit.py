@@ -52,7 +52,7 @@ def load_terms(csv_path: str, profile: str, out: Path, texel_reuse: bool, log=pr
     from smartmem_sim import memsim
     from smartmem_sim.atomic import write_text
     from smartmem_sim.compiler.costs import SimulatedCost
-    from smartmem_sim.simulate import ProgramSampler
+    from smartmem_sim.kernels.trace.sample import ProgramSampler
 
     key = terms_key(csv_path, memsim.profiles.profile_path(profile)) + ("" if texel_reuse else "-noreuse")
     cache, stamp = out / "terms.csv", out / "terms.key"

@@ -8,19 +8,20 @@ to a CSV; smartmem_sim/calibration/timing_fit.py then recombines them under tria
 milliseconds.
 
 Each step also gets the hash of the OpenCL source of the kernels that the current code generates for it
-(:func:`kernel_hash`). A validate CSV written since this hash exists records the hash of the kernels that
+(smartmem_sim/calibration/kernel_hash.py). A validate CSV written since this hash exists records the hash of the kernels that
 ran; a row whose hashes differ was measured on other kernels than the ones simulated now, and the fit
 leaves it out (older CSVs have no hash: their rows are used unchecked, and the report says so).
 """
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import time
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
+from smartmem_sim.calibration.kernel_hash import kernel_hash
+from smartmem_sim.calibration.validate import replanned
 from smartmem_sim.compiler.costs import KernelTerms, SimulatedCost
 from smartmem_sim.errors import UserError
 
@@ -28,35 +29,6 @@ TERM_FIELDS = [f.name for f in fields(KernelTerms)]
 STEP_FIELDS = ["row", "model", "policy", "storage", "step", "node", "op_type", "layouts", "kernels",
                "measured_us", "measured_hash", "current_hash", "sampled"]
 CSV_FIELDS = STEP_FIELDS + ["kernel"] + TERM_FIELDS
-
-
-def step_constants(plan, step) -> dict:
-    """Weight values some kernels need at generation time (as smartmem_sim.simulate does)."""
-    from onnx import numpy_helper
-
-    from smartmem_sim.compiler.frontend.weights import is_stripped_initializer
-
-    names = {op.tensor for op in step.inputs if op is not None}
-    return {n: numpy_helper.to_array(plan.weights[n]) for n in names
-            if n in plan.weights and not is_stripped_initializer(plan.weights[n])}
-
-
-def source_hash(sources) -> str:
-    """First 12 hex digits of sha256 over the kernels' OpenCL sources, in launch order."""
-    h = hashlib.sha256()
-    for s in sources:
-        h.update(s.encode())
-        h.update(b"\0")
-    return h.hexdigest()[:12]
-
-
-def kernel_hash(plan, step, texel_reuse: bool = True) -> str:
-    """:func:`source_hash` of the kernels the current code generates for ``step`` (built with or without
-    texel registers: smartmem_sim/kernels/ops/program.py)."""
-    from smartmem_sim.kernels.library import step_kernels
-
-    return source_hash(k.source for k in step_kernels(plan, step, step_constants(plan, step),
-                                                      texel_reuse=texel_reuse))
 
 
 @dataclass(frozen=True)
@@ -92,8 +64,6 @@ def extract(rows, cost: SimulatedCost, seed: int = 0, log=print) -> list[StepTer
     """Terms of every row (validate.KernelRow) under ``cost``'s profile; plans compiled as validate does.
     The kernels hashed are built as ``cost.sampler`` traces them (its ``texel_reuse``, default on)."""
     reuse = bool(getattr(cost.sampler, "texel_reuse", True))
-    from smartmem_sim.calibration.validate import replanned
-
     out: list[StepTerms] = []
     for label, policy, plan, found, t0 in replanned(rows, seed):
         for i, r, step in found:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from smartmem_sim.calibration import stats
-from smartmem_sim.calibration.terms import kernel_hash, source_hash
+from smartmem_sim.calibration.kernel_hash import kernel_hash, source_hash
 from smartmem_sim.compiler.costs import SimulatedCost
 from smartmem_sim.compiler.costs.device import Device, load_device
 from smartmem_sim.errors import UserError
@@ -46,7 +46,7 @@ class KernelRow:
     predicted_us: float
     sampled: float  # share of work-items the prediction simulated (1 = exact)
     image_max: str = ""  # the device's largest image2d, "WxH" (plans move larger images to buffers)
-    kernel_hash: str = ""  # terms.source_hash of the OpenCL sources that ran ("" in CSVs older than the hash)
+    kernel_hash: str = ""  # kernel_hash.source_hash of the OpenCL sources that ran ("" in CSVs older than the hash)
 
     @property
     def rel_error(self) -> float:
@@ -118,7 +118,8 @@ def _plan(graph, policy: str, storage: str, image_max: tuple[int, int]):
 def measure_model(model: str, tiny: bool, policies: Sequence[str], storage: str, handle, repeat: int,
                   seed: int = 0, log=print) -> list[KernelRow]:
     """Every step of ``model`` under each policy, measured on ``handle`` (predicted_us left nan)."""
-    from smartmem_sim.kernels.execute import execute, random_inputs
+    from smartmem_sim.inputs import random_inputs
+    from smartmem_sim.kernels.execute import execute
 
     label, graph = _graph(model, tiny, seed)
     feeds = random_inputs(graph, seed)

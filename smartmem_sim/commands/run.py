@@ -3,7 +3,7 @@ an OpenCL device, print per-kernel and total device times; --check compares the 
 --timeline writes the measured per-kernel timeline as Chrome-trace JSON (opens in Perfetto) and --csv
 writes one row per policy (model, policy, kernels, total device ms, max relative error, pass).
 
-Inputs are drawn from --seed (smartmem_sim.kernels.execute.random_inputs: float inputs standard normal, token ids
+Inputs are drawn from --seed (smartmem_sim.inputs.random_inputs: float inputs standard normal, token ids
 uniform over the table they index); stripped weights (the zoo ships models without weights) are filled by
 smartmem_sim.compiler.frontend.materialize_weights with the same seed, so a run is reproducible. Several policies in one
 call run one after another on the same device, inputs and weights, so their times compare; with
@@ -159,7 +159,8 @@ def run(args) -> int:
     from smartmem_sim.compiler.frontend.load import load_model
     from smartmem_sim.compiler.frontend.read import read_model
     from smartmem_sim.compiler.frontend.weights import materialize_weights
-    from smartmem_sim.kernels.execute import execute, fit_to_device, random_inputs
+    from smartmem_sim.inputs import random_inputs
+    from smartmem_sim.kernels.execute import execute, fit_to_device
     from smartmem_sim.kernels.runtime.device import select_device
     from smartmem_sim.kernels.runtime.timeline import write_chrome_trace
     from smartmem_sim.simulate import compile_for

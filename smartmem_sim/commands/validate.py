@@ -46,7 +46,7 @@ def run(args) -> int:
     from smartmem_sim.commands.calibrate import _number, parse_models
     from smartmem_sim.compiler.costs import SimulatedCost
     from smartmem_sim.kernels.runtime.device import select_device
-    from smartmem_sim.simulate import ProgramSampler
+    from smartmem_sim.kernels.trace.sample import ProgramSampler
 
     repeat = _number(args.repeat, "--repeat", 1, int)
     if args.storage not in ("fp32", "fp16"):

@@ -44,6 +44,7 @@ import onnx
 from onnx import helper
 
 from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.layout.plan import is_stripped_initializer  # noqa: F401  (the compiler's name for it)
 
 
 @dataclass
@@ -391,17 +392,6 @@ class Graph:
             self.nx.edges[u, v]["tensors"].add(tensor)
         else:
             self.nx.add_edge(u, v, tensors={tensor})
-
-
-def is_stripped_initializer(t: onnx.TensorProto) -> bool:
-    """An initializer with a shape but no data (and not external): a structure-only weight."""
-    n = int(np.prod(t.dims, dtype=np.int64)) if len(t.dims) else 1
-    if n == 0 or t.data_location == onnx.TensorProto.EXTERNAL:
-        return False
-    # HasField, not len(raw_data): reading raw_data copies the bytes, which is slow for big weights.
-    has = (t.HasField("raw_data") or len(t.float_data) or len(t.int32_data) or len(t.int64_data)
-           or len(t.double_data) or len(t.uint64_data) or len(t.string_data))
-    return not has
 
 
 def iter_edges(g: Graph) -> Iterable[tuple[str, str, str]]:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from smartmem_sim.compiler.cost import CostModel
+from smartmem_sim.compiler.costs.model import CostModel
 from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.ir import Graph
 from smartmem_sim.compiler.passes import classify, decisions, eliminate, fuse, layouts, lower, statistics
@@ -165,7 +165,7 @@ def compile_model(graph: Graph, policy: str, storage: str = "fp32", cost: CostMo
         raise CompilerError(f"compile_model needs a smartmem_sim.compiler.ir.Graph (use smartmem_sim.compiler.frontend.load_model), "
                             f"got {type(graph).__name__}")
     if cost is not None and not isinstance(cost, CostModel):
-        raise CompilerError(f"cost must be a smartmem_sim.compiler.cost.CostModel, got {type(cost).__name__}")
+        raise CompilerError(f"cost must be a smartmem_sim.compiler.costs.model.CostModel, got {type(cost).__name__}")
     if isinstance(search_candidates, bool) or not isinstance(search_candidates, int) or search_candidates < 1:
         raise CompilerError(f"search_candidates must be a positive integer, got {search_candidates!r}")
     if policy == "search" and cost is None:

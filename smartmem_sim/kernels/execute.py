@@ -13,14 +13,13 @@ from math import prod
 import numpy as np
 from onnx import numpy_helper
 
-from smartmem_sim.compiler.ir import Graph, is_stripped_initializer
 from smartmem_sim.kernels.errors import KernelError
 from smartmem_sim.kernels.library import KernelDef, plan_kernels
 from smartmem_sim.kernels.runtime.device import DeviceHandle
 from smartmem_sim.kernels.runtime.launch import KernelTiming, LaunchLog, build_program, launch
 from smartmem_sim.kernels.runtime.memory import Buffer, Image2D, create_buffer, create_image
 from smartmem_sim.layout.image import BufferLayout, ImageLayout
-from smartmem_sim.layout.plan import Plan, StoredTensor
+from smartmem_sim.layout.plan import Plan, StoredTensor, is_stripped_initializer
 
 _IMAGE_STORAGE = {"fp32": "float32", "fp16": "float16"}
 _HOST_DTYPE = {"fp32": np.float32, "fp16": np.float16}
@@ -115,51 +114,6 @@ def execute(plan: Plan, handle: DeviceHandle, inputs: Mapping[str, np.ndarray],
     handle.queue.finish()
     outputs = {n: download(mem[n], plan.tensors[n], plan.storage) for n in (*plan.outputs, *keep)}
     return RunResult(outputs, log.timings(), kernels)
-
-
-# ops through which an integer input keeps its values on the way to the Gather it indexes
-_INDEX_PASSTHROUGH = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast", "Identity", "Expand", "Transpose")
-DEFAULT_INT_HIGH = 1000  # integer inputs that index nothing (e.g. a diffusion timestep): [0, 1000)
-
-
-def random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
-    """Inputs for a run, by graph input name, from ``numpy.random.default_rng(seed)`` in input order.
-
-    Float inputs are standard normal. Integer inputs (token ids, timesteps) are uniform integers in
-    ``[0, n)``: ``n`` is the smallest axis they index through Gather/GatherElements (following
-    Reshape-like ops and Casts), else :data:`DEFAULT_INT_HIGH`. Boolean inputs are fair coin flips.
-    """
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name in graph.inputs:
-        t = graph.tensor(name)
-        kind = np.dtype(t.dtype).kind
-        if kind == "f":
-            out[name] = rng.standard_normal(t.shape).astype(t.dtype)
-        elif kind in "iu":
-            out[name] = rng.integers(0, _index_bound(graph, name), size=t.shape).astype(t.dtype)
-        elif kind == "b":
-            out[name] = rng.integers(0, 2, size=t.shape).astype(bool)
-        else:
-            raise KernelError(f"input '{name}': cannot draw random values of dtype {t.dtype}")
-    return out
-
-
-def _index_bound(graph: Graph, name: str) -> int:
-    bounds, todo, seen = [], [name], set()
-    while todo:
-        tensor = todo.pop()
-        if tensor in seen:
-            continue
-        seen.add(tensor)
-        for nid in graph.consumers(tensor):
-            node = graph.node(nid)
-            if node.op_type in ("Gather", "GatherElements") and len(node.inputs) > 1 and node.inputs[1] == tensor:
-                shape = graph.tensor(node.inputs[0]).shape
-                bounds.append(shape[int(node.attr("axis", 0)) % len(shape)])
-            elif node.op_type in _INDEX_PASSTHROUGH and node.inputs[0] == tensor:
-                todo.extend(node.outputs)
-    return min(bounds, default=DEFAULT_INT_HIGH)
 
 
 FP16_EXACT_INTEGERS = 2048  # every integer up to 2^11 is a half; 2049 is not

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.layout.errors import LayoutError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -80,7 +80,7 @@ def _divisor(value: object, op: str) -> int:
     if isinstance(value, Const):
         value = value.value
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise CompilerError(
+        raise LayoutError(
             f"index expression: the divisor of '{op}' must be a positive integer constant (static shapes), "
             f"got {value!r}"
         )
@@ -94,7 +94,7 @@ class Const(Expr):
 
     def __init__(self, value: int):
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise CompilerError(f"index expression: Const needs an integer, got {value!r}")
+            raise LayoutError(f"index expression: Const needs an integer, got {value!r}")
         self.value = int(value)
         self._hash = hash(("C", self.value))
 
@@ -109,9 +109,9 @@ class Var(Expr):
 
     def __init__(self, name: str, extent: int):
         if not isinstance(name, str) or not _IDENT.match(name):
-            raise CompilerError(f"index expression: variable name {name!r} is not a C identifier")
+            raise LayoutError(f"index expression: variable name {name!r} is not a C identifier")
         if isinstance(extent, bool) or not isinstance(extent, int | np.integer) or extent < 1:
-            raise CompilerError(f"index expression: variable '{name}' needs a positive integer extent, got {extent!r}")
+            raise LayoutError(f"index expression: variable '{name}' needs a positive integer extent, got {extent!r}")
         self.name = name
         self.extent = int(extent)
         self._hash = hash(("V", name, self.extent))
@@ -128,7 +128,7 @@ class Add(Expr):
     def __init__(self, args: Iterable[Expr]):
         self.args = tuple(as_expr(a) for a in args)
         if len(self.args) < 2:
-            raise CompilerError("index expression: Add needs at least two operands")
+            raise LayoutError("index expression: Add needs at least two operands")
         self._hash = hash(("A", self.args))
 
     def _fields(self) -> tuple:
@@ -143,7 +143,7 @@ class Mul(Expr):
     def __init__(self, args: Iterable[Expr]):
         self.args = tuple(as_expr(a) for a in args)
         if len(self.args) < 2:
-            raise CompilerError("index expression: Mul needs at least two operands")
+            raise LayoutError("index expression: Mul needs at least two operands")
         self._hash = hash(("M", self.args))
 
     def _fields(self) -> tuple:
@@ -158,7 +158,7 @@ class FloorDiv(Expr):
     def __init__(self, num: Expr, den: int):
         den = _divisor(den, "//")
         if den < 1:
-            raise CompilerError(f"index expression: division by {den}; divisors must be positive")
+            raise LayoutError(f"index expression: division by {den}; divisors must be positive")
         self.num = as_expr(num)
         self.den = den
         self._hash = hash(("D", self.num, den))
@@ -175,7 +175,7 @@ class Mod(Expr):
     def __init__(self, num: Expr, den: int):
         den = _divisor(den, "%")
         if den < 1:
-            raise CompilerError(f"index expression: modulo by {den}; divisors must be positive")
+            raise LayoutError(f"index expression: modulo by {den}; divisors must be positive")
         self.num = as_expr(num)
         self.den = den
         self._hash = hash(("R", self.num, den))
@@ -197,11 +197,11 @@ class Lookup(Expr):
     def __init__(self, table: Iterable[int], index: Expr, name: str | None = None):
         values = tuple(int(v) for v in np.asarray(list(table) if not isinstance(table, np.ndarray) else table).ravel())
         if not values:
-            raise CompilerError("index expression: Lookup needs a non-empty table")
+            raise LayoutError("index expression: Lookup needs a non-empty table")
         if name is None:
             name = f"lut{abs(hash(values)) % 16**8:08x}"
         if not _IDENT.match(name):
-            raise CompilerError(f"index expression: table name {name!r} is not a C identifier")
+            raise LayoutError(f"index expression: table name {name!r} is not a C identifier")
         self.table = values
         self.index = as_expr(index)
         self.name = name
@@ -254,7 +254,7 @@ def free_vars(e: Expr) -> dict[str, Var]:
         if isinstance(node, Var):
             seen = out.setdefault(node.name, node)
             if seen.extent != node.extent:
-                raise CompilerError(
+                raise LayoutError(
                     f"index expression: variable '{node.name}' appears with extents {seen.extent} and {node.extent}"
                 )
         stack.extend(children(node))
@@ -280,7 +280,7 @@ def substitute(e: Expr, values: Mapping[str, Expr | int]) -> Expr:
             return Mod(go(node.num), node.den)
         if isinstance(node, Lookup):
             return Lookup(node.table, go(node.index), node.name)
-        raise CompilerError(f"index expression: unknown node {type(node).__name__}")
+        raise LayoutError(f"index expression: unknown node {type(node).__name__}")
 
     return go(e)
 
@@ -322,7 +322,7 @@ def bounds(e: Expr) -> tuple[int, int]:
         lo, hi = max(lo, 0), min(hi, len(e.table) - 1)
         part = e.table[lo : hi + 1] if lo <= hi else e.table
         return min(part), max(part)
-    raise CompilerError(f"index expression: unknown node {type(e).__name__}")
+    raise LayoutError(f"index expression: unknown node {type(e).__name__}")
 
 
 # ---------------------------------------------------------------- evaluation
@@ -331,7 +331,7 @@ def bounds(e: Expr) -> tuple[int, int]:
 def evaluate(e: Expr, env: Mapping[str, int | np.ndarray]) -> np.ndarray:
     """Value of ``e`` with variables bound to integers or int arrays (broadcast together), as int64.
 
-    A variable missing from ``env`` or a Lookup index outside its table is a CompilerError.
+    A variable missing from ``env`` or a Lookup index outside its table is a LayoutError.
     """
     cache: dict[int, np.ndarray] = {}
 
@@ -343,7 +343,7 @@ def evaluate(e: Expr, env: Mapping[str, int | np.ndarray]) -> np.ndarray:
             out = np.int64(node.value)
         elif isinstance(node, Var):
             if node.name not in env:
-                raise CompilerError(f"index expression: no value given for variable '{node.name}'")
+                raise LayoutError(f"index expression: no value given for variable '{node.name}'")
             out = np.asarray(env[node.name], dtype=np.int64)
         elif isinstance(node, Add):
             out = go(node.args[0])
@@ -360,13 +360,13 @@ def evaluate(e: Expr, env: Mapping[str, int | np.ndarray]) -> np.ndarray:
         elif isinstance(node, Lookup):
             idx = go(node.index)
             if idx.size and (idx.min() < 0 or idx.max() >= len(node.table)):
-                raise CompilerError(
+                raise LayoutError(
                     f"index expression: {node.name}[...] read at {int(idx.min())}..{int(idx.max())}, "
                     f"outside its {len(node.table)} entries"
                 )
             out = np.asarray(node.table, dtype=np.int64)[idx]
         else:
-            raise CompilerError(f"index expression: unknown node {type(node).__name__}")
+            raise LayoutError(f"index expression: unknown node {type(node).__name__}")
         cache[key] = out
         return out
 
@@ -439,7 +439,7 @@ def render(e: Expr, *, div: str, lookup: str = "{name}[{index}]", truncating=Non
             return f"{operand(node.num)}%{node.den}"
         if isinstance(node, Lookup):
             return lookup.format(name=node.name, index=go(node.index))
-        raise CompilerError(f"index expression: unknown node {type(node).__name__}")
+        raise LayoutError(f"index expression: unknown node {type(node).__name__}")
 
     return go(e)
 

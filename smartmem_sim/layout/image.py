@@ -25,7 +25,7 @@ from math import prod
 
 import numpy as np
 
-from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.layout.errors import LayoutError
 from smartmem_sim.layout.expr import Const, Expr, Var, evaluate
 from smartmem_sim.layout.maps import IndexMap, Shape, check_shape, default_names, delinearize, linearize
 from smartmem_sim.layout.simplify import simplify_all
@@ -36,7 +36,7 @@ LANES = 4  # RGBA values per texel
 def _coord_vars(shape: Shape, names: Sequence[str] | None) -> tuple[Var, ...]:
     names = tuple(names) if names is not None else default_names(len(shape))
     if len(names) != len(shape):
-        raise CompilerError(f"layout: {len(names)} coordinate names for a rank-{len(shape)} tensor")
+        raise LayoutError(f"layout: {len(names)} coordinate names for a rank-{len(shape)} tensor")
     return tuple(Var(n, d) for n, d in zip(names, shape, strict=True))
 
 
@@ -70,7 +70,7 @@ class TensorLayout:
     def address_of(self, index_map: IndexMap) -> tuple[Expr, ...]:
         """Addresses read at each point of ``index_map``'s source: the map followed by the layout."""
         if index_map.dst_shape != self.shape:
-            raise CompilerError(
+            raise LayoutError(
                 f"layout {self.name}: an index map into {index_map.dst_shape} cannot address a tensor of shape {self.shape}"
             )
         return self.address_exprs(index_map.exprs)
@@ -79,7 +79,7 @@ class TensorLayout:
         """Numeric addresses of logical coordinates (broadcastable int arrays)."""
         variables = _coord_vars(self.shape, None)
         if len(coords) != len(variables):
-            raise CompilerError(f"layout {self.name}: {len(coords)} coordinate arrays for a rank-{len(self.shape)} tensor")
+            raise LayoutError(f"layout {self.name}: {len(coords)} coordinate arrays for a rank-{len(self.shape)} tensor")
         env = {v.name: np.asarray(c, dtype=np.int64) for v, c in zip(variables, coords, strict=True)}
         shape = np.broadcast_shapes(*(a.shape for a in env.values()))
         return tuple(np.broadcast_to(evaluate(e, env), shape) for e in self.address_exprs(variables))
@@ -89,7 +89,7 @@ class TensorLayout:
         elements (False for padding lanes/texels or addresses outside the extent)."""
         variables, exprs = self.inverse_exprs(self.address_names)
         if len(address) != len(variables):
-            raise CompilerError(f"layout {self.name}: needs {len(variables)} address arrays ({', '.join(self.address_names)})")
+            raise LayoutError(f"layout {self.name}: needs {len(variables)} address arrays ({', '.join(self.address_names)})")
         arrays = [np.asarray(a, dtype=np.int64) for a in address]
         shape = np.broadcast_shapes(*(a.shape for a in arrays))
         inside = np.ones(shape, dtype=bool)
@@ -117,12 +117,12 @@ class ImageLayout(TensorLayout):
         rank = len(self.shape)
         listed = list(self.width_dims) + list(self.height_dims)
         if sorted(listed) != list(range(rank)):
-            raise CompilerError(
+            raise LayoutError(
                 f"layout {self.name}: width_dims {tuple(self.width_dims)} and height_dims {tuple(self.height_dims)} "
                 f"must list each of the {rank} dims of {self.shape} exactly once"
             )
         if self.lane_dim is not None and not 0 <= self.lane_dim < rank:
-            raise CompilerError(f"layout {self.name}: lane_dim {self.lane_dim} is not a dim of {self.shape}")
+            raise LayoutError(f"layout {self.name}: lane_dim {self.lane_dim} is not a dim of {self.shape}")
 
     def _used(self, address):
         return True if self.lane_dim is not None else address[2] == 0  # without a lane dim only R is used
@@ -153,7 +153,7 @@ class ImageLayout(TensorLayout):
     def check_fits(self, max_width: int, max_height: int) -> None:
         """Raise if the image exceeds a device's image2d limits (texels)."""
         if self.width > max_width or self.height > max_height:
-            raise CompilerError(
+            raise LayoutError(
                 f"layout {self.name}: image {self.width}x{self.height} texels for {self.shape} exceeds the device "
                 f"limit {max_width}x{max_height}; choose other width/height dims"
             )
@@ -163,7 +163,7 @@ class ImageLayout(TensorLayout):
 
     def address_exprs(self, coords):
         if len(coords) != len(self.shape):
-            raise CompilerError(f"layout {self.name}: {len(coords)} coordinates for a rank-{len(self.shape)} tensor")
+            raise LayoutError(f"layout {self.name}: {len(coords)} coordinates for a rank-{len(self.shape)} tensor")
         x = linearize([self._part(coords, d) for d in self.width_dims], [self.extent(d) for d in self.width_dims])
         y = linearize([self._part(coords, d) for d in self.height_dims], [self.extent(d) for d in self.height_dims])
         lane = coords[self.lane_dim] % LANES if self.lane_dim is not None else Const(0)
@@ -185,7 +185,7 @@ class ImageLayout(TensorLayout):
         """The image contents, shape (height, width, 4), padding lanes zero."""
         tensor = np.asarray(tensor)
         if tensor.shape != self.shape:
-            raise CompilerError(f"layout {self.name}: tensor of shape {tensor.shape} given, layout is for {self.shape}")
+            raise LayoutError(f"layout {self.name}: tensor of shape {tensor.shape} given, layout is for {self.shape}")
         x, y, lane = self.locate(tuple(np.indices(self.shape)))
         image = np.zeros((self.height, self.width, LANES), dtype=tensor.dtype)
         image[y, x, lane] = tensor
@@ -195,7 +195,7 @@ class ImageLayout(TensorLayout):
         """The tensor read back from image contents of shape (height, width, 4)."""
         image = np.asarray(image)
         if image.shape != (self.height, self.width, LANES):
-            raise CompilerError(
+            raise LayoutError(
                 f"layout {self.name}: image of shape {image.shape} given, expected {(self.height, self.width, LANES)}"
             )
         yy, xx, ll = np.indices(image.shape)
@@ -218,7 +218,7 @@ class BufferLayout(TensorLayout):
         object.__setattr__(self, "shape", check_shape(self.shape, f"layout {self.name}"))
         order = tuple(range(len(self.shape))) if self.order is None else tuple(self.order)
         if sorted(order) != list(range(len(self.shape))):
-            raise CompilerError(f"layout {self.name}: order {order} is not a permutation of the dims of {self.shape}")
+            raise LayoutError(f"layout {self.name}: order {order} is not a permutation of the dims of {self.shape}")
         object.__setattr__(self, "order", order)
 
     def address_extents(self):
@@ -226,7 +226,7 @@ class BufferLayout(TensorLayout):
 
     def address_exprs(self, coords):
         if len(coords) != len(self.shape):
-            raise CompilerError(f"layout {self.name}: {len(coords)} coordinates for a rank-{len(self.shape)} tensor")
+            raise LayoutError(f"layout {self.name}: {len(coords)} coordinates for a rank-{len(self.shape)} tensor")
         return simplify_all((linearize([coords[d] for d in self.order], [self.shape[d] for d in self.order]),))
 
     def inverse_exprs(self, names=None):
@@ -242,7 +242,7 @@ class BufferLayout(TensorLayout):
 def _rank4(shape: Sequence[int], preset: str, dims: str) -> Shape:
     shape = check_shape(shape, f"layout {preset}")
     if len(shape) != 4:
-        raise CompilerError(f"layout {preset}: needs a rank-4 {dims} tensor, got {shape}; use image_layout() for other ranks")
+        raise LayoutError(f"layout {preset}: needs a rank-4 {dims} tensor, got {shape}; use image_layout() for other ranks")
     return shape
 
 

@@ -22,7 +22,7 @@ from math import prod
 
 import numpy as np
 
-from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.layout.errors import LayoutError
 from smartmem_sim.layout.expr import Const, Expr, Var, evaluate, free_vars, substitute
 from smartmem_sim.layout.simplify import simplify_all
 
@@ -30,13 +30,13 @@ Shape = tuple[int, ...]
 
 
 def check_shape(shape: Sequence[int], what: str) -> Shape:
-    """A static shape of positive ints, or a CompilerError naming ``what``."""
+    """A static shape of positive ints, or a LayoutError naming ``what``."""
     try:
         out = tuple(int(d) for d in shape)
     except (TypeError, ValueError) as exc:
-        raise CompilerError(f"{what}: shape {shape!r} is not a sequence of integers") from exc
+        raise LayoutError(f"{what}: shape {shape!r} is not a sequence of integers") from exc
     if any(d < 1 for d in out):
-        raise CompilerError(f"{what}: shape {out} has a dim < 1; only static, non-empty shapes are supported")
+        raise LayoutError(f"{what}: shape {out} has a dim < 1; only static, non-empty shapes are supported")
     return out
 
 
@@ -56,21 +56,21 @@ class IndexMap:
 
     def __post_init__(self) -> None:
         if len(self.variables) != len(self.src_shape) or len(self.exprs) != len(self.dst_shape):
-            raise CompilerError(
+            raise LayoutError(
                 f"index map: {len(self.variables)} variables / {len(self.exprs)} expressions for shapes "
                 f"{self.src_shape} -> {self.dst_shape}"
             )
         names = [v.name for v in self.variables]
         if len(set(names)) != len(names):
-            raise CompilerError(f"index map: repeated coordinate names {names}")
+            raise LayoutError(f"index map: repeated coordinate names {names}")
         for v, n in zip(self.variables, self.src_shape, strict=True):
             if v.extent != n:
-                raise CompilerError(f"index map: variable '{v.name}' has extent {v.extent}, its dim is {n}")
+                raise LayoutError(f"index map: variable '{v.name}' has extent {v.extent}, its dim is {n}")
         allowed = set(names)
         for e in self.exprs:
             extra = set(free_vars(e)) - allowed
             if extra:
-                raise CompilerError(f"index map: expression {e} reads unknown variables {sorted(extra)}")
+                raise LayoutError(f"index map: expression {e} reads unknown variables {sorted(extra)}")
 
     @classmethod
     def build(cls, src_shape: Sequence[int], dst_shape: Sequence[int], fn, names: Sequence[str] | None = None):
@@ -80,7 +80,7 @@ class IndexMap:
         dst = check_shape(dst_shape, "index map")
         names = tuple(names) if names is not None else default_names(len(src))
         if len(names) != len(src):
-            raise CompilerError(f"index map: {len(names)} names for a rank-{len(src)} shape {src}")
+            raise LayoutError(f"index map: {len(names)} names for a rank-{len(src)} shape {src}")
         variables = tuple(Var(n, d) for n, d in zip(names, src, strict=True))
         exprs = tuple(fn(variables))
         return cls(src, dst, variables, simplify_all(exprs))
@@ -92,7 +92,7 @@ class IndexMap:
     def then(self, other: IndexMap) -> IndexMap:
         """Apply ``self``, then ``other``: a map from ``self.src_shape`` to ``other.dst_shape``."""
         if other.src_shape != self.dst_shape:
-            raise CompilerError(
+            raise LayoutError(
                 f"index map: cannot compose {self.src_shape}->{self.dst_shape} with "
                 f"{other.src_shape}->{other.dst_shape}: shapes differ"
             )
@@ -104,7 +104,7 @@ class IndexMap:
         """The same map with its source coordinates named ``names``."""
         names = tuple(names)
         if len(names) != len(self.variables):
-            raise CompilerError(f"index map: {len(names)} names for {len(self.variables)} coordinates")
+            raise LayoutError(f"index map: {len(names)} names for {len(self.variables)} coordinates")
         new_vars = tuple(Var(n, v.extent) for n, v in zip(names, self.variables, strict=True))
         values = {v.name: nv for v, nv in zip(self.variables, new_vars, strict=True)}
         return IndexMap(self.src_shape, self.dst_shape, new_vars, simplify_all(substitute(e, values) for e in self.exprs))
@@ -112,7 +112,7 @@ class IndexMap:
     def evaluate(self, coords: Sequence[np.ndarray | int]) -> tuple[np.ndarray, ...]:
         """Destination coordinates for source coordinates given as broadcastable int arrays."""
         if len(coords) != len(self.variables):
-            raise CompilerError(f"index map: {len(coords)} coordinate arrays for {len(self.variables)} dims")
+            raise LayoutError(f"index map: {len(coords)} coordinate arrays for {len(self.variables)} dims")
         env = {v.name: np.asarray(c, dtype=np.int64) for v, c in zip(self.variables, coords, strict=True)}
         shape = np.broadcast_shapes(*(a.shape for a in env.values())) if env else ()
         return tuple(np.broadcast_to(evaluate(e, env), shape) for e in self.exprs)
@@ -148,7 +148,7 @@ def reshape_steps(src_shape: Sequence[int], dst_shape: Sequence[int]) -> tuple[R
     src = check_shape(src_shape, "Reshape")
     dst = check_shape(dst_shape, "Reshape")
     if prod(src) != prod(dst):
-        raise CompilerError(f"Reshape: {src} ({prod(src)} elements) cannot become {dst} ({prod(dst)} elements)")
+        raise LayoutError(f"Reshape: {src} ({prod(src)} elements) cannot become {dst} ({prod(dst)} elements)")
     steps: list[ReshapeStep] = []
     i = j = 0
     while i < len(src) or j < len(dst):

@@ -4,7 +4,7 @@ SpaceToDepth, Slice, Gather, Expand and Tile on static shapes, with ONNX semanti
 Each operator gives its output shape, its ``inverse`` map (output coords -> input coords, always
 defined) and its ``forward`` map (input coords -> output coords), which exists only when the
 operator moves every element to exactly one place (a bijection); otherwise ``forward`` raises a
-CompilerError that says so. A ``Chain`` composes a sequence of operators from one input shape.
+LayoutError that says so. A ``Chain`` composes a sequence of operators from one input shape.
 
 Gather on constant indices reads a table: the inverse coordinate along ``axis`` is
 ``Lookup(indices.ravel(), row-major offset of the output coordinates over the indices' dims)``;
@@ -19,7 +19,7 @@ from math import prod
 
 import numpy as np
 
-from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.layout.errors import LayoutError
 from smartmem_sim.layout.expr import Const, Expr, Lookup
 from smartmem_sim.layout.maps import IndexMap, Shape, check_shape, default_names, linearize, reshape_exprs
 from smartmem_sim.layout.simplify import simplify_all
@@ -27,7 +27,7 @@ from smartmem_sim.layout.simplify import simplify_all
 
 def _axis(axis: int, rank: int, op: str) -> int:
     if not -rank <= axis < rank:
-        raise CompilerError(f"{op}: axis {axis} is out of range for rank {rank}")
+        raise LayoutError(f"{op}: axis {axis} is out of range for rank {rank}")
     return axis % rank
 
 
@@ -45,7 +45,7 @@ class LayoutOp:
 
     def forward_exprs(self, inp: Sequence[Expr], shape: Shape) -> list[Expr]:
         """Output coordinates of the input element at ``inp``; raise when not a bijection."""
-        raise CompilerError(f"{self.name}: not a bijection on shape {shape}, so it has no forward (scatter) map; "
+        raise LayoutError(f"{self.name}: not a bijection on shape {shape}, so it has no forward (scatter) map; "
                             "absorb it in the consumer with the inverse map instead")
 
     def inverse(self, shape: Sequence[int], names: Sequence[str] | None = None) -> IndexMap:
@@ -69,7 +69,7 @@ class Transpose(LayoutOp):
     def _perm(self, shape: Shape) -> tuple[int, ...]:
         perm = tuple(reversed(range(len(shape)))) if self.perm is None else tuple(int(p) for p in self.perm)
         if sorted(perm) != list(range(len(shape))):
-            raise CompilerError(f"Transpose: perm {perm} is not a permutation of the {len(shape)} dims of {shape}")
+            raise LayoutError(f"Transpose: perm {perm} is not a permutation of the {len(shape)} dims of {shape}")
         return perm
 
     def output_shape(self, shape):
@@ -95,21 +95,21 @@ class Reshape(LayoutOp):
     def output_shape(self, shape):
         target = [int(d) for d in self.shape]
         if target.count(-1) > 1:
-            raise CompilerError(f"Reshape: target {tuple(target)} has more than one -1")
+            raise LayoutError(f"Reshape: target {tuple(target)} has more than one -1")
         for k, d in enumerate(target):
             if d == 0:
                 if k >= len(shape):
-                    raise CompilerError(f"Reshape: target {tuple(target)} copies dim {k} (0) of a rank-{len(shape)} input")
+                    raise LayoutError(f"Reshape: target {tuple(target)} copies dim {k} (0) of a rank-{len(shape)} input")
                 target[k] = shape[k]
             elif d < -1:
-                raise CompilerError(f"Reshape: target {tuple(target)} has a negative dim {d}")
+                raise LayoutError(f"Reshape: target {tuple(target)} has a negative dim {d}")
         if -1 in target:
             known = prod(d for d in target if d != -1)
             if known == 0 or prod(shape) % known:
-                raise CompilerError(f"Reshape: cannot infer -1 in {tuple(self.shape)} for input {shape}")
+                raise LayoutError(f"Reshape: cannot infer -1 in {tuple(self.shape)} for input {shape}")
             target[target.index(-1)] = prod(shape) // known
         if prod(target) != prod(shape):
-            raise CompilerError(f"Reshape: {shape} ({prod(shape)} elements) cannot become {tuple(target)}")
+            raise LayoutError(f"Reshape: {shape} ({prod(shape)} elements) cannot become {tuple(target)}")
         return tuple(target)
 
     def inverse_exprs(self, out, shape):
@@ -128,7 +128,7 @@ class Flatten(LayoutOp):
 
     def _reshape(self, shape: Shape) -> Reshape:
         if not -len(shape) <= self.axis <= len(shape):
-            raise CompilerError(f"Flatten: axis {self.axis} is out of range for rank {len(shape)}")
+            raise LayoutError(f"Flatten: axis {self.axis} is out of range for rank {len(shape)}")
         a = self.axis % len(shape) if self.axis < 0 else self.axis
         return Reshape((prod(shape[:a]), prod(shape[a:])))
 
@@ -155,7 +155,7 @@ class Squeeze(LayoutOp):
         axes = {_axis(a, len(shape), "Squeeze") for a in self.axes}
         bad = [a for a in axes if shape[a] != 1]
         if bad:
-            raise CompilerError(f"Squeeze: axes {sorted(bad)} of {shape} are not of size 1")
+            raise LayoutError(f"Squeeze: axes {sorted(bad)} of {shape} are not of size 1")
         return axes
 
     def output_shape(self, shape):
@@ -183,7 +183,7 @@ class Unsqueeze(LayoutOp):
         rank = len(shape) + len(self.axes)
         axes = {_axis(a, rank, "Unsqueeze") for a in self.axes}
         if len(axes) != len(self.axes):
-            raise CompilerError(f"Unsqueeze: repeated axes {tuple(self.axes)}")
+            raise LayoutError(f"Unsqueeze: repeated axes {tuple(self.axes)}")
         return axes
 
     def output_shape(self, shape):
@@ -229,9 +229,9 @@ class _BlockShuffle(LayoutOp):
     def _check(self, shape: Shape) -> tuple[int, int, int, int, int]:
         b = int(self.blocksize)
         if len(shape) != 4:
-            raise CompilerError(f"{self.name}: needs a rank-4 NCHW input, got {shape}")
+            raise LayoutError(f"{self.name}: needs a rank-4 NCHW input, got {shape}")
         if b < 1:
-            raise CompilerError(f"{self.name}: blocksize {b} must be positive")
+            raise LayoutError(f"{self.name}: blocksize {b} must be positive")
         return (*shape, b)
 
 
@@ -244,13 +244,13 @@ class DepthToSpace(_BlockShuffle):
     def _parts(self, shape):
         n, c, h, w, b = self._check(shape)
         if c % (b * b):
-            raise CompilerError(f"DepthToSpace: channels {c} of {shape} are not divisible by blocksize^2 = {b * b}")
+            raise LayoutError(f"DepthToSpace: channels {c} of {shape} are not divisible by blocksize^2 = {b * b}")
         c2 = c // (b * b)
         if self.mode == "DCR":
             return Reshape((n, b, b, c2, h, w)), Transpose((0, 3, 4, 1, 5, 2)), Reshape((n, c2, h * b, w * b))
         if self.mode == "CRD":
             return Reshape((n, c2, b, b, h, w)), Transpose((0, 1, 4, 2, 5, 3)), Reshape((n, c2, h * b, w * b))
-        raise CompilerError(f"DepthToSpace: mode {self.mode!r} is not DCR or CRD")
+        raise LayoutError(f"DepthToSpace: mode {self.mode!r} is not DCR or CRD")
 
 
 @dataclass(frozen=True)
@@ -262,7 +262,7 @@ class SpaceToDepth(_BlockShuffle):
     def _parts(self, shape):
         n, c, h, w, b = self._check(shape)
         if h % b or w % b:
-            raise CompilerError(f"SpaceToDepth: H, W of {shape} are not divisible by blocksize {b}")
+            raise LayoutError(f"SpaceToDepth: H, W of {shape} are not divisible by blocksize {b}")
         return (Reshape((n, c, h // b, b, w // b, b)), Transpose((0, 3, 5, 1, 2, 4)),
                 Reshape((n, c * b * b, h // b, w // b)))
 
@@ -283,15 +283,15 @@ class Slice(LayoutOp):
         axes = tuple(range(n)) if self.axes is None else tuple(self.axes)
         steps = (1,) * n if self.steps is None else tuple(self.steps)
         if not (len(self.ends) == len(axes) == len(steps) == n):
-            raise CompilerError(f"Slice: starts/ends/axes/steps have different lengths ({self})")
+            raise LayoutError(f"Slice: starts/ends/axes/steps have different lengths ({self})")
         out: dict[int, tuple[int, int, int]] = {}
         for s, e, a, st in zip(self.starts, self.ends, axes, steps, strict=True):
             ax = _axis(int(a), len(shape), "Slice")
             if ax in out:
-                raise CompilerError(f"Slice: axis {a} appears twice")
+                raise LayoutError(f"Slice: axis {a} appears twice")
             st = int(st)
             if st == 0:
-                raise CompilerError("Slice: a step of 0 is not allowed")
+                raise LayoutError("Slice: a step of 0 is not allowed")
             dim = shape[ax]
             s, e = int(s), int(e)
             s = s + dim if s < 0 else s
@@ -303,7 +303,7 @@ class Slice(LayoutOp):
                 s, e = min(max(s, 0), dim - 1), min(max(e, -1), dim - 1)
                 count = max(0, -(-(s - e) // -st))
             if count == 0:
-                raise CompilerError(f"Slice: axis {ax} of {shape} becomes empty; empty tensors are not supported")
+                raise LayoutError(f"Slice: axis {ax} of {shape} becomes empty; empty tensors are not supported")
             out[ax] = (s, st, count)
         return out
 
@@ -342,12 +342,12 @@ class Gather(LayoutOp):
         ax = _axis(int(self.axis), len(shape), "Gather")
         idx = np.asarray(self.indices)
         if idx.dtype.kind not in "iu":
-            raise CompilerError(f"Gather: indices must be integers, got dtype {idx.dtype}")
+            raise LayoutError(f"Gather: indices must be integers, got dtype {idx.dtype}")
         dim = shape[ax]
         if idx.size and (idx.min() < -dim or idx.max() >= dim):
-            raise CompilerError(f"Gather: indices {idx.min()}..{idx.max()} out of range for axis {ax} of size {dim}")
+            raise LayoutError(f"Gather: indices {idx.min()}..{idx.max()} out of range for axis {ax} of size {dim}")
         if idx.size == 0:
-            raise CompilerError("Gather: empty indices make an empty tensor, which is not supported")
+            raise LayoutError("Gather: empty indices make an empty tensor, which is not supported")
         return ax, np.where(idx < 0, idx + dim, idx).astype(np.int64)
 
     def output_shape(self, shape):
@@ -387,7 +387,7 @@ class Expand(LayoutOp):
         try:
             return tuple(int(d) for d in np.broadcast_shapes(tuple(shape), tuple(self.shape)))
         except ValueError as exc:
-            raise CompilerError(f"Expand: {shape} does not broadcast to {tuple(self.shape)}") from exc
+            raise LayoutError(f"Expand: {shape} does not broadcast to {tuple(self.shape)}") from exc
 
     def inverse_exprs(self, out, shape):
         lead = len(out) - len(shape)
@@ -408,7 +408,7 @@ class Tile(LayoutOp):
 
     def output_shape(self, shape):
         if len(self.repeats) != len(shape) or any(int(r) < 1 for r in self.repeats):
-            raise CompilerError(f"Tile: repeats {tuple(self.repeats)} must be positive, one per dim of {shape}")
+            raise LayoutError(f"Tile: repeats {tuple(self.repeats)} must be positive, one per dim of {shape}")
         return tuple(n * int(r) for n, r in zip(shape, self.repeats, strict=True))
 
     def inverse_exprs(self, out, shape):
@@ -427,7 +427,7 @@ class Chain:
         self.ops = tuple(ops)
         for op in self.ops:
             if not isinstance(op, LayoutOp):
-                raise CompilerError(f"layout chain: {op!r} is not a layout operator")
+                raise LayoutError(f"layout chain: {op!r} is not a layout operator")
         shapes = [check_shape(shape, "layout chain")]
         for op in self.ops:
             shapes.append(op.output_shape(shapes[-1]))

@@ -31,7 +31,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from smartmem_sim.compiler.errors import CompilerError
+import numpy as np
+import onnx
+
+from smartmem_sim.layout.errors import LayoutError
 from smartmem_sim.layout.image import BufferLayout, ImageLayout, TensorLayout
 from smartmem_sim.layout.maps import IndexMap
 
@@ -56,7 +59,7 @@ class StoredTensor:
 
     def __post_init__(self) -> None:
         if tuple(self.layout.shape) != tuple(self.shape):
-            raise CompilerError(f"plan: tensor '{self.name}' has shape {self.shape} but its layout "
+            raise LayoutError(f"plan: tensor '{self.name}' has shape {self.shape} but its layout "
                                 f"'{self.layout.name}' is for {tuple(self.layout.shape)}")
 
     @property
@@ -136,31 +139,31 @@ class Plan:
 
     def __post_init__(self) -> None:
         if self.storage not in STORAGE_TYPES:
-            raise CompilerError(f"plan for '{self.model}': storage '{self.storage}' is not one of {STORAGE_TYPES}")
+            raise LayoutError(f"plan for '{self.model}': storage '{self.storage}' is not one of {STORAGE_TYPES}")
 
     def validate(self) -> None:
         """Every operand names a stored tensor that an earlier step (or the caller, or a weight) wrote,
-        with matching shapes; raise CompilerError naming the step otherwise."""
+        with matching shapes; raise LayoutError naming the step otherwise."""
         ready = {n for n, t in self.tensors.items() if t.kind in ("input", "weight")}
         for step in self.steps:
             for op in list(step.inputs) + [o for e in step.epilogue for o in e.operands]:
                 if op is None:
                     continue
                 if op.tensor not in self.tensors:
-                    raise CompilerError(f"plan '{self.model}': step '{step.id}' reads unknown tensor '{op.tensor}'")
+                    raise LayoutError(f"plan '{self.model}': step '{step.id}' reads unknown tensor '{op.tensor}'")
                 if op.tensor not in ready:
-                    raise CompilerError(f"plan '{self.model}': step '{step.id}' reads '{op.tensor}' before it is written")
+                    raise LayoutError(f"plan '{self.model}': step '{step.id}' reads '{op.tensor}' before it is written")
                 stored = self.tensors[op.tensor].shape
                 if tuple(op.index_map.dst_shape) != stored:
-                    raise CompilerError(f"plan '{self.model}': step '{step.id}' maps into {op.index_map.dst_shape} "
+                    raise LayoutError(f"plan '{self.model}': step '{step.id}' maps into {op.index_map.dst_shape} "
                                         f"but '{op.tensor}' is stored as {stored}")
             for out in step.outputs:
                 if out not in self.tensors:
-                    raise CompilerError(f"plan '{self.model}': step '{step.id}' writes unknown tensor '{out}'")
+                    raise LayoutError(f"plan '{self.model}': step '{step.id}' writes unknown tensor '{out}'")
                 ready.add(out)
         missing = [o for o in self.outputs if o not in ready]
         if missing:
-            raise CompilerError(f"plan '{self.model}': outputs {missing} are never written")
+            raise LayoutError(f"plan '{self.model}': outputs {missing} are never written")
 
     # ------------------------------------------------------------------ reporting
 
@@ -212,3 +215,14 @@ class Plan:
 def identity_operand(tensor: str, shape: Sequence[int]) -> Operand:
     """An operand that reads a stored tensor as it is."""
     return Operand(tensor, IndexMap.identity(tuple(shape)))
+
+
+def is_stripped_initializer(t: onnx.TensorProto) -> bool:
+    """An initializer with a shape but no data (and not external): a structure-only weight."""
+    n = int(np.prod(t.dims, dtype=np.int64)) if len(t.dims) else 1
+    if n == 0 or t.data_location == onnx.TensorProto.EXTERNAL:
+        return False
+    # HasField, not len(raw_data): reading raw_data copies the bytes, which is slow for big weights.
+    has = (t.HasField("raw_data") or len(t.float_data) or len(t.int32_data) or len(t.int64_data)
+           or len(t.double_data) or len(t.uint64_data) or len(t.string_data))
+    return not has

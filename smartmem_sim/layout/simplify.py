@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from math import gcd
 
-from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.layout.errors import LayoutError
 from smartmem_sim.layout.expr import (
     Add,
     Const,
@@ -62,7 +62,7 @@ def simplify(e: Expr) -> Expr:
     """The simplified, canonical form of ``e``: same value for every variable assignment within
     the variables' extents, never more nodes than ``e``."""
     if not isinstance(e, Expr):
-        raise CompilerError(f"simplify: expected an index expression, got {type(e).__name__}")
+        raise LayoutError(f"simplify: expected an index expression, got {type(e).__name__}")
     if isinstance(e, Const):
         return e
     if isinstance(e, Var):
@@ -80,7 +80,7 @@ def simplify(e: Expr) -> Expr:
         raw = Lookup(e.table, simplify(e.index), e.name)
         cand = _lookup(raw)
     else:
-        raise CompilerError(f"simplify: unknown node {type(e).__name__}")
+        raise LayoutError(f"simplify: unknown node {type(e).__name__}")
     lo, hi = bounds(cand)
     if lo == hi:
         cand = Const(lo)

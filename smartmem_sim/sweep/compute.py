@@ -85,12 +85,11 @@ def _json_default(x):
 def cost_model_for(task: Task):
     """The worker's shared SimulatedCost of the task's (possibly overridden) profile."""
     from smartmem_sim.compiler.costs import SimulatedCost
-    from smartmem_sim.simulate import ProgramSampler
 
     h = profile_hash(task)
     if h not in _COST_MODELS:
         device = build_device(task)
-        _COST_MODELS[h] = SimulatedCost(device, ProgramSampler.for_device(device))
+        _COST_MODELS[h] = SimulatedCost(device)
     return _COST_MODELS[h]
 
 

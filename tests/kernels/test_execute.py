@@ -6,8 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from smartmem_sim.inputs import DEFAULT_INT_HIGH, random_inputs
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.execute import DEFAULT_INT_HIGH, allocate, fit_to_device, random_inputs
+from smartmem_sim.kernels.execute import allocate, fit_to_device
 from smartmem_sim.layout.image import BufferLayout, ImageLayout
 from tests.kernels.cases import Case, rand
 

@@ -21,7 +21,7 @@ def load_twin(model: str):
     from smartmem_sim.compiler.frontend.load import load_model
     from smartmem_sim.compiler.frontend.read import read_model
     from smartmem_sim.compiler.frontend.weights import materialize_weights
-    from smartmem_sim.kernels.execute import random_inputs
+    from smartmem_sim.inputs import random_inputs
 
     path = MODELS / f"{model}.tiny.onnx"
     if not path.exists():

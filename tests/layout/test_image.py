@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.layout.errors import LayoutError
 from smartmem_sim.layout.image import (
     LANES,
     BufferLayout,
@@ -132,12 +132,12 @@ def test_layout_composes_with_an_index_map_and_prints_simplified():
     ],
 )
 def test_bad_layouts_raise(make, message):
-    with pytest.raises(CompilerError, match=message):
+    with pytest.raises(LayoutError, match=message):
         make()
 
 
 def test_check_fits_names_the_limit():
     layout = nc4hw4((1, 64, 1, 1024))
     layout.check_fits(16384, 16384)
-    with pytest.raises(CompilerError, match="exceeds the device limit 8192x8192"):
+    with pytest.raises(LayoutError, match="exceeds the device limit 8192x8192"):
         layout.check_fits(8192, 8192)

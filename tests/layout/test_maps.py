@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.layout.errors import LayoutError
 from smartmem_sim.layout.expr import Var
 from smartmem_sim.layout.maps import IndexMap, delinearize, linearize, reshape_steps
 
@@ -23,7 +23,7 @@ def test_reshape_steps(src, dst, steps):
 
 
 def test_reshape_steps_rejects_size_mismatch():
-    with pytest.raises(CompilerError, match="cannot become"):
+    with pytest.raises(LayoutError, match="cannot become"):
         reshape_steps((2, 3), (7,))
 
 
@@ -42,11 +42,11 @@ def test_linearize_and_delinearize_are_row_major():
 
 def test_index_map_checks_its_parts():
     a = Var("a", 4)
-    with pytest.raises(CompilerError, match="extent"):
+    with pytest.raises(LayoutError, match="extent"):
         IndexMap((3,), (3,), (a,), (a,))
-    with pytest.raises(CompilerError, match="unknown variables"):
+    with pytest.raises(LayoutError, match="unknown variables"):
         IndexMap((4,), (4,), (a,), (Var("z", 4),))
-    with pytest.raises(CompilerError, match="cannot compose"):
+    with pytest.raises(LayoutError, match="cannot compose"):
         IndexMap.identity((4,)).then(IndexMap.identity((5,)))
     m = IndexMap.build((4, 6), (24,), lambda v: [v[0] * 6 + v[1]], ("r", "c"))
     assert str(m) == "(r, c) -> (c + r*6)"  # terms ordered by variable name

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
-from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.layout.errors import LayoutError
 from smartmem_sim.layout.expr import evaluate
 from smartmem_sim.layout.ops import (
     Chain,
@@ -130,7 +130,7 @@ def test_gather_with_a_permutation_has_a_forward_map_through_a_table():
      ((1, 3), Expand((4, 3)))],
 )
 def test_forward_is_refused_when_elements_are_dropped_or_repeated(shape, op):
-    with pytest.raises(CompilerError, match="not a bijection"):
+    with pytest.raises(LayoutError, match="not a bijection"):
         Chain(shape, [op]).forward()
 
 
@@ -155,7 +155,7 @@ def test_forward_is_refused_when_elements_are_dropped_or_repeated(shape, op):
     ],
 )
 def test_bad_parameters_raise_compiler_error(shape, op, message):
-    with pytest.raises(CompilerError, match=message):
+    with pytest.raises(LayoutError, match=message):
         Chain(shape, [op]).inverse()
 
 
@@ -305,7 +305,7 @@ def test_random_chains_match_numpy_in_both_directions(case):
         assert np.array_equal(np.broadcast_to(eval(str(e), {}, env), ref.shape), np.broadcast_to(evaluate(e, env), ref.shape))
 
     if ref.size < x.size:
-        with pytest.raises(CompilerError, match="not a bijection"):
+        with pytest.raises(LayoutError, match="not a bijection"):
             chain.forward()
         return
     fwd = chain.forward()

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.kernels.render.index_exprs import to_opencl
+from smartmem_sim.layout.errors import LayoutError
 from smartmem_sim.layout.expr import (
     Add,
     Const,
@@ -78,7 +78,7 @@ def test_paper_worked_example_forward_expressions():
 
 
 def test_simplify_rejects_non_expressions():
-    with pytest.raises(CompilerError, match="expected an index expression"):
+    with pytest.raises(LayoutError, match="expected an index expression"):
         simplify(3)
 
 

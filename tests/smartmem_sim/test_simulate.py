@@ -9,7 +9,8 @@ from smartmem_sim import memsim
 from smartmem_sim.compiler.costs import SimulatedCost
 from smartmem_sim.compiler.pipeline import compile_model
 from smartmem_sim.kernels.library import plan_kernels, plan_surfaces
-from smartmem_sim.simulate import ProgramSampler, simulate_model, simulate_plan, simulate_plan_on
+from smartmem_sim.kernels.trace.sample import ProgramSampler
+from smartmem_sim.simulate import simulate_model, simulate_plan, simulate_plan_on
 from tests.compiler.search.graphs import attention_graph
 
 
@@ -54,7 +55,7 @@ def test_one_plan_on_several_devices_equals_each_alone(plan, row_budget):
     devices = ("adreno740", "h100_opencl", "mali_g57")
 
     def costs():
-        return [SimulatedCost(d, ProgramSampler.for_device(d), row_budget=row_budget) for d in devices]
+        return [SimulatedCost(d, row_budget=row_budget) for d in devices]
 
     together = simulate_plan_on(plan, costs())
     for d, got in zip(devices, together, strict=True):
@@ -99,7 +100,8 @@ def test_sampled_window_of_a_runtime_index_gather_keeps_its_index_reads():
     # sd_text_encoder's embedding Gather reads its row from the token ids; a sampled window (a shifted
     # sub-grid of work-items) must keep the data-dependent index variables of the kernel's reads.
     from smartmem_sim.kernels.library import step_kernels
-    from smartmem_sim.simulate import _accesses, compile_for, load_graph
+    from smartmem_sim.kernels.trace.sample import _accesses
+    from smartmem_sim.simulate import compile_for, load_graph
 
     plan = compile_for(load_graph("sd_text_encoder", True), "smartmem", "adreno740")
     step = next(s for s in plan.steps if s.op_type == "Gather")
@@ -131,7 +133,7 @@ def test_long_loops_are_cut_to_the_budget_and_scaled_back():
     # work-items) is over a 20000-row budget, so the sampler cuts the loops; counts scaled back stay close
     # to the exact ones. (A far smaller budget leaves windows too short to warm the caches: the cold-start
     # bias of smartmem_sim/compiler/costs/simulated.py.)
-    from smartmem_sim.simulate import cut_program
+    from smartmem_sim.kernels.trace.sample import cut_program
 
     plan = _instance_norm_plan()
     step = next(s for s in plan.steps if s.op_type == "InstanceNormalization")

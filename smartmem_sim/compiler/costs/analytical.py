@@ -23,8 +23,8 @@ from math import prod
 
 import numpy as np
 
-from smartmem_sim.compiler.cost import CostModel, KernelCost, LevelCost, check_layouts
 from smartmem_sim.compiler.costs.device import Device, load_device
+from smartmem_sim.compiler.costs.model import CostModel, KernelCost, LevelCost, check_layouts
 from smartmem_sim.compiler.passes.layouts import reduction_dim, stored_dim
 from smartmem_sim.layout.image import BufferLayout, ImageLayout, TensorLayout
 from smartmem_sim.layout.plan import Operand, Plan, Step, StoredTensor

@@ -1,7 +1,7 @@
 """The memsim-backed cost model: simulate (a sample of) every kernel's exact access trace on a device profile.
 
-compiler/ may not import kernels/, so the traces come from a :class:`KernelSampler` the caller provides
-(smartmem_sim/simulate.py wires kernels/ in). A sampler returns, per kernel launch of a step, one or more
+The traces come from kernels/'s :class:`~smartmem_sim.kernels.trace.sample.ProgramSampler`, which
+returns, per kernel launch of a step, one or more
 *windows*: a trace and a row ``count_from``; the window's counts are ``sim(trace) - sim(trace[:count_from])``,
 i.e. its rows after a warm-up prefix, with the caches as the prefix left them (simulation is deterministic
 and causal, so this difference is exact for those rows).
@@ -22,49 +22,32 @@ small window leaves idle;
 tests/compiler/costs/test_simulated.py and benchmarks/bench_simulate.py measure that against full runs.
 
 Every kernel starts with cold caches (no reuse across kernels is modelled). Results are memoized by
-kernel signature (smartmem_sim.compiler.cost.step_signature): identical blocks of a network are simulated once.
+kernel signature (smartmem_sim.compiler.costs.model.step_signature): identical blocks of a network are simulated once.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Protocol
 
 import numpy as np
 
 from smartmem_sim import memsim
-from smartmem_sim.compiler.cost import (
+from smartmem_sim.compiler.costs.device import Device, load_device
+from smartmem_sim.compiler.costs.model import (
     CostModel,
     KernelCost,
     LevelCost,
     check_layouts,
     plan_with_layouts,
-    step_signature,
 )
-from smartmem_sim.compiler.costs.device import Device, load_device
 from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.kernels.trace.sample import KernelSample, ProgramSampler
 from smartmem_sim.layout.image import TensorLayout
 from smartmem_sim.layout.plan import Plan, Step
+from smartmem_sim.layout.signature import step_signature
 from smartmem_sim.memsim.timing import estimate
 
 _COUNTERS = [f.name for f in fields(memsim.LevelStats) if f.name not in ("name", "copies")]
-
-
-@dataclass(frozen=True)
-class KernelSample:
-    """One kernel launch of a step, as traces to simulate (see the module docstring).
-
-    ``surfaces``: memsim surfaces the traces' surface ids index; ``windows``: (trace, count_from) pairs;
-    ``items``: work-items of the kernel; ``counted``: work-items counted per window (after warm-up;
-    fractional where the sampler cut the loops: work-items times the share of accesses kept);
-    ``inner_iterations``: inner-loop iterations of the whole kernel (its compute work, FMA-like ops)."""
-
-    name: str
-    surfaces: list
-    windows: list[tuple[memsim.Trace, int]]
-    items: int
-    counted: list[int]
-    inner_iterations: float
 
 
 @dataclass(frozen=True)
@@ -82,31 +65,25 @@ class KernelTerms:
     work_items: float
 
 
-class KernelSampler(Protocol):
-    def sample(self, plan: Plan, step: Step, cores: int, wave_size: int, row_budget: int,
-               windows: int) -> list[KernelSample]:
-        """The kernels of ``step`` (of a plan holding only that step and its tensors), sampled so that
-        each window has about ``row_budget`` rows, or whole when the kernel has at most that many."""
-
-
 class SimulatedCost(CostModel):
     """Cost = memsim simulation of the step's sampled kernel traces (module docstring).
 
     Args:
         device: profile name (smartmem_sim/memsim/devices/NAME.toml, with a table in smartmem_sim/compiler/costs/execution.toml) or a Device.
-        sampler: where traces come from (smartmem_sim.simulate.ProgramSampler).
+        sampler: where traces come from (default: a ProgramSampler of the kernels the device runs, with or
+            without texel registers as its execution table says).
         row_budget: trace rows per window; a kernel with fewer rows is simulated whole.
         windows: windows per sampled kernel (>= 2, so an error bound can be stated).
     """
 
-    def __init__(self, device: str | Device, sampler: KernelSampler, row_budget: int = 20_000, windows: int = 3):
+    def __init__(self, device: str | Device, sampler: ProgramSampler | None = None, row_budget: int = 20_000, windows: int = 3):
         if isinstance(row_budget, bool) or not isinstance(row_budget, int) or row_budget < 1000:
             raise CompilerError(f"row_budget must be an integer >= 1000, got {row_budget!r}")
         if isinstance(windows, bool) or not isinstance(windows, int) or windows < 2:
             raise CompilerError(f"windows must be an integer >= 2 (to state an error bound), got {windows!r}")
         self.dev = device if isinstance(device, Device) else load_device(device)
         self.device = self.dev.name
-        self.sampler = sampler
+        self.sampler = sampler if sampler is not None else ProgramSampler(self.dev.texel_reuse)
         self.row_budget = row_budget
         self.windows = windows
         self.hierarchy = self.dev.profile.hierarchy()

@@ -20,6 +20,7 @@ import onnx
 from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.frontend import fold, opset, shapes
 from smartmem_sim.compiler.frontend.dims import bind_dims
+from smartmem_sim.compiler.frontend.skeleton import skeleton
 
 WEIGHTS_KEY = "smartmem.weights"
 
@@ -107,6 +108,6 @@ def check(model: onnx.ModelProto, name: str) -> None:
     # The skeleton presents large and stripped initializers as typed inputs: the checker then validates
     # the structure without serializing the weights.
     try:
-        onnx.checker.check_model(shapes.skeleton(model), full_check=False)
+        onnx.checker.check_model(skeleton(model), full_check=False)
     except onnx.checker.ValidationError as exc:
         raise CompilerError(f"{name}: the cleaned model fails onnx.checker: {exc}") from None

@@ -23,6 +23,7 @@ from onnx import helper, numpy_helper
 
 from smartmem_sim.compiler.frontend import shapes as shape_mod
 from smartmem_sim.compiler.frontend.opset import STANDARD_DOMAINS, default_opset
+from smartmem_sim.compiler.frontend.skeleton import numel
 from smartmem_sim.compiler.ir import is_stripped_initializer
 
 FOLD_MAX_ELEMENTS = 1 << 20
@@ -173,7 +174,7 @@ def _fold_stripped(node, known, consts, stripped) -> list[onnx.TensorProto] | No
         if not o:
             continue
         shape, elem = known.get(o, (None, 0))
-        if shape is None or not elem or shape_mod._numel(shape) > FOLD_MAX_ELEMENTS or shape_mod._numel(shape) == 0:
+        if shape is None or not elem or numel(shape) > FOLD_MAX_ELEMENTS or numel(shape) == 0:
             return None
         if not np.issubdtype(helper.tensor_dtype_to_np_dtype(elem), np.floating):
             return None  # integer tensors are never stripped (they may be shape logic)
@@ -203,7 +204,7 @@ def _try_fold(node, known, consts, values, opset):
         return None
     for o in node.output:
         shape = known.get(o, (None, 0))[0] if o else None
-        if shape is not None and shape_mod._numel(shape) > FOLD_MAX_ELEMENTS:
+        if shape is not None and numel(shape) > FOLD_MAX_ELEMENTS:
             return None
     feeds = {}
     for i in inputs:

@@ -11,6 +11,7 @@ import onnx.inliner
 import onnx.version_converter
 
 from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.frontend.skeleton import skeleton
 
 MIN_OPSET = 13
 STANDARD_DOMAINS = ("", "ai.onnx")
@@ -45,8 +46,6 @@ def normalize_opset(model: onnx.ModelProto, name: str = "model") -> onnx.ModelPr
 def _convert_without_weights(model: onnx.ModelProto, version: int) -> onnx.ModelProto:
     """Run the version converter on the skeleton (weights as typed inputs: converting never needs their
     values, and serializing them to the converter is slow), then put the weights back."""
-    from smartmem_sim.compiler.frontend.shapes import skeleton
-
     light = skeleton(model)
     lifted = {vi.name for vi in light.graph.input} - {vi.name for vi in model.graph.input}
     converted = onnx.version_converter.convert_version(light, version)

@@ -13,49 +13,14 @@ import onnx
 from onnx import helper, numpy_helper
 
 from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.frontend.opset import default_opset
+from smartmem_sim.compiler.frontend.skeleton import skeleton
+from smartmem_sim.layout.plan import is_stripped_initializer
 
-# Initializers larger than this (elements) are replaced by typed graph inputs while inferring shapes,
-# so inference does not copy weights (and does not need the data of stripped ones).
-_SKELETON_MAX_ELEMENTS = 4096
 # Inputs larger than this (elements, summed) are not evaluated by the fallback rule (it would be slow).
 _EVAL_MAX_ELEMENTS = 1 << 24
 
 Shape = tuple[int, ...]
-
-
-def _numel(dims) -> int:
-    return int(np.prod(list(dims), dtype=np.int64)) if len(dims) else 1
-
-
-def skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` whose large (or stripped) initializers are declared inputs instead."""
-    from smartmem_sim.compiler.ir import is_stripped_initializer
-
-    out = onnx.ModelProto()
-    out.CopyFrom(_model_without_graph(model))
-    g = out.graph
-    src = model.graph
-    g.name = src.name
-    g.node.extend(src.node)
-    g.input.extend(src.input)
-    g.output.extend(src.output)
-    g.value_info.extend(src.value_info)
-    for t in src.initializer:
-        if _numel(t.dims) > _SKELETON_MAX_ELEMENTS or is_stripped_initializer(t):
-            g.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
-        else:
-            g.initializer.append(t)
-    return out
-
-
-def _model_without_graph(model: onnx.ModelProto) -> onnx.ModelProto:
-    m = onnx.ModelProto()
-    m.ir_version = model.ir_version
-    m.opset_import.extend(model.opset_import)
-    m.producer_name = model.producer_name
-    m.producer_version = model.producer_version
-    m.metadata_props.extend(model.metadata_props)
-    return m
 
 
 def infer(model: onnx.ModelProto) -> dict[str, tuple[Shape | None, int]]:
@@ -95,7 +60,6 @@ def complete(model: onnx.ModelProto, known: dict[str, tuple[Shape | None, int]],
     whose shape stays unknown."""
     from onnx.reference import ReferenceEvaluator
 
-    from smartmem_sim.compiler.frontend.opset import default_opset
 
     inits = {t.name: t for t in model.graph.initializer}
     opset = default_opset(model)
@@ -113,7 +77,6 @@ def complete(model: onnx.ModelProto, known: dict[str, tuple[Shape | None, int]],
                 ok = False
                 break
             init = inits.get(i)
-            from smartmem_sim.compiler.ir import is_stripped_initializer
 
             if init is not None and not is_stripped_initializer(init):
                 feeds[i] = numpy_helper.to_array(init)

@@ -31,6 +31,7 @@ from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.ir import Graph
 from smartmem_sim.compiler.passes.classify import Classification
 from smartmem_sim.compiler.passes.layouts import default_layout
+from smartmem_sim.layout.errors import LayoutError
 
 MODES = ("copy", "free", "inverse", "forward")
 
@@ -59,7 +60,7 @@ def is_free(op, in_shape: tuple[int, ...], dtype) -> bool:
 def _bijective(op, shape) -> bool:
     try:
         op.forward(shape)
-    except CompilerError:
+    except LayoutError:
         return False
     return True
 

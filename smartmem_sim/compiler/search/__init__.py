@@ -1,6 +1,6 @@
 """Layout search (policy ``search``): candidate layouts per stored tensor, a factor problem whose factors are
 the plan's steps priced by a CostModel, and solvers (exact variable elimination where the graph allows,
-coordinate descent beyond, brute force for tests). The search only proposes; smartmem_sim/compiler/cost.py prices."""
+coordinate descent beyond, brute force for tests). The search only proposes; smartmem_sim/compiler/costs/model.py prices."""
 from smartmem_sim.compiler.search.candidates import candidate_layouts
 from smartmem_sim.compiler.search.policy import search_layouts
 from smartmem_sim.compiler.search.problem import LayoutProblem, build_problem

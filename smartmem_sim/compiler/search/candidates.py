@@ -6,10 +6,10 @@ then the layouts its readers' reduction dims ask for, the MNN-like default, othe
 Images past the image2d limit (16384 texels a side) are left out."""
 from __future__ import annotations
 
-from smartmem_sim.compiler.cost import layout_key
 from smartmem_sim.compiler.passes.layouts import IMAGE_MAX, default_layout, reduction_layout
 from smartmem_sim.layout.image import BufferLayout, ImageLayout, TensorLayout
 from smartmem_sim.layout.plan import Plan
+from smartmem_sim.layout.signature import layout_key
 
 
 def _fits(layout: TensorLayout) -> bool:

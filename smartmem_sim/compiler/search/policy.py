@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from smartmem_sim.compiler.cost import CostModel, step_tensors
+from smartmem_sim.compiler.costs.model import CostModel
 from smartmem_sim.compiler.search.problem import build_problem
 from smartmem_sim.compiler.search.solve import solve
 from smartmem_sim.layout.plan import Plan
+from smartmem_sim.layout.signature import step_tensors
 
 
 def search_layouts(plan: Plan, cost: CostModel, limit: int = 4) -> dict[tuple[str, str], str]:

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from smartmem_sim.compiler.cost import CostModel, check_layouts, layout_key, step_signature, step_tensors
+from smartmem_sim.compiler.costs.model import CostModel, check_layouts
 from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.groups import classify
 from smartmem_sim.compiler.passes.layouts import _preferences, _ranked
 from smartmem_sim.compiler.search.candidates import candidate_layouts
 from smartmem_sim.layout.image import TensorLayout
 from smartmem_sim.layout.plan import COPY, Plan, Step
+from smartmem_sim.layout.signature import layout_key, step_signature, step_tensors
 
 MAX_FACTOR_ENTRIES = 4096  # a step whose variables have more combinations than this keeps fewer candidates
 

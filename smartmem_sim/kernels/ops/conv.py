@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.ops.builder import LaneContext, register
+from smartmem_sim.kernels.ops.context import LaneContext, register
 from smartmem_sim.kernels.ops.program import Let, Phase
 from smartmem_sim.layout.expr import Expr, Var, bounds
 from smartmem_sim.layout.simplify import simplify_all

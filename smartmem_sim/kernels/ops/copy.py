@@ -7,7 +7,7 @@ are inputs (Slice starts/ends, Pad pads) need those inputs as known constants.""
 from __future__ import annotations
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.ops.builder import LaneContext, register
+from smartmem_sim.kernels.ops.context import LaneContext, register
 from smartmem_sim.kernels.ops.elementwise import flit
 from smartmem_sim.kernels.ops.program import Let, Phase
 from smartmem_sim.layout import ops as L

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.ops.builder import LaneContext, register
+from smartmem_sim.kernels.ops.context import LaneContext, broadcast_coords, register
 from smartmem_sim.kernels.ops.program import Phase
 from smartmem_sim.layout.expr import Expr
 from smartmem_sim.layout.plan import Epilogue
@@ -140,6 +140,4 @@ def epilogue_phase(ctx: LaneContext, epi: Epilogue, out: tuple[Expr, ...], resul
 
 
 def _bcast(shape, out):
-    from smartmem_sim.kernels.ops.builder import broadcast_coords
-
     return broadcast_coords(shape, out)

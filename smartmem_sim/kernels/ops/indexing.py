@@ -11,7 +11,7 @@ even a bad index cannot read outside the tensor (onnxruntime rejects such an ind
 from __future__ import annotations
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.ops.builder import LaneContext, register
+from smartmem_sim.kernels.ops.context import LaneContext, register
 from smartmem_sim.kernels.ops.copy import through
 from smartmem_sim.kernels.ops.program import IndexFrom, Let, Phase
 from smartmem_sim.layout import ops as L

@@ -3,7 +3,7 @@ beta, broadcast C): one reduction loop over K per output element."""
 from __future__ import annotations
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.ops.builder import LaneContext, broadcast_coords, register
+from smartmem_sim.kernels.ops.context import LaneContext, broadcast_coords, register
 from smartmem_sim.kernels.ops.elementwise import flit
 from smartmem_sim.kernels.ops.program import Phase
 from smartmem_sim.layout.expr import Const

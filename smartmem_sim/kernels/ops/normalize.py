@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.ops.builder import LaneContext, register
+from smartmem_sim.kernels.ops.context import LaneContext, broadcast_coords, register
 from smartmem_sim.kernels.ops.elementwise import flit
 from smartmem_sim.kernels.ops.program import Phase
 from smartmem_sim.layout.expr import Expr, Var
@@ -105,8 +105,6 @@ def layernorm_body(ctx: LaneContext, out):
 
 
 def _tail(out: Sequence[Expr], shape: Sequence[int]) -> tuple[Expr, ...]:
-    from smartmem_sim.kernels.ops.builder import broadcast_coords
-
     return broadcast_coords(shape, out)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.ops.builder import LaneContext, register
+from smartmem_sim.kernels.ops.context import LaneContext, register
 from smartmem_sim.kernels.ops.conv import window, window_params
 from smartmem_sim.kernels.ops.elementwise import flit
 from smartmem_sim.kernels.ops.program import Let, Phase

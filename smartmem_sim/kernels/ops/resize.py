@@ -15,7 +15,7 @@ from itertools import product
 import numpy as np
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.ops.builder import LaneContext, register
+from smartmem_sim.kernels.ops.context import LaneContext, register
 from smartmem_sim.kernels.ops.elementwise import flit
 from smartmem_sim.kernels.ops.program import Let, Phase
 from smartmem_sim.layout.expr import Lookup, Var

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.kernels.errors import KernelError
 from smartmem_sim.layout.expr import Expr, FloorDiv, Lookup, Mod, bounds, children, render
 
 _LIMITS = {"int": 2**31 - 1, "long": 2**63 - 1}
@@ -27,12 +27,12 @@ def _walk(e: Expr) -> Iterable[Expr]:
 
 def _check(e: Expr, index_type: str) -> None:
     if index_type not in _LIMITS:
-        raise CompilerError(f"OpenCL index type {index_type!r} is not one of {sorted(_LIMITS)}")
+        raise KernelError(f"OpenCL index type {index_type!r} is not one of {sorted(_LIMITS)}")
     limit = _LIMITS[index_type]
     for node in _walk(e):
         lo, hi = bounds(node)
         if lo < -limit - 1 or hi > limit:
-            raise CompilerError(
+            raise KernelError(
                 f"OpenCL index code: {node} ranges over {lo}..{hi}, beyond '{index_type}'; "
                 "print with index_type='long'"
             )
@@ -57,7 +57,7 @@ def opencl_tables(exprs: Iterable[Expr], *, index_type: str = "int") -> str:
             if isinstance(node, Lookup):
                 seen = tables.setdefault(node.name, node.table)
                 if seen != node.table:
-                    raise CompilerError(f"OpenCL index code: two different tables are both named '{node.name}'")
+                    raise KernelError(f"OpenCL index code: two different tables are both named '{node.name}'")
     lines = []
     for name in sorted(tables):
         values = ", ".join(str(v) for v in tables[name])
@@ -68,5 +68,5 @@ def opencl_tables(exprs: Iterable[Expr], *, index_type: str = "int") -> str:
 def opencl_assignments(names: Sequence[str], exprs: Sequence[Expr], *, index_type: str = "int") -> str:
     """``const int name = expr;`` lines, e.g. the input coordinates an absorbing kernel reads."""
     if len(names) != len(exprs):
-        raise CompilerError(f"OpenCL index code: {len(names)} names for {len(exprs)} expressions")
+        raise KernelError(f"OpenCL index code: {len(names)} names for {len(exprs)} expressions")
     return "\n".join(f"const {index_type} {n} = {to_opencl(e, index_type=index_type)};" for n, e in zip(names, exprs, strict=True))

@@ -15,7 +15,6 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.kernels.errors import KernelError
 from smartmem_sim.kernels.ops.program import (
     INDEX_C,
@@ -57,7 +56,7 @@ _COMPONENT = ("x", "y", "z", "w")
 def _idx(e: Expr) -> str:
     try:
         return to_opencl(e, index_type="int")
-    except CompilerError as exc:
+    except KernelError as exc:
         if "beyond 'int'" not in str(exc):
             raise
         return to_opencl(e, index_type="long")

@@ -59,9 +59,10 @@ def test_launch_overhead_and_unknown_device(plan):
 def test_table_equals_one_evaluate_per_entry_bit_for_bit(plan):
     """The vectorised table against CostModel's generic one (a loop of evaluate), on every step with every
     searched tensor's candidates; also with a tensor read twice (a step reading and writing variables)."""
-    from smartmem_sim.compiler.cost import CostModel, step_tensors
+    from smartmem_sim.compiler.costs.model import CostModel
     from smartmem_sim.compiler.passes.layouts import _preferences, _ranked
     from smartmem_sim.compiler.search.candidates import candidate_layouts
+    from smartmem_sim.layout.signature import step_tensors
 
     cost = AnalyticalCost("adreno740")
     prefs = _preferences(plan)

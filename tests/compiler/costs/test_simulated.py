@@ -9,8 +9,9 @@ import pytest
 
 from smartmem_sim import memsim
 from smartmem_sim.calibration import timing_fit as F
-from smartmem_sim.compiler.costs import KernelSample, SimulatedCost, load_device
+from smartmem_sim.compiler.costs import SimulatedCost, load_device
 from smartmem_sim.compiler.pipeline import compile_model
+from smartmem_sim.kernels.trace.sample import KernelSample
 from tests.compiler.search.graphs import attention_graph
 
 

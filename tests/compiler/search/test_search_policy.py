@@ -58,7 +58,8 @@ def test_predicted_time_is_the_simulated_time_of_the_plan_and_optimal_under_the_
     (kernels are priced one at a time with cold caches in both), the smartmem plan is its prediction
     before, and no assignment of the layout problem is better (brute force)."""
     from smartmem_sim.compiler.costs import SimulatedCost
-    from smartmem_sim.simulate import ProgramSampler, simulate_plan
+    from smartmem_sim.kernels.trace.sample import ProgramSampler
+    from smartmem_sim.simulate import simulate_plan
 
     cost = SimulatedCost("adreno740", ProgramSampler(), row_budget=4000, windows=2)
     graph = attention_graph(tokens=8, dim=16, heads=2)

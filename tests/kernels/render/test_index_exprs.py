@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.kernels.errors import KernelError
 from smartmem_sim.kernels.render.index_exprs import opencl_assignments, opencl_tables, to_opencl
 from smartmem_sim.layout.expr import Lookup, Var, evaluate
 from smartmem_sim.layout.image import nc4hw4
@@ -44,17 +44,17 @@ int main(void) {{ for (int i = 0; i < 2; ++i) for (int j = 0; j < 256; ++j) {{
 
 
 def test_overflow_is_refused():
-    with pytest.raises(CompilerError, match="index_type='long'"):
+    with pytest.raises(KernelError, match="index_type='long'"):
         to_opencl(Var("n", 2**20) * 2**12)
     assert to_opencl(Var("n", 2**20) * 2**12, index_type="long") == "n*4096"
-    with pytest.raises(CompilerError, match="not one of"):
+    with pytest.raises(KernelError, match="not one of"):
         to_opencl(j, index_type="short")
 
 
 def test_tables_are_declared_once_by_name():
     a = Lookup([2, 0, 1], k % 3, "perm")
     assert opencl_tables([a, a + 1]) == "__constant int perm[3] = {2, 0, 1};"
-    with pytest.raises(CompilerError, match="two different tables"):
+    with pytest.raises(KernelError, match="two different tables"):
         opencl_tables([a, Lookup([1, 1, 1, 2], k, "perm")])
 
 

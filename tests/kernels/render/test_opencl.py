@@ -63,7 +63,7 @@ def test_reduction_loop_holds_every_lane_and_one_register_per_lane():
 
 
 def test_helpers_named_by_a_per_lane_variable_are_refused():
-    from smartmem_sim.kernels.ops.builder import BODIES, register
+    from smartmem_sim.kernels.ops.context import BODIES, register
     from smartmem_sim.kernels.ops.program import Phase
 
     case = CASES["Relu"]

@@ -60,7 +60,7 @@ def test_from_csv_rejects_rows_of_another_plan(tmp_path):
                       "32768x32768")
     path.write_text(v.rows_csv([row]))
     from smartmem_sim.compiler.costs import SimulatedCost
-    from smartmem_sim.simulate import ProgramSampler
+    from smartmem_sim.kernels.trace.sample import ProgramSampler
 
     cost = SimulatedCost(v.device_for("h100_opencl"), ProgramSampler())
     with pytest.raises(v.UserError, match="no_such_step"):

@@ -1,4 +1,4 @@
-"""terms.py (kernel-source hash, terms CSV round trip) and refit.py end to end on synthetic terms: the
+"""kernel_hash.py (kernel-source hash), terms.py ( terms CSV round trip) and refit.py end to end on synthetic terms: the
 refit recovers the parameters that made the measurements, writes a profile memsim loads, and leaves out
 steps whose measured kernels differ from the current code."""
 from __future__ import annotations
@@ -12,11 +12,12 @@ from smartmem_sim.calibration import refit
 from smartmem_sim.calibration import terms as T
 from smartmem_sim.calibration import timing_fit as F
 from smartmem_sim.calibration import validate as v
+from smartmem_sim.calibration.kernel_hash import source_hash
 from tests.smartmem_sim.calibration.test_timing_fit import synthetic_steps
 
 
 def test_source_hash_and_same_kernels():
-    assert T.source_hash(["a", "b"]) == T.source_hash(["a", "b"]) != T.source_hash(["ab"])
+    assert source_hash(["a", "b"]) == source_hash(["a", "b"]) != source_hash(["ab"])
     s = T.StepTerms(0, "m", "naive", "fp32", "s", "n", "Add", "a->a", 1, 3.0, "", "abc", 1.0, ())
     assert s.same_kernels and not s.hash_checked
     assert replace(s, measured_hash="abc").same_kernels and not replace(s, measured_hash="abd").same_kernels

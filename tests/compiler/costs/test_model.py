@@ -1,15 +1,16 @@
-"""smartmem_sim/compiler/cost.py: layouts applied per step, signatures that see layouts but not names, errors."""
+"""smartmem_sim/compiler/costs/model.py: layouts applied per step, signatures that see layouts but not names, errors."""
 from __future__ import annotations
 
 from dataclasses import replace
 
 import pytest
 
-from smartmem_sim.compiler.cost import KernelCost, check_layouts, step_signature, step_tensors
+from smartmem_sim.compiler.costs.model import KernelCost, check_layouts
 from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.passes.layouts import reduction_layout
 from smartmem_sim.compiler.pipeline import compile_model
 from smartmem_sim.layout.image import BufferLayout
+from smartmem_sim.layout.signature import step_signature, step_tensors
 from tests.compiler.search.graphs import attention_graph
 
 
@@ -71,7 +72,7 @@ def test_weight_key_decides_size_from_the_header_as_decoding_would(dtype):
     import numpy as np
     from onnx import numpy_helper
 
-    from smartmem_sim.compiler import cost
+    from smartmem_sim.layout import signature as cost
     from smartmem_sim.layout.plan import Plan
 
     rng = np.random.default_rng(0)
