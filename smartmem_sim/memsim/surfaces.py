@@ -38,7 +38,8 @@ from smartmem_sim.memsim.errors import MemsimError
 from smartmem_sim.memsim.trace import Trace
 
 LAYOUT_KINDS = ("linear", "tiled", "morton", "block_linear")
-TEXEL_BYTES = {"fp16": 8, "fp32": 16}  # RGBA: 4 channels of 2 or 4 bytes
+ELEM_BYTES = {"fp16": 2, "fp32": 4}  # bytes of one value of each storage type
+TEXEL_BYTES = {k: 4 * v for k, v in ELEM_BYTES.items()}  # RGBA: 4 channels
 
 _KIND_CODES = {
     "linear": K.KIND_LINEAR,
