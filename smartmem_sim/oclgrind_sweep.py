@@ -59,7 +59,7 @@ CSV_FIELDS = ("entry", "model", "policy", "kernel", "op", "global_size", "local_
 
 
 @dataclass(frozen=True)
-class Launch:
+class KernelCase:
     """One distinct kernel, where it was first met."""
 
     key: str
@@ -191,7 +191,7 @@ class Sweep:
         self.results_dir.mkdir(parents=True, exist_ok=True)
         self.batch_size = batch_size
         self.records: dict[str, dict] = {}  # by entry, in discovery order
-        self.launches: dict[str, Launch] = {}  # by key, waiting for a result
+        self.launches: dict[str, KernelCase] = {}  # by key, waiting for a result
         self.pending: list[Job] = []
         self.runner = BatchRunner(self._on_result, workers=workers, job_timeout_s=job_timeout_s)
         from tqdm import tqdm
@@ -200,7 +200,7 @@ class Sweep:
         self.bar = tqdm(total=0, desc="oclgrind", unit="kernel", file=sys.stderr, disable=not progress,
                         mininterval=0.5 if sys.stderr.isatty() else 30)
 
-    def _record(self, launch: Launch, result: dict, cached: bool) -> None:
+    def _record(self, launch: KernelCase, result: dict, cached: bool) -> None:
         diags = result["diagnostics"]
         status = "error" if result.get("error") else ("diagnostics" if diags else "ok")
         text = " | ".join(_diag_text(d) for d in diags[:5]) + (f" | ... {len(diags) - 5} more" if len(diags) > 5 else "")
@@ -248,7 +248,7 @@ class Sweep:
         for entry, k in fresh.items():
             args, checks = launch_args(plan, k, values), checks_for(plan, k)
             key = launch_key(k, args, checks)
-            launch = Launch(key, entry, model, policy, k.name, ops.get(k.step, "?"), tuple(k.global_size),
+            launch = KernelCase(key, entry, model, policy, k.name, ops.get(k.step, "?"), tuple(k.global_size),
                             None if k.local_size is None else tuple(k.local_size), checks)
             self.records[entry] = {}  # claimed; filled by _record
             cached = self.results_dir / f"{key}.json"

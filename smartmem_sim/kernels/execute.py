@@ -16,7 +16,7 @@ from onnx import numpy_helper
 from smartmem_sim.kernels.errors import KernelError
 from smartmem_sim.kernels.library import KernelDef, plan_kernels
 from smartmem_sim.kernels.runtime.device import DeviceHandle
-from smartmem_sim.kernels.runtime.launch import KernelTiming, LaunchLog, build_program, launch
+from smartmem_sim.kernels.runtime.launch import KernelTiming, LaunchLog, compile_source, launch
 from smartmem_sim.kernels.runtime.memory import Buffer, Image2D, create_buffer, create_image
 from smartmem_sim.layout.image import BufferLayout, ImageLayout
 from smartmem_sim.layout.plan import Plan, StoredTensor, is_stripped_initializer
@@ -108,7 +108,7 @@ def execute(plan: Plan, handle: DeviceHandle, inputs: Mapping[str, np.ndarray],
         upload(mem[n], plan.tensors[n], value, plan.storage)
     log = LaunchLog()
     for k in kernels:
-        program = build_program(handle, k.source)
+        program = compile_source(handle, k.source)
         log.add(launch(handle, program, k.entry, k.global_size, k.local_size, [mem[a] for a in k.args],
                        label=k.name))
     handle.queue.finish()

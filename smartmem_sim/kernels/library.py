@@ -19,9 +19,10 @@ from smartmem_sim.kernels.errors import KernelError
 from smartmem_sim.kernels.ops.builder import build_program
 from smartmem_sim.kernels.ops.program import AccessProgram
 from smartmem_sim.kernels.render.opencl import render_shared
-from smartmem_sim.kernels.trace.generate import ELEM_BYTES, TEXEL_BYTES, item_accesses, schedule
+from smartmem_sim.kernels.trace.generate import item_accesses, scheduled_trace
 from smartmem_sim.layout.image import ImageLayout
 from smartmem_sim.layout.plan import Plan, Step
+from smartmem_sim.memsim.surfaces import ELEM_BYTES, TEXEL_BYTES
 from smartmem_sim.memsim.surfaces import Buffer as SimBuffer
 from smartmem_sim.memsim.surfaces import Image2D as SimImage
 from smartmem_sim.memsim.trace import Trace
@@ -68,7 +69,7 @@ class KernelDef:
         contents of index tensors that data-dependent reads need (default: the generator's stand-in)."""
         ids = None if surface_ids is None else np.array([surface_ids[t] for t in self.args], np.int32)
         acc = item_accesses(self.program, self.storage, values, texel_reuse=self.texel_reuse)
-        return schedule(acc, self.program, cores, wave_size, ids)
+        return scheduled_trace(acc, self.program, cores, wave_size, ids)
 
 
 def step_kernels(plan: Plan, step: Step, constants: Mapping[str, np.ndarray] | None = None, *,

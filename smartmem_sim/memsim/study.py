@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.schedule import issue_order
 from smartmem_sim.memsim.surfaces import LAYOUT_KINDS, Image2D, ImageLayout, SurfaceTable
 from smartmem_sim.memsim.trace import Trace
 
@@ -88,24 +89,14 @@ def walk_items(pattern: str, width: int, height: int, config: WalkConfig) -> tup
     raise MemsimError(f"study: unknown pattern {pattern!r}; choose from {', '.join(PATTERNS)}")
 
 
-def schedule(group: np.ndarray, item: np.ndarray, cores: int, wave_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Issue order and core of work-items (see the module docstring): returns (order, core) where
-    ``order`` is the permutation of work-items into trace rows and ``core`` the core of each work-item."""
-    if cores < 1:
-        raise MemsimError(f"study: cores must be >= 1, got {cores}")
-    core = group % cores
-    waves_per_group = int(item.max()) // wave_size + 1 if item.size else 1
-    step = (group // cores) * waves_per_group + item // wave_size
-    span = int(item.max()) + 1 if item.size else 1
-    key = (step * cores + core) * span + item
-    return np.argsort(key, kind="stable"), core
-
-
 def walk_trace(pattern: str, image: Image2D, cores: int, config: WalkConfig | None = None, surface: int = 0) -> Trace:
     """The load trace of one walk over ``image`` (surface id ``surface``) on ``cores`` cores."""
     config = config or WalkConfig()
     x, y, group, item = walk_items(pattern, image.width, image.height, config)
-    order, core = schedule(group, item, cores, config.wave_size)
+    if cores < 1:
+        raise MemsimError(f"study: cores must be >= 1, got {cores}")
+    group_items = int(item.max()) + 1 if item.size else 1
+    order, core = issue_order(group, item, cores, group_items, config.wave_size)
     n = x.size
     return Trace.from_columns(
         core=core[order].astype(np.int32), surface=np.full(n, surface, np.int32), x=x[order], y=y[order],
@@ -260,4 +251,4 @@ def run_study(
 
 
 __all__ = ["PATTERNS", "LAYOUT_KINDS", "WalkConfig", "StudyResult", "StudyRun", "run_study", "walk_trace",
-           "walk_items", "schedule", "parse_layout"]
+           "walk_items", "parse_layout"]

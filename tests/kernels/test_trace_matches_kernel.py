@@ -12,7 +12,7 @@ import pytest
 from smartmem_sim.kernels.execute import allocate, upload
 from smartmem_sim.kernels.library import step_kernels
 from smartmem_sim.kernels.runtime.instrument import AccessLog
-from smartmem_sim.kernels.runtime.launch import build_program, launch
+from smartmem_sim.kernels.runtime.launch import compile_source, launch
 from smartmem_sim.kernels.trace.generate import item_accesses
 from smartmem_sim.layout.ops import Reshape, Transpose
 from tests.kernels.cases import Case, rand
@@ -63,7 +63,7 @@ def _check_kernel(handle, plan, weights, storage="fp32", inputs=None, texel_reus
         for n in k.args:
             if n in values and n != k.output:  # contents matter where reads depend on data
                 upload(mem[n], plan.tensors[n], values[n], storage)
-        program = build_program(handle, k.source, log.options(k.surfaces()))
+        program = compile_source(handle, k.source, log.options(k.surfaces()))
         launch(handle, program, k.entry, k.global_size, k.local_size, [*(mem[a] for a in k.args), *log.args])
         rec = log.read()
         assert np.array_equal(rec.counts, per_item), f"{k.name}: access counts per work-item differ"

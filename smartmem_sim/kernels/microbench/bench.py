@@ -18,7 +18,7 @@ from smartmem_sim.kernels.errors import KernelError
 from smartmem_sim.kernels.microbench import chains
 from smartmem_sim.kernels.microbench.sources import ALL
 from smartmem_sim.kernels.runtime.device import DeviceHandle
-from smartmem_sim.kernels.runtime.launch import build_program, launch
+from smartmem_sim.kernels.runtime.launch import compile_source, launch
 from smartmem_sim.kernels.runtime.memory import (
     buffer_from_array,
     create_buffer,
@@ -62,7 +62,7 @@ class StreamResult:
 
 def _time_ns(handle: DeviceHandle, name: str, gsize, args, repeat: int) -> float:
     """Smallest device time of ``repeat`` runs (the least disturbed; measurements only ever add time)."""
-    program = build_program(handle, ALL[name])
+    program = compile_source(handle, ALL[name])
     best = float("inf")
     for _ in range(repeat):
         t = launch(handle, program, name, gsize, None, args).timing()
@@ -122,7 +122,7 @@ def chase_image(handle: DeviceHandle, footprint_bytes: int, step_x: int = 1, ste
     steps, ns = _chase_pair(handle, "mb_chase_image", lambda s: [img, np.int32(s), sink],
                             _chase_steps(n, max_steps), max_steps, repeat)
     bench = "chase_image_cols" if column_major else "chase_image"
-    return ChaseResult(bench, width * height * chains.TEXEL_BYTES, step_x * chains.TEXEL_BYTES, step_y, order,
+    return ChaseResult(bench, width * height * chains.CHASE_TEXEL_BYTES, step_x * chains.CHASE_TEXEL_BYTES, step_y, order,
                        n, steps, ns)
 
 
@@ -164,7 +164,7 @@ def launch_overhead_ns(handle: DeviceHandle, runs: int = 30) -> float:
     """Median device time of a kernel that does nothing (one work-item), enqueued back to back like the
     kernels of a plan (smartmem_sim.kernels.execute waits only at the end; waiting after each launch lets the GPU idle
     and reads longer)."""
-    program = build_program(handle, ALL["mb_empty"])
+    program = compile_source(handle, ALL["mb_empty"])
     sink = create_buffer(handle, 4, name="empty_sink")
     launches = [launch(handle, program, "mb_empty", (1,), None, [sink, np.int32(-1)]) for _ in range(runs + 5)]
     handle.queue.finish()

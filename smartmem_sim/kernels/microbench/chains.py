@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.memsim.surfaces import TEXEL_BYTES
 
-TEXEL_BYTES = 16  # RGBA float32: the chase images store coordinates exactly in fp32
+CHASE_TEXEL_BYTES = TEXEL_BYTES["fp32"]  # RGBA float32: the chase images store coordinates exactly in fp32
 
 
 def _order(n: int, order: str, seed: int) -> np.ndarray:
@@ -58,7 +59,7 @@ def grid_chain(footprint_bytes: int, row_texels: int, step_x: int, step_y: int, 
     when ``column_major``. Returns (image texels, elements visited, image height)."""
     if step_x < 1 or step_y < 1 or row_texels < step_x:
         raise KernelError(f"grid chase: steps must be >= 1 and fit the row, got {step_x}, {step_y}, {row_texels}")
-    height = max(step_y, footprint_bytes // (row_texels * TEXEL_BYTES))
+    height = max(step_y, footprint_bytes // (row_texels * CHASE_TEXEL_BYTES))
     gx, gy = np.arange(0, row_texels, step_x), np.arange(0, height, step_y)
     if column_major:
         xs, ys = np.repeat(gx, len(gy)), np.tile(gy, len(gx))

@@ -15,7 +15,7 @@ from smartmem_sim.kernels.runtime.launch import (
     KernelTiming,
     Launch,
     LaunchLog,
-    build_program,
+    compile_source,
     launch,
     run_kernel,
 )
@@ -33,7 +33,7 @@ from smartmem_sim.kernels.runtime.timeline import chrome_trace, write_chrome_tra
 
 __all__ = [
     "Buffer", "DeviceHandle", "DeviceInfo", "Image2D", "KernelTiming", "Launch", "LaunchLog", "ProbeResult",
-    "buffer_from_array", "build_program", "chrome_trace", "create_buffer", "create_image", "image_from_array",
+    "buffer_from_array", "compile_source", "chrome_trace", "create_buffer", "create_image", "image_from_array",
     "launch", "open_device", "pack_channels", "probe_all", "run_kernel", "select_device", "unpack_channels",
     "write_chrome_trace",
 ]

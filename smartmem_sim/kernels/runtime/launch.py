@@ -34,7 +34,7 @@ def _check_options(options: Iterable[str]) -> tuple[str, ...]:
     return opts
 
 
-def build_program(handle: DeviceHandle, source: str, options: Iterable[str] = ()) -> cl.Program:
+def compile_source(handle: DeviceHandle, source: str, options: Iterable[str] = ()) -> cl.Program:
     """Compile ``source`` for the handle's device, or return the program compiled before.
 
     The cache key is (sha256 of source, options, device). A failed build raises KernelError with
@@ -191,7 +191,7 @@ def launch(handle: DeviceHandle, program: cl.Program, kernel_name: str, global_s
 def run_kernel(handle: DeviceHandle, source: str, kernel_name: str, global_size, local_size=None,
                args: Sequence = (), *, options: Iterable[str] = (), label: str | None = None) -> KernelTiming:
     """Build (cached), launch, wait: the one-call path for tests and microbenchmarks."""
-    program = build_program(handle, source, options)
+    program = compile_source(handle, source, options)
     return launch(handle, program, kernel_name, global_size, local_size, args, label=label).timing()
 
 

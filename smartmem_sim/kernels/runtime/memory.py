@@ -12,10 +12,12 @@ import pyopencl as cl
 
 from smartmem_sim.kernels.errors import KernelError
 from smartmem_sim.kernels.runtime.device import DeviceHandle
+from smartmem_sim.memsim.surfaces import TEXEL_BYTES
+
+_STORAGE_NAME = {"float32": "fp32", "float16": "fp16"}  # numpy's names of the two storage types
 
 STORAGE_CHANNEL_TYPE = {"float32": cl.channel_type.FLOAT, "float16": cl.channel_type.HALF_FLOAT}
 STORAGE_DTYPE = {"float32": np.dtype(np.float32), "float16": np.dtype(np.float16)}
-TEXEL_BYTES = {"float32": 16, "float16": 8}
 FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504
 
 
@@ -79,7 +81,7 @@ class Image2D:
 
     @property
     def texel_bytes(self) -> int:
-        return TEXEL_BYTES[self.storage]
+        return TEXEL_BYTES[_STORAGE_NAME[self.storage]]
 
     @property
     def nbytes(self) -> int:
@@ -111,7 +113,7 @@ def create_image(handle: DeviceHandle, width: int, height: int, storage: str = "
     if storage == "float16" and not handle.info.half_image_format:
         raise KernelError(f"{name}: device '{handle.info.label}' lists no CL_RGBA/CL_HALF_FLOAT image "
                           "format; use storage='float32'")
-    nbytes = int(width) * int(height) * TEXEL_BYTES[storage]
+    nbytes = int(width) * int(height) * TEXEL_BYTES[_STORAGE_NAME[storage]]
     if nbytes > handle.info.max_alloc_bytes:
         raise KernelError(f"{name}: {nbytes} bytes exceeds the device's largest allocation "
                           f"({handle.info.max_alloc_bytes} bytes on '{handle.info.label}')")

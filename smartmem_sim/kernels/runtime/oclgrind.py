@@ -148,7 +148,7 @@ def parse_log(text: str) -> list[Diagnostic]:
 
 
 @dataclass
-class Report:
+class OclgrindReport:
     """What one oclgrind run produced."""
 
     diagnostics: list[Diagnostic]
@@ -205,7 +205,7 @@ def require_icd(icd: str | None = None) -> str:
     return icd
 
 
-def _run(cmd: list[str], tmp: Path, checks: Checks, timeout_s: float, icd: str | None) -> Report:
+def _run(cmd: list[str], tmp: Path, checks: Checks, timeout_s: float, icd: str | None) -> OclgrindReport:
     icd = require_icd(icd)
     env = oclgrind_environment(tmp, checks, icd)
     try:
@@ -217,11 +217,11 @@ def _run(cmd: list[str], tmp: Path, checks: Checks, timeout_s: float, icd: str |
     log = log_path.read_text(errors="replace") if log_path.exists() else ""
     # Fatal errors and API errors can bypass the log file and go to stderr.
     diagnostics = parse_log(log) + [d for d in parse_log(proc.stderr) if d.kind in ("fatal", "api_error")]
-    return Report(diagnostics, proc.returncode, proc.stdout, proc.stderr, log)
+    return OclgrindReport(diagnostics, proc.returncode, proc.stdout, proc.stderr, log)
 
 
 def run_script_under_oclgrind(script: str | os.PathLike, argv: Sequence[str] = (), *, checks: Checks = Checks(),
-                              timeout_s: float = 300, icd: str | None = None) -> Report:
+                              timeout_s: float = 300, icd: str | None = None) -> OclgrindReport:
     """Run a Python script (with this interpreter) whose only OpenCL platform is oclgrind.
 
     The script can use ``select_device()`` as usual; where uninitialised reads must be caught,
@@ -312,7 +312,7 @@ def write_job(folder: str | os.PathLike, source: str, kernel_name: str, global_s
 
 def run_under_oclgrind(source: str, kernel_name: str, global_size, local_size=None, args: Sequence = (), *,
                        options: Sequence[str] = (), checks: Checks = Checks(), timeout_s: float = 120,
-                       icd: str | None = None) -> Report:
+                       icd: str | None = None) -> OclgrindReport:
     """Build and launch one kernel on oclgrind in a subprocess; return its diagnostics.
 
     ``report.outputs[i]`` holds argument i after the launch (images as float32 (H, W, 4), buffers

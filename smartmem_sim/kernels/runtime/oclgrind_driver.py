@@ -25,7 +25,7 @@ import pyopencl as cl
 
 from smartmem_sim.kernels.errors import KernelError
 from smartmem_sim.kernels.runtime.device import DeviceHandle, _list_devices, open_device
-from smartmem_sim.kernels.runtime.launch import build_program, launch
+from smartmem_sim.kernels.runtime.launch import compile_source, launch
 from smartmem_sim.kernels.runtime.memory import (
     buffer_from_array,
     create_buffer,
@@ -77,7 +77,7 @@ def _run_job(handle: DeviceHandle, folder: Path) -> tuple[list, dict, float, flo
     spec, source, arrays = _load(folder)
     args = _make_args(handle, spec, arrays)
     t0 = time.perf_counter()
-    program = build_program(handle, source, spec["options"])
+    program = compile_source(handle, source, spec["options"])
     t1 = time.perf_counter()
     launch(handle, program, spec["kernel"], tuple(spec["global_size"]),
            None if spec["local_size"] is None else tuple(spec["local_size"]), args).event.wait()

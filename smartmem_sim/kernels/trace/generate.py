@@ -11,13 +11,10 @@ Two stages:
    makes no access (smartmem_sim/kernels/trace/registers.py; the rule is in smartmem_sim/kernels/ops/program.py). With ``texel_reuse=False``
    (a kernel rendered without the registers) every execution that is on accesses memory: the same
    sequence with every register compare failing.
-2. :func:`schedule`: the issue order on a device with ``cores`` cores that run work-groups of
-   ``local_size`` work-items in waves of ``wave_size``. Work-group ``g`` (row-major over the grid of
-   groups) runs on core ``g % cores``; a core runs its groups one after another, each in waves of
-   consecutive local ids (x fastest). The trace is a sequence of steps; at step ``t`` every core issues
-   its ``t``-th wave (core 0 first). A wave runs in lock-step: its rows are ordered by program point,
-   then by local id, so the accesses of one instruction across the wave are adjacent (what a GPU's
-   coalescer sees). As in smartmem_sim/memsim/study.py, several waves in flight per core are not modelled.
+2. :func:`scheduled_trace`: those rows in the GPU issue order on a device with ``cores`` cores that run
+   work-groups of ``local_size`` work-items in waves of ``wave_size``, as smartmem_sim/memsim/schedule.py
+   defines it for every trace (work-groups dealt to cores round-robin, waves in lock-step, one
+   instruction's accesses across a wave adjacent).
 
 Data-dependent reads (Gather/GatherElements on runtime indices, see :class:`~smartmem_sim.kernels.ops.program.IndexFrom`)
 go where the index tensor's contents send them. ``values`` gives those contents (logical stored tensors by
@@ -38,11 +35,11 @@ from smartmem_sim.kernels.ops.program import AccessProgram, Read, check_texel_re
 from smartmem_sim.kernels.render.opencl import buffer_out_coords
 from smartmem_sim.kernels.trace.registers import fetches
 from smartmem_sim.layout.expr import evaluate
+from smartmem_sim.memsim.schedule import issue_order
+from smartmem_sim.memsim.surfaces import ELEM_BYTES, TEXEL_BYTES
 from smartmem_sim.memsim.trace import Trace
 
-ELEM_BYTES = {"fp32": 4, "fp16": 2}
 INDEX_STANDIN_SEED = 0
-TEXEL_BYTES = {"fp32": 16, "fp16": 8}
 
 
 @dataclass(frozen=True)
@@ -215,31 +212,24 @@ def _rect(prog: AccessProgram, rect) -> tuple[int, int, int, int]:
     return x0, y0, w, h
 
 
-def schedule(acc: ItemAccesses, prog: AccessProgram, cores: int, wave_size: int,
-             surface_ids: np.ndarray | None = None) -> Trace:
-    """Issue order on ``cores`` cores with waves of ``wave_size`` work-items (module docstring).
+def scheduled_trace(acc: ItemAccesses, prog: AccessProgram, cores: int, wave_size: int,
+                    surface_ids: np.ndarray | None = None) -> Trace:
+    """``acc`` in the GPU issue order on ``cores`` cores with waves of ``wave_size`` work-items
+    (smartmem_sim/memsim/schedule.py).
 
     ``surface_ids`` maps the program's surface index to the id in the caller's SurfaceTable
     (default: the program's own numbering)."""
     for name, v in (("cores", cores), ("wave_size", wave_size)):
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise KernelError(f"schedule: {name} must be a positive integer, got {v!r}")
+            raise KernelError(f"scheduled_trace: {name} must be a positive integer, got {v!r}")
     width, _ = prog.global_size
     lx, ly = prog.local_size
     gx, gy = acc.item % width, acc.item // width
     group = (gy // ly) * (width // lx) + gx // lx
     local = (gy % ly) * lx + gx % lx
-    waves_per_group = -(-(lx * ly) // wave_size)
-    step = (group // cores) * waves_per_group + local // wave_size
-    # one int64 key ordered as (step, core, point, local): a single argsort instead of a 4-key lexsort
-    # (keys are distinct: step, core and local fix the work-item, and point is unique within it)
-    n_local, n_point = lx * ly, int(acc.point.max()) + 1 if len(acc) else 1
-    if (int(step.max(initial=0)) + 1) * cores * n_point * n_local < 2**62:
-        order = np.argsort(((step * cores + group % cores) * n_point + acc.point) * n_local + local)
-    else:
-        order = np.lexsort((local, acc.point, group % cores, step))
+    order, core = issue_order(group, local, cores, lx * ly, wave_size, acc.point)
     sids = np.arange(len(prog.surfaces), dtype=np.int32) if surface_ids is None else np.asarray(surface_ids, np.int32)
-    return Trace.from_columns(core=(group % cores)[order].astype(np.int32), surface=sids[acc.surface[order]],
+    return Trace.from_columns(core=core[order].astype(np.int32), surface=sids[acc.surface[order]],
                               x=acc.x[order], y=acc.y[order], write=acc.write[order], nbytes=acc.nbytes[order],
                               name=f"trace of kernel {prog.name}")
 
@@ -247,6 +237,6 @@ def schedule(acc: ItemAccesses, prog: AccessProgram, cores: int, wave_size: int,
 def kernel_trace(prog: AccessProgram, storage: str, cores: int, wave_size: int,
                  surface_ids: np.ndarray | None = None, values: Mapping[str, np.ndarray] | None = None, *,
                  texel_reuse: bool = True) -> Trace:
-    """:func:`item_accesses` then :func:`schedule`."""
-    return schedule(item_accesses(prog, storage, values, texel_reuse=texel_reuse), prog, cores, wave_size,
+    """:func:`item_accesses` then :func:`scheduled_trace`."""
+    return scheduled_trace(item_accesses(prog, storage, values, texel_reuse=texel_reuse), prog, cores, wave_size,
                     surface_ids)

@@ -16,11 +16,13 @@ import numpy as np
 from smartmem_sim import memsim
 from smartmem_sim.kernels.ops.builder import build_program, step_constants
 from smartmem_sim.kernels.ops.program import AccessProgram, Let, check_texel_reuse
-from smartmem_sim.kernels.trace.generate import ELEM_BYTES, ItemAccesses, item_accesses, schedule
+from smartmem_sim.kernels.trace.generate import ItemAccesses, item_accesses, scheduled_trace
 from smartmem_sim.layout.expr import Var, substitute
 from smartmem_sim.layout.image import ImageLayout
 from smartmem_sim.layout.plan import Plan, Step
 from smartmem_sim.layout.signature import step_signature
+from smartmem_sim.memsim.schedule import issue_steps
+from smartmem_sim.memsim.surfaces import ELEM_BYTES
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ class ProgramSampler:
         rows = items * per_item
         if rows <= row_budget * windows or (gw * gh <= windows and rows <= 8 * row_budget * windows):
             acc = self._accesses(memo, (i, None), prog, storage, (0, 0, width, height))
-            trace = schedule(acc, prog, cores, wave_size)
+            trace = scheduled_trace(acc, prog, cores, wave_size)
             return KernelSample(prog.name, surfaces, [(trace, 0)], items, [items * share], inner)
         groups = gw * gh
         n = min(groups // windows, row_budget // (per_item * lx * ly))
@@ -258,14 +260,14 @@ class ProgramSampler:
         accesses (_accesses) are ``acc``."""
         lx, ly = prog.local_size
         sub_w, sub_h = rect[2], rect[3]
-        # issue step of every work-item, as smartmem_sim.kernels.trace.generate.schedule computes it
+        # issue step of every work-item (smartmem_sim/memsim/schedule.py)
         ids = np.arange(sub_w * sub_h)
         gx, gy = ids % sub_w, ids // sub_w
         group = (gy // ly) * (sub_w // lx) + gx // lx
         local = (gy % ly) * lx + gx % lx
-        step = (group // cores) * (-(-(lx * ly) // wave_size)) + local // wave_size
+        step, _ = issue_steps(group, local, cores, lx * ly, wave_size)
         warm = int(step.max() + 1) // 3
         count_from = int(np.count_nonzero(step[acc.item] < warm))
         counted = int(np.count_nonzero(step >= warm))
-        sub = replace(prog, grid=(Var("gx", sub_w), Var("gy", sub_h)))  # schedule reads only the sizes
-        return schedule(acc, sub, cores, wave_size), count_from, counted
+        sub = replace(prog, grid=(Var("gx", sub_w), Var("gy", sub_h)))  # scheduled_trace reads only the sizes
+        return scheduled_trace(acc, sub, cores, wave_size), count_from, counted

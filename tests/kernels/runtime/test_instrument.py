@@ -6,7 +6,7 @@ import pytest
 
 from smartmem_sim.kernels.errors import KernelError
 from smartmem_sim.kernels.runtime.instrument import AccessLog, with_prelude
-from smartmem_sim.kernels.runtime.launch import build_program, get_kernel, run_kernel
+from smartmem_sim.kernels.runtime.launch import compile_source, get_kernel, run_kernel
 from smartmem_sim.kernels.runtime.memory import buffer_from_array, create_image, image_from_array
 
 pytestmark = pytest.mark.opencl
@@ -66,7 +66,7 @@ def test_recorded_reads_are_the_stencil_in_program_order(cl_device):
 def test_plain_build_has_no_log_parameters_and_same_result(cl_device):
     x = np.random.default_rng(2).standard_normal((H, W, 4)).astype(np.float32)
     src, dst = image_from_array(cl_device, x), create_image(cl_device, W, H)
-    assert get_kernel(cl_device, build_program(cl_device, BOX), "box").num_args == 2
+    assert get_kernel(cl_device, compile_source(cl_device, BOX), "box").num_args == 2
     run_kernel(cl_device, BOX, "box", (W, H), None, [src, dst])
     np.testing.assert_allclose(dst.download(), _box_reference(x), rtol=1e-5, atol=1e-5)
 
@@ -98,7 +98,7 @@ def test_overflow_is_counted_and_refused_unless_allowed(cl_device):
 def test_missing_surface_ids_and_bad_capacity_are_explained(cl_device):
     log = AccessLog(cl_device, (W, H), capacity=2)
     with pytest.raises(KernelError, match="needs -DSM_SURFACE_<arg>"):
-        build_program(cl_device, BOX, log.options({"src": 0}))
+        compile_source(cl_device, BOX, log.options({"src": 0}))
     with pytest.raises(KernelError, match="capacity must be a positive int"):
         AccessLog(cl_device, (W, H), capacity=0)
     with pytest.raises(KernelError, match="kernel parameter name"):

@@ -6,7 +6,7 @@ import pyopencl as cl
 import pytest
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.runtime.launch import LaunchLog, build_program, launch, run_kernel
+from smartmem_sim.kernels.runtime.launch import LaunchLog, compile_source, launch, run_kernel
 from smartmem_sim.kernels.runtime.memory import buffer_from_array, create_buffer
 
 pytestmark = pytest.mark.opencl
@@ -27,11 +27,11 @@ __kernel void spin(__global float* y, const int rounds) {
 
 def test_programs_are_built_once_per_source_options_and_device(cl_device):
     before = cl_device.program_builds
-    p1 = build_program(cl_device, AXPY, ["-DOFFSET=0.0f"])
-    p2 = build_program(cl_device, AXPY, ["-DOFFSET=0.0f"])
+    p1 = compile_source(cl_device, AXPY, ["-DOFFSET=0.0f"])
+    p2 = compile_source(cl_device, AXPY, ["-DOFFSET=0.0f"])
     assert p1 is p2 and cl_device.program_builds == before + 1
-    p3 = build_program(cl_device, AXPY, ["-DOFFSET=1.0f"])
-    p4 = build_program(cl_device, AXPY + "\n", ["-DOFFSET=0.0f"])
+    p3 = compile_source(cl_device, AXPY, ["-DOFFSET=1.0f"])
+    p4 = compile_source(cl_device, AXPY + "\n", ["-DOFFSET=0.0f"])
     assert len({id(p1), id(p3), id(p4)}) == 3 and cl_device.program_builds == before + 3
 
 
@@ -46,13 +46,13 @@ def test_axpy_numbers_and_build_options_reach_the_kernel(cl_device):
 
 def test_build_errors_quote_the_compiler_log(cl_device):
     with pytest.raises(KernelError) as err:
-        build_program(cl_device, "__kernel void broken(__global float* y) { y[0] = undefined_name; }")
+        compile_source(cl_device, "__kernel void broken(__global float* y) { y[0] = undefined_name; }")
     msg = str(err.value)
     assert "['broken']" in msg and "undefined_name" in msg
 
 
 def test_bad_launches_are_refused_before_the_driver_sees_them(cl_device):
-    prog = build_program(cl_device, AXPY, ["-DOFFSET=0.0f"])
+    prog = compile_source(cl_device, AXPY, ["-DOFFSET=0.0f"])
     x = buffer_from_array(cl_device, np.zeros(8, np.float32))
     good = [np.float32(1), x, x]
     with pytest.raises(KernelError, match=r"kernel 'axpz' is not in the program; it defines \['axpy', 'spin'\]"):
@@ -71,7 +71,7 @@ def test_bad_launches_are_refused_before_the_driver_sees_them(cl_device):
 
 
 def test_in_order_queue_timings_are_ordered_and_positive(cl_device):
-    prog = build_program(cl_device, AXPY, ["-DOFFSET=0.0f"])
+    prog = compile_source(cl_device, AXPY, ["-DOFFSET=0.0f"])
     y = create_buffer(cl_device, 4 * 4096)
     y.upload(np.ones(4096, np.float32))
     log = LaunchLog()

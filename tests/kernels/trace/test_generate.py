@@ -19,7 +19,7 @@ from smartmem_sim.kernels.trace.generate import (
     TEXEL_BYTES,
     index_standin,
     item_accesses,
-    schedule,
+    scheduled_trace,
 )
 from smartmem_sim.layout.expr import evaluate
 from tests.kernels.cases import Case, rand
@@ -200,7 +200,7 @@ def test_padded_conv_reads_only_inside_the_input():
 def test_schedule_keeps_each_work_items_order_and_every_row(cores, wave):
     prog = _prog(CASES["Softmax_axis1"], ("lane_rows",), "lane_last")
     acc = item_accesses(prog)
-    trace = schedule(acc, prog, cores, wave)
+    trace = scheduled_trace(acc, prog, cores, wave)
     assert len(trace) == len(acc)
     # rows of one work-item keep their program order: recover by matching (x, y, surface, write) sequences
     lx, ly = prog.local_size
