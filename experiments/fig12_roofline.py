@@ -1,7 +1,7 @@
 """Fig 12 of the paper: a roofline. For every model and policy, arithmetic intensity (MACs of one inference,
 smartmem_sim.compiler.analysis.counts.macs, over the DRAM bytes the simulation moved) against attained throughput (MACs
-over simulated seconds), under the device profile's roofs: peak compute = ALU lanes x clock (FMA/s,
-smartmem_sim/compiler/costs/execution.toml) and DRAM bandwidth (memsim profile), plus the texture-L1 roof (all cores'
+over simulated seconds), under the device profile's roofs: peak compute = ALU lanes x clock (FMA/s, the
+profile's [execution] table) and DRAM bandwidth (memsim profile), plus the texture-L1 roof (all cores'
 L1 bandwidth). The paper's Adreno 740 roofs (2.0 TMAC/s, 55 GB/s DRAM, 511 GB/s texture) are drawn beside ours.
 
 Writes ``fig12_roofline.csv`` and ``.png`` under experiments/results/fig12/.
@@ -24,13 +24,12 @@ COLUMNS = ["model", "size", "policy", "macs", "dram_bytes", "seconds", "intensit
 
 def roofs(device: str) -> dict[str, float]:
     """Peak compute (MAC/s), DRAM and texture-L1 bandwidth (B/s) of a device profile."""
-    from smartmem_sim.compiler.costs import load_device
+    from smartmem_sim.compiler.costs import priced_device
 
-    dev = load_device(device)
-    prof = dev.profile
+    prof = priced_device(device)
     l1 = prof.levels[0]
     l1_bw = l1.bandwidth_bytes_per_cycle * prof.clock_hz * (prof.cores if l1.per_core else 1)
-    return {"peak_mac_s": dev.alu_lanes * prof.clock_hz, "dram_b_s": prof.dram.bandwidth_bytes_per_s,
+    return {"peak_mac_s": prof.execution.alu_lanes * prof.clock_hz, "dram_b_s": prof.dram.bandwidth_bytes_per_s,
             "l1_b_s": l1_bw}
 
 

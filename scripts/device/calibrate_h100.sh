@@ -2,7 +2,7 @@
 # Calibrate a memsim profile on the lent NVIDIA H100 and validate it, in one device call.
 # Device tool (`run`, kind nvidia-h100-x1, carry [".whl"]):
 #   source scripts/device/opencl-env.sh && OUT=$OUT bash scripts/device/calibrate_h100.sh
-# Writes under $OUT: h100_opencl_calibrated.{toml,execution.toml,csv} (profile, execution table, raw
+# Writes under $OUT: h100_opencl_calibrated.{toml,csv} (profile with its [execution] table, raw
 # microbenchmark rows), validate.csv / validate.png / validate.txt (kernel matrix) and log.txt.
 set -u
 OUT=${OUT:?set OUT to the output folder}

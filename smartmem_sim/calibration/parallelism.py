@@ -15,10 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from smartmem_sim.calibration import timing_fit as F
-from smartmem_sim.compiler.costs.device import Device
+from smartmem_sim.memsim import DeviceProfile
 
 
-def fit_on_models(handle, device: Device, models: Sequence[tuple[str, bool]], policies: Sequence[str],
+def fit_on_models(handle, device: DeviceProfile, models: Sequence[tuple[str, bool]], policies: Sequence[str],
                   storage: str, repeat: int, log=print) -> tuple[float, float, int]:
     """(memory_parallelism, rms log error, steps used) from steps of ``models`` ((name, tiny) pairs)."""
     from smartmem_sim.calibration.refit import shipped_params
@@ -31,14 +31,13 @@ def fit_on_models(handle, device: Device, models: Sequence[tuple[str, bool]], po
     steps = []
     for name, tiny in models:
         steps += extract(measure_model(name, tiny, policies, storage, handle, repeat, log=log), cost, log=log)
-    prof = device.profile
-    max_items = prof.occupancy.max_items_per_core if prof.occupancy else math.inf
+    max_items = device.occupancy.max_items_per_core if device.occupancy else math.inf
     start = shipped_params(device)
     fixed = {n: getattr(start, n) for n in F.FITTED if n != "memory_parallelism"}
     k = F.Kernels.from_steps(steps)
     meas = np.array([s.measured_us for s in steps])
-    p, _ = F.fit(k, meas, meas > 0, prof.cores, prof.clock_hz, max_items, start=start, fixed=fixed)
-    pred = F.predict_us(k, p, prof.cores, prof.clock_hz, max_items)
+    p, _ = F.fit(k, meas, meas > 0, device.cores, device.clock_hz, max_items, start=start, fixed=fixed)
+    pred = F.predict_us(k, p, device.cores, device.clock_hz, max_items)
     ok = meas > 0
     rms = float(np.sqrt(np.mean(F.log_errors(pred[ok], meas[ok]) ** 2)))
     return p.memory_parallelism, rms, int(ok.sum())

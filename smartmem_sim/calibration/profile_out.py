@@ -1,5 +1,6 @@
 """Turn a :class:`~smartmem_sim.calibration.measure.Calibration` into a memsim profile TOML (strict: the
-keys memsim.profiles accepts, a source for every number) plus the execution table of the cost models.
+keys memsim.profiles accepts, a source for every number), its [execution] table included (the cost models'
+numbers: the base profile's wave size, ALU lanes and texel registers, the measured launch overhead).
 
 Every fitted number's source reads "calibrated: <benchmark>, <date>, <device>"; a number calibration does
 not measure keeps the base profile's value and says so ("guess (base profile ...)" when the base marked it
@@ -14,7 +15,9 @@ latencies are *increments*):
   plateau beyond the last knee - the one before) * clock (the image chase there is sparse: see below);
 - level k bandwidth_bytes_per_cycle: fp32 image stream inside level k / clock / copies (cores for per-core
   levels); dram bandwidth: the stream beyond the last level;
-- memory_parallelism: least squares against measured kernels when fitted, else the base value.
+- memory_parallelism: least squares against measured kernels when fitted, else the base value;
+- [execution] launch_overhead_s: the median empty-kernel device time; the rest of the table is the base
+  profile's (written only when the base has one).
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def _valid_size(measured: float, ways: int, line: int) -> int:
     return unit * (1 << max(0, round(math.log2(max(measured, unit) / unit))))
 
 
-def _base_src(base: DeviceProfile, key: str) -> str:
+def base_source(base: DeviceProfile, key: str) -> str:
     text = base.sources.get(key, "")
     if text.lower().startswith("guess"):  # stays a guess, so memsim's guesses() still lists it
         return f"guess (base profile {base.name}, not calibrated): {text}"
@@ -57,28 +60,28 @@ def build_profile(cal: Calibration, base: DeviceProfile, name: str, mp: tuple[fl
            "cores": cal.compute_units, "clock_hz": cal.clock_hz,
            "memory_parallelism": mp[0] if mp else base.memory_parallelism}
     sources = {"cores": src("CL_DEVICE_MAX_COMPUTE_UNITS"), "clock_hz": src("CL_DEVICE_MAX_CLOCK_FREQUENCY"),
-               "memory_parallelism": src(mp[1]) if mp else _base_src(base, "memory_parallelism")}
+               "memory_parallelism": src(mp[1]) if mp else base_source(base, "memory_parallelism")}
     layout = {k: getattr(base.image_layout, k) for k in base.image_layout.__dataclass_fields__
               if f"image_layout.{k}" in base.sources}
     block = ""
     if "image_block_x" in v and "image_block_y" in v:
         block = (f"; our image sweeps saw a fetched block of {int(v['image_block_x'])} texels x "
                  f"{int(v['image_block_y'])} rows")
-    layout_src = {k: _base_src(base, f"image_layout.{k}") + block for k in layout}
+    layout_src = {k: base_source(base, f"image_layout.{k}") + block for k in layout}
     clock = cal.clock_hz
     levels, prev_line = [], 0
     # plateau k of the sweeps belongs to level k while knees were found; the one after the last knee is DRAM
     n = sum(1 for k in v if k.startswith("capacity_"))
     for i, lv in enumerate(base.levels):
         t = {k: getattr(lv, k) for k in LEVEL_KEYS if f"levels.{lv.name}.{k}" in lv_sources(base, lv)}
-        s = {k: _base_src(base, f"levels.{lv.name}.{k}") for k in t}
+        s = {k: base_source(base, f"levels.{lv.name}.{k}") for k in t}
         line = lv.line
         if i == 0 and "line" in v:
             line = int(v["line"])
             t["line"], s["line"] = line, src(f"random buffer chase knees at two strides ({cal.notes['line']})")
         line = max(line, prev_line)
         if t.get("line", line) != line:
-            t["line"], s["line"] = line, f"{_base_src(base, f'levels.{lv.name}.line')}; raised to the inner line"
+            t["line"], s["line"] = line, f"{base_source(base, f'levels.{lv.name}.line')}; raised to the inner line"
         prev_line = line
         if i == 0 and "fetch_bytes" in v:
             t["sector"] = int(min(v["fetch_bytes"], line))
@@ -104,7 +107,7 @@ def build_profile(cal: Calibration, base: DeviceProfile, name: str, mp: tuple[fl
         levels.append(t)
     dram = {"bandwidth_bytes_per_s": base.dram.bandwidth_bytes_per_s, "latency_cycles": base.dram.latency_cycles,
             "energy_pj_per_byte": base.dram.energy_pj_per_byte}
-    dsrc = {k: _base_src(base, f"dram.{k}") for k in dram}
+    dsrc = {k: base_source(base, f"dram.{k}") for k in dram}
     if v.get(f"bandwidth_image_{n}"):
         dram["bandwidth_bytes_per_s"] = v[f"bandwidth_image_{n}"]
         dsrc["bandwidth_bytes_per_s"] = src(f"fp32 image stream beyond the last level ({cal.notes[f'bandwidth_image_{n}']})")
@@ -118,7 +121,16 @@ def build_profile(cal: Calibration, base: DeviceProfile, name: str, mp: tuple[fl
            "dram": {**dram, "source": dsrc}}
     if base.occupancy is not None:  # not measured by the microbenchmarks: timing_fit fits it on kernels
         occ = {k: getattr(base.occupancy, k) for k in base.occupancy.__dataclass_fields__}
-        out["occupancy"] = {**occ, "source": {k: _base_src(base, f"occupancy.{k}") for k in occ}}
+        out["occupancy"] = {**occ, "source": {k: base_source(base, f"occupancy.{k}") for k in occ}}
+    if base.execution is not None:
+        ex = {"wave_size": base.execution.wave_size, "alu_lanes": base.execution.alu_lanes,
+              "launch_overhead_s": base.execution.launch_overhead_s, "texel_reuse": base.execution.texel_reuse}
+        ex_src = {k: base_source(base, f"execution.{k}") for k in ex if f"execution.{k}" in base.sources}
+        ex = {k: x for k, x in ex.items() if k in ex_src}  # texel_reuse only when the base states it
+        if "launch_ns" in v:
+            ex["launch_overhead_s"] = v["launch_ns"] * 1e-9
+            ex_src["launch_overhead_s"] = src("median empty-kernel device time")
+        out["execution"] = {**ex, "source": ex_src}
     return out
 
 
@@ -161,22 +173,11 @@ def to_toml(profile: dict, header: str) -> str:
     for lv in profile["levels"]:
         out += ["", "[[levels]]"] + _table(lv) + ["", "[levels.source]"] + _table(lv["source"])
     out += ["", "[dram]"] + _table(profile["dram"]) + ["", "[dram.source]"] + _table(profile["dram"]["source"])
-    if "occupancy" in profile:
-        out += ["", "[occupancy]"] + _table(profile["occupancy"])
-        out += ["", "[occupancy.source]"] + _table(profile["occupancy"]["source"])
+    for name in ("occupancy", "execution"):
+        if name in profile:
+            out += ["", f"[{name}]"] + _table(profile[name])
+            out += ["", f"[{name}.source]"] + _table(profile[name]["source"])
     text = "\n".join(out) + "\n"
     profile_from_dict(tomllib.loads(text), "calibrated profile")  # raises MemsimError naming the field
     return text
 
-
-def execution_toml(name: str, wave_size: int, alu_lanes: float, launch_s: float, base_name: str,
-                   day: str, device_label: str) -> str:
-    """A [devices.NAME] table in the shape of smartmem_sim/compiler/costs/execution.toml (launch overhead measured)."""
-    return "\n".join([
-        "# Execution table of the calibrated profile (smartmem_sim/compiler/costs/execution.toml shape); add it there to use",
-        "# the profile by name in compile/compare/simulate.",
-        f"[devices.{name}]", f"wave_size = {wave_size}", f"alu_lanes = {alu_lanes:g}",
-        f"launch_overhead_s = {launch_s:.4g}", f"[devices.{name}.source]",
-        f'wave_size = "base {base_name} (smartmem_sim/compiler/costs/execution.toml), not calibrated"',
-        f'alu_lanes = "base {base_name} (smartmem_sim/compiler/costs/execution.toml), not calibrated"',
-        f'launch_overhead_s = "calibrated: median empty-kernel device time, {day}, {device_label}"', ""])

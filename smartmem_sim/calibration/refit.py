@@ -11,8 +11,8 @@ reused while the CSV and profile are unchanged); (2) fit the four device-wide pa
 timing_fit.py on the steps of the ``--train`` models; (3) score the profile as shipped and as refitted on
 train and held-out models (within +-10% / +-25%, median |error|, Spearman rho, per op type, and how often
 the layouts of one operator are ordered as measured), plus leave-one-model-out cross-validation;
-(4) write OUT/report.txt, OUT/predictions.csv and OUT/PROFILE_refit.toml + .execution.toml (the profile with
-the fitted values and their sources), which ``smartmem validate --profile`` accepts.
+(4) write OUT/report.txt, OUT/predictions.csv and OUT/PROFILE_refit.toml (the profile with the fitted values
+and their sources, the launch overhead in its [execution] table), which ``smartmem validate --profile`` accepts.
 
 Steps whose kernels are known to differ from the measured ones (kernel_hash) are left out and counted.
 """
@@ -35,12 +35,16 @@ from smartmem_sim.errors import UserError
 
 # profile keys that change no term (the fitted parameters and the labels); any other change re-simulates
 NOT_IN_TERMS = ("name", "description", "memory_parallelism", "occupancy", "source")
+# keys of [execution] that change no term: launch overhead is fitted, texel_reuse is keyed apart (load_terms)
+EXECUTION_NOT_IN_TERMS = ("launch_overhead_s", "texel_reuse", "source")
 
 
 def terms_key(csv_path: str, profile_file: Path) -> str:
     """Hash of the measured rows and of the profile's term-relevant content."""
     data = tomllib.loads(profile_file.read_text())
     relevant = {k: v for k, v in data.items() if k not in NOT_IN_TERMS}
+    if isinstance(relevant.get("execution"), dict):
+        relevant["execution"] = {k: v for k, v in relevant["execution"].items() if k not in EXECUTION_NOT_IN_TERMS}
     h = hashlib.sha256(Path(csv_path).read_bytes())
     h.update(json.dumps(relevant, sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
@@ -69,8 +73,8 @@ def load_terms(csv_path: str, profile: str, out: Path, texel_reuse: bool, log=pr
 def shipped_params(device) -> F.TimingParams:
     """The profile's own values (an absent [occupancy] reads as the pre-occupancy formula: unlimited
     in-flight per work-item, no issue limit)."""
-    occ = device.profile.occupancy
-    return F.TimingParams(device.launch_overhead_s * 1e6, device.profile.memory_parallelism,
+    occ = device.occupancy
+    return F.TimingParams(device.execution.launch_overhead_s * 1e6, device.memory_parallelism,
                           occ.reads_in_flight_per_item if occ else 1e12,
                           occ.accesses_per_core_per_cycle if occ else 1e12)
 
@@ -132,13 +136,12 @@ HEADER = f"{'':34s} {'steps':>6s} {'+-10%':>7s} {'+-25%':>7s} {'med|e|':>8s} {'r
 def run(csv_path: str, profile: str, train: list[str], out: Path, texel_reuse: bool | None = None,
         log=print) -> dict:
     """The whole refit (module docstring); returns the fitted parameters and scores. ``texel_reuse``: how
-    the measured kernels were built (None: the device table's choice, smartmem_sim/compiler/costs/execution.toml)."""
+    the measured kernels were built (None: the texel_reuse of the profile's [execution] table)."""
     from smartmem_sim.atomic import write_text
 
-    device = V.device_for(profile)
+    prof = V.device_for(profile)
     if texel_reuse is None:
-        texel_reuse = bool(getattr(device, "texel_reuse", True))
-    prof = device.profile
+        texel_reuse = prof.execution.texel_reuse
     if prof.occupancy is None:
         raise UserError(f"profile {profile}: no [occupancy] table (max_items_per_core is needed); add one")
     out.mkdir(parents=True, exist_ok=True)
@@ -154,7 +157,7 @@ def run(csv_path: str, profile: str, train: list[str], out: Path, texel_reuse: b
     meas = np.array([s.measured_us for s in usable])
     is_train = np.array([s.model in train for s in usable])
     consts = (prof.cores, prof.clock_hz, prof.occupancy.max_items_per_core)
-    start = shipped_params(device)
+    start = shipped_params(prof)
     fitted, loss = F.fit(k, meas, is_train, *consts, start=start)
     pred_before = F.predict_us(k, start, *consts)
     pred_after = F.predict_us(k, fitted, *consts)
@@ -196,15 +199,15 @@ def run(csv_path: str, profile: str, train: list[str], out: Path, texel_reuse: b
     text = "\n".join(lines) + "\n"
     write_text(str(out / "report.txt"), text)
     write_text(str(out / "predictions.csv"), V.rows_csv(rows_a))
-    _write_profile(profile, prof, device, fitted, train, csv_path, out, ident)
+    _write_profile(profile, prof, fitted, train, csv_path, out, ident)
     log(text)
     return {"fitted": fitted, "loss": loss}
 
 
-def _write_profile(profile: str, prof, device, p: F.TimingParams, train, csv_path, out: Path,
+def _write_profile(profile: str, prof, p: F.TimingParams, train, csv_path, out: Path,
                    ident: dict[str, str]) -> None:
     from smartmem_sim.atomic import write_text
-    from smartmem_sim.calibration.profile_out import to_toml
+    from smartmem_sim.calibration.profile_out import base_source, to_toml
     from smartmem_sim.memsim.profiles import profile_path
 
     data = tomllib.loads(profile_path(profile).read_text())
@@ -217,15 +220,16 @@ def _write_profile(profile: str, prof, device, p: F.TimingParams, train, csv_pat
     for k in ("reads_in_flight_per_item", "accesses_per_core_per_cycle"):
         data["occupancy"][k] = float(f"{getattr(p, k):.4g}")
         data["occupancy"]["source"][k] = f"{why}; {ident[k]}"
+    ex = prof.execution  # the profile's own table, or the one device_for found for it
+    data["execution"] = {"wave_size": ex.wave_size, "alu_lanes": ex.alu_lanes,
+                         "launch_overhead_s": float(f"{p.launch_overhead_us * 1e-6:.4g}"), "texel_reuse": ex.texel_reuse}
+    data["execution"]["source"] = {k: base_source(prof, f"execution.{k}") for k in data["execution"]
+                                   if f"execution.{k}" in prof.sources}
+    data["execution"]["source"]["launch_overhead_s"] = f"{why}; {ident['launch_overhead_us']} (us)"
+    if "texel_reuse" not in data["execution"]["source"]:  # the base left it at its default
+        del data["execution"]["texel_reuse"]
     write_text(str(out / f"{name}.toml"), to_toml(data, f"{name}: {prof.name} with timing parameters refitted "
                                                         f"on measured kernels (refit report: report.txt)"))
-    write_text(str(out / f"{name}.execution.toml"), "\n".join([
-        f"[devices.{name}]", f"wave_size = {device.wave_size}", f"alu_lanes = {device.alu_lanes:g}",
-        f"launch_overhead_s = {p.launch_overhead_us * 1e-6:.4g}",
-        f"texel_reuse = {'true' if getattr(device, 'texel_reuse', True) else 'false'}", f"[devices.{name}.source]",
-        f'wave_size = "base {prof.name}, not calibrated"', f'alu_lanes = "base {prof.name}, not calibrated"',
-        f'launch_overhead_s = "{why}; {ident["launch_overhead_us"]} (us)"',
-        f'texel_reuse = "base {prof.name} (smartmem_sim/compiler/costs/execution.toml)"', ""]))
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
@@ -236,7 +240,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--out", required=True, help="folder for terms.csv, report.txt, predictions.csv, the profile")
     ap.add_argument("--texel-reuse", choices=("on", "off", "device"), default="device",
                     help="how the measured kernels were built: with texel registers (on), without (off), or "
-                         "as the device table says (device, default)")
+                         "as the profile's [execution] table says (device, default)")
 
 
 def run_args(args: argparse.Namespace) -> int:

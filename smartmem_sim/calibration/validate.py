@@ -26,8 +26,8 @@ import numpy as np
 from smartmem_sim.calibration import stats
 from smartmem_sim.calibration.kernel_hash import kernel_hash, source_hash
 from smartmem_sim.compiler.costs import SimulatedCost
-from smartmem_sim.compiler.costs.device import Device, load_device
 from smartmem_sim.errors import UserError
+from smartmem_sim.memsim import DeviceProfile
 
 POLICIES = ("naive", "fusion", "smartmem")
 
@@ -53,37 +53,55 @@ class KernelRow:
         return (self.predicted_us - self.measured_us) / self.measured_us
 
 
-def device_for(profile_path: str, execution: dict | None = None, base: str | None = None) -> Device:
-    """A cost-model Device from a profile file; launch overhead, wave size and ALU lanes from
-    ``execution`` (keys as smartmem_sim/compiler/costs/execution.toml) or from the base device's table."""
+def device_for(profile_path: str, execution: dict | None = None, base: str | None = None) -> DeviceProfile:
+    """The memsim.DeviceProfile a cost model prices on, from a profile (a shipped name or a .toml path). Its
+    [execution] table (wave size, ALU lanes, launch overhead; smartmem_sim/memsim/execution.py) is, first found:
+    ``execution`` (a table as :func:`read_execution` returns it), the profile ``base``'s, the profile's own,
+    or, for a profile file without one, the PROFILE.execution.toml that older versions of
+    ``smartmem calibrate`` wrote beside it."""
     from smartmem_sim import memsim
+    from smartmem_sim.memsim.profiles import execution_from_table
+
     try:
         profile = memsim.load_profile(profile_path)
     except memsim.MemsimError as exc:
         raise UserError(f"--profile: {exc}") from None
-    if execution is None:
-        try:
-            execution_dev = load_device(base or profile.name)
-        except Exception as exc:
-            raise UserError(f"profile {profile_path}: no execution table for '{base or profile.name}' "
-                            f"({exc}); pass --execution FILE (written by `smartmem calibrate`) or --base NAME") from None
-        return Device(profile, execution_dev.wave_size, execution_dev.alu_lanes, execution_dev.launch_overhead_s,
-                      execution_dev.texel_reuse)
-    return Device(profile, int(execution["wave_size"]), float(execution["alu_lanes"]),
-                  float(execution["launch_overhead_s"]), bool(execution.get("texel_reuse", True)))
+    try:
+        if execution is None and base is None and profile.execution is None:
+            sibling = Path(profile_path).with_suffix(".execution.toml")
+            if Path(profile_path).suffix == ".toml" and sibling.is_file():
+                execution = read_execution(str(sibling))
+        if execution is not None:
+            return profile.with_execution(*execution_from_table(execution, "--execution"))
+        if base is not None:
+            other = memsim.load_profile(base)
+            return profile.with_execution(other.require_execution(),
+                                          {k: v for k, v in other.sources.items() if k.startswith("execution.")})
+        profile.require_execution()
+    except memsim.MemsimError as exc:
+        raise UserError(f"{exc}; or pass --execution FILE or --base NAME (a profile with an [execution] table)") \
+            from None
+    return profile
 
 
 def read_execution(path: str) -> dict:
-    """The single [devices.NAME] table of an execution TOML written by calibrate."""
+    """The execution table of a TOML file: its [execution] table (e.g. another profile's), or the single
+    [devices.NAME] table of the files older versions of calibrate and refit wrote beside a profile."""
     import tomllib
 
     p = Path(path)
     if not p.is_file():
         raise UserError(f"--execution file {path} does not exist")
-    data = tomllib.loads(p.read_text())
+    try:
+        data = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML: {exc}") from None
+    if isinstance(data.get("execution"), dict):
+        return data["execution"]
     tables = data.get("devices", {})
     if len(tables) != 1:
-        raise UserError(f"{path}: expected exactly one [devices.NAME] table, found {len(tables)}")
+        raise UserError(f"{path}: expected an [execution] table (or exactly one [devices.NAME] table), "
+                        f"found {len(tables)} [devices.NAME] tables")
     return next(iter(tables.values()))
 
 
@@ -311,6 +329,6 @@ def plot(rows: list[KernelRow], path: str, title: str, band: float = 0.10) -> No
     plt.close(fig)
 
 
-def with_parallelism(device: Device, mp: float) -> Device:
-    """The same device with another memory_parallelism."""
-    return replace(device, profile=replace(device.profile, memory_parallelism=float(mp)))
+def with_parallelism(device: DeviceProfile, mp: float) -> DeviceProfile:
+    """The same profile with another memory_parallelism."""
+    return replace(device, memory_parallelism=float(mp))

@@ -2,9 +2,9 @@
 chases over growing footprints and strides, image and buffer streams in fp32 and fp16 storage, an empty
 kernel), fit a memsim profile's sizes and timing numbers from them (smartmem_sim/calibration/fit.py), and
 write the profile with a source for every number ("calibrated: <benchmark>, <date>, <device>"; numbers not
-measured keep the base profile's value and source). Also written: the raw measurements (--csv, default
-beside the profile) and the cost models' execution table with the measured launch overhead
-(PROFILE.execution.toml). With --train-models, memory_parallelism is fitted by least squares against
+measured keep the base profile's value and source), its [execution] table (the cost models' numbers) being
+the base profile's with the measured launch overhead. Also written: the raw measurements (--csv, default
+beside the profile). With --train-models, memory_parallelism is fitted by least squares against
 measured kernels of those zoo models (use other models for `smartmem validate`)."""
 from __future__ import annotations
 
@@ -78,6 +78,7 @@ def run(args) -> int:
     handle = select_device(args.device_name)
     base_name = args.base or default_base(handle.info)
     base = memsim.load_profile(base_name)
+    base.require_execution()  # the calibrated profile's [execution] table starts from the base's
     name = args.name or f"{base.name}_calibrated"
     day = date.today().isoformat()
     print(f"calibrating {handle.info.label} from base profile {base.name} (budget {budget:g} s)")
@@ -89,16 +90,14 @@ def run(args) -> int:
     if train:
         from smartmem_sim.calibration.parallelism import fit_on_models
         from smartmem_sim.calibration.validate import device_for
-        from smartmem_sim.compiler.costs.device import Device
 
-        draft = profile_out.build_profile(cal, base, name, None, day)
+        draft = profile_out.build_profile(cal, base, name, None, day)  # [execution]: the measured launch overhead
         tmp = out.with_suffix(".draft.toml")
         write_text(tmp, profile_out.to_toml(draft, "draft"))
         try:
-            dev0 = device_for(str(tmp), base=base.name)
+            dev = device_for(str(tmp))
         finally:
             tmp.unlink()
-        dev = Device(dev0.profile, dev0.wave_size, dev0.alu_lanes, cal.values["launch_ns"] * 1e-9)
         value, rms, n = fit_on_models(handle, dev, train, ("naive", "smartmem"), "fp32", repeat)
         mp = (value, f"least squares of memsim's timing formula on {n} measured kernels of "
                      f"{args.train_models} (naive and smartmem, fp32; rms log error {rms:.2f})")
@@ -111,10 +110,6 @@ def run(args) -> int:
     if cal.truncated:
         header += "\nCut by the time budget: " + "; ".join(cal.truncated)
     write_text(out, profile_out.to_toml(profile, header))
-    exec_path = out.with_suffix(".execution.toml")
-    ex = _base_execution(base.name)
-    write_text(exec_path, profile_out.execution_toml(name, ex.wave_size, ex.alu_lanes, cal.values["launch_ns"] * 1e-9,
-                                                     base.name, day, cal.device_label))
     csv_path = Path(args.csv) if args.csv else out.with_suffix(".csv")
     cols, table = measure.rows_as_table(cal.rows)
     buf = io.StringIO()
@@ -122,11 +117,5 @@ def run(args) -> int:
     w.writerow(cols)
     w.writerows(table)
     write_text(csv_path, buf.getvalue())
-    print(f"profile: {out}\nexecution table: {exec_path}\nraw measurements: {csv_path}")
+    print(f"profile (with its [execution] table): {out}\nraw measurements: {csv_path}")
     return 0
-
-
-def _base_execution(name: str):
-    from smartmem_sim.compiler.costs.device import load_device
-
-    return load_device(name)

@@ -11,8 +11,8 @@ call run one after another on the same device, inputs and weights, so their time
 
 --texel-reuse on|off|auto chooses how kernels are generated (smartmem_sim/kernels/ops/program.py): on keeps each read's
 texels in per-lane registers, off fetches on every read; auto (default) takes the ``texel_reuse`` of the
-device's table in smartmem_sim/compiler/costs/execution.toml, the device found by matching the OpenCL platform/device
-label against PROFILE_OF_DEVICE (on when none matches).
+[execution] table of the device's profile (smartmem_sim/memsim/devices/NAME.toml), the device found by matching
+the OpenCL platform/device label against PROFILE_OF_DEVICE (on when none matches).
 
 The ``search`` policy prices layouts with the memsim-backed cost model of a device profile:
 --search-profile NAME, by default the profile PROFILE_OF_DEVICE matches (h100_opencl on an H100)."""
@@ -29,7 +29,7 @@ from smartmem_sim.errors import UserError
 RTOL = {"fp32": 1e-4, "fp16": 2e-2}  # relative to the output's largest magnitude
 CSV_FIELDS = ("model", "policy", "storage", "device", "kernels", "total_device_ms", "repeat", "max_rel_error",
               "pass", "texel_reuse")
-# OpenCL "platform / device" label substring -> the device's name in smartmem_sim/compiler/costs/execution.toml (first match)
+# OpenCL "platform / device" label substring -> the device's profile, smartmem_sim/memsim/devices/NAME.toml (first match)
 PROFILE_OF_DEVICE = (("NVIDIA H100", "h100_opencl"), ("Portable Computing Language", "pocl_cpu"))
 TEXEL_REUSE_CHOICES = ("on", "off", "auto")
 PROTOBUF_LIMIT = 2**31 - 1  # bytes a serialized ModelProto may have
@@ -52,8 +52,8 @@ def register(subparsers) -> None:
     p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="bind a symbolic input dim")
     p.add_argument("--seed", default="0", help="seed of the random inputs and weights (default 0)")
     p.add_argument("--texel-reuse", default="auto",
-                   help="on, off or auto: per-lane texel registers in the kernels (auto: the device's table, "
-                        "smartmem_sim/compiler/costs/execution.toml; on for an unknown device)")
+                   help="on, off or auto: per-lane texel registers in the kernels (auto: the [execution] table "
+                        "of the device's profile, smartmem_sim/memsim/devices/NAME.toml; on for an unknown device)")
     p.add_argument("--search-profile", default=None,
                    help="device profile whose simulator prices the search policy's layouts (default: the "
                         "profile of this OpenCL device, see PROFILE_OF_DEVICE)")
@@ -88,18 +88,18 @@ def texel_reuse_for(choice: str, label: str) -> tuple[bool, str]:
         return choice == "on", f"--texel-reuse {choice}"
     for needle, name in PROFILE_OF_DEVICE:
         if needle in label:
-            from smartmem_sim.compiler.costs import load_device
+            from smartmem_sim import memsim
 
-            return load_device(name).texel_reuse, f"auto: device table '{name}'"
+            return memsim.load_profile(name).require_execution().texel_reuse, f"auto: device table '{name}'"
     return True, "auto: no device table matches this device, on"
 
 
 def search_profile_for(choice: str | None, label: str) -> str:
     """The device profile that prices ``search``: ``--search-profile`` or the one the device label matches."""
     if choice:
-        from smartmem_sim.compiler.costs import load_device
+        from smartmem_sim import memsim
 
-        load_device(choice)  # a clear error for a profile without an execution table
+        memsim.load_profile(choice).require_execution()  # a clear error for a profile without an [execution] table
         return choice
     for needle, name in PROFILE_OF_DEVICE:
         if needle in label:

@@ -3,8 +3,8 @@ tiny twins with NAME.tiny, full-size networks by NAME) on an OpenCL device, pred
 memsim under profile P (smartmem_sim.compiler.costs.SimulatedCost, the compiler's cost oracle), and report per-kernel
 error, the share within +-10%, Spearman's rho per op type and how often the profile orders an operator's
 layouts as the device does. Writes per-kernel rows (--csv), a predicted-vs-measured plot (--plot) and the
-report (--report). Launch overhead, wave size and ALU lanes come from --execution (written by
-`smartmem calibrate` beside the profile) or from the execution table of --base.
+report (--report). Launch overhead, wave size and ALU lanes come from the profile's [execution] table, or
+from --execution FILE / the profile --base when given.
 
 With --from-csv ROWS.csv no device is used: the measured times of an earlier run (its --csv) are predicted
 again under --profile (plans are compiled again; compilation is deterministic), e.g. to compare the base
@@ -12,7 +12,6 @@ and the calibrated profile on one set of measurements. --budget-s stops adding m
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from smartmem_sim.errors import UserError
 
@@ -27,9 +26,10 @@ def register(subparsers) -> None:
     p.add_argument("--from-csv", default=None, help="predict the measured rows of an earlier --csv (no device)")
     p.add_argument("--budget-s", default=None, help="stop measuring further models after this many seconds")
     p.add_argument("--profile", required=True, help="memsim profile: a shipped name or a .toml path")
-    p.add_argument("--execution", default=None, help="execution table TOML (default: PROFILE.execution.toml "
-                                                     "beside a profile file, else --base's table)")
-    p.add_argument("--base", default=None, help="device whose execution table to use (smartmem_sim/compiler/costs/execution.toml)")
+    p.add_argument("--execution", default=None,
+                   help="TOML whose [execution] table replaces the profile's (or the PROFILE.execution.toml "
+                        "older versions of calibrate wrote; used by default beside a profile without the table)")
+    p.add_argument("--base", default=None, help="profile whose [execution] table to use instead of --profile's")
     p.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated zoo models (default {DEFAULT_MODELS})")
     p.add_argument("--policies", default="naive,fusion,smartmem", help="comma-separated policies")
     p.add_argument("--storage", default="fp32", help="fp32 or fp16")
@@ -58,11 +58,8 @@ def run(args) -> int:
     models = parse_models(args.models)
     if not models:
         raise UserError("--models names no model")
-    execution = args.execution
-    if execution is None and Path(args.profile).suffix == ".toml":
-        sibling = Path(args.profile).with_suffix(".execution.toml")
-        execution = str(sibling) if sibling.is_file() else None
-    device = v.device_for(args.profile, v.read_execution(execution) if execution else None, args.base)
+    execution = v.read_execution(args.execution) if args.execution else None
+    device = v.device_for(args.profile, execution, args.base)
     # texel registers on: the kernels validate runs (smartmem_sim.kernels.execute's default), whatever the device table says
     cost = SimulatedCost(device, ProgramSampler(texel_reuse=True))
     budget = _number(args.budget_s, "--budget-s", 1.0) if args.budget_s else float("inf")
@@ -88,7 +85,7 @@ def run(args) -> int:
                 write_text(args.csv, v.rows_csv(rows))
     summary = v.summarize(rows)
     lines = v.report_lines(summary) + [f"({time.perf_counter() - t0:.0f} s; profile {args.profile}; "
-                                       f"launch overhead {device.launch_overhead_s * 1e6:.2f} us per kernel)"]
+                                       f"launch overhead {device.execution.launch_overhead_s * 1e6:.2f} us per kernel)"]
     print("\n".join(lines))
     if args.csv:
         write_text(args.csv, v.rows_csv(rows))

@@ -13,6 +13,7 @@ or, for plain byte addresses, ``memsim.simulate_addresses(addrs, levels=[{"size"
 from smartmem_sim.memsim.addresses import simulate_addresses
 from smartmem_sim.memsim.cache import CacheLevel
 from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.execution import Execution
 from smartmem_sim.memsim.hierarchy import Hierarchy
 from smartmem_sim.memsim.profiles import DeviceProfile, list_profiles, load_profile
 from smartmem_sim.memsim.report import LevelStats, Report
@@ -22,7 +23,7 @@ from smartmem_sim.memsim.timing import DramSpec
 from smartmem_sim.memsim.trace import Trace
 
 __all__ = [
-    "Buffer", "CacheLevel", "DeviceProfile", "DramSpec", "Hierarchy", "Image2D", "ImageLayout", "LevelStats",
-    "MemsimError", "Report", "SurfaceTable", "Trace", "list_profiles", "load_profile", "run_study",
+    "Buffer", "CacheLevel", "DeviceProfile", "DramSpec", "Execution", "Hierarchy", "Image2D", "ImageLayout",
+    "LevelStats", "MemsimError", "Report", "SurfaceTable", "Trace", "list_profiles", "load_profile", "run_study",
     "simulate_addresses",
 ]

@@ -19,20 +19,30 @@ Layout of a profile (every number carries a source; a source starting with "gues
     [dram.source]
     [occupancy]                 # memsim.timing.Occupancy arguments (optional: without it, in-flight
     [occupancy.source]          # requests are memory_parallelism alone and there is no issue limit)
+    [execution]                 # memsim.execution.Execution arguments: wave_size, alu_lanes,
+    [execution.source]          # launch_overhead_s, texel_reuse (optional, see below)
 
 The loader rejects (naming the file and the field) unknown keys, duplicate keys, a number without a
 source, a source for a key that is not there, and bad values.
+
+This file is the one home of every number of a device. memsim's caches use all but ``[execution]``; the
+cost models of smartmem_sim/compiler/costs/ (which price kernels) also read ``[execution]``: how kernels
+issue (wave_size), how fast they compute (alu_lanes), what a launch costs (launch_overhead_s) and whether
+the kernels keep texels in registers (texel_reuse; smartmem_sim/memsim/execution.py says what each
+means). The table is optional so that a cache-only profile loads for memsim alone; a cost model on such a
+profile raises a MemsimError naming the file and the table to add (``DeviceProfile.require_execution``).
 """
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from smartmem_sim.memsim.cache import CacheLevel
 from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.execution import Execution
 from smartmem_sim.memsim.hierarchy import Hierarchy
 from smartmem_sim.memsim.surfaces import ImageLayout
 from smartmem_sim.memsim.timing import DramSpec, Occupancy
@@ -40,7 +50,7 @@ from smartmem_sim.memsim.timing import DramSpec, Occupancy
 DEVICES_DIR = Path(__file__).parent / "devices"
 TOP_KEYS = ("name", "description", "cores", "clock_hz", "memory_parallelism")
 TOP_NUMBERS = ("cores", "clock_hz", "memory_parallelism")
-TABLES = ("source", "image_layout", "levels", "dram", "occupancy")
+TABLES = ("source", "image_layout", "levels", "dram", "occupancy", "execution")
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,22 @@ class DeviceProfile:
     sources: dict[str, str] = field(default_factory=dict)
     path: str = ""
     occupancy: Occupancy | None = None  # None: the pre-occupancy timing (smartmem_sim/memsim/timing.py)
+    execution: Execution | None = None  # None: caches only; the cost models need it (require_execution)
+
+    def require_execution(self) -> Execution:
+        """The ``[execution]`` table, or a MemsimError naming the file and what to add (the cost models,
+        smartmem_sim/compiler/costs/, need it to price kernels)."""
+        if self.execution is None:
+            raise MemsimError(f"{self.path or self.name}: profile '{self.name}' has no [execution] table, which "
+                              "a cost model needs to price kernels; add [execution] with wave_size, alu_lanes and "
+                              "launch_overhead_s (texel_reuse optional), each with a source in [execution.source] "
+                              "(smartmem_sim/memsim/execution.py)")
+        return self.execution
+
+    def with_execution(self, execution: Execution, sources: dict[str, str]) -> DeviceProfile:
+        """This profile with another ``[execution]`` table; ``sources``: its sources, keyed "execution.KEY"."""
+        kept = {k: v for k, v in self.sources.items() if not k.startswith("execution.")}
+        return replace(self, execution=execution, sources=kept | dict(sources))
 
     def guesses(self) -> list[str]:
         """Field paths whose source is marked as a guess."""
@@ -122,6 +148,16 @@ def _sources(table: dict, prefix: str, where: str, numbers: list[str]) -> dict[s
     return out
 
 
+def execution_from_table(table, where: str) -> tuple[Execution, dict[str, str]]:
+    """An ``[execution]`` table (with its ``source``) checked as the profile loader checks it: the
+    Execution and its sources keyed "execution.KEY"."""
+    if not isinstance(table, dict):
+        raise MemsimError(f"{where}: 'execution' must be a table")
+    body = {k: v for k, v in table.items() if k != "source"}
+    execution = Execution.from_dict(body, where=f"{where}: [execution]")
+    return execution, _sources(table, "execution.", where, list(body))
+
+
 def profile_from_dict(data: dict, where: str = "profile") -> DeviceProfile:
     """Build a profile from parsed TOML (``where`` names the file in errors)."""
     unknown = sorted(set(data) - set(TOP_KEYS) - set(TABLES))
@@ -177,10 +213,15 @@ def profile_from_dict(data: dict, where: str = "profile") -> DeviceProfile:
         occupancy = Occupancy.from_dict(occ_body, where=f"{where}: [occupancy]")
         sources |= _sources(occ_t, "occupancy.", where, list(occ_body))
 
+    execution = None
+    if "execution" in data:
+        execution, ex_sources = execution_from_table(data["execution"], where)
+        sources |= ex_sources
+
     profile = DeviceProfile(name=data["name"], description=data["description"], cores=cores,
                             clock_hz=float(data["clock_hz"]), memory_parallelism=float(data["memory_parallelism"]),
                             image_layout=layout, levels=levels, dram=dram, sources=sources, path=where,
-                            occupancy=occupancy)
+                            occupancy=occupancy, execution=execution)
     try:
         profile.hierarchy()  # level order, line growth, unique names
     except MemsimError as exc:

@@ -18,7 +18,7 @@ import copy
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ class Task:
     """A model compiled under a policy and simulated on a device profile.
 
     ``overrides`` change profile fields, named as DeviceProfile.sources keys ("cores", "levels.L1.size",
-    "image_layout.kind", "dram.latency_cycles"); they are kept sorted by field, so the order they are given
+    "image_layout.kind", "dram.latency_cycles", "execution.launch_overhead_s"); they are kept sorted by field, so the order they are given
     in does not matter.
     """
 
@@ -127,7 +127,7 @@ def _field_table(data: dict, path: str, where: str) -> tuple[dict, str]:
     table: Any = None
     if len(parts) == 1 and parts[0] in data.get("source", {}):
         table = data
-    elif len(parts) == 2 and parts[0] in ("image_layout", "dram"):
+    elif len(parts) == 2 and parts[0] in ("image_layout", "dram", "execution"):
         table = data.get(parts[0])
     elif len(parts) == 3 and parts[0] == "levels":
         table = next((t for t in data.get("levels", []) if t.get("name") == parts[1]), None)
@@ -140,7 +140,7 @@ def _field_table(data: dict, path: str, where: str) -> tuple[dict, str]:
 
 def _field_paths(data: dict) -> list[str]:
     out = list(data.get("source", {}))
-    for name in ("image_layout", "dram"):
+    for name in ("image_layout", "dram", "execution"):
         out += [f"{name}.{k}" for k in data.get(name, {}).get("source", {})]
     for t in data.get("levels", []):
         out += [f"levels.{t.get('name')}.{k}" for k in t.get("source", {})]
@@ -162,16 +162,15 @@ def profile_hash(task: Task) -> str:
 
 
 def build_device(task: Task):
-    """The smartmem_sim.compiler.costs.Device of the task: the named profile's execution table, the overridden profile."""
+    """The memsim.DeviceProfile of the task, with its overrides (its [execution] table included: the cost
+    models' wave size, ALU lanes, launch overhead)."""
     from smartmem_sim import memsim
-    from smartmem_sim.compiler.costs import load_device
 
-    base = load_device(task.device)
     if not task.overrides:
-        return base
+        return memsim.load_profile(task.device)
     data, path = profile_data(task)
     where = f"{path} with overrides {', '.join(f'{k}={v!r}' for k, v in task.overrides)}"
-    return replace(base, profile=memsim.profiles.profile_from_dict(data, where))
+    return memsim.profiles.profile_from_dict(data, where)
 
 
 # ---------------------------------------------------------------- the key

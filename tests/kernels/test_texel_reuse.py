@@ -85,7 +85,7 @@ def test_numerics_fp16_matmul_without_reuse(cl_device):
 
 
 def test_run_option_picks_the_device_table_value():
-    # smartmem_sim/commands/run.py: on/off as given, auto from smartmem_sim/compiler/costs/execution.toml
+    # smartmem_sim/commands/run.py: on/off as given, auto from the device profile's [execution] table
     assert texel_reuse_for("on", "NVIDIA CUDA / NVIDIA H100 80GB HBM3")[0] is True
     assert texel_reuse_for("off", "Portable Computing Language / cpu")[0] is False
     assert texel_reuse_for("auto", "NVIDIA CUDA / NVIDIA H100 80GB HBM3")[0] is False

@@ -27,3 +27,25 @@ def test_profile_loads_and_simulates(name):
                               rng.random(n) < 0.1, np.full(n, 8))
     assert rep.device == name and rep.levels[0].accesses + rep.levels[0].writes >= n
     assert rep.cycles > 0 and rep.seconds > 0 and rep.energy_pj > 0
+
+
+# the cost models' numbers of every shipped device (wave_size, alu_lanes, launch_overhead_s, texel_reuse), as
+# they were in smartmem_sim/compiler/costs/execution.toml before they moved into the profiles' [execution] tables
+EXECUTION = {
+    "adreno540": (64, 256, 10e-6, True),
+    "adreno740": (64, 1536, 5e-6, True),
+    "h100_opencl": (32, 16896, 3e-6, False),
+    "h100_opencl_calibrated": (32, 16896, 4.745e-06, False),
+    "mali_g57": (16, 96, 10e-6, True),
+    "pocl_cpu": (8, 16, 20e-6, True),
+    "pocl_cpu_calibrated": (8, 16, 4.055e-07, True),
+}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_profile_has_a_sourced_execution_table(name):
+    prof = load_profile(name)
+    ex = prof.require_execution()
+    assert (ex.wave_size, ex.alu_lanes, ex.launch_overhead_s, ex.texel_reuse) == EXECUTION[name]
+    for key in ("wave_size", "alu_lanes", "launch_overhead_s", "texel_reuse"):  # texel_reuse stated everywhere
+        assert prof.sources[f"execution.{key}"].strip()

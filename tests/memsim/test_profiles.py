@@ -82,3 +82,53 @@ def test_occupancy_is_optional_and_loaded_with_sources(tmp_path):
     assert prof.occupancy.max_items_per_core == 1024 and "occupancy.max_items_per_core" in prof.guesses()
     without = BASE[:BASE.index("[occupancy]")]
     assert load_profile(write(tmp_path, without)).occupancy is None
+
+
+def _without_execution(text: str) -> str:
+    return text[:text.index("# How kernels issue")]
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("wave_size = 64\n", "wave_size = 64\nwarp = 32\n", "\\[execution\\]: unknown key\\(s\\) warp"),
+    ("alu_lanes = 256\n", "", "\\[execution\\]: missing key\\(s\\) alu_lanes"),
+    ("wave_size = 64\n", "wave_size = 0\n", "\\[execution\\]: field 'wave_size' must be a positive integer"),
+    ("wave_size = 64\n", "wave_size = 64.5\n", "\\[execution\\]: field 'wave_size' must be a positive integer"),
+    ("alu_lanes = 256\n", "alu_lanes = 0\n", "\\[execution\\]: field 'alu_lanes' must be a positive number"),
+    ("alu_lanes = 256\n", 'alu_lanes = "many"\n', "\\[execution\\]: field 'alu_lanes' must be a positive number"),
+    ("launch_overhead_s = 10e-6\n", "launch_overhead_s = -1e-6\n", "field 'launch_overhead_s' must be a finite number >= 0"),
+    ("launch_overhead_s = 10e-6\n", "launch_overhead_s = inf\n", "field 'launch_overhead_s' must be a finite number >= 0"),
+    ("texel_reuse = true\n", 'texel_reuse = "off"\n', "field 'texel_reuse' must be true or false"),
+    ('alu_lanes = "guess: Adreno 540', 'lanes = "guess: Adreno 540', "field 'execution.alu_lanes' has no source"),
+    ('texel_reuse = "choice:', 'reuse = "choice:', "field 'execution.texel_reuse' has no source"),
+    ("texel_reuse = true\n", "", "\\[execution.source\\] names 'texel_reuse', which is not a field"),
+    ("[execution.source]\n", "[execution.sources]\n", "\\[execution\\]: unknown key\\(s\\) sources"),
+])
+def test_malformed_execution_names_file_and_field(tmp_path, old, new, message):
+    assert old in BASE
+    path = write(tmp_path, BASE.replace(old, new, 1))
+    with pytest.raises(MemsimError, match=message) as info:
+        load_profile(path)
+    assert str(path) in str(info.value)
+
+
+def test_execution_is_loaded_with_sources_and_texel_reuse_defaults_to_true(tmp_path):
+    prof = load_profile(write(tmp_path, BASE))
+    ex = prof.execution
+    assert (ex.wave_size, ex.alu_lanes, ex.launch_overhead_s, ex.texel_reuse) == (64, 256.0, 10e-6, True)
+    assert prof.require_execution() is ex
+    assert {"execution.wave_size", "execution.alu_lanes", "execution.launch_overhead_s"} <= set(prof.guesses())
+    text = BASE.replace("texel_reuse = true\n", "", 1)
+    text = text[:text.index("texel_reuse = \"choice")]
+    prof = load_profile(write(tmp_path, text))
+    assert prof.execution.texel_reuse is True and "execution.texel_reuse" not in prof.sources
+
+
+def test_execution_is_optional_for_memsim_and_required_by_name(tmp_path):
+    path = write(tmp_path, _without_execution(BASE))
+    prof = load_profile(path)
+    assert prof.execution is None and not any(k.startswith("execution.") for k in prof.sources)
+    assert prof.occupancy is not None and prof.hierarchy().cores == 4
+    with pytest.raises(MemsimError, match=r"has no \[execution\] table.*wave_size, alu_lanes and launch_overhead_s") \
+            as info:
+        prof.require_execution()
+    assert str(path) in str(info.value)

@@ -27,13 +27,13 @@ def test_whole_kernel_cost_equals_direct_simulation(plan):
     kernels = {k.step: k for k in plan_kernels(plan)}
     for step in plan.steps[:4]:
         got = cost.evaluate(plan, step)
-        rep = prof.hierarchy().simulate(kernels[step.id].trace(prof.cores, cost.dev.wave_size, ids), table)
+        rep = prof.hierarchy().simulate(kernels[step.id].trace(prof.cores, cost.dev.execution.wave_size, ids), table)
         assert got.sampled == 1.0 and got.rel_error == 0.0
         assert got.dram_bytes == rep.dram_bytes_read + rep.dram_bytes_written
         for lv in rep.levels:
             assert got.level(lv.name).accesses == lv.accesses
             assert got.level(lv.name).misses == lv.misses
-        assert got.seconds >= rep.seconds + cost.dev.launch_overhead_s - 1e-15
+        assert got.seconds >= rep.seconds + cost.dev.execution.launch_overhead_s - 1e-15
 
 
 def test_sampled_cost_is_close_to_exact_and_states_its_error(plan):

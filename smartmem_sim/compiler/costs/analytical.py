@@ -23,21 +23,22 @@ from math import prod
 
 import numpy as np
 
-from smartmem_sim.compiler.costs.device import Device, load_device
+from smartmem_sim import memsim
+from smartmem_sim.compiler.costs.device import priced_device
 from smartmem_sim.compiler.costs.model import CostModel, KernelCost, LevelCost, check_layouts
 from smartmem_sim.compiler.passes.layouts import reduction_dim, stored_dim
 from smartmem_sim.layout.image import BufferLayout, ImageLayout, TensorLayout
 from smartmem_sim.layout.plan import Operand, Plan, Step, StoredTensor
+from smartmem_sim.memsim.surfaces import ELEM_BYTES
 
-ELEM_BYTES = {"fp32": 4, "fp16": 2}
 UNFRIENDLY_FACTOR = 2.0
 
 
 class AnalyticalCost(CostModel):
-    """The module's formula on ``device`` (a profile name or a Device)."""
+    """The module's formula on ``device`` (a profile name or a memsim DeviceProfile with an [execution] table)."""
 
-    def __init__(self, device: str | Device = "adreno740"):
-        self.dev = device if isinstance(device, Device) else load_device(device)
+    def __init__(self, device: str | memsim.DeviceProfile = "adreno740"):
+        self.dev = priced_device(device)
         self.device = self.dev.name
 
     def evaluate(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> KernelCost:
@@ -51,9 +52,9 @@ class AnalyticalCost(CostModel):
             dram += d
         for name in step.outputs:
             dram += _footprint(tensors[name].layout, terms.texel, terms.elem)
-        prof = self.dev.profile
-        compute = terms.n_out * terms.reduce_max / self.dev.alu_lanes
-        seconds = float(self._seconds(l1_bytes, dram, compute)) + self.dev.launch_overhead_s * len(step.outputs)
+        prof = self.dev
+        compute = terms.n_out * terms.reduce_max / self.dev.execution.alu_lanes
+        seconds = float(self._seconds(l1_bytes, dram, compute)) + self.dev.execution.launch_overhead_s * len(step.outputs)
         line = prof.levels[0].line
         levels = [LevelCost(prof.levels[0].name, l1_accesses, dram / line, dram)]
         levels += [LevelCost(lv.name, dram / line, dram / line, dram) for lv in prof.levels[1:]]
@@ -91,14 +92,14 @@ class AnalyticalCost(CostModel):
                 dram = dram + along(name, [_footprint(lt, terms.texel, terms.elem) for lt in options[name]])
             else:
                 dram = dram + _footprint(tensors[name].layout, terms.texel, terms.elem)
-        compute = terms.n_out * terms.reduce_max / self.dev.alu_lanes
+        compute = terms.n_out * terms.reduce_max / self.dev.execution.alu_lanes
         shape = [len(options[n]) for n in names]
         seconds = self._seconds(np.broadcast_to(l1_bytes, shape), np.broadcast_to(dram, shape), compute)
-        return seconds + self.dev.launch_overhead_s * len(step.outputs)
+        return seconds + self.dev.execution.launch_overhead_s * len(step.outputs)
 
     def _seconds(self, l1_bytes, dram, compute: float):
         """max(L1 cycles, DRAM cycles, compute cycles) / clock; scalars or arrays."""
-        prof = self.dev.profile
+        prof = self.dev
         l1 = prof.levels[0]
         l1_cycles = l1_bytes / (l1.bandwidth_bytes_per_cycle * (prof.cores if l1.per_core else 1))
         bw = prof.dram.bandwidth_bytes_per_s

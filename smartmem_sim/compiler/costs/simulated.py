@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from smartmem_sim import memsim
-from smartmem_sim.compiler.costs.device import Device, load_device
+from smartmem_sim.compiler.costs.device import priced_device
 from smartmem_sim.compiler.costs.model import (
     CostModel,
     KernelCost,
@@ -69,24 +69,25 @@ class SimulatedCost(CostModel):
     """Cost = memsim simulation of the step's sampled kernel traces (module docstring).
 
     Args:
-        device: profile name (smartmem_sim/memsim/devices/NAME.toml, with a table in smartmem_sim/compiler/costs/execution.toml) or a Device.
+        device: profile name (smartmem_sim/memsim/devices/NAME.toml) or a memsim DeviceProfile; either with an
+            [execution] table (wave size, ALU lanes, launch overhead, texel registers).
         sampler: where traces come from (default: a ProgramSampler of the kernels the device runs, with or
-            without texel registers as its execution table says).
+            without texel registers as its [execution] table says).
         row_budget: trace rows per window; a kernel with fewer rows is simulated whole.
         windows: windows per sampled kernel (>= 2, so an error bound can be stated).
     """
 
-    def __init__(self, device: str | Device, sampler: ProgramSampler | None = None, row_budget: int = 20_000, windows: int = 3):
+    def __init__(self, device: str | memsim.DeviceProfile, sampler: ProgramSampler | None = None, row_budget: int = 20_000, windows: int = 3):
         if isinstance(row_budget, bool) or not isinstance(row_budget, int) or row_budget < 1000:
             raise CompilerError(f"row_budget must be an integer >= 1000, got {row_budget!r}")
         if isinstance(windows, bool) or not isinstance(windows, int) or windows < 2:
             raise CompilerError(f"windows must be an integer >= 2 (to state an error bound), got {windows!r}")
-        self.dev = device if isinstance(device, Device) else load_device(device)
+        self.dev = priced_device(device)
         self.device = self.dev.name
-        self.sampler = sampler if sampler is not None else ProgramSampler(self.dev.texel_reuse)
+        self.sampler = sampler if sampler is not None else ProgramSampler(self.dev.execution.texel_reuse)
         self.row_budget = row_budget
         self.windows = windows
-        self.hierarchy = self.dev.profile.hierarchy()
+        self.hierarchy = self.dev.hierarchy()
         self.memo: dict[str, KernelCost] = {}
         self.terms_memo: dict[str, list[KernelTerms]] = {}
         self.simulated_rows = 0  # rows simulated so far (memo misses only)
@@ -97,8 +98,8 @@ class SimulatedCost(CostModel):
         hit = self.memo.get(key)
         if hit is not None:
             return hit.renamed(step.id, step.op_type)
-        samples = self.sampler.sample(plan_with_layouts(plan, step, tensors), step, self.dev.profile.cores,
-                                      self.dev.wave_size, self.row_budget, self.windows)
+        samples = self.sampler.sample(plan_with_layouts(plan, step, tensors), step, self.dev.cores,
+                                      self.dev.execution.wave_size, self.row_budget, self.windows)
         kernels = [self._kernel(s) for s in samples]
         cost = self._combine(step, kernels)
         self.memo[key] = cost
@@ -120,14 +121,14 @@ class SimulatedCost(CostModel):
         return c
 
     def _kernel(self, s: KernelSample) -> dict:
-        prof = self.dev.profile
+        prof = self.dev
         table = memsim.SurfaceTable(s.surfaces, prof.image_layout)
         per_window = [self._counts(tr, cf, table) for tr, cf in s.windows]
         total_counted = sum(s.counted)
         if total_counted <= 0:
             raise CompilerError(f"kernel '{s.name}': the sampler counted no work-item")
-        compute_cycles = s.inner_iterations / self.dev.alu_lanes
-        active = _active_cores(s, prof.cores, self.dev.wave_size)
+        compute_cycles = s.inner_iterations / self.dev.execution.alu_lanes
+        active = _active_cores(s, prof.cores, self.dev.execution.wave_size)
         summed = _add_all(per_window)
         full = self._estimate(_scale(summed, s.items / total_counted), compute_cycles, s.items, active)
         rel = 0.0
@@ -143,7 +144,7 @@ class SimulatedCost(CostModel):
         return full
 
     def _estimate(self, c: dict, compute_cycles: float, work_items: float, active_cores: float) -> dict:
-        prof = self.dev.profile
+        prof = self.dev
         stats = [memsim.LevelStats(name=lv.name, copies=self.hierarchy.copies(lv),
                                    **{k: int(round(v)) for k, v in lvc.items()})
                  for lv, lvc in zip(prof.levels, c["levels"], strict=True)]
@@ -164,7 +165,7 @@ class SimulatedCost(CostModel):
         return self.terms_memo[step_signature(plan, step, tensors)]
 
     def _combine(self, step: Step, kernels: list[dict]) -> KernelCost:
-        prof = self.dev.profile
+        prof = self.dev
         levels = []
         for i, lv in enumerate(prof.levels):
             levels.append(LevelCost(lv.name, sum(k["counts"]["levels"][i]["accesses"] for k in kernels),
@@ -173,7 +174,7 @@ class SimulatedCost(CostModel):
         secs = sum(k["seconds"] for k in kernels)
         # errors of independent kernels add in quadrature
         err = np.sqrt(sum((k["rel_error"] * k["seconds"]) ** 2 for k in kernels)) / secs if secs else 0.0
-        return KernelCost(step.id, step.op_type, secs + self.dev.launch_overhead_s * len(kernels),
+        return KernelCost(step.id, step.op_type, secs + self.dev.execution.launch_overhead_s * len(kernels),
                           sum(k["counts"]["dram_read"] + k["counts"]["dram_written"] for k in kernels),
                           tuple(levels), len(kernels), sum(k["compute_seconds"] for k in kernels),
                           min((k["sampled"] for k in kernels), default=1.0), float(err))

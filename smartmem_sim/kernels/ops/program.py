@@ -36,7 +36,7 @@ The registers are a choice, ``texel_reuse`` (default True), that the renderer an
 both take: False emits the same lanes-innermost kernel without them, so every execution that is on
 fetches (the sequence above with every compare failing). A GPU with a large L1 (H100: 256 KB per SM)
 serves those repeats from cache for less than the compare-and-select code costs; a mobile GPU's small L1
-does not (smartmem_sim/compiler/costs/execution.toml says, per device, which is used).
+does not (the device profile's [execution] table says, per device, which is used).
 
 C conventions for the code strings: each read defines ``float <value>`` (``fill`` when it is off) and
 ``int ok_<value>`` (1 when it read); phases may declare variables in ``before`` that later phases and

@@ -51,7 +51,7 @@ def test_unfriendly_walk_doubles_dram_share_of_that_operand(plan):
 def test_launch_overhead_and_unknown_device(plan):
     cost = AnalyticalCost("adreno740")
     k = cost.evaluate(plan, plan.steps[0])
-    assert k.seconds >= cost.dev.launch_overhead_s
+    assert k.seconds >= cost.dev.execution.launch_overhead_s
     with pytest.raises(CompilerError, match="unknown device profile"):
         AnalyticalCost("adreno999")
 

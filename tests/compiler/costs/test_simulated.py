@@ -9,7 +9,7 @@ import pytest
 
 from smartmem_sim import memsim
 from smartmem_sim.calibration import timing_fit as F
-from smartmem_sim.compiler.costs import SimulatedCost, load_device
+from smartmem_sim.compiler.costs import SimulatedCost
 from smartmem_sim.compiler.pipeline import compile_model
 from smartmem_sim.kernels.trace.sample import KernelSample
 from tests.compiler.search.graphs import attention_graph
@@ -38,16 +38,16 @@ def plan():
 
 @pytest.mark.parametrize("items, reads, used", [(6, 50, 3), (4000, 4, 12)])
 def test_terms_and_time_follow_the_formula(plan, items, reads, used):
-    dev = load_device("adreno740")
+    dev = memsim.load_profile("adreno740")
     cost = SimulatedCost(dev, OneKernel(items, reads, used, inner=1e5))
     step = plan.steps[0]
     kc = cost.evaluate(plan, step)
     (t,) = cost.terms(plan, step)
     assert t.work_items == items and t.issued_accesses == items * reads and t.active_cores == used
-    prof = dev.profile
-    assert t.compute_cycles == pytest.approx(1e5 / dev.alu_lanes * prof.cores / used)
+    prof = dev
+    assert t.compute_cycles == pytest.approx(1e5 / dev.execution.alu_lanes * prof.cores / used)
     # the fit's vector formula reproduces the cost model's seconds under the shipped parameters
-    p = F.TimingParams(dev.launch_overhead_s * 1e6, prof.memory_parallelism,
+    p = F.TimingParams(dev.execution.launch_overhead_s * 1e6, prof.memory_parallelism,
                        prof.occupancy.reads_in_flight_per_item, prof.occupancy.accesses_per_core_per_cycle)
     k = F.Kernels.from_steps([type("S", (), {"terms": (t,)})()])
     got = F.predict_us(k, p, prof.cores, prof.clock_hz, prof.occupancy.max_items_per_core)
@@ -57,9 +57,9 @@ def test_terms_and_time_follow_the_formula(plan, items, reads, used):
 def test_few_work_items_are_slower_than_the_device_wide_parallelism_says(plan):
     """6 work-items x 50 serial reads: the latency term divides by 6 x reads_in_flight, not by
     memory_parallelism; without [occupancy] the same kernel comes out faster."""
-    dev = load_device("adreno740")
-    bare = replace(dev, profile=replace(dev.profile, occupancy=None))
+    dev = memsim.load_profile("adreno740")
+    bare = replace(dev, occupancy=None)
     step = plan.steps[0]
     with_occ = SimulatedCost(dev, OneKernel(6, 50, 3, 0.0)).evaluate(plan, step).seconds
     without = SimulatedCost(bare, OneKernel(6, 50, 3, 0.0)).evaluate(plan, step).seconds
-    assert with_occ > without > dev.launch_overhead_s
+    assert with_occ > without > dev.execution.launch_overhead_s

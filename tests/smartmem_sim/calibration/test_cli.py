@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import tomllib
 
 import pytest
 
@@ -67,6 +66,32 @@ def test_from_csv_rejects_rows_of_another_plan(tmp_path):
         v.predict_rows(v.read_rows(str(path)), cost, log=lambda *_: None)
 
 
+def test_device_for_takes_the_execution_table_from_the_profile_base_or_a_file(tmp_path):
+    from smartmem_sim.memsim.profiles import DEVICES_DIR
+
+    assert v.device_for("h100_opencl") == memsim.load_profile("h100_opencl")
+    text = (DEVICES_DIR / "pocl_cpu.toml").read_text()
+    bare = tmp_path / "bare.toml"
+    bare.write_text(text[:text.index("\n[execution]\n")])
+    with pytest.raises(v.UserError, match=r"bare.toml: profile 'pocl_cpu' has no \[execution\] table.*--base NAME"):
+        v.device_for(str(bare))
+    based = v.device_for(str(bare), base="h100_opencl")
+    assert based.execution == memsim.load_profile("h100_opencl").execution and based.cores == 2
+    assert based.sources["execution.alu_lanes"].startswith("H100 SXM")
+    own = tmp_path / "own.toml"
+    own.write_text(text.replace("launch_overhead_s = 20e-6", "launch_overhead_s = 7e-6"))
+    dev = v.device_for(str(bare), v.read_execution(str(own)))  # an [execution] table of another file
+    assert dev.execution.launch_overhead_s == 7e-6 and dev.execution.wave_size == 8
+    legacy = tmp_path / "bare.execution.toml"  # what older versions of calibrate wrote beside the profile
+    legacy.write_text('[devices.x]\nwave_size = 4\nalu_lanes = 8\nlaunch_overhead_s = 1e-6\n[devices.x.source]\n'
+                      'wave_size = "a"\nalu_lanes = "b"\nlaunch_overhead_s = "c"\n')
+    dev = v.device_for(str(bare))
+    assert (dev.execution.wave_size, dev.execution.launch_overhead_s, dev.execution.texel_reuse) == (4, 1e-6, True)
+    legacy.write_text('[devices.x]\nwave_size = 4\nalu_lanes = 8\nlaunch_overhead_s = 1e-6\n')
+    with pytest.raises(v.UserError, match="missing \\[execution.source\\] table"):
+        v.device_for(str(bare))
+
+
 @pytest.mark.opencl
 def test_calibrate_and_validate_on_pocl(tmp_path, cl_device, capsys):
     if "CPU" not in cl_device.info.device_type:
@@ -82,8 +107,8 @@ def test_calibrate_and_validate_on_pocl(tmp_path, cl_device, capsys):
     with open(out.with_suffix(".csv"), newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert {"capacity", "streams", "launch"} <= {r["phase"] for r in rows}
-    ex = tomllib.loads(out.with_suffix(".execution.toml").read_text())
-    assert ex["devices"]["pocl_cpu_calibrated"]["launch_overhead_s"] > 0
+    assert prof.execution.launch_overhead_s > 0 and not out.with_suffix(".execution.toml").exists()
+    assert prof.sources["execution.launch_overhead_s"].startswith("calibrated: median empty-kernel device time")
     capsys.readouterr()
     rows_csv = tmp_path / "rows.csv"
     rc = cli.main(["validate", "--device-name", name, "--profile", str(out), "--models", "vit.tiny",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 
 import pytest
 
@@ -64,8 +65,20 @@ def test_missing_measurements_keep_base_values():
     assert p.sources["levels.L2.size"].startswith("base profile pocl_cpu (not calibrated): ")
 
 
-def test_execution_table_shape():
-    text = profile_out.execution_toml("x_cal", 32, 16896, 4e-6, "h100_opencl", "2026-01-01", "T")
-    t = tomllib.loads(text)["devices"]["x_cal"]
-    assert t["launch_overhead_s"] == pytest.approx(4e-6)
-    assert set(t["source"]) == {"wave_size", "alu_lanes", "launch_overhead_s"}
+def test_execution_table_carries_the_base_and_the_measured_launch_overhead(tmp_path):
+    base = memsim.load_profile("h100_opencl")
+    text = profile_out.to_toml(profile_out.build_profile(fake_calibration(), base, "x_cal", None, "2026-01-01"), "h")
+    assert "\n[execution]\n" in text and "\n[execution.source]\n" in text
+    path = tmp_path / "x_cal.toml"
+    path.write_text(text)
+    p = memsim.load_profile(path)
+    ex = p.require_execution()
+    assert ex.launch_overhead_s == pytest.approx(4e-6)  # launch_ns = 4000
+    assert (ex.wave_size, ex.alu_lanes, ex.texel_reuse) == (32, 16896.0, False)  # h100_opencl's
+    assert p.sources["execution.launch_overhead_s"] == "calibrated: median empty-kernel device time, 2026-01-01, Test / GPU"
+    assert p.sources["execution.wave_size"] == f"base profile h100_opencl (not calibrated): {base.sources['execution.wave_size']}"
+    assert p.sources["execution.alu_lanes"].startswith("base profile h100_opencl (not calibrated): H100 SXM")
+    assert "execution.launch_overhead_s" not in p.guesses()
+    # a cache-only base gives a cache-only profile
+    bare = replace(base, execution=None, sources={k: s for k, s in base.sources.items() if not k.startswith("execution.")})
+    assert "execution" not in profile_out.build_profile(fake_calibration(), bare, "x", None, "2026-01-01")

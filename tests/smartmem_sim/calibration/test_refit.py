@@ -74,7 +74,11 @@ def test_refit_end_to_end_on_cached_terms(tmp_path):
     prof = memsim.load_profile(out / "h100_opencl_refit.toml")
     assert prof.occupancy.reads_in_flight_per_item == pytest.approx(got.reads_in_flight_per_item, rel=1e-3)
     assert prof.sources["memory_parallelism"].startswith("calibrated: smartmem_sim.calibration.refit")
-    assert "launch_overhead_s" in (out / "h100_opencl_refit.execution.toml").read_text()
+    assert prof.execution.launch_overhead_s == pytest.approx(float(f"{got.launch_overhead_us * 1e-6:.4g}"))
+    assert prof.sources["execution.launch_overhead_s"].startswith("calibrated: smartmem_sim.calibration.refit")
+    assert (prof.execution.wave_size, prof.execution.alu_lanes, prof.execution.texel_reuse) == (32, 16896, False)
+    assert prof.sources["execution.wave_size"].startswith("base profile h100_opencl (not calibrated): ")
+    assert not (out / "h100_opencl_refit.execution.toml").exists()
     assert refit.main(["--csv", str(csv_path), "--profile", "h100_opencl", "--train", "zz", "--out", str(out)]) == 2
 
 

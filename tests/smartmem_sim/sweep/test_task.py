@@ -89,11 +89,14 @@ def test_build_device_applies_overrides_and_keeps_the_execution_table():
     base = build_device(Task("vit"))
     dev = build_device(Task("vit", overrides=(("levels.L2.size", 131072), ("cores", 6),
                                               ("dram.bandwidth_bytes_per_s", 30e9))))
-    assert dev.profile.levels[1].size == 131072 and dev.profile.cores == 6
-    assert dev.profile.dram.bandwidth_bytes_per_s == 30e9
-    assert (dev.wave_size, dev.alu_lanes, dev.name) == (base.wave_size, base.alu_lanes, base.name)
-    assert dev.profile.sources["levels.L2.size"].startswith("sweep override (was 262144)")
-    assert base.profile.levels[1].size == 262144  # the shipped profile is untouched
+    assert dev.levels[1].size == 131072 and dev.cores == 6
+    assert dev.dram.bandwidth_bytes_per_s == 30e9
+    assert (dev.execution, dev.name) == (base.execution, base.name) and base.execution is not None
+    assert dev.sources["levels.L2.size"].startswith("sweep override (was 262144)")
+    assert base.levels[1].size == 262144  # the shipped profile is untouched
+    slow = build_device(Task("vit", overrides=(("execution.launch_overhead_s", 1e-3),)))
+    assert slow.execution.launch_overhead_s == 1e-3 and slow.execution.wave_size == base.execution.wave_size
+    assert slow.sources["execution.launch_overhead_s"].startswith("sweep override (was 5e-06)")
 
 
 def test_bad_tasks_and_overrides_say_what_is_wrong(onnx_path):
