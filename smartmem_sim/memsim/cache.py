@@ -3,7 +3,7 @@
 A level is built from plain keyword arguments that are exactly the keys of a ``[[levels]]`` table of a
 device profile (smartmem_sim/memsim/devices/*.toml). Sizes are bytes.
 
-What one access does at a level (the simulation itself is in smartmem_sim/memsim/_kernels_cache.py):
+What one access does at a level (the simulation itself is in smartmem_sim/memsim/_kernels_access.py):
 
 - An access is one request that lies inside one line (the hierarchy splits longer rows into one
   access per line). It touches the sectors its bytes cover.
@@ -39,7 +39,7 @@ from smartmem_sim.memsim.errors import MemsimError, nonneg_number
 
 POLICIES = ("lru", "fifo", "plru", "random")
 WRITE_MODES = ("read-only", "write-back", "write-through")
-# Codes shared with smartmem_sim/memsim/_kernels_cache.py.
+# Codes shared with smartmem_sim/memsim/_kernels_state.py.
 POLICY_CODES = {"lru": 0, "fifo": 1, "plru": 2, "random": 3}
 WRITE_CODES = {"read-only": 0, "write-back": 1, "write-through": 2}
 MAX_SECTORS_PER_LINE = 64  # sector valid/dirty masks are one uint64 per way
@@ -169,7 +169,7 @@ class CacheLevel:
         return self.line // self.sector
 
     def config_array(self) -> np.ndarray:
-        """The int64 configuration vector the numba kernels read (layout in _kernels_cache.CFG_*)."""
+        """The int64 configuration vector the numba kernels read (layout in _kernels_state.C_*)."""
         return np.array(
             [
                 self.line.bit_length() - 1,
@@ -200,7 +200,7 @@ class CacheState:
     """
 
     def __init__(self, level: CacheLevel, copies: int = 1, lanes: int = 1):
-        from smartmem_sim.memsim import _kernels_cache as K
+        from smartmem_sim.memsim import _kernels_state as K
 
         if copies < 1:
             raise MemsimError(f"level '{level.name}': needs at least one copy, got {copies}")
@@ -231,7 +231,7 @@ class CacheState:
         unsectored levels, whose ``valid`` is never read (a present line is whole). ``stamp`` is only read by
         LRU without a recency order and by FIFO (an invalid way's 0 is below every fill time); it is reset
         for those."""
-        from smartmem_sim.memsim import _kernels_cache as K
+        from smartmem_sim.memsim import _kernels_state as K
 
         level = self.level
         self.tags.fill(-1)
@@ -252,7 +252,7 @@ class CacheState:
     @property
     def ordered(self) -> bool:
         """LRU kept as a per-set recency order in ``plru`` (no stamps)."""
-        from smartmem_sim.memsim import _kernels_cache as K
+        from smartmem_sim.memsim import _kernels_state as K
 
         return self.level.policy == "lru" and self.level.ways <= K.ORDER_MAX_WAYS
 
@@ -261,8 +261,8 @@ class CacheState:
         return self.level.policy == "fifo" or (self.level.policy == "lru" and not self.ordered)
 
     def totals(self) -> dict[str, int]:
-        """Counters summed over all copies, by name (see _kernels_cache.STAT_NAMES)."""
-        from smartmem_sim.memsim import _kernels_cache as K
+        """Counters summed over all copies, by name (see _kernels_state.STAT_NAMES)."""
+        from smartmem_sim.memsim import _kernels_state as K
 
         summed = self.stats.sum(axis=0)
         return {name: int(summed[i]) for i, name in enumerate(K.STAT_NAMES)}

@@ -27,7 +27,8 @@ Order of events, which defines the counts exactly:
   path: requests go between levels as line numbers, cut to the heads of line runs first
   (smartmem_sim/memsim/_kernels_lines.py for one stream, with whole runs of consecutive lines in closed form;
   smartmem_sim/memsim/_kernels_lines_cores.py for several cores). Same counts, same state; other chunks take the
-  general path (smartmem_sim/memsim/_kernels_cache.py), and after a store every chunk does.
+  general path (smartmem_sim/memsim/_kernels_streams.py over _kernels_level.py and _kernels_access.py), and
+  after a store every chunk does.
 - Line sizes must not shrink towards memory, so a request from above always lies in one line below.
 """
 from __future__ import annotations
@@ -37,9 +38,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from smartmem_sim.memsim import _kernels_cache as K
 from smartmem_sim.memsim import _kernels_lines as L
 from smartmem_sim.memsim import _kernels_lines_cores as LC
+from smartmem_sim.memsim import _kernels_lines_heads as LH
+from smartmem_sim.memsim import _kernels_state as K
+from smartmem_sim.memsim import _kernels_streams as KS
 from smartmem_sim.memsim.cache import CacheLevel, CacheState
 from smartmem_sim.memsim.errors import MemsimError
 from smartmem_sim.memsim.report import LevelStats, Report
@@ -258,7 +261,7 @@ def _as_column(name: str, values, dtype, lo: int, hi: int) -> np.ndarray:
 
 
 class _State:
-    """The flat state of all levels that the kernels walk (layout in smartmem_sim/memsim/_kernels_cache.py); each
+    """The flat state of all levels that the kernels walk (layout in smartmem_sim/memsim/_kernels_state.py); each
     level's CacheState keeps views into it, so its totals() see the kernels' counts."""
 
     def __init__(self, levels: list[CacheLevel], copies: list[int], lanes: list[int]):
@@ -318,29 +321,30 @@ class _Workspace:
                             [1 if lvl.per_core else 1 << bits for lvl in h.levels])
         streams = max(h.cores, 1 << bits)
         self.dram = np.zeros((streams, 3), np.int64)
+        self.S = K.Levels(self.state.cfg, *self.state.arrays(), self.dram)  # what every kernel takes
         # room for the (at most 2) requests one access() sends below, per parallel stream
-        self.scratch = (np.empty((streams, 4), np.int64), np.empty((streams, 4), np.int32),
-                        np.empty((streams, 4), np.uint8))
+        sa = np.empty((streams, 4), np.int64)
+        self.scratch = K.Requests(sa, np.empty((streams, 4), np.int32), np.empty((streams, 4), np.uint8), sa)
         self.x = _Requests(0)
         self.y = _Requests(0)
         self._runner: _ChunkRunner | None = None
-        self._lines: tuple[np.ndarray, ...] | None = None
+        self._lines: L.LineBuffers | None = None
         self._cores: _CoreBuffers | None = None
-        self.tops = np.empty(len(h.levels), np.int64)  # the line-stream path's highest line per level
-        # and its tag fingerprints: two words per set, the epoch each set's words are for, the epoch now
-        self.fingerprints = (np.zeros(2 * self.state.plru.size, np.uint64), np.zeros(self.state.plru.size, np.int64),
-                             np.zeros(1, np.int64))
+        # the line-stream path's highest line per level and its tag fingerprints: two words per set, the
+        # epoch each set's words are for, the epoch now
+        self.keep = L.LineKeep(np.empty(len(h.levels), np.int64), np.zeros(2 * self.state.plru.size, np.uint64),
+                               np.zeros(self.state.plru.size, np.int64), np.zeros(1, np.int64))
 
     def reset(self) -> None:
         self.state.reset()
         self.dram.fill(0)
 
-    def line_buffers(self, rows: int) -> tuple[np.ndarray, ...]:
+    def line_buffers(self, rows: int) -> L.LineBuffers:
         """The line-stream path's buffers of ``rows`` entries: three of line numbers (run heads, then
         ping-pong between levels) and one chunk of spelled-out nbytes, write and core columns."""
-        if self._lines is None or self._lines[0].shape[0] < rows:
-            self._lines = (*(np.empty(rows, np.int64) for _ in range(3)), np.empty(rows, np.int32),
-                           np.empty(rows, np.uint8), np.empty(rows, np.int32))
+        if self._lines is None or self._lines.heads.shape[0] < rows:
+            self._lines = L.LineBuffers(*(np.empty(rows, np.int64) for _ in range(3)), np.empty(rows, np.int32),
+                                        np.empty(rows, np.uint8), np.empty(rows, np.int32))
         return self._lines
 
     def cores_buffers(self) -> _CoreBuffers:
@@ -350,20 +354,20 @@ class _Workspace:
 
     def runner(self) -> _ChunkRunner:
         if self._runner is None:
-            self._runner = _ChunkRunner(self.h, self.state, self.shift, self.bits, self.scratch, self.dram)
+            self._runner = _ChunkRunner(self.h, self.state, self.S, self.shift, self.bits, self.scratch)
         return self._runner
 
 
 def _serial(ws: _Workspace, addrs, nbytes, write, core, h: Hierarchy, uniform: bool) -> None:
     """Every level has one copy and one stream: small chunks of rows go through all levels (state carries
     across chunks), by the line-stream path (smartmem_sim/memsim/_kernels_lines.py) where every level allows it and
-    the chunk is plain loads, else by K.serial_run. The kernels return early only on a bad row or on a
+    the chunk is plain loads, else by KS.serial_run. The kernels return early only on a bad row or on a
     row that crosses more lines than the buffers hold, which then grow."""
     n = addrs.shape[0]
     rows = max(16, min(SERIAL_CHUNK_ROWS, CHUNK_REQUESTS // 2))
-    state = ws.state
     err = np.zeros(2, np.int64)
-    sa, sn, sw = (x[0] for x in ws.scratch)
+    scr = K.Requests(*(col[0] for col in ws.scratch))
+    columns = K.Rows(addrs, nbytes, write, core, h.cores)
     room0 = 2 * rows + 16
     r = 0
     x, y = ws.x, ws.y
@@ -373,13 +377,12 @@ def _serial(ws: _Workspace, addrs, nbytes, write, core, h: Hierarchy, uniform: b
         size = room0 << (len(h.levels) - 1)
         x.grow(size)
         y.grow(size)
+        xy = (x.requests(), y.requests())
         if lines is not None:
-            r, clean = L.serial_lines_run(state.cfg, *state.arrays(), addrs, nbytes, write, core, h.cores,
-                                          np.bool_(uniform), r, n, rows, room0, err, x.a, x.n, x.w, y.a, y.n, y.w,
-                                          sa, sn, sw, ws.dram, *lines, ws.tops, *ws.fingerprints, clean)
+            r, clean = L.serial_lines_run(ws.S, columns, np.bool_(uniform), r, rows, room0, err, xy, scr, lines,
+                                          ws.keep, clean)
         else:
-            r = K.serial_run(state.cfg, *state.arrays(), addrs, nbytes, write, core, h.cores, r, n, rows, room0,
-                             err, x.a, x.n, x.w, y.a, y.n, y.w, sa, sn, sw, ws.dram)
+            r = KS.serial_run(ws.S, columns, r, n, rows, room0, err, xy, scr)
         if err[0] != K.ERR_NONE:
             raise h._row_error(int(err[0]), int(err[1]), addrs, core, nbytes)
         if r < n:  # row r crosses more lines than room0 requests cover
@@ -396,24 +399,21 @@ def _cores_lines(ws: _Workspace, addrs, nbytes, write, core, h: Hierarchy, one: 
     With ``one``, write and nbytes hold one value for every row (a load's), spelled out for the general path
     only if a chunk goes there."""
     n = addrs.shape[0]
-    st = ws.state
     buf = ws.cores_buffers()
     nper = sum(1 for lvl in h.levels if lvl.per_core)
-    clock = ws.fingerprints[2]
+    clock = ws.keep.clock
     clock[0] += 1  # the fingerprints kept are from another simulation
     r = 0
     while r < n:
-        r, kind = LC.cores_run(st.cfg, nper, st.tags, st.plru, st.meta, st.umeta, st.stats, ws.dram, addrs, nbytes, write,
-                               core, h.cores, np.bool_(one), r, n, buf.rows, buf.last, buf.hline, buf.hrow, buf.hcount,
-                               buf.nrows, buf.nbytes, buf.kind, *ws.fingerprints[:2], clock[0], ws.shift, buf.pline,
-                               buf.prow, buf.pcount, buf.heads, buf.merged)
+        r, kind = LC.cores_run(ws.S, nper, K.Rows(addrs, nbytes, write, core, h.cores), np.bool_(one), r, n,
+                               buf.rows, buf.kernel, ws.keep, ws.shift)
         if r == n:
             break
         clock[0] += 1  # the general path changes tags without the fingerprints
         if one:  # (a bad nbytes value was refused before: this chunk has a crossing or bad row)
             write, nbytes = np.full(n, write[0]), np.full(n, nbytes[0])
             one = False
-        r1 = n if kind == L.CHUNK_STORE else min(n, r + buf.rows)  # after a store, the general path only
+        r1 = n if kind == LH.CHUNK_STORE else min(n, r + buf.rows)  # after a store, the general path only
         for r0 in range(r, r1, buf.rows):
             ws.runner().run(addrs, nbytes, write, core, r0, min(r1, r0 + buf.rows))
         r = r1
@@ -426,15 +426,14 @@ class _CoreBuffers:
         rows = max(CORES_BLOCKS * 16, min(CORES_CHUNK_ROWS, CORES_HEAD_ENTRIES // cores))
         self.rows = rows - rows % CORES_BLOCKS
         self.parts = parts
-        self.hline = np.empty((cores, self.rows), np.int64)
-        self.hrow = np.empty((cores, self.rows), np.int32)
-        self.pline = np.empty((cores, self.rows), np.int64)
-        self.prow = np.empty((cores, self.rows), np.int32)
-        self.merged = np.empty((parts, self.rows), np.int64)
-        self.last, self.hcount, self.nrows, self.nbytes = (np.zeros((CORES_BLOCKS, cores), np.int64) for _ in range(4))
-        self.kind = np.zeros(CORES_BLOCKS, np.int64)
-        self.pcount = np.zeros((cores, parts), np.int64)
-        self.heads = np.zeros((parts, 2, cores), np.int64)  # per partition: each core's next entry, end
+        last, hcount, nrows, nbytes = (np.zeros((CORES_BLOCKS, cores), np.int64) for _ in range(4))
+        self.kernel = LC.CoreBuffers(
+            last=last, hline=np.empty((cores, self.rows), np.int64), hrow=np.empty((cores, self.rows), np.int32),
+            hcount=hcount, nrows=nrows, nbytes=nbytes, kind=np.zeros(CORES_BLOCKS, np.int64),
+            pline=np.empty((cores, self.rows), np.int64), prow=np.empty((cores, self.rows), np.int32),
+            pcount=np.zeros((cores, parts), np.int64),
+            heads=np.zeros((parts, 2, cores), np.int64),  # per partition: each core's next entry, end
+            merged=np.empty((parts, self.rows), np.int64))
 
 
 class _Requests:
@@ -451,19 +450,23 @@ class _Requests:
             self.n = np.empty(size, np.int32)
             self.w = np.empty(size, np.uint8)
 
+    def requests(self) -> K.Requests:
+        """The buffer as the kernels take it (no trace rows: ``a`` stands in for them)."""
+        return K.Requests(self.a, self.n, self.w, self.a)
+
 
 class _ChunkRunner:
     """The multi-core path, one chunk of rows at a time: group rows by core (parallel counting sort, which
     also checks every row), per-core levels one copy per thread, their output split by set partition,
     shared levels one partition per thread."""
 
-    def __init__(self, hierarchy: Hierarchy, state: _State, shift: int, bits: int, scratch, dram):
+    def __init__(self, hierarchy: Hierarchy, state: _State, S: K.Levels, shift: int, bits: int, scratch: K.Requests):
         self.h = hierarchy
         self.state = state
+        self.S = S
         self.shift = shift
         self.parts = 1 << bits
         self.scratch = scratch
-        self.dram = dram
         self.nper = sum(1 for lvl in hierarchy.levels if lvl.per_core)
         self.nshared = len(hierarchy.levels) - self.nper
         cores = hierarchy.cores
@@ -482,14 +485,13 @@ class _ChunkRunner:
         if size <= self.size:
             return
         self.size = size
-        self.x = tuple(np.empty(size, t) for t in (np.int64, np.int32, np.uint8, np.int64))
-        self.y = tuple(np.empty(size, t) for t in (np.int64, np.int32, np.uint8, np.int64))
-        self.b = tuple(np.empty(size, t) for t in (np.int64, np.int32, np.uint8, np.int64))
+        self.xy = (_new_requests(size), _new_requests(size))
+        self.b = _new_requests(size)
 
     def run(self, addrs, nbytes, write, core, r0: int, r1: int) -> None:
         h, st = self.h, self.state
-        K.count_rows(addrs, nbytes, core, r0, r1, h.cores, st.cfg[0, K.C_LINE_BITS], self.counts, self.pieces,
-                     self.err)
+        rows = K.Rows(addrs, nbytes, write, core, h.cores)
+        KS.count_rows(rows, r0, r1, st.cfg[0, K.C_LINE_BITS], self.counts, self.pieces, self.err)
         bad = self.err[:, 0] != K.ERR_NONE
         if bad.any():
             b = int(np.argmin(np.where(bad, self.err[:, 1], np.iinfo(np.int64).max)))
@@ -501,25 +503,27 @@ class _ChunkRunner:
         if self.order.shape[0] < r1 - r0:  # kept across chunks: a fresh array costs page faults every chunk
             self.order = np.empty(r1 - r0, np.int64)
         order = self.order[:r1 - r0]
-        K.order_rows(core, r0, r1, fill, order)
+        KS.order_rows(core, r0, r1, fill, order)
         # every line piece becomes at most 2 requests at each per-core level
         bound = self.pieces.sum(axis=0) << self.nper
         ostart = np.zeros(h.cores + 1, np.int64)
         np.cumsum(bound, out=ostart[1:])
         self._room(max(int(ostart[-1]), 16))
-        K.per_core_pass(addrs, nbytes, write, order, starts, st.cfg, self.nper, *st.arrays(), *self.scratch,
-                        ostart, *self.x, *self.y, self.ofill, self.oside, self.pcount, self.shift, self.dram,
-                        self.perr)
+        out = KS.CoreOut(ostart, self.ofill, self.oside, self.pcount)
+        KS.per_core_pass(self.S, self.nper, rows, order, starts, self.scratch, *self.xy, out, self.shift, self.perr)
         if self.nshared == 0:
             return
         pstart = ostart[:-1, None] + np.cumsum(self.pcount, axis=1) - self.pcount
         pend = pstart + self.pcount
-        K.split_by_part(ostart, self.ofill, self.oside, pstart.copy(), self.shift, *self.x, *self.y, *self.b)
+        KS.split_by_part(out, pstart.copy(), self.shift, *self.xy, self.b)
         # partition p's merged stream and what each shared level sends below: at most 2x per level
         mstart = np.zeros(self.parts + 1, np.int64)
         np.cumsum(self.pcount.sum(axis=0) << self.nshared, out=mstart[1:])
-        if int(mstart[-1]) > self.size:  # keep the split requests (b*) while making room
-            self.x = tuple(np.empty(int(mstart[-1]), t) for t in (np.int64, np.int32, np.uint8, np.int64))
-            self.y = tuple(np.empty(int(mstart[-1]), t) for t in (np.int64, np.int32, np.uint8, np.int64))
-        K.shared_pass(pstart, pend, *self.b, mstart, *self.x, *self.y, st.cfg, self.nper, *st.arrays(),
-                      *self.scratch, self.heads, self.dram, self.perr)
+        if int(mstart[-1]) > self.size:  # keep the split requests (b) while making room
+            self.xy = (_new_requests(int(mstart[-1])), _new_requests(int(mstart[-1])))
+        KS.shared_pass(self.S, self.nper, pstart, pend, self.b, mstart, *self.xy, self.scratch, self.heads, self.perr)
+
+
+def _new_requests(size: int) -> K.Requests:
+    return K.Requests(np.empty(size, np.int64), np.empty(size, np.int32), np.empty(size, np.uint8),
+                      np.empty(size, np.int64))

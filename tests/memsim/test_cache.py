@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from smartmem_sim.memsim import _kernels_cache as K
+from smartmem_sim.memsim import _kernels_state as K
 from smartmem_sim.memsim.addresses import simulate_addresses
 from smartmem_sim.memsim.cache import CacheLevel, CacheState
 from smartmem_sim.memsim.errors import MemsimError

@@ -7,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from smartmem_sim.memsim import _kernels_lines as KL
+from smartmem_sim.memsim import _kernels_lines_level as KLL
 from smartmem_sim.memsim import hierarchy as H
+from smartmem_sim.memsim._kernels_state import Levels
 from smartmem_sim.memsim.cache import CacheLevel
 from smartmem_sim.memsim.errors import MemsimError
 from smartmem_sim.memsim.hierarchy import Hierarchy
@@ -126,6 +128,13 @@ def test_long_runs_of_consecutive_lines_fill_like_one_miss_after_another(chunk_r
     assert rep.levels[2].hits > rep.levels[2].fast_hits
 
 
+def _levels(tags, plru):
+    """A state of one level around tags and plru (the line-stream level loops read no other array)."""
+    z = np.zeros((1, 1), np.int64)
+    return Levels(cfg=z, tags=tags, stamp=tags, valid=plru, dirty=plru, plru=plru, meta=z, umeta=plru.reshape(1, -1),
+                  stats=z, dram=z)
+
+
 def test_a_run_fill_is_the_one_by_one_fill():
     """_fill_new_run against filling the same new lines as misses one by one (the loop of the path)."""
     rng = np.random.default_rng(4)
@@ -140,15 +149,17 @@ def test_a_run_fill_is_the_one_by_one_fill():
                 lines = np.ascontiguousarray(old, np.int64)
                 out = np.empty(lines.size + count, np.int64)
                 fp = np.zeros(2 * sets, np.uint64), np.zeros(sets, np.int64), np.int64(1)  # fingerprints, epochs, now
-                KL._level(lines, np.int64(lines.size), np.int64(0), tags, plru, np.int64(0), np.int64(0),
-                          np.int64(set_mask), np.int64(ways), np.int64(-1), np.int64(-1), out, False, *fp)
+                at = (np.int64(0), np.int64(0), np.int64(set_mask))  # the level copy's tag base, set base, set mask
+                start_line = (np.int64(-1), np.int64(-1))  # last line, top
+                KLL._level(_levels(tags, plru), at, np.int64(ways), lines, np.int64(lines.size), np.int64(0),
+                           start_line, out, False, fp)
                 a_tags, a_plru = tags.copy(), plru.copy()
                 start = 1000 + int(rng.integers(0, 50))
-                KL._fill_new_run(a_tags, a_plru, np.int64(0), np.int64(0), np.int64(set_mask), np.int64(ways),
-                                 np.int64(start), np.int64(count), np.zeros(sets, np.int64))
+                KLL._fill_new_run(_levels(a_tags, a_plru), at, np.int64(ways), np.int64(start), np.int64(count),
+                                  np.zeros(sets, np.int64))
                 run = np.arange(start, start + count, dtype=np.int64)
-                KL._level(run, np.int64(count), np.int64(0), tags, plru, np.int64(0), np.int64(0),
-                          np.int64(set_mask), np.int64(ways), np.int64(-1), np.int64(-1), out, False, *fp)
+                KLL._level(_levels(tags, plru), at, np.int64(ways), run, np.int64(count), np.int64(0), start_line, out,
+                           False, fp)
                 np.testing.assert_array_equal(a_tags, tags, err_msg=f"ways {ways} sets {sets} count {count}")
                 np.testing.assert_array_equal(a_plru, plru, err_msg=f"ways {ways} sets {sets} count {count}")
 
