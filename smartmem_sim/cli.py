@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="smartmem",
         description="SmartMem layout-transformation elimination, with a 2.5D texture-memory simulator.",
     )
+    from smartmem_sim import __version__
+
+    parser.add_argument("--version", action="version", version=f"smartmem-sim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:

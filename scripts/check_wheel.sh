@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The package as a user installs it: build the wheel, install it (no extras) into a fresh venv, and run the
+# README's main job and its memsim snippet from outside the checkout, so nothing is imported from the tree.
+# Catches data files missing from the wheel and imports that only resolve in an editable install. CI runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+py=${PYTHON:-python3}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$py" -m pip wheel -q --no-deps -w "$tmp/dist" . 2>&1 | grep -v "^WARNING: Location" || true
+"$py" -m venv "$tmp/venv"
+"$tmp/venv/bin/pip" install -q "$tmp"/dist/*.whl 2>&1 | grep -v "^WARNING: Location" || true
+cd "$tmp"
+"$tmp/venv/bin/smartmem" --version
+"$tmp/venv/bin/smartmem" compare swin --tiny --device adreno740 --out "$tmp/compare"
+ls "$tmp"/compare/*.json "$tmp"/compare/*.png >/dev/null || { echo "check_wheel: compare wrote no JSON or plot" >&2; exit 1; }
+# the README's memsim snippet, exactly as the README shows it
+"$tmp/venv/bin/python" - <<PY
+import re, pathlib
+text = pathlib.Path("$root/README.md").read_text()
+snippet = re.search(r"memsim on its own.*?\`\`\`python\n(.*?)\`\`\`", text, re.S).group(1)
+exec(compile(snippet, "README.md (memsim snippet)", "exec"))
+PY
+echo "check_wheel: the wheel installs and runs the README's main job and memsim snippet"
