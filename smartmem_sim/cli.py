@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "zoo",
     "devices",
     "explain",
+    "explain_time",
     "run",
     "compile",
     "compare",

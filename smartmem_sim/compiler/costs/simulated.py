@@ -90,6 +90,7 @@ class SimulatedCost(CostModel):
         self.hierarchy = self.dev.hierarchy()
         self.memo: dict[str, KernelCost] = {}
         self.terms_memo: dict[str, list[KernelTerms]] = {}
+        self.estimates_memo: dict[str, list[dict]] = {}  # memsim.timing.estimate of each kernel (explain)
         self.simulated_rows = 0  # rows simulated so far (memo misses only)
 
     def evaluate(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> KernelCost:
@@ -104,7 +105,18 @@ class SimulatedCost(CostModel):
         cost = self._combine(step, kernels)
         self.memo[key] = cost
         self.terms_memo[key] = [k["terms"] for k in kernels]
+        self.estimates_memo[key] = [{**k["estimate"], "kernel": s.name, "work_items": float(s.items),
+                                     "sampled": k["sampled"], "rel_error": k["rel_error"]}
+                                    for k, s in zip(kernels, samples, strict=True)]
         return cost
+
+    def explain(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> list[dict]:
+        """How each kernel of ``step`` got its time: the dict of smartmem_sim/memsim/timing.py's ``estimate``
+        (every term of its formula, the formula itself) plus the kernel's name, work-items, sampled share
+        and sampling error; the step's time is the sum of their ``seconds`` plus one launch overhead each."""
+        tensors = check_layouts(plan, step, layouts)
+        self.evaluate(plan, step, layouts)
+        return self.estimates_memo[step_signature(plan, step, tensors)]
 
     # ---------------------------------------------------------------- one kernel
 
@@ -156,7 +168,7 @@ class SimulatedCost(CostModel):
                             issued_accesses=c["rows"], active_cores=t["active_cores"],
                             latency_sum_cycles=t["latency_sum_cycles"], work_items=float(work_items))
         return {"seconds": t["seconds"], "compute_seconds": t["compute_cycles"] / prof.clock_hz, "counts": c,
-                "terms": terms}
+                "terms": terms, "estimate": t}
 
     def terms(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> list[KernelTerms]:
         """The parameter-free timing terms of each kernel of ``step`` (what calibration fits on)."""
