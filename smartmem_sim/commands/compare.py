@@ -12,10 +12,10 @@ policies with each other, not with a phone's milliseconds.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from smartmem_sim import jsonout
 from smartmem_sim.errors import UserError
 
 POLICIES = ("naive", "fusion", "smartmem", "search")  # == smartmem_sim.compiler.pipeline.POLICIES (--help stays fast)
@@ -136,14 +136,14 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{results[0].model}_{results[0].device}"
     with atomic_path(out / f"{stem}.json") as tmp:
-        tmp.write_text(json.dumps(doc, indent=1, default=str))
+        tmp.write_text(jsonout.dumps(doc, indent=1))
     if not args.no_plot:
         _plot(results, out / f"{stem}.png")
     if args.timeline:
         with atomic_path(Path(args.timeline)) as tmp:
-            tmp.write_text(json.dumps(timeline(results)))
+            tmp.write_text(jsonout.dumps(timeline(results)))
     if args.json:
-        json.dump(doc, sys.stdout, indent=1, default=str)
+        sys.stdout.write(jsonout.dumps(doc, indent=1))
         sys.stdout.write("\n")
         return 0
     print(f"{doc['model']} on {doc['device']} ({args.storage}), predicted by the simulator:")

@@ -4,9 +4,9 @@ layouts, edge decisions, the predicted cost of every kernel on DEV from the simu
 optimized ONNX (plan.onnx: the graph after elimination, see smartmem_sim.compiler.frontend.export_model)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from smartmem_sim import jsonout
 from smartmem_sim.errors import UserError
 
 POLICY_CHOICES = ("naive", "fusion", "smartmem", "search")  # == smartmem_sim.compiler.pipeline.POLICIES (--help stays fast)
@@ -63,7 +63,7 @@ def run(args) -> int:
     kernels = [k for s in plan.steps for k in step_kernels(plan, s, constants)]
     doc = plan_document(plan, result, kernels)
     with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1, default=str))
+        tmp.write_text(jsonout.dumps(doc, indent=1))
     onnx_path = out.with_suffix(".onnx")
     _write_onnx(graph, plan, onnx_path)
     s = result.summary()

@@ -8,8 +8,9 @@ Exit status 0 when at least one device works, 1 when none does (the table says w
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from smartmem_sim import jsonout
 
 
 def register(subparsers) -> None:
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     results = probe_all()
     icd = find_oclgrind_icd()
     if args.json:
-        print(json.dumps({"devices": [r.to_dict() for r in results], "oclgrind_icd": icd}, indent=1))
+        print(jsonout.dumps({"devices": [r.to_dict() for r in results], "oclgrind_icd": icd}, indent=1))
     else:
         rows = _rows(results)
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

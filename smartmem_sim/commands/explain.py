@@ -8,10 +8,10 @@ kernel that survived in the plan with why it exists. ``--json`` prints the same 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 
+from smartmem_sim import jsonout
 from smartmem_sim.commands.inspect import parse_dims
 
 POLICY_CHOICES = ("naive", "fusion", "smartmem")  # == smartmem_sim.compiler.pipeline.POLICIES (not imported: --help stays fast)
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     plan = compile_model(load_model(args.model, parse_dims(args.dim)), args.policy)
     report = explain(plan)
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write(jsonout.dumps(report, indent=2))
         sys.stdout.write("\n")
         return 0
     out = sys.stdout

@@ -10,9 +10,9 @@ same cost model as ``compare`` (the profile's memsim/devices/<device>.toml), so 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
+
+from smartmem_sim import jsonout
 
 POLICY_CHOICES = ("naive", "fusion", "smartmem", "search")
 
@@ -35,14 +35,6 @@ def register(subparsers) -> None:
                    help="without --step: the N steps with the longest predicted time (default 3)")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON (null for undefined numbers)")
     p.set_defaults(func=run)
-
-
-def _finite(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _finite(x) for k, x in v.items()}
-    return v
 
 
 def explain_steps(model, device: str, policy: str, storage: str = "fp16", tiny: bool = False,
@@ -72,13 +64,13 @@ def explain_steps(model, device: str, policy: str, storage: str = "fp16", tiny: 
         for e in cost.explain(plan, by_id[sid]):
             bounds = {"compute": e["compute_cycles"], "issue": e["issue_cycles"],
                       **{f"transfer {k}": v for k, v in e["transfer_cycles"].items()}}
-            kernels.append(_finite({
+            kernels.append({
                 "kernel": e["kernel"], "work_items": e["work_items"], "sampled": e["sampled"],
                 "rel_error": e["rel_error"], "active_cores": e["active_cores"], "clock_hz": e["clock_hz"],
                 "bounds_cycles": bounds, "bound": max(bounds, key=bounds.get), "bound_cycles": max(bounds.values()),
                 "latency_sum_cycles": e["latency_sum_cycles"], "in_flight": e["in_flight"],
                 "latency_cycles": e["latency_cycles"], "cycles": e["cycles"], "seconds": e["seconds"],
-                "energy_pj": e["energy_pj"], "launch_overhead_s": launch_s}))
+                "energy_pj": e["energy_pj"], "launch_overhead_s": launch_s})
         out.append({"step": sid, "op_type": by_id[sid].op_type, "seconds": priced[sid].seconds, "kernels": kernels})
     formula = cost.explain(plan, by_id[chosen[0]])[0]["formula"] if chosen else ""
     return {"schema": 1, "model": plan.model, "policy": policy, "device": cost.device, "storage": storage,
@@ -119,7 +111,7 @@ def _print(doc: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     doc = explain_steps(args.model, args.device, args.policy, args.storage, args.tiny, args.step, args.top)
     if args.json:
-        json.dump(doc, sys.stdout, indent=1, allow_nan=False)
+        sys.stdout.write(jsonout.dumps(doc, indent=1))
         sys.stdout.write("\n")
         return 0
     _print(doc)

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from smartmem_sim import jsonout
 from smartmem_sim.errors import UserError
 
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     summary = summarize(load_model(args.model, parse_dims(args.dim)))
     if args.json:
-        json.dump(summary, sys.stdout, indent=2)
+        sys.stdout.write(jsonout.dumps(summary, indent=2))
         sys.stdout.write("\n")
     else:
         print_summary(summary)

@@ -2,9 +2,9 @@
 `export` writes one network (full size or tiny twin) as an ONNX file."""
 from __future__ import annotations
 
-import json
 import sys
 
+from smartmem_sim import jsonout
 from smartmem_sim.errors import UserError
 
 
@@ -33,7 +33,7 @@ def run_list(args) -> int:
 
     rows = zoo.table()
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(jsonout.dumps(rows, indent=1))
         return 0
     print(render_table(rows))
     if any(r["ours"] is None for r in rows):
