@@ -42,7 +42,6 @@ class KernelSample:
     inner_iterations: float
 
 
-
 # ---------------------------------------------------------------- traces of sampled work-groups
 
 def _accesses(prog: AccessProgram, storage: str, x0: int, y0: int, width: int, height: int,
