@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "inspect",
     "zoo",
     "devices",
+    "profiles",
     "explain",
     "explain_time",
     "run",
