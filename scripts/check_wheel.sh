@@ -8,9 +8,9 @@ root=$PWD
 py=${PYTHON:-python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$py" -m pip wheel -q --no-deps -w "$tmp/dist" . 2>&1 | grep -v "^WARNING: Location" || true
+"$py" -m pip wheel -q --no-deps -w "$tmp/dist" .
 "$py" -m venv "$tmp/venv"
-"$tmp/venv/bin/pip" install -q "$tmp"/dist/*.whl 2>&1 | grep -v "^WARNING: Location" || true
+"$tmp/venv/bin/pip" install -q "$tmp"/dist/*.whl
 cd "$tmp"
 "$tmp/venv/bin/smartmem" --version
 "$tmp/venv/bin/smartmem" compare swin --tiny --device adreno740 --out "$tmp/compare"
