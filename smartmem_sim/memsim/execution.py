@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass, fields
 
 from smartmem_sim.memsim.errors import MemsimError
+from smartmem_sim.memsim.timing import _from_table
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,7 @@ class Execution:
     @classmethod
     def from_dict(cls, table: dict, where: str = "execution") -> Execution:
         """From the table's keys without its ``source``; errors name ``where`` and the field."""
-        allowed = [f.name for f in fields(cls)]
-        unknown = sorted(set(table) - set(allowed))
-        if unknown:
-            raise MemsimError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
-        missing = [k for k in allowed if k != "texel_reuse" and k not in table]
+        missing = [f.name for f in fields(cls) if f.name != "texel_reuse" and f.name not in table]
         if missing:
             raise MemsimError(f"{where}: missing key(s) {', '.join(missing)}")
-        try:
-            return cls(**table)
-        except MemsimError as exc:
-            raise MemsimError(f"{where}: {exc}") from None
+        return _from_table(cls, table, where)  # unknown keys, then the fields' own checks
