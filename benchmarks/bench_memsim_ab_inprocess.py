@@ -61,6 +61,20 @@ def pair(clock, i, run_new, run_base):
     return t_new, r_new, t_base, r_base
 
 
+def rounds(clock, count: int, n: int, hier: dict, args: tuple):
+    """``count`` rounds of ``hier["new"]`` and ``hier["base"]`` simulating the same ``args`` (:func:`pair`):
+    (rates in M acc/s per side, per-round ratios new/base, whether every round's reports agreed)."""
+    ratios, rates, same = [], {"new": [], "base": []}, True
+    for i in range(count):
+        t_new, r_new, t_base, r_base = pair(clock, i, lambda: hier["new"].simulate_resolved(*args),
+                                            lambda: hier["base"].simulate_resolved(*args))
+        ratios.append(t_base / t_new)
+        rates["new"].append(n / t_new / 1e6)
+        rates["base"].append(n / t_base / 1e6)
+        same = same and r_new.to_dict() == r_base.to_dict()
+    return rates, ratios, same
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("base", type=Path, help="folder holding the baseline's top-level memsim package")
@@ -88,15 +102,7 @@ def main(argv=None) -> int:
         for form, a in forms.items():
             for h in hier.values():
                 h.simulate_resolved(*(x[:1000] if np.ndim(x) else x for x in a))  # compile
-            ratios, rates, same = [], {"new": [], "base": []}, True
-            for i in range(args.rounds):
-                t_new, r_new, t_base, r_base = pair(cpu, i, lambda a=a: hier["new"].simulate_resolved(*a),
-                                                    lambda a=a: hier["base"].simulate_resolved(*a))
-                ratios.append(t_base / t_new)
-                rates["new"].append(n / t_new / 1e6)
-                rates["base"].append(n / t_base / 1e6)
-                same = same and r_new.to_dict() == r_base.to_dict()
-            rows.append((f"{tname}, {form}", rates, ratios, same))
+            rows.append((f"{tname}, {form}", *rounds(cpu, args.rounds, n, hier, a)))
     # the multi-core walk (wall time: several threads)
     mwalk, mtable = B.texture_walk(n, cores=8)
     maddrs = mtable.resolve(mwalk).astype(np.int64)
@@ -109,15 +115,7 @@ def main(argv=None) -> int:
         a = (maddrs, mwalk.core, False, B.TEXEL)
         for h in mh.values():
             h.simulate_resolved(maddrs[:1000], mwalk.core[:1000], False, B.TEXEL)
-        ratios, rates, same = [], {"new": [], "base": []}, True
-        for i in range(args.rounds):
-            t_new, r_new, t_base, r_base = pair(wall, i, lambda a=a: mh["new"].simulate_resolved(*a),
-                                                lambda a=a: mh["base"].simulate_resolved(*a))
-            ratios.append(t_base / t_new)
-            rates["new"].append(n / t_new / 1e6)
-            rates["base"].append(n / t_base / 1e6)
-            same = same and r_new.to_dict() == r_base.to_dict()
-        rows.append((f"multi-core walk, 1-value, {threads} thread(s)", rates, ratios, same))
+        rows.append((f"multi-core walk, 1-value, {threads} thread(s)", *rounds(wall, args.rounds, n, mh, a)))
     print(f"# {n:,} accesses per trace; {args.rounds} rounds, new and base in each (order alternating); rates in M acc/s (CPU time,"
           f" multi-core: wall); ratio = new rate / base rate per round")
     print(f"{'row':40s} {'base med':>9s} {'new med':>9s} {'ratio med':>10s} {'ratio min':>10s} {'ratio max':>10s}"
