@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -229,8 +230,12 @@ class _FileProgress:
             self._show()
 
 
-def _group_key(group: list[tuple[Task, str]]) -> str:
-    return "smartmem-sweep-" + hashlib.sha1(json.dumps(sorted(k for _, k in group)).encode()).hexdigest()[:16]
+def _group_key(group: list[tuple[Task, str]], run: str) -> str:
+    """The dask key of a group in one execute call. ``run`` is new per call: the scheduler keeps a future
+    under its key until every client reference is gone, so a key reused by the next call on the same client
+    could hand back the previous call's result (or its error) instead of running the group."""
+    digest = hashlib.sha1(json.dumps(sorted(k for _, k in group)).encode()).hexdigest()[:16]
+    return f"smartmem-sweep-{digest}-{run}"
 
 
 def _run_groups(client, groups, cache_dir: Path, code: str, found: dict[str, dict], progress: bool,
@@ -240,10 +245,11 @@ def _run_groups(client, groups, cache_dir: Path, code: str, found: dict[str, dic
     from tqdm import tqdm
 
     futures = {}
+    run = uuid.uuid4().hex[:8]
     for rank, group in enumerate(groups):
         extra = {} if task_fn is None else {"task_fn": task_fn}
         fut = client.submit(compute_group, group, str(cache_dir), code, numba_threads, **extra,
-                            key=_group_key(group), priority=len(groups) - rank, retries=0)
+                            key=_group_key(group, run), priority=len(groups) - rank, retries=0)
         futures[fut] = group
     computed = 0
     bar = tqdm(total=sum(len(g) for g in groups), unit="task", desc="sweep", disable=not progress,
