@@ -16,9 +16,6 @@ Units: footprints and strides in bytes, latencies in ns (any unit works: fits ar
   once per fetched block of g bytes: miss share f = min(1, s / g), read off the latency between the hit
   and miss plateaus; g = s / f (geometric mean over strides with 0.05 < f < 0.9).
 - :func:`fit_line`: least squares t = intercept + bytes / bandwidth (streams of several lengths).
-- :func:`fit_parallelism`: memsim's estimate is bound + latency_sum / memory_parallelism
-  (smartmem_sim/memsim/timing.py); given per-kernel bound and latency-sum cycles from the simulator and measured
-  cycles, choose the memory_parallelism minimising the squared log error (1-D grid + golden section).
 """
 from __future__ import annotations
 
@@ -181,33 +178,3 @@ def fit_bandwidth(bytes_read, ns) -> tuple[float, float, float]:
         i = int(np.argmax(bytes_read))
         return float(bytes_read[i]) / (float(ns[i]) * 1e-9), 0.0, r2
     return 1e9 / slope, intercept, r2
-
-
-def _log_err(mp: float, bound, lat, meas) -> float:
-    return float(np.mean((np.log(bound + lat / mp) - np.log(meas)) ** 2))
-
-
-def fit_parallelism(bound_cycles, latency_sum_cycles, measured_cycles, low: float = 1.0,
-                    high: float = 1e7) -> tuple[float, float]:
-    """memory_parallelism minimising the mean squared log error of bound + latency_sum / mp against the
-    measurements; returns (mp, rms log error). Kernels with non-positive measurements are skipped."""
-    bound = np.asarray(bound_cycles, dtype=float)
-    lat = np.asarray(latency_sum_cycles, dtype=float)
-    meas = np.asarray(measured_cycles, dtype=float)
-    keep = (meas > 0) & (bound + lat > 0)
-    if keep.sum() < 1:
-        raise UserError("fit_parallelism: no kernel with a positive measured time")
-    bound, lat, meas = bound[keep], lat[keep], meas[keep]
-    grid = np.exp(np.linspace(np.log(low), np.log(high), 281))
-    errs = [_log_err(m, bound, lat, meas) for m in grid]
-    i = int(np.argmin(errs))
-    a, b = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, len(grid) - 1)])
-    phi = (math.sqrt(5) - 1) / 2
-    for _ in range(60):  # golden section on log mp
-        c, d = b - phi * (b - a), a + phi * (b - a)
-        if _log_err(math.exp(c), bound, lat, meas) < _log_err(math.exp(d), bound, lat, meas):
-            b = d
-        else:
-            a = c
-    mp = math.exp((a + b) / 2)
-    return mp, math.sqrt(_log_err(mp, bound, lat, meas))

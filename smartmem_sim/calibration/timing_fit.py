@@ -4,8 +4,11 @@ The model is smartmem_sim/memsim/timing.py's formula applied to each kernel's pa
 (smartmem_sim.compiler.costs.KernelTerms, written by smartmem_sim/calibration/terms.py)::
 
     issue      = issued_accesses / (active_cores * accesses_per_core_per_cycle)
-    in_flight  = min(memory_parallelism, min(work_items, cores * max_items_per_core) * reads_in_flight_per_item)
-    cycles     = max(bandwidth_cycles, compute_cycles, issue) + latency_sum_cycles / in_flight
+    throughput = max(bandwidth_cycles, compute_cycles, issue)
+    rounds     = ceil(work_items / (active_cores * max_items_per_core))
+    cycles     = max(throughput + latency_sum_cycles / issued_accesses,
+                     rounds * latency_sum_cycles / work_items / reads_in_flight_per_item,
+                     miss_latency_sum_cycles / memory_parallelism)
     step_us    = sum over the step's kernels (cycles / clock_hz * 1e6 + launch_overhead_us)
 
 Fitted (:data:`FITTED`): launch_overhead_us, memory_parallelism, reads_in_flight_per_item,
@@ -50,6 +53,7 @@ class Kernels:
     issued_accesses: np.ndarray
     active_cores: np.ndarray
     latency_sum_cycles: np.ndarray
+    miss_latency_sum_cycles: np.ndarray
     work_items: np.ndarray
     steps: int
 
@@ -69,14 +73,14 @@ class Kernels:
 
 def predict_us(k: Kernels, p: TimingParams, cores: int, clock_hz: float, max_items_per_core: float) -> np.ndarray:
     """Predicted microseconds per step (module docstring)."""
-    from smartmem_sim.memsim.timing import Occupancy, cycles_from_terms, in_flight_requests
+    from smartmem_sim.memsim.timing import Occupancy, cycles_from_terms
 
     issue = k.issued_accesses / (np.maximum(k.active_cores, 1.0) * p.accesses_per_core_per_cycle)
     occ = Occupancy(max_items_per_core=min(max_items_per_core, 1e300), reads_in_flight_per_item=p.reads_in_flight_per_item,
                     accesses_per_core_per_cycle=p.accesses_per_core_per_cycle)
-    in_flight = in_flight_requests(k.work_items, cores, p.memory_parallelism, occ)
     cycles = cycles_from_terms(np.maximum(np.maximum(k.bandwidth_cycles, k.compute_cycles), issue),
-                               k.latency_sum_cycles, in_flight)
+                               k.latency_sum_cycles, k.miss_latency_sum_cycles, k.issued_accesses, k.work_items,
+                               k.active_cores, p.memory_parallelism, occ)[0]
     per_kernel = cycles / clock_hz * 1e6 + p.launch_overhead_us
     return np.bincount(k.step, weights=per_kernel, minlength=k.steps)
 

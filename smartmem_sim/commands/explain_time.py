@@ -68,9 +68,13 @@ def explain_steps(model, device: str, policy: str, storage: str = "fp16", tiny: 
             kernels.append({
                 "kernel": e["kernel"], "work_items": e["work_items"], "sampled": e["sampled"],
                 "rel_error": e["rel_error"], "active_cores": e["active_cores"], "clock_hz": e["clock_hz"],
-                "bounds_cycles": bounds, "bound": max(bounds, key=bounds.get), "bound_cycles": max(bounds.values()),
-                "latency_sum_cycles": e["latency_sum_cycles"], "in_flight": e["in_flight"],
-                "latency_cycles": e["latency_cycles"], "cycles": e["cycles"], "seconds": e["seconds"],
+                "bounds_cycles": bounds, "throughput_bound": max(bounds, key=bounds.get),
+                "throughput_cycles": e["throughput_cycles"], "fill_cycles": e["fill_cycles"],
+                "requests": e["requests"], "latency_sum_cycles": e["latency_sum_cycles"],
+                "rounds": e["rounds"], "chain_cycles": e["chain_cycles"],
+                "miss_latency_sum_cycles": e["miss_latency_sum_cycles"], "miss_cycles": e["miss_cycles"],
+                "memory_parallelism": e["memory_parallelism"], "bound": e["bound"],
+                "cycles": e["cycles"], "seconds": e["seconds"],
                 "energy_pj": e["energy_pj"], "launch_overhead_s": launch_s})
         out.append({"step": sid, "op_type": by_id[sid].op_type, "seconds": priced[sid].seconds, "kernels": kernels})
     return {"schema": 1, "model": plan.model, "policy": policy, "device": cost.device, "storage": storage,
@@ -93,16 +97,26 @@ def _print(doc: dict) -> None:
                             f"{k['work_items']:,.0f} work-items on {k['active_cores']:g} cores, {how}",
                       title_justify="left", show_edge=False)
             t.add_column("term")
+            t.add_column("how")
             t.add_column("cycles", justify="right")
             t.add_column("us", justify="right")
             for name, cyc in k["bounds_cycles"].items():
-                mark = "  <- bound" if name == k["bound"] else ""
-                t.add_row(name + mark, f"{cyc:,.0f}", f"{cyc / clock * 1e6:,.3f}")
-            t.add_row("latency = latency_sum / in_flight",
-                      f"{k['latency_sum_cycles']:,.0f} / {k['in_flight']:,.1f} = {k['latency_cycles']:,.0f}",
-                      f"{k['latency_cycles'] / clock * 1e6:,.3f}")
-            t.add_row("cycles = bound + latency", f"{k['cycles']:,.0f}", f"{k['seconds'] * 1e6:,.3f}")
-            t.add_row("+ launch overhead", "", f"{k['launch_overhead_s'] * 1e6:,.3f}")
+                mark = " (busiest)" if name == k["throughput_bound"] else ""
+                t.add_row("", name + mark, f"{cyc:,.0f}", f"{cyc / clock * 1e6:,.3f}")
+            rows = {
+                "throughput + fill": (f"{k['throughput_cycles']:,.0f} + {k['latency_sum_cycles']:,.0f} / "
+                                      f"{k['requests']:,.0f} requests", k["throughput_cycles"] + k["fill_cycles"]),
+                "chain": (f"{k['rounds']:g} round(s) x {k['latency_sum_cycles']:,.0f} / {k['work_items']:,.0f} "
+                          f"items / reads in flight per item", k["chain_cycles"]),
+                "miss": (f"{k['miss_latency_sum_cycles']:,.0f} / {k['memory_parallelism']:,.0f} in flight",
+                         k["miss_cycles"]),
+            }
+            for name, (how, cyc) in rows.items():
+                mark = " <- bound" if name == k["bound"] else ""
+                t.add_row(name + mark, how, f"{cyc:,.0f}", f"{cyc / clock * 1e6:,.3f}")
+            t.add_row("cycles", "max(throughput + fill, chain, miss)", f"{k['cycles']:,.0f}",
+                      f"{k['seconds'] * 1e6:,.3f}")
+            t.add_row("+ launch", "overhead per kernel", "", f"{k['launch_overhead_s'] * 1e6:,.3f}")
             console.print(t)
         console.print(f"step {st['step']}: predicted {st['seconds'] * 1e6:,.3f} us "
                       f"(sum of its kernels' seconds and launch overheads)\n")

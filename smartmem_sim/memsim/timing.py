@@ -1,37 +1,45 @@
-"""Timing and energy estimates from cache counts: simple, documented, and meant to be calibrated.
+"""Timing and energy estimates from cache counts: a latency-hiding roofline, documented and meant to be calibrated.
 
 Units: cycles of the core clock (``clock_hz``), bytes, picojoules.
 
-For every cache level k (``copies_k`` copies: one per core for per-core levels), with ``active`` = the
-cores that get work (all of them unless the caller says fewer: a kernel of 4 work-groups runs on 4 cores)::
+The basis is Little's law applied twice, as in Volkov's latency-hiding analysis ("Understanding Latency
+Hiding on GPUs", UC Berkeley 2016) and Hong & Kim's MWP/CWP model (ISCA 2009): a kernel runs at the rate
+of its busiest unit (a roofline over compute, issue and every memory level) unless too few requests are
+in flight to hide their latency, and then the latency bounds it. For every cache level k (``copies_k``
+copies: one per core for per-core levels), with ``active`` = the cores that get work (all of them unless the
+caller says fewer: a kernel of 4 work-groups runs on 4 cores)::
 
     traffic_k          = bytes_read_k + bytes_stored_k                     # bytes the level serves or absorbs
     transfer_cycles_k  = traffic_k / (bandwidth_bytes_per_cycle_k * min(copies_k, active))  # 0 if bw is 0
     dram_cycles        = (dram_bytes_read + dram_bytes_written) / (dram.bandwidth_bytes_per_s / clock_hz)
     compute            = compute_cycles * cores / active                    # caller: ops / device ALU lanes
     issue_cycles       = issued_accesses / (active * occupancy.accesses_per_core_per_cycle)
-    resident_items     = min(work_items, cores * occupancy.max_items_per_core)
-    in_flight          = min(memory_parallelism, resident_items * occupancy.reads_in_flight_per_item)
-    latency_cycles     = (sum_k accesses_k * latency_cycles_k + dram_requests * dram.latency_cycles) / in_flight
-    cycles             = max(compute, issue_cycles, max_k transfer_cycles_k, dram_cycles) + latency_cycles
+    throughput_cycles  = max(compute, issue_cycles, max_k transfer_cycles_k, dram_cycles)   # the roofline
+
+    latency_sum        = sum_k accesses_k * latency_cycles_k + dram_requests * dram.latency_cycles
+    miss_latency_sum   = the same sum without the first level      # what missed the first level (L1)
+    fill_cycles        = latency_sum / issued_accesses              # one mean access latency: the pipe fills
+    rounds             = ceil(work_items / (active * occupancy.max_items_per_core))   # waves of residency
+    chain_cycles       = rounds * (latency_sum / work_items) / occupancy.reads_in_flight_per_item
+    miss_cycles        = miss_latency_sum / memory_parallelism
+    cycles             = max(throughput_cycles + fill_cycles, chain_cycles, miss_cycles)
     seconds            = cycles / clock_hz
     energy_pj          = sum_k traffic_k * energy_pj_per_byte_k
                          + (dram_bytes_read + dram_bytes_written) * dram.energy_pj_per_byte
 
-i.e. the busiest of compute, instruction issue and each level's bandwidth bounds the run (a roofline), and
-the latency of every request is exposed divided by the requests in flight (Little's law). How many can be
-in flight is the smaller of a device-wide limit (``memory_parallelism``: MSHRs, memory queues) and what
-the kernel's resident work-items can have outstanding: a LayerNorm of 197 rows, each a serial loop over
-its row, keeps ~197 x k reads in flight however many the device could take. For a kernel whose every
-work-item is resident, latency_cycles is therefore the serial chain of one work-item: accesses per item x
-mean latency / reads_in_flight_per_item. No overlap between the roofline and latency terms is assumed:
-on 3,693 measured H100 kernels the sum and the max fit about equally (train loss 0.439 vs 0.468 under
-the base profile, 0.451 vs 0.431 under the calibrated one; experiments/results/calibration/h100/README.md),
-and the sum is the simpler bound to reason about (it errs slow for well-pipelined kernels).
+``chain_cycles`` is the latency bound of one work-item: its accesses, each waiting for its level's latency
+(L1's for a hit, L1's plus L2's for an L1 miss, and so on), ``reads_in_flight_per_item`` of them
+overlapped; resident work-items run side by side, so a core's round takes one item's chain, and a kernel
+with more work-items than the active cores hold runs whole rounds one after another (wave quantization:
+the last, partly filled round counts as a full one). ``miss_cycles`` is the device-wide bound: only a
+request that missed the first level occupies a miss-status register or a memory queue, and
+``memory_parallelism`` of them can be outstanding (Little's law: requests x latency / concurrency).
+L1 hits pay no device-wide latency: they are pipelined, limited by issue and bandwidth. The three bounds
+overlap (max, not sum): whichever is longest is the kernel's time; a throughput-bound kernel still waits
+one access latency for its pipeline to fill (Hong & Kim's Mem_L term in the compute-bound case).
 
-Without an :class:`Occupancy` (``occupancy=None``) or without ``work_items``, in-flight requests are
-``memory_parallelism`` alone and there is no issue term: the formula of a bare cache study, which knows
-no work-items (memsim.Hierarchy.simulate).
+Without an :class:`Occupancy` (``occupancy=None``) or without ``work_items`` there is no chain and no
+issue term: the formula of a bare cache study, which knows no work-items (memsim.Hierarchy.simulate).
 
 :func:`cycles_from_terms` is the same formula on numpy arrays of per-kernel terms, so that calibration
 (smartmem_sim/calibration/timing_fit.py) fits exactly what :func:`estimate` computes.
@@ -45,11 +53,12 @@ import numpy as np
 from smartmem_sim.memsim.errors import MemsimError, nonneg_number
 
 FORMULA = (
-    "cycles = max(compute_cycles * cores / active, issued / (active * accesses_per_core_per_cycle),"
-    " max_k traffic_k / (bandwidth_k * min(copies_k, active)), dram_bytes / dram_bytes_per_cycle)"
-    " + (sum_k accesses_k * latency_k + dram_requests * dram_latency)"
-    " / min(memory_parallelism, min(work_items, cores * max_items_per_core) * reads_in_flight_per_item);"
-    " traffic_k = bytes_read_k + bytes_stored_k; seconds = cycles / clock_hz;"
+    "cycles = max(throughput + latency_sum / issued, rounds * (latency_sum / work_items) / reads_in_flight_per_item,"
+    " miss_latency_sum / memory_parallelism); throughput = max(compute_cycles * cores / active,"
+    " issued / (active * accesses_per_core_per_cycle), max_k traffic_k / (bandwidth_k * min(copies_k, active)),"
+    " dram_bytes / dram_bytes_per_cycle); rounds = ceil(work_items / (active * max_items_per_core));"
+    " latency_sum = sum_k accesses_k * latency_k + dram_requests * dram_latency (miss_latency_sum: without the"
+    " first level); traffic_k = bytes_read_k + bytes_stored_k; seconds = cycles / clock_hz;"
     " energy_pj = sum_k traffic_k * pj_per_byte_k + dram_bytes * dram_pj_per_byte"
 )
 
@@ -119,18 +128,28 @@ class Occupancy:
         return _from_table(cls, table, where)
 
 
-def cycles_from_terms(roofline_cycles, latency_sum_cycles, in_flight):
-    """cycles = roofline + latency_sum / in_flight (module docstring); scalars or numpy arrays."""
-    return np.asarray(roofline_cycles, dtype=float) + np.asarray(latency_sum_cycles, dtype=float) / in_flight
-
-
-def in_flight_requests(work_items, cores: int, memory_parallelism: float, occupancy: Occupancy | None):
-    """min(memory_parallelism, min(work_items, cores * max_items_per_core) * reads_in_flight_per_item);
-    ``memory_parallelism`` alone without an occupancy."""
-    if occupancy is None:
-        return np.full_like(np.asarray(work_items, dtype=float), float(memory_parallelism))
-    resident = np.minimum(np.asarray(work_items, dtype=float), cores * occupancy.max_items_per_core)
-    return np.minimum(memory_parallelism, resident * occupancy.reads_in_flight_per_item)
+def cycles_from_terms(throughput_cycles, latency_sum_cycles, miss_latency_sum_cycles, requests, work_items,
+                      active_cores, memory_parallelism: float, occupancy: Occupancy | None):
+    """The module's ``cycles`` from per-kernel terms; scalars or numpy arrays (one entry per kernel).
+    ``requests``: issued accesses (0: no fill term); ``work_items`` 0 or ``occupancy`` None: no chain term.
+    Returns (cycles, fill_cycles, chain_cycles, miss_cycles, rounds)."""
+    thr = np.asarray(throughput_cycles, dtype=float)
+    lat = np.asarray(latency_sum_cycles, dtype=float)
+    req = np.asarray(requests, dtype=float)
+    items = np.asarray(work_items, dtype=float)
+    active = np.maximum(np.asarray(active_cores, dtype=float), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fill = np.where(req > 0, lat / np.where(req > 0, req, 1.0), 0.0)
+        if occupancy is None:
+            rounds = np.ones_like(items)
+            chain = np.zeros_like(items)
+        else:
+            rounds = np.maximum(np.ceil(items / (active * occupancy.max_items_per_core)), 1.0)
+            chain = np.where(items > 0, rounds * lat / np.where(items > 0, items, 1.0)
+                             / occupancy.reads_in_flight_per_item, 0.0)
+    miss = np.asarray(miss_latency_sum_cycles, dtype=float) / memory_parallelism
+    cycles = np.maximum(np.maximum(thr + fill, chain), miss)
+    return cycles, fill, chain, miss, rounds
 
 
 def estimate(levels, stats, copies, dram: DramSpec, dram_bytes_read: int, dram_bytes_written: int,
@@ -140,8 +159,9 @@ def estimate(levels, stats, copies, dram: DramSpec, dram_bytes_read: int, dram_b
              issued_accesses: float | None = None) -> dict:
     """Apply the module's formula. ``levels``: CacheLevel list; ``stats``: matching LevelStats list;
     ``copies``: copies per level. ``compute_cycles``: cycles if every core computed (ops / device lanes).
-    ``work_items`` / ``active_cores`` / ``issued_accesses`` describe the kernel (default: unlimited, all
-    cores, no issue term). Returns cycles, seconds, energy_pj and the terms that made them."""
+    ``work_items`` / ``active_cores`` / ``issued_accesses`` describe the kernel (default: no chain term, all
+    cores, no issue term, requests = the first level's accesses). Returns cycles, seconds, energy_pj and the
+    terms that made them."""
     if clock_hz <= 0:
         raise MemsimError(f"clock_hz must be > 0, got {clock_hz}")
     if memory_parallelism <= 0:
@@ -155,36 +175,49 @@ def estimate(levels, stats, copies, dram: DramSpec, dram_bytes_read: int, dram_b
     active = float(cores if active_cores is None else min(max(active_cores, 1.0), cores))
     transfer = {}
     latency_sum = 0.0
+    miss_latency_sum = 0.0
     energy = 0.0
-    for level, st, n in zip(levels, stats, copies, strict=True):
+    for i, (level, st, n) in enumerate(zip(levels, stats, copies, strict=True)):
         traffic = st.bytes_read + st.bytes_stored
         bw = level.bandwidth_bytes_per_cycle * min(n, active)
         transfer[level.name] = traffic / bw if bw > 0 else 0.0
         latency_sum += st.accesses * level.latency_cycles
+        if i > 0:
+            miss_latency_sum += st.accesses * level.latency_cycles
         energy += traffic * level.energy_pj_per_byte
     dram_bytes = dram_bytes_read + dram_bytes_written
     dram_per_cycle = dram.bandwidth_bytes_per_s / clock_hz
     transfer["DRAM"] = dram_bytes / dram_per_cycle if dram_per_cycle > 0 else 0.0
     latency_sum += dram_requests * dram.latency_cycles
+    miss_latency_sum += dram_requests * dram.latency_cycles
     energy += dram_bytes * dram.energy_pj_per_byte
     compute = float(compute_cycles or 0.0) * cores / active
     issue = 0.0
     if occupancy is not None and issued_accesses is not None:
         issue = issued_accesses / (active * occupancy.accesses_per_core_per_cycle)
-    in_flight = float(in_flight_requests(0.0 if work_items is None else work_items, cores, memory_parallelism,
-                                         None if work_items is None else occupancy))
-    bound = max([compute, issue, *transfer.values()])
-    cycles = float(cycles_from_terms(bound, latency_sum, in_flight))
+    requests = float(issued_accesses if issued_accesses is not None else (stats[0].accesses if stats else 0))
+    throughput = max([compute, issue, *transfer.values()])
+    chained = occupancy if work_items is not None else None
+    cyc, fill, chain, miss, rounds = (float(x) for x in cycles_from_terms(
+        throughput, latency_sum, miss_latency_sum, requests, float(work_items or 0.0), active,
+        memory_parallelism, chained))
+    bounds = {"throughput + fill": throughput + fill, "chain": chain, "miss": miss}
     return {
-        "cycles": cycles,
-        "seconds": cycles / clock_hz,
+        "cycles": cyc,
+        "seconds": cyc / clock_hz,
         "energy_pj": energy,
         "compute_cycles": compute,
         "issue_cycles": issue,
         "transfer_cycles": transfer,
-        "latency_cycles": latency_sum / in_flight,
+        "throughput_cycles": throughput,
+        "fill_cycles": fill,
+        "chain_cycles": chain,
+        "miss_cycles": miss,
+        "rounds": rounds,
+        "bound": max(bounds, key=bounds.get),
         "latency_sum_cycles": latency_sum,
-        "in_flight": in_flight,
+        "miss_latency_sum_cycles": miss_latency_sum,
+        "requests": requests,
         "active_cores": active,
         "clock_hz": float(clock_hz),
         "memory_parallelism": float(memory_parallelism),

@@ -27,10 +27,18 @@ def test_terms_add_up_to_the_simulated_step_times(tmp_path, capsys, device):
     for st in doc["steps"]:
         total = 0.0
         for k in st["kernels"]:
-            assert k["bound_cycles"] == max(k["bounds_cycles"].values())
-            assert k["bounds_cycles"][k["bound"]] == k["bound_cycles"]
-            assert k["latency_cycles"] == pytest.approx(k["latency_sum_cycles"] / k["in_flight"])
-            assert k["cycles"] == pytest.approx(k["bound_cycles"] + k["latency_cycles"])
+            assert k["throughput_cycles"] == max(k["bounds_cycles"].values())
+            assert k["bounds_cycles"][k["throughput_bound"]] == k["throughput_cycles"]
+            # the formula recomputed here from the printed terms, not read back from memsim
+            fill = k["latency_sum_cycles"] / k["requests"]
+            chain = k["rounds"] * k["latency_sum_cycles"] / k["work_items"]
+            miss = k["miss_latency_sum_cycles"] / k["memory_parallelism"]
+            assert k["fill_cycles"] == pytest.approx(fill) and k["miss_cycles"] == pytest.approx(miss)
+            assert k["miss_latency_sum_cycles"] <= k["latency_sum_cycles"]
+            assert 0 < k["chain_cycles"] <= chain  # divided by the profile's reads in flight per item (>= 1 here)
+            bounds = {"throughput + fill": k["throughput_cycles"] + fill, "chain": k["chain_cycles"], "miss": miss}
+            assert k["bound"] == max(bounds, key=bounds.get)
+            assert k["cycles"] == pytest.approx(max(bounds.values()))
             assert k["seconds"] == pytest.approx(k["cycles"] / k["clock_hz"])
             total += k["seconds"] + k["launch_overhead_s"]
         assert st["seconds"] == pytest.approx(total)
@@ -47,7 +55,7 @@ def test_top_orders_by_time_and_step_picks_one(tmp_path, capsys):
     assert [s["step"] for s in one] == [top[1]["step"]] and one[0]["seconds"] == pytest.approx(top[1]["seconds"])
     assert main(["explain-time", str(path), "--policy", "naive", "--step", top[1]["step"]]) == 0
     text = capsys.readouterr().out
-    assert "<- bound" in text and "cycles = bound + latency" in text and top[1]["step"] in text
+    assert "<- bound" in text and "max(throughput + fill, chain, miss)" in text and top[1]["step"] in text
 
 
 def test_an_unknown_step_is_a_named_one_line_error(tmp_path, capsys):

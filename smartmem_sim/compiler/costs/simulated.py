@@ -55,13 +55,15 @@ class KernelTerms:
     """One kernel's timing terms that do not depend on the fitted timing parameters (smartmem_sim/memsim/timing.py):
     ``bandwidth_cycles`` (busiest level or DRAM), ``compute_cycles`` (on the active cores),
     ``issued_accesses`` (trace rows), ``active_cores``, ``latency_sum_cycles`` (sum of access latencies),
-    ``work_items``. smartmem_sim/calibration/timing_fit.py recombines them under trial parameters."""
+    ``miss_latency_sum_cycles`` (the same without the first level), ``work_items``.
+    smartmem_sim/calibration/timing_fit.py recombines them under trial parameters."""
 
     bandwidth_cycles: float
     compute_cycles: float
     issued_accesses: float
     active_cores: float
     latency_sum_cycles: float
+    miss_latency_sum_cycles: float
     work_items: float
 
 
@@ -166,7 +168,8 @@ class SimulatedCost(CostModel):
                      work_items=work_items, active_cores=active_cores, issued_accesses=c["rows"])
         terms = KernelTerms(bandwidth_cycles=max(t["transfer_cycles"].values()), compute_cycles=t["compute_cycles"],
                             issued_accesses=c["rows"], active_cores=t["active_cores"],
-                            latency_sum_cycles=t["latency_sum_cycles"], work_items=float(work_items))
+                            latency_sum_cycles=t["latency_sum_cycles"],
+                            miss_latency_sum_cycles=t["miss_latency_sum_cycles"], work_items=float(work_items))
         return {"seconds": t["seconds"], "compute_seconds": t["compute_cycles"] / prof.clock_hz, "counts": c,
                 "terms": terms, "estimate": t}
 

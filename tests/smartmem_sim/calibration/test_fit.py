@@ -5,8 +5,6 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from smartmem_sim.calibration import fit
 from smartmem_sim.errors import UserError
@@ -122,20 +120,3 @@ def test_fit_bandwidth_recovers_line():
     assert bps == pytest.approx(2e12, rel=1e-9)
     assert intercept == pytest.approx(5000)
     assert r2 == pytest.approx(1.0)
-
-
-@settings(max_examples=30, deadline=None)
-@given(mp=st.floats(2.0, 1e5), seed=st.integers(0, 1000))
-def test_fit_parallelism_recovers_known_value(mp, seed):
-    rng = np.random.default_rng(seed)
-    bound = rng.uniform(1e3, 1e5, 20)
-    lat = rng.uniform(1e4, 1e8, 20)
-    meas = bound + lat / mp
-    got, rms = fit.fit_parallelism(bound, lat, meas)
-    assert got == pytest.approx(mp, rel=1e-3)
-    assert rms < 1e-3
-
-
-def test_fit_parallelism_rejects_empty():
-    with pytest.raises(UserError):
-        fit.fit_parallelism([1.0], [1.0], [0.0])

@@ -33,7 +33,7 @@ def _steps(profile) -> list[T.StepTerms]:
     meas = F.predict_us(k, TRUE, profile.cores, profile.clock_hz, occ.max_items_per_core)
     out = []
     for i, (s, m) in enumerate(zip(raw, meas, strict=True)):
-        model = "a" if i % 2 else "b"
+        model = "a" if (i // 4) % 2 else "b"  # both models get every kind of kernel
         bad = "other" if i == 3 else ""  # one step measured on other kernels
         out.append(T.StepTerms(i, model, "naive", "fp32", f"s{i}", f"n{i % 7}", ["Add", "MatMul"][i % 2],
                                f"l{i % 3}->x", 1, float(m), bad, "cur" if bad else "", 1.0, s.terms))

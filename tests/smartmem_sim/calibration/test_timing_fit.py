@@ -34,8 +34,9 @@ def synthetic_steps(n: int, seed: int) -> list[Step]:
         bandwidth = issued * 16 / rng.uniform(4000, 30000)
         if kind == 3:
             latency *= 0.05
+        miss = latency * (0.9 if kind == 2 else 0.3)  # the latency of what missed L1
         active = float(min(CORES, max(1, items // 64)))
-        steps.append(Step((KernelTerms(bandwidth, 0.0, issued, active, latency, float(items)),)))
+        steps.append(Step((KernelTerms(bandwidth, 0.0, issued, active, latency, miss, float(items)),)))
     return steps
 
 

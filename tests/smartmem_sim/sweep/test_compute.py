@@ -48,7 +48,7 @@ def test_a_group_matches_simulate_model_and_is_written(onnx_path, tmp_path):
 def test_an_override_equals_the_same_profile_given_as_a_file(onnx_path, tmp_path):
     text = memsim.profiles.profile_path("adreno740").read_text()
     prof = tmp_path / "small_l1.toml"
-    prof.write_text(text.replace("size = 4096", "size = 1024", 1))
+    prof.write_text(text.replace("size = 2048", "size = 1024", 1))
     by_override = Task(str(onnx_path), "adreno740", "smartmem", overrides=(("levels.L1.size", 1024),))
     by_file = Task(str(onnx_path), str(prof), "smartmem")
     shipped = Task(str(onnx_path), "adreno740", "smartmem")

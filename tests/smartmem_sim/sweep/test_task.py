@@ -32,7 +32,7 @@ def test_the_key_changes_with_every_input_that_changes_results(onnx_path):
         Task("vit", "adreno740", "naive", tiny=True),
         Task("vit", "adreno740", "smartmem", tiny=True, storage="fp32"),
         Task("vit", "adreno740", "smartmem", tiny=True, overrides=(("levels.L1.size", 8192),)),
-        Task("vit", "adreno740", "smartmem", tiny=True, overrides=(("levels.L1.size", 2048),)),
+        Task("vit", "adreno740", "smartmem", tiny=True, overrides=(("levels.L1.size", 16384),)),
         Task("vit", "adreno740", "smartmem", tiny=True, overrides=(("image_layout.kind", "linear"),)),
         Task(str(onnx_path), "adreno740", "smartmem"),
     ]
@@ -65,7 +65,7 @@ def test_the_key_hashes_file_contents_not_names(onnx_path, tmp_path):
     prof.write_text(text.replace('description = "', 'description = "my copy: '))
     assert task_key(Task("vit", str(prof))) == task_key(Task("vit", "adreno740"))
     # ... and one with another L1 size is the shipped profile with that override
-    prof.write_text(text.replace("size = 4096", "size = 8192", 1))
+    prof.write_text(text.replace("size = 2048", "size = 8192", 1))
     assert task_key(Task("vit", str(prof))) == task_key(Task("vit", overrides=(("levels.L1.size", 8192),)))
 
 
@@ -92,8 +92,8 @@ def test_build_device_applies_overrides_and_keeps_the_execution_table():
     assert dev.levels[1].size == 131072 and dev.cores == 6
     assert dev.dram.bandwidth_bytes_per_s == 30e9
     assert (dev.execution, dev.name) == (base.execution, base.name) and base.execution is not None
-    assert dev.sources["levels.L2.size"].startswith("sweep override (was 262144)")
-    assert base.levels[1].size == 262144  # the shipped profile is untouched
+    assert dev.sources["levels.L2.size"].startswith("sweep override (was 1048576)")
+    assert base.levels[1].size == 1048576  # the shipped profile is untouched
     slow = build_device(Task("vit", overrides=(("execution.launch_overhead_s", 1e-3),)))
     assert slow.execution.launch_overhead_s == 1e-3 and slow.execution.wave_size == base.execution.wave_size
     assert slow.sources["execution.launch_overhead_s"].startswith("sweep override (was 5e-06)")
