@@ -134,8 +134,9 @@ def _plan(graph, policy: str, storage: str, image_max: tuple[int, int]):
 
 
 def measure_model(model: str, tiny: bool, policies: Sequence[str], storage: str, handle, repeat: int,
-                  seed: int = 0, log=print) -> list[KernelRow]:
-    """Every step of ``model`` under each policy, measured on ``handle`` (predicted_us left nan)."""
+                  seed: int = 0, log=print, texel_reuse: bool = True) -> list[KernelRow]:
+    """Every step of ``model`` under each policy, measured on ``handle`` (predicted_us left nan); kernels
+    built with or without texel registers (``texel_reuse``; the CSV's kernel_hash tells which)."""
     from smartmem_sim.inputs import random_inputs
     from smartmem_sim.kernels.execute import execute
 
@@ -147,7 +148,7 @@ def measure_model(model: str, tiny: bool, policies: Sequence[str], storage: str,
         t0 = time.perf_counter()
         plan = _plan(graph, policy, storage, image_max)
         inputs = {n: feeds[plan.tensors[n].source or n] for n in plan.inputs}
-        first = execute(plan, handle, inputs)
+        first = execute(plan, handle, inputs, texel_reuse=texel_reuse)
         runs = [first] + [execute(plan, handle, inputs, kernels=first.kernels) for _ in range(repeat - 1)]
         per_kernel = np.median(np.array([[t.duration_ns for t in r.timings] for r in runs]), axis=0)
         measured: dict[str, float] = defaultdict(float)
@@ -194,14 +195,16 @@ def replanned(rows: Sequence, seed: int = 0):
 
 
 def predict_rows(rows: list[KernelRow], cost: SimulatedCost, seed: int = 0, log=print) -> list[KernelRow]:
-    """``rows`` with predicted_us from ``cost``: every measured step of :func:`replanned` evaluated."""
+    """``rows`` with predicted_us from ``cost``: every measured step of :func:`replanned` evaluated (its kernels
+    traced as ``cost.sampler`` builds them, with or without texel registers)."""
+    reuse = bool(getattr(cost.sampler, "texel_reuse", True))
     out = []
     differ = 0
     for label, policy, plan, found, t0 in replanned(rows, seed):
         for _, r, step in found:
             kc = cost.evaluate(plan, step)
             out.append(replace(r, predicted_us=kc.seconds * 1e6, sampled=kc.sampled))
-            if r.kernel_hash and r.kernel_hash != kernel_hash(plan, step):
+            if r.kernel_hash and r.kernel_hash != kernel_hash(plan, step, reuse):
                 differ += 1
         log(f"{label:24s} {policy:9s} predicted {len(found)} steps ({time.perf_counter() - t0:5.1f} s)")
     unchecked = sum(1 for r in rows if not r.kernel_hash)
@@ -214,7 +217,8 @@ def predict_rows(rows: list[KernelRow], cost: SimulatedCost, seed: int = 0, log=
 def run_model(model: str, tiny: bool, policies: Sequence[str], storage: str, handle, cost: SimulatedCost,
               repeat: int, seed: int = 0, log=print) -> list[KernelRow]:
     """Every step of ``model`` under each policy: measured on ``handle`` and predicted by ``cost``."""
-    return predict_rows(measure_model(model, tiny, policies, storage, handle, repeat, seed, log), cost, seed, log)
+    reuse = bool(getattr(cost.sampler, "texel_reuse", True))
+    return predict_rows(measure_model(model, tiny, policies, storage, handle, repeat, seed, log, reuse), cost, seed, log)
 
 
 def read_rows(path: str) -> list[KernelRow]:

@@ -34,6 +34,9 @@ def register(subparsers) -> None:
     p.add_argument("--policies", default="naive,fusion,smartmem", help="comma-separated policies")
     p.add_argument("--storage", default="fp32", help="fp32 or fp16")
     p.add_argument("--repeat", default="3", help="runs of each plan; median per kernel (default 3)")
+    p.add_argument("--texel-reuse", choices=("on", "off", "device"), default="device",
+                   help="build the measured and the simulated kernels with texel registers (on), without (off), or "
+                        "as the profile's [execution] table says, as `smartmem run` does (device, default)")
     p.add_argument("--csv", default=None, help="per-kernel rows CSV")
     p.add_argument("--plot", default=None, help="predicted-vs-measured plot (.png or .pdf)")
     p.add_argument("--report", default=None, help="write the printed report here too")
@@ -60,8 +63,9 @@ def run(args) -> int:
         raise UserError("--models names no model")
     execution = v.read_execution(args.execution) if args.execution else None
     device = v.device_for(args.profile, execution, args.base)
-    # texel registers on: the kernels validate runs (smartmem_sim.kernels.execute's default), whatever the device table says
-    cost = SimulatedCost(device, ProgramSampler(texel_reuse=True))
+    # the kernels measured and the kernels simulated are built the same way, with or without texel registers
+    reuse = {"on": True, "off": False, "device": device.execution.texel_reuse}[args.texel_reuse]
+    cost = SimulatedCost(device, ProgramSampler(texel_reuse=reuse))
     budget = _number(args.budget_s, "--budget-s", 1.0) if args.budget_s else float("inf")
     t0 = time.perf_counter()
     rows = []
@@ -75,7 +79,7 @@ def run(args) -> int:
         handle = select_device(args.device_name)
         where = handle.info.label
         print(f"validate {device.name} on {where}: {len(models)} models x {len(policies)} policies, "
-              f"{args.storage}, repeat {repeat}")
+              f"{args.storage}, repeat {repeat}, texel registers {'on' if reuse else 'off'}")
         for name, tiny in models:
             if time.perf_counter() - t0 > budget:
                 print(f"budget spent: skipping {name}{'.tiny' if tiny else ''}")

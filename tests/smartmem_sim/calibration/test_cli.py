@@ -113,10 +113,18 @@ def test_calibrate_and_validate_on_pocl(tmp_path, cl_device, capsys):
     rows_csv = tmp_path / "rows.csv"
     rc = cli.main(["validate", "--device-name", name, "--profile", str(out), "--models", "vit.tiny",
                    "--policies", "smartmem", "--repeat", "1", "--csv", str(rows_csv), "--plot",
-                   str(tmp_path / "v.png")])
+                   str(tmp_path / "v.png"), "--texel-reuse", "off"])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "within +-10%" in text and "Spearman" in text
+    assert "within +-10%" in text and "Spearman" in text and "texel registers off" in text
+    assert "ran other kernels" not in text  # measured and simulated kernels are the same sources
     measured = v.read_rows(str(rows_csv))
     assert len(measured) > 10 and all(r.measured_us > 0 for r in measured)
     assert (tmp_path / "v.png").stat().st_size > 1000
+    # the recorded hashes are those of kernels built without registers, not the default build's
+    from smartmem_sim.calibration.kernel_hash import kernel_hash
+
+    (_, _, plan, found, _), = v.replanned(measured)
+    matmuls = [(r, step) for _, r, step in found if r.op_type == "MatMul"]
+    assert matmuls and all(r.kernel_hash == kernel_hash(plan, step, False) != kernel_hash(plan, step, True)
+                           for r, step in matmuls)
