@@ -156,6 +156,8 @@ def _fmt(v) -> str:
         return repr(float(f"{v:.6g}"))
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
     raise UserError(f"cannot write {v!r} to a profile")
 
 
@@ -177,6 +179,11 @@ def to_toml(profile: dict, header: str) -> str:
         if name in profile:
             out += ["", f"[{name}]"] + _table(profile[name])
             out += ["", f"[{name}.source]"] + _table(profile[name]["source"])
+    if "correction" in profile:
+        corr = profile["correction"]
+        out += ["", "[correction]"] + _table({k: v for k, v in corr.items() if k != "kinds"})
+        out += ["", "[correction.kinds]"] + _table(corr["kinds"])
+        out += ["", "[correction.source]"] + _table(corr["source"])
     text = "\n".join(out) + "\n"
     profile_from_dict(tomllib.loads(text), "calibrated profile")  # raises MemsimError naming the field
     return text

@@ -28,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from smartmem_sim.calibration import correction_fit as C
 from smartmem_sim.calibration import terms as T
 from smartmem_sim.calibration import timing_fit as F
 from smartmem_sim.calibration import validate as V
 from smartmem_sim.errors import UserError
 
 # profile keys that change no term (the fitted parameters and the labels); any other change re-simulates
-NOT_IN_TERMS = ("name", "description", "memory_parallelism", "occupancy", "source")
+NOT_IN_TERMS = ("name", "description", "memory_parallelism", "occupancy", "source", "correction")
 # keys of [execution] that change no term: launch overhead is fitted, texel_reuse is keyed apart (load_terms)
 EXECUTION_NOT_IN_TERMS = ("launch_overhead_s", "texel_reuse", "source")
 
@@ -196,16 +197,50 @@ def run(csv_path: str, profile: str, train: list[str], out: Path, texel_reuse: b
     held = [r for r, m in zip(rows_a, ~is_train, strict=True) if m]
     if held:
         lines += V.report_lines(V.summarize(held))[1:-1]
+
+    # the learned correction per op kind, on top of the refitted formula (smartmem_sim/memsim/correction.py)
+    terms = [s.terms for s in usable]
+    kinds = [s.op_type for s in usable]
+    names = [s.model for s in usable]
+    corr, lam, cv = C.fit(terms, pred_after, meas, kinds, names, is_train)
+    fac = C.factors(corr, terms, pred_after, kinds)
+    rows_c = _rows(usable, pred_after * fac)
+    lines += ["", f"learned correction per op kind (correction_fit.py; {len(corr.kinds)} kinds with coefficients, "
+                  f"lam {lam:g} chosen by leave-one-training-model-out: "
+                  + (", ".join(f"{k:g} -> {v:.3f}" for k, v in cv.items()) or "one training model") + ")", HEADER]
+    for tag, sel in (("refitted + correction, train", is_train), ("refitted + correction, held-out", ~is_train)):
+        lines.append(_score_line(tag, [r for r, m in zip(rows_c, sel, strict=True) if m]))
+    cvc_pred = np.full(len(usable), np.nan)
+    for m in models:
+        sel = np.array([s.model == m for s in usable])
+        p, _ = F.fit(k, meas, ~sel, *consts, start=start)
+        pm = F.predict_us(k, p, *consts)
+        cm, _, _ = C.fit(terms, pm, meas, kinds, names, ~sel)
+        cvc_pred[sel] = (pm * C.factors(cm, terms, pm, kinds))[sel]
+    lines.append(_score_line("leave-one-model-out + correction", _rows(usable, cvc_pred)))
+    lines += ["", "how much the correction moved each prediction (held-out steps: median factor, 10th-90th "
+                  "percentile; 1 = formula alone):"]
+    for kind in sorted(set(kinds)):
+        sel = np.array([q == kind for q in kinds]) & ~is_train
+        if sel.any():
+            f10, f50, f90 = np.percentile(fac[sel], [10, 50, 90])
+            how = "no coefficients (factor 1)" if kind not in corr.kinds else f"x{f50:.2f} ({f10:.2f}-{f90:.2f})"
+            lines.append(f"  {kind:24s} {int(sel.sum()):6d} steps  {how}")
+    held_c = [r for r, m in zip(rows_c, ~is_train, strict=True) if m]
+    if held_c:
+        lines += ["", "per op type, held-out models, refitted + correction:"]
+        lines += V.report_lines(V.summarize(held_c))[1:-1]
     text = "\n".join(lines) + "\n"
     write_text(str(out / "report.txt"), text)
     write_text(str(out / "predictions.csv"), V.rows_csv(rows_a))
-    _write_profile(profile, prof, fitted, train, csv_path, out, ident)
+    write_text(str(out / "predictions_corrected.csv"), V.rows_csv(rows_c))
+    _write_profile(profile, prof, fitted, train, csv_path, out, ident, (corr, lam))
     log(text)
     return {"fitted": fitted, "loss": loss}
 
 
 def _write_profile(profile: str, prof, p: F.TimingParams, train, csv_path, out: Path,
-                   ident: dict[str, str]) -> None:
+                   ident: dict[str, str], correction=None) -> None:
     from smartmem_sim.atomic import write_text
     from smartmem_sim.calibration.profile_out import base_source, to_toml
     from smartmem_sim.memsim.profiles import profile_path
@@ -228,6 +263,13 @@ def _write_profile(profile: str, prof, p: F.TimingParams, train, csv_path, out: 
     data["execution"]["source"]["launch_overhead_s"] = f"{why}; {ident['launch_overhead_us']} (us)"
     if "texel_reuse" not in data["execution"]["source"]:  # the base left it at its default
         del data["execution"]["texel_reuse"]
+    data.pop("correction", None)
+    if correction is not None and correction[0].kinds:
+        corr, lam = correction
+        data["correction"] = corr.to_table() | {"source": {
+            "clip": "choice: a factor outside 1/8..8 would mean the formula is wrong for the kind, not off",
+            "kinds": f"{why}: least absolute log error per op kind over the features, ridge lam {lam:g} "
+                     "chosen by leave-one-training-model-out (correction_fit.py)"}}
     write_text(str(out / f"{name}.toml"), to_toml(data, f"{name}: {prof.name} with timing parameters refitted "
                                                         f"on measured kernels (refit report: report.txt)"))
 

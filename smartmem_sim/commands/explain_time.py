@@ -75,7 +75,7 @@ def explain_steps(model, device: str, policy: str, storage: str = "fp16", tiny: 
                 "miss_latency_sum_cycles": e["miss_latency_sum_cycles"], "miss_cycles": e["miss_cycles"],
                 "memory_parallelism": e["memory_parallelism"], "bound": e["bound"],
                 "cycles": e["cycles"], "seconds": e["seconds"],
-                "energy_pj": e["energy_pj"], "launch_overhead_s": launch_s})
+                "energy_pj": e["energy_pj"], "launch_overhead_s": launch_s, "correction": e["correction"]})
         out.append({"step": sid, "op_type": by_id[sid].op_type, "seconds": priced[sid].seconds, "kernels": kernels})
     return {"schema": 1, "model": plan.model, "policy": policy, "device": cost.device, "storage": storage,
             "formula": FORMULA, "steps": out}
@@ -118,8 +118,11 @@ def _print(doc: dict) -> None:
                       f"{k['seconds'] * 1e6:,.3f}")
             t.add_row("+ launch", "overhead per kernel", "", f"{k['launch_overhead_s'] * 1e6:,.3f}")
             console.print(t)
-        console.print(f"step {st['step']}: predicted {st['seconds'] * 1e6:,.3f} us "
-                      f"(sum of its kernels' seconds and launch overheads)\n")
+        factor = st["kernels"][0]["correction"] if st["kernels"] else 1.0
+        how = "sum of its kernels' seconds and launch overheads"
+        if factor != 1.0:
+            how += f", times the profile's learned correction for {st['op_type']}: x{factor:.3f}"
+        console.print(f"step {st['step']}: predicted {st['seconds'] * 1e6:,.3f} us ({how})\n")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,9 @@ Layout of a profile (every number carries a source; a source starting with "gues
     [occupancy.source]          # requests are memory_parallelism alone and there is no issue limit)
     [execution]                 # memsim.execution.Execution arguments: wave_size, alu_lanes,
     [execution.source]          # launch_overhead_s, texel_reuse (optional, see below)
+    [correction]                # optional: a learned factor per operator kind on the formula's step
+    [correction.kinds]          # time, applied by the cost models (smartmem_sim/memsim/correction.py)
+    [correction.source]
 
 The loader rejects (naming the file and the field) unknown keys, duplicate keys, a number without a
 source, a source for a key that is not there, and bad values.
@@ -41,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from smartmem_sim.memsim.cache import CacheLevel
+from smartmem_sim.memsim.correction import Correction
 from smartmem_sim.memsim.errors import MemsimError
 from smartmem_sim.memsim.execution import Execution
 from smartmem_sim.memsim.hierarchy import Hierarchy
@@ -50,7 +54,7 @@ from smartmem_sim.memsim.timing import DramSpec, Occupancy
 DEVICES_DIR = Path(__file__).parent / "devices"
 TOP_KEYS = ("name", "description", "cores", "clock_hz", "memory_parallelism")
 TOP_NUMBERS = ("cores", "clock_hz", "memory_parallelism")
-TABLES = ("source", "image_layout", "levels", "dram", "occupancy", "execution")
+TABLES = ("source", "image_layout", "levels", "dram", "occupancy", "execution", "correction")
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class DeviceProfile:
     path: str = ""
     occupancy: Occupancy | None = None  # None: the pre-occupancy timing (smartmem_sim/memsim/timing.py)
     execution: Execution | None = None  # None: caches only; the cost models need it (require_execution)
+    correction: Correction | None = None  # None: the timing formula alone (smartmem_sim/memsim/correction.py)
 
     def require_execution(self) -> Execution:
         """The ``[execution]`` table, or a MemsimError naming the file and what to add (the cost models,
@@ -218,10 +223,19 @@ def profile_from_dict(data: dict, where: str = "profile") -> DeviceProfile:
         execution, ex_sources = execution_from_table(data["execution"], where)
         sources |= ex_sources
 
+    correction = None
+    if "correction" in data:
+        corr_t = data["correction"]
+        if not isinstance(corr_t, dict):
+            raise MemsimError(f"{where}: 'correction' must be a table")
+        correction = Correction.from_dict({k: v for k, v in corr_t.items() if k != "source"},
+                                          where=f"{where}: [correction]")
+        sources |= _sources(corr_t, "correction.", where, ["clip", "kinds"])
+
     profile = DeviceProfile(name=data["name"], description=data["description"], cores=cores,
                             clock_hz=float(data["clock_hz"]), memory_parallelism=float(data["memory_parallelism"]),
                             image_layout=layout, levels=levels, dram=dram, sources=sources, path=where,
-                            occupancy=occupancy, execution=execution)
+                            occupancy=occupancy, execution=execution, correction=correction)
     try:
         profile.hierarchy()  # level order, line growth, unique names
     except MemsimError as exc:

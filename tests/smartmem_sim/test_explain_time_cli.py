@@ -41,7 +41,7 @@ def test_terms_add_up_to_the_simulated_step_times(tmp_path, capsys, device):
             assert k["cycles"] == pytest.approx(max(bounds.values()))
             assert k["seconds"] == pytest.approx(k["cycles"] / k["clock_hz"])
             total += k["seconds"] + k["launch_overhead_s"]
-        assert st["seconds"] == pytest.approx(total)
+        assert st["seconds"] == pytest.approx(total * st["kernels"][0]["correction"])
         assert st["seconds"] == pytest.approx(simulated[st["step"]])
 
 

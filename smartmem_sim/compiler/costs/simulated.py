@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from smartmem_sim import memsim
+from smartmem_sim.compiler.costs.correction import step_features
 from smartmem_sim.compiler.costs.device import priced_device
 from smartmem_sim.compiler.costs.model import (
     CostModel,
@@ -97,20 +98,25 @@ class SimulatedCost(CostModel):
 
     def evaluate(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> KernelCost:
         tensors = check_layouts(plan, step, layouts)
-        key = step_signature(plan, step, tensors)
+        key = self._key(plan, step, tensors)
         hit = self.memo.get(key)
         if hit is not None:
             return hit.renamed(step.id, step.op_type)
         samples = self.sampler.sample(plan_with_layouts(plan, step, tensors), step, self.dev.cores,
                                       self.dev.execution.wave_size, self.row_budget, self.windows)
         kernels = [self._kernel(s) for s in samples]
-        cost = self._combine(step, kernels)
+        cost, factor = self._combine(step, kernels)
         self.memo[key] = cost
         self.terms_memo[key] = [k["terms"] for k in kernels]
         self.estimates_memo[key] = [{**k["estimate"], "kernel": s.name, "work_items": float(s.items),
-                                     "sampled": k["sampled"], "rel_error": k["rel_error"]}
+                                     "sampled": k["sampled"], "rel_error": k["rel_error"], "correction": factor}
                                     for k, s in zip(kernels, samples, strict=True)]
         return cost
+
+    def _key(self, plan: Plan, step: Step, tensors) -> str:
+        # a learned correction depends on the operator kind, which the kernels' signature does not name
+        key = step_signature(plan, step, tensors)
+        return key + "|" + step.op_type if self.dev.correction is not None else key
 
     def explain(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> list[dict]:
         """How each kernel of ``step`` got its time: the dict of smartmem_sim/memsim/timing.py's ``estimate``
@@ -118,7 +124,7 @@ class SimulatedCost(CostModel):
         and sampling error; the step's time is the sum of their ``seconds`` plus one launch overhead each."""
         tensors = check_layouts(plan, step, layouts)
         self.evaluate(plan, step, layouts)
-        return self.estimates_memo[step_signature(plan, step, tensors)]
+        return self.estimates_memo[self._key(plan, step, tensors)]
 
     # ---------------------------------------------------------------- one kernel
 
@@ -177,9 +183,11 @@ class SimulatedCost(CostModel):
         """The parameter-free timing terms of each kernel of ``step`` (what calibration fits on)."""
         tensors = check_layouts(plan, step, layouts)
         self.evaluate(plan, step, layouts)
-        return self.terms_memo[step_signature(plan, step, tensors)]
+        return self.terms_memo[self._key(plan, step, tensors)]
 
-    def _combine(self, step: Step, kernels: list[dict]) -> KernelCost:
+    def _combine(self, step: Step, kernels: list[dict]) -> tuple[KernelCost, float]:
+        """The step's cost and the factor of the profile's learned correction (1 without one): the formula's
+        step time (kernels plus launch overheads) times the factor (smartmem_sim/memsim/correction.py)."""
         prof = self.dev
         levels = []
         for i, lv in enumerate(prof.levels):
@@ -189,10 +197,14 @@ class SimulatedCost(CostModel):
         secs = sum(k["seconds"] for k in kernels)
         # errors of independent kernels add in quadrature
         err = np.sqrt(sum((k["rel_error"] * k["seconds"]) ** 2 for k in kernels)) / secs if secs else 0.0
-        return KernelCost(step.id, step.op_type, secs + self.dev.execution.launch_overhead_s * len(kernels),
+        step_secs = secs + self.dev.execution.launch_overhead_s * len(kernels)
+        factor = 1.0
+        if prof.correction is not None:
+            factor = prof.correction.factor(step.op_type, step_features([k["terms"] for k in kernels], step_secs * 1e6))
+        return KernelCost(step.id, step.op_type, step_secs * factor,
                           sum(k["counts"]["dram_read"] + k["counts"]["dram_written"] for k in kernels),
                           tuple(levels), len(kernels), sum(k["compute_seconds"] for k in kernels),
-                          min((k["sampled"] for k in kernels), default=1.0), float(err))
+                          min((k["sampled"] for k in kernels), default=1.0), float(err)), factor
 
 
 def _active_cores(s: KernelSample, cores: int, wave_size: int) -> float:

@@ -63,3 +63,21 @@ def test_few_work_items_are_slower_than_the_device_wide_parallelism_says(plan):
     with_occ = SimulatedCost(dev, OneKernel(6, 50, 3, 0.0)).evaluate(plan, step).seconds
     without = SimulatedCost(bare, OneKernel(6, 50, 3, 0.0)).evaluate(plan, step).seconds
     assert with_occ > without > dev.execution.launch_overhead_s
+
+
+def test_a_profiles_correction_scales_its_kind_only(plan):
+    """A [correction] with a constant factor 2 for the first step's op kind doubles that step's formula time
+    (launch overhead included) and leaves other kinds alone; explain() reports the factor."""
+    import math
+
+    from smartmem_sim.memsim.correction import FEATURES, Correction
+
+    dev = memsim.load_profile("adreno740")
+    kind = plan.steps[0].op_type
+    corr = Correction(tuple(FEATURES), 8.0, {kind: [math.log(2.0)] + [0.0] * len(FEATURES)})
+    plain = SimulatedCost(dev, OneKernel(4000, 4, 12, inner=1e5))
+    corrected = SimulatedCost(replace(dev, correction=corr), OneKernel(4000, 4, 12, inner=1e5))
+    other = next(s for s in plan.steps if s.op_type != kind)
+    assert corrected.evaluate(plan, plan.steps[0]).seconds == pytest.approx(2 * plain.evaluate(plan, plan.steps[0]).seconds)
+    assert corrected.evaluate(plan, other).seconds == pytest.approx(plain.evaluate(plan, other).seconds)
+    assert corrected.explain(plan, plan.steps[0])[0]["correction"] == pytest.approx(2.0)

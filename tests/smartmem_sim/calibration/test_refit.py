@@ -77,6 +77,11 @@ def test_refit_end_to_end_on_cached_terms(tmp_path):
     assert prof.execution.launch_overhead_s == pytest.approx(float(f"{got.launch_overhead_us * 1e-6:.4g}"))
     assert prof.sources["execution.launch_overhead_s"].startswith("calibrated: smartmem_sim.calibration.refit")
     assert (prof.execution.wave_size, prof.execution.alu_lanes, prof.execution.texel_reuse) == (32, 16896, False)
+    # measured = the formula exactly: the learned correction is fitted per op kind and moves nothing
+    assert "learned correction per op kind" in report and "leave-one-model-out + correction" in report
+    assert set(prof.correction.kinds) == {"Add", "MatMul"}
+    assert all(abs(c) < 1e-3 for coef in prof.correction.kinds.values() for c in coef)
+    assert prof.sources["correction.kinds"].startswith("calibrated: smartmem_sim.calibration.refit")
     assert prof.sources["execution.wave_size"].startswith("base profile h100_opencl (not calibrated): ")
     assert not (out / "h100_opencl_refit.execution.toml").exists()
     assert refit.main(["--csv", str(csv_path), "--profile", "h100_opencl", "--train", "zz", "--out", str(out)]) == 2
