@@ -5,8 +5,6 @@ import math
 
 import pytest
 
-from smartmem_sim import memsim
-
 from experiments import (
     cache_sensitivity,
     common,
@@ -16,6 +14,7 @@ from experiments import (
     table1_transform_share,
 )
 from experiments import table8_simulated as table8
+from smartmem_sim import memsim
 
 
 def rec(model, policy, seconds, tiny=True, dram=1000.0, device="adreno740", batch=1, kernels=()):
