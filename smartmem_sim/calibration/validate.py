@@ -133,10 +133,15 @@ def _plan(graph, policy: str, storage: str, image_max: tuple[int, int]):
     return fit_to_device(compile_model(graph, policy, storage=storage), limits)[0]
 
 
+GATE = 128  # kernels enqueued before the device may start them (execute's gate)
+
+
 def measure_model(model: str, tiny: bool, policies: Sequence[str], storage: str, handle, repeat: int,
-                  seed: int = 0, log=print, texel_reuse: bool = True) -> list[KernelRow]:
+                  seed: int = 0, log=print, texel_reuse: bool = True, gate: int = GATE) -> list[KernelRow]:
     """Every step of ``model`` under each policy, measured on ``handle`` (predicted_us left nan); kernels
-    built with or without texel registers (``texel_reuse``; the CSV's kernel_hash tells which)."""
+    built with or without texel registers (``texel_reuse``; the CSV's kernel_hash tells which), enqueued
+    ``gate`` at a time behind a user event (smartmem_sim.kernels.execute: kernels measured back to back, not
+    each waiting for the host's launch loop; 0 = as `smartmem run` launches)."""
     from smartmem_sim.inputs import random_inputs
     from smartmem_sim.kernels.execute import execute
 
@@ -148,8 +153,8 @@ def measure_model(model: str, tiny: bool, policies: Sequence[str], storage: str,
         t0 = time.perf_counter()
         plan = _plan(graph, policy, storage, image_max)
         inputs = {n: feeds[plan.tensors[n].source or n] for n in plan.inputs}
-        first = execute(plan, handle, inputs, texel_reuse=texel_reuse)
-        runs = [first] + [execute(plan, handle, inputs, kernels=first.kernels) for _ in range(repeat - 1)]
+        first = execute(plan, handle, inputs, texel_reuse=texel_reuse, gate=gate)
+        runs = [first] + [execute(plan, handle, inputs, kernels=first.kernels, gate=gate) for _ in range(repeat - 1)]
         per_kernel = np.median(np.array([[t.duration_ns for t in r.timings] for r in runs]), axis=0)
         measured: dict[str, float] = defaultdict(float)
         count: dict[str, int] = defaultdict(int)
@@ -215,10 +220,11 @@ def predict_rows(rows: list[KernelRow], cost: SimulatedCost, seed: int = 0, log=
 
 
 def run_model(model: str, tiny: bool, policies: Sequence[str], storage: str, handle, cost: SimulatedCost,
-              repeat: int, seed: int = 0, log=print) -> list[KernelRow]:
+              repeat: int, seed: int = 0, log=print, gate: int = GATE) -> list[KernelRow]:
     """Every step of ``model`` under each policy: measured on ``handle`` and predicted by ``cost``."""
     reuse = bool(getattr(cost.sampler, "texel_reuse", True))
-    return predict_rows(measure_model(model, tiny, policies, storage, handle, repeat, seed, log, reuse), cost, seed, log)
+    return predict_rows(measure_model(model, tiny, policies, storage, handle, repeat, seed, log, reuse, gate),
+                        cost, seed, log)
 
 
 def read_rows(path: str) -> list[KernelRow]:

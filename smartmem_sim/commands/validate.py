@@ -34,6 +34,10 @@ def register(subparsers) -> None:
     p.add_argument("--policies", default="naive,fusion,smartmem", help="comma-separated policies")
     p.add_argument("--storage", default="fp32", help="fp32 or fp16")
     p.add_argument("--repeat", default="3", help="runs of each plan; median per kernel (default 3)")
+    p.add_argument("--gate", default=None,
+                   help="kernels enqueued behind a user event before the device may start them (default 128; 0 "
+                        "launches each kernel as it is built, as `smartmem run` does, so short kernels may wait "
+                        "for the host)")
     p.add_argument("--texel-reuse", choices=("on", "off", "device"), default="device",
                    help="build the measured and the simulated kernels with texel registers (on), without (off), or "
                         "as the profile's [execution] table says, as `smartmem run` does (device, default)")
@@ -52,6 +56,7 @@ def run(args) -> int:
     from smartmem_sim.kernels.trace.sample import ProgramSampler
 
     repeat = _number(args.repeat, "--repeat", 1, int)
+    gate = _number(args.gate, "--gate", 0, int) if args.gate is not None else v.GATE
     if args.storage not in ("fp32", "fp16"):
         raise UserError(f"--storage must be fp32 or fp16, got {args.storage!r}")
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
@@ -79,12 +84,13 @@ def run(args) -> int:
         handle = select_device(args.device_name)
         where = handle.info.label
         print(f"validate {device.name} on {where}: {len(models)} models x {len(policies)} policies, "
-              f"{args.storage}, repeat {repeat}, texel registers {'on' if reuse else 'off'}")
+              f"{args.storage}, repeat {repeat}, texel registers {'on' if reuse else 'off'}, "
+              + (f"kernels enqueued {gate} at a time behind a gate" if gate else "ungated launches"))
         for name, tiny in models:
             if time.perf_counter() - t0 > budget:
                 print(f"budget spent: skipping {name}{'.tiny' if tiny else ''}")
                 continue
-            rows += v.run_model(name, tiny, policies, args.storage, handle, cost, repeat)
+            rows += v.run_model(name, tiny, policies, args.storage, handle, cost, repeat, gate=gate)
             if args.csv:  # after every model, so a run cut short keeps what it measured
                 write_text(args.csv, v.rows_csv(rows))
     summary = v.summarize(rows)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from math import prod
 
 import numpy as np
+import pyopencl as cl
 from onnx import numpy_helper
 
 from smartmem_sim.kernels.errors import KernelError
@@ -88,11 +89,17 @@ def download(mem: Image2D | Buffer, t: StoredTensor, storage: str) -> np.ndarray
 
 def execute(plan: Plan, handle: DeviceHandle, inputs: Mapping[str, np.ndarray],
             weights: Mapping[str, np.ndarray] | None = None, *, kernels: list[KernelDef] | None = None,
-            keep: tuple[str, ...] = (), texel_reuse: bool = True) -> RunResult:
+            keep: tuple[str, ...] = (), texel_reuse: bool = True, gate: int = 0) -> RunResult:
     """Run ``plan``. ``inputs`` by plan input name; ``weights`` by stored tensor name (or by its
     ``source``), defaulting to the values the plan carries (``plan.weights``). ``keep`` names
     intermediate tensors to download as well (for debugging). ``texel_reuse`` chooses how the kernels
-    are generated (smartmem_sim/kernels/ops/program.py); ignored when ``kernels`` are given (they carry their own)."""
+    are generated (smartmem_sim/kernels/ops/program.py); ignored when ``kernels`` are given (they carry their own).
+
+    ``gate = N > 0`` holds every N kernels back behind a user event until all N are enqueued, so the device
+    runs them back to back instead of waiting for the host's launch loop between short kernels (on the
+    H100, ungated, the same short kernel measures either ~5 or ~13 us start-to-end, the slow ones mostly
+    after short kernels: experiments/results/calibration/h100/README.md); 0 launches each kernel as soon as
+    it is built."""
     weights = dict(weights or {})
     constants = {n: _weight(plan, n, weights) for n, t in plan.tensors.items() if t.kind == "weight"}
     kernels = kernels if kernels is not None else plan_kernels(plan, constants, texel_reuse=texel_reuse)
@@ -107,10 +114,21 @@ def execute(plan: Plan, handle: DeviceHandle, inputs: Mapping[str, np.ndarray],
     for n, value in constants.items():
         upload(mem[n], plan.tensors[n], value, plan.storage)
     log = LaunchLog()
-    for k in kernels:
-        program = compile_source(handle, k.source)
-        log.add(launch(handle, program, k.entry, k.global_size, k.local_size, [mem[a] for a in k.args],
-                       label=k.name))
+    gate_event = None
+    try:
+        for i, k in enumerate(kernels):
+            program = compile_source(handle, k.source)
+            wait_for = None
+            if gate and i % gate == 0:
+                if gate_event is not None:
+                    gate_event.set_status(cl.command_execution_status.COMPLETE)
+                gate_event = cl.UserEvent(handle.context)
+                wait_for = [gate_event]
+            log.add(launch(handle, program, k.entry, k.global_size, k.local_size, [mem[a] for a in k.args],
+                           label=k.name, wait_for=wait_for))
+    finally:  # a failed build or launch must not leave the queue waiting on the gate
+        if gate_event is not None:
+            gate_event.set_status(cl.command_execution_status.COMPLETE)
     handle.queue.finish()
     outputs = {n: download(mem[n], plan.tensors[n], plan.storage) for n in (*plan.outputs, *keep)}
     return RunResult(outputs, log.timings(), kernels)
