@@ -20,10 +20,14 @@ from experiments import common  # noqa: E402
 POLICIES = ("naive", "fusion", "smartmem", "search")
 SPEEDUPS = (("smartmem", "naive"), ("smartmem", "fusion"), ("search", "naive"), ("search", "fusion"),
             ("search", "smartmem"))
+# the validation table: our predicted milliseconds over the paper's measured ones, per policy and the framework
+# it stands for (a validation, never a fitting target: no number of the simulator is chosen to match them)
+VALIDATION = (("naive", "mnn"), ("fusion", "dnnfusion"), ("smartmem", "smartmem"), ("search", "smartmem"))
 COLUMNS = (["model", "size"] + [f"{p}_ms" for p in POLICIES] + [f"{a}_over_{b}" for a, b in SPEEDUPS]
            + ["paper_mnn_ms", "paper_tvm_ms", "paper_dnnfusion_ms", "paper_smartmem_ms", "paper_smartmem_over_mnn",
               "paper_smartmem_over_dnnfusion", "paper_smartmem_over_tvm", "h100_smartmem_over_naive",
-              "h100_smartmem_over_fusion", "h100_search_over_smartmem"])
+              "h100_smartmem_over_fusion", "h100_search_over_smartmem"]
+           + [f"predicted_{p}_over_paper_{q}" for p, q in VALIDATION])
 
 
 def table_rows(per_model: dict[str, dict[str, dict]], h100: dict[str, dict[str, float]]) -> list[dict]:
@@ -45,6 +49,8 @@ def table_rows(per_model: dict[str, dict[str, dict]], h100: dict[str, dict[str, 
                    h100_smartmem_over_naive=h100.get(model, {}).get("over_naive"),
                    h100_smartmem_over_fusion=h100.get(model, {}).get("over_fusion"),
                    h100_search_over_smartmem=h100.get(model, {}).get("search_over_smartmem"))
+        row.update({f"predicted_{p}_over_paper_{q}": common.ratio(s[p] * 1e3, pp[f"paper_ms_{q}"])
+                    for p, q in VALIDATION})
         rows.append(row)
     if rows:
         paper = common.paper()["table8"]
@@ -91,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['model']:<16} smartmem/naive x{r['smartmem_over_naive']:.2f}  smartmem/fusion "
               f"x{r['smartmem_over_fusion']:.2f}  search/smartmem x{r['search_over_smartmem']:.3f}  paper "
               f"MNN x{r['paper_smartmem_over_mnn']:.2f} DNNFusion x{r['paper_smartmem_over_dnnfusion']:.2f}", flush=True)
+    print("predicted / the paper's measured latency (geomean over the networks it gives latencies for): "
+          + ", ".join(f"{p}/{q} x{rows[-1][f'predicted_{p}_over_paper_{q}']:.2f}" for p, q in VALIDATION)
+          if rows else "no rows")
     tag = f"{Path(args.device).stem}{'_tiny' if args.tiny else ''}"
     out = Path(args.out)
     common.write_csv(out / f"table8_{tag}.csv", rows, COLUMNS,

@@ -131,6 +131,31 @@ def identifiability(k, meas, mask, consts, fitted: F.TimingParams, loss: float, 
     return lines
 
 
+def model_totals(steps, predictions: dict[str, np.ndarray]) -> list[str]:
+    """Per model and policy: the measured sum of its steps and each prediction's sum (error in brackets), and
+    per model whether each prediction orders the policies as the measurements do."""
+    from collections import defaultdict
+
+    meas: dict[tuple[str, str], float] = defaultdict(float)
+    pred = {name: defaultdict(float) for name in predictions}
+    for i, st in enumerate(steps):
+        meas[(st.model, st.policy)] += st.measured_us
+        for name, p in predictions.items():
+            pred[name][(st.model, st.policy)] += float(p[i])
+    names = list(predictions)
+    lines = [f"{'model':18s} {'policy':9s} {'measured ms':>12s}  " + "  ".join(f"{n:>24s}" for n in names)]
+    for key in sorted(meas):
+        cells = "  ".join(f"{pred[n][key] / 1e3:12.3f} ({pred[n][key] / meas[key] - 1:+6.1%})" for n in names)
+        lines.append(f"{key[0]:18s} {key[1]:9s} {meas[key] / 1e3:12.3f}  {cells}")
+    for model in sorted({m for m, _ in meas}):
+        pols = sorted(p for m, p in meas if m == model)
+        order = sorted(pols, key=lambda p: meas[(model, p)])
+        verdict = ", ".join(f"{n} {'right' if sorted(pols, key=lambda p: pred[n][(model, p)]) == order else 'wrong'}"
+                            for n in names)
+        lines.append(f"{model:18s} measured order {' < '.join(order)}: {verdict}")
+    return lines
+
+
 HEADER = f"{'':34s} {'steps':>6s} {'+-10%':>7s} {'+-25%':>7s} {'med|e|':>8s} {'rho':>6s}  layout pairs agree"
 
 
@@ -226,6 +251,9 @@ def run(csv_path: str, profile: str, train: list[str], out: Path, texel_reuse: b
             f10, f50, f90 = np.percentile(fac[sel], [10, 50, 90])
             how = "no coefficients (factor 1)" if kind not in corr.kinds else f"x{f50:.2f} ({f10:.2f}-{f90:.2f})"
             lines.append(f"  {kind:24s} {int(sel.sum()):6d} steps  {how}")
+    lines += ["", "per model and policy, sums of the measured steps (each policy's plan as measured):"]
+    lines += model_totals(usable, {"refitted": pred_after, "refitted + correction": pred_after * fac,
+                                   "each model held out": cv_pred})
     held_c = [r for r, m in zip(rows_c, ~is_train, strict=True) if m]
     if held_c:
         lines += ["", "per op type, held-out models, refitted + correction:"]

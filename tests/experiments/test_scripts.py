@@ -46,6 +46,11 @@ def test_table8_speedups_geomean_and_paper_ratios():
     assert swin["h100_smartmem_over_fusion"] == 2.48 and vit["h100_smartmem_over_fusion"] is None
     assert geo["model"] == "geomean" and geo["smartmem_over_naive"] == pytest.approx((4.0 * 2.0) ** 0.5)
     assert geo["paper_smartmem_over_mnn"] == 7.9
+    # the validation columns: predicted ms over the paper's measured ms (swin 8 s naive vs MNN's 372 ms)
+    assert swin["predicted_naive_over_paper_mnn"] == pytest.approx(8000 / 372)
+    assert swin["predicted_search_over_paper_smartmem"] == pytest.approx(1000 / 30.6)
+    assert geo["predicted_fusion_over_paper_dnnfusion"] == pytest.approx(
+        (swin["predicted_fusion_over_paper_dnnfusion"] * vit["predicted_fusion_over_paper_dnnfusion"]) ** 0.5)
 
 
 def test_h100_speedups_read_a_measurement_csv(tmp_path):
