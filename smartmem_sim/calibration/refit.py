@@ -32,6 +32,7 @@ from smartmem_sim.calibration import correction_fit as C
 from smartmem_sim.calibration import terms as T
 from smartmem_sim.calibration import timing_fit as F
 from smartmem_sim.calibration import validate as V
+from smartmem_sim.calibration.refit_args import add_arguments
 from smartmem_sim.errors import UserError
 
 # profile keys that change no term (the fitted parameters and the labels); any other change re-simulates
@@ -300,17 +301,6 @@ def _write_profile(profile: str, prof, p: F.TimingParams, train, csv_path, out: 
                      "chosen by leave-one-training-model-out (correction_fit.py)"}}
     write_text(str(out / f"{name}.toml"), to_toml(data, f"{name}: {prof.name} with timing parameters refitted "
                                                         f"on measured kernels (refit report: report.txt)"))
-
-
-def add_arguments(ap: argparse.ArgumentParser) -> None:
-    """The options of ``smartmem refit`` and ``python -m smartmem_sim.calibration.refit``."""
-    ap.add_argument("--csv", required=True, help="measured rows (smartmem validate --csv)")
-    ap.add_argument("--profile", required=True, help="memsim profile (shipped name or .toml with [occupancy])")
-    ap.add_argument("--train", required=True, help="comma-separated models (as in the CSV's model column) to fit on")
-    ap.add_argument("--out", required=True, help="folder for terms.csv, report.txt, predictions.csv, the profile")
-    ap.add_argument("--texel-reuse", choices=("on", "off", "device"), default="device",
-                    help="how the measured kernels were built: with texel registers (on), without (off), or "
-                         "as the profile's [execution] table says (device, default)")
 
 
 def run_args(args: argparse.Namespace) -> int:

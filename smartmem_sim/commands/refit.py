@@ -7,9 +7,15 @@ import argparse
 
 
 def register(subparsers) -> None:
-    from smartmem_sim.calibration import refit
+    from smartmem_sim.calibration.refit_args import add_arguments
 
     p = subparsers.add_parser("refit", help="fit a profile's timing parameters to measured kernels (held-out report)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    refit.add_arguments(p)
-    p.set_defaults(func=refit.run_args)
+    add_arguments(p)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from smartmem_sim.calibration.refit import run_args
+
+    return run_args(args)
