@@ -21,5 +21,7 @@ import re, pathlib
 text = pathlib.Path("$root/README.md").read_text()
 snippet = re.search(r"memsim on its own.*?\`\`\`python\n(.*?)\`\`\`", text, re.S).group(1)
 exec(compile(snippet, "README.md (memsim snippet)", "exec"))
+api = re.search(r"The same from Python.*?\`\`\`python\n(.*?)\`\`\`", text, re.S).group(1)
+exec(compile(api, "README.md (Python API snippet)", "exec"))
 PY
-echo "check_wheel: the wheel installs and runs the README's main job and memsim snippet"
+echo "check_wheel: the wheel installs and runs the README's main job, memsim snippet and Python API snippet"

@@ -96,6 +96,44 @@ class SimulationResult:
     def to_dict(self) -> dict[str, Any]:
         return {**self.summary(), "per_kernel": [kernel_dict(k) for k in self.kernels]}
 
+    def __repr__(self) -> str:
+        return (f"SimulationResult({self.model}, {self.policy} on {self.device}: {self.seconds * 1e3:.3f} ms, "
+                f"{len(self.kernels)} kernels, {len(self.transforms)} transforms, "
+                f"DRAM {self.dram_bytes / 1e6:.2f} MB)")
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One flat dict per kernel: kernel_dict's step, op type, seconds, DRAM bytes, ..., and per cache level
+        ``<level>_accesses`` / ``_misses`` / ``_bytes_filled``."""
+        rows = []
+        for k in self.kernels:
+            d = kernel_dict(k)
+            flat = {f"{name}_{key}": v for name, lv in d.pop("levels").items() for key, v in lv.items()}
+            rows.append({"model": self.model, "policy": self.policy, "device": self.device, **d, **flat})
+        return rows
+
+    def to_dataframe(self):
+        """:meth:`to_records` as a pandas DataFrame (pandas is optional)."""
+        from smartmem_sim.api import _dataframe
+
+        return _dataframe(self.to_records())
+
+    def plot(self, ax=None, top: int = 15):
+        """The ``top`` costliest kernels as horizontal bars (transforms in orange); returns the Figure and
+        never switches matplotlib's backend."""
+        from matplotlib.figure import Figure
+
+        if ax is None:
+            fig = Figure(figsize=(6, 0.25 * top + 1.2), layout="constrained")
+            ax = fig.add_subplot()
+        else:
+            fig = ax.figure
+        ranked = sorted(self.kernels, key=lambda k: -k.seconds)[:top][::-1]
+        ax.barh([f"{k.step} ({k.op_type})" for k in ranked], [k.seconds * 1e3 for k in ranked],
+                color=["#E69F00" if k.is_transform else "#0072B2" for k in ranked])
+        ax.set_xlabel("predicted ms")
+        ax.set_title(f"{self.model}, {self.policy} on {self.device}: {self.seconds * 1e3:.2f} ms")
+        return fig
+
 
 def kernel_dict(k: KernelCost) -> dict[str, Any]:
     return {"step": k.step, "op_type": k.op_type, "seconds": k.seconds, "dram_bytes": k.dram_bytes,
