@@ -104,7 +104,9 @@ class Comparison:
 
     def to_dataframe(self):
         """:meth:`to_records` as a pandas DataFrame (pandas is optional: ``pip install pandas``)."""
-        return _dataframe(self.to_records())
+        from smartmem_sim.simulate import records_frame
+
+        return records_frame(self.to_records())
 
     def plot(self, ax=None):
         """Bars of predicted latency per policy (transform share hatched); returns the Figure. Draws on ``ax``
@@ -125,14 +127,3 @@ class Comparison:
         ax.set_title(f"{self.model} on {self.device} ({self.storage})")
         ax.legend(frameon=False)
         return fig
-
-
-def _dataframe(records: list[dict]):
-    try:
-        import pandas as pd
-    except ImportError:
-        from smartmem_sim.errors import UserError
-
-        raise UserError("to_dataframe needs pandas (pip install pandas); to_records() gives the same rows "
-                        "as dicts") from None
-    return pd.DataFrame.from_records(records)

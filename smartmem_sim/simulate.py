@@ -113,9 +113,7 @@ class SimulationResult:
 
     def to_dataframe(self):
         """:meth:`to_records` as a pandas DataFrame (pandas is optional)."""
-        from smartmem_sim.api import _dataframe
-
-        return _dataframe(self.to_records())
+        return records_frame(self.to_records())
 
     def plot(self, ax=None, top: int = 15):
         """The ``top`` costliest kernels as horizontal bars (transforms in orange); returns the Figure and
@@ -133,6 +131,18 @@ class SimulationResult:
         ax.set_xlabel("predicted ms")
         ax.set_title(f"{self.model}, {self.policy} on {self.device}: {self.seconds * 1e3:.2f} ms")
         return fig
+
+
+def records_frame(records: list[dict]):
+    """``records`` as a pandas DataFrame; pandas is optional, so a missing one is a named UserError."""
+    try:
+        import pandas as pd
+    except ImportError:
+        from smartmem_sim.errors import UserError
+
+        raise UserError("to_dataframe needs pandas (pip install pandas); to_records() gives the same rows "
+                        "as dicts") from None
+    return pd.DataFrame.from_records(records)
 
 
 def kernel_dict(k: KernelCost) -> dict[str, Any]:
