@@ -21,6 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help="plan JSON to write (the ONNX goes beside it, .onnx)")
     p.add_argument("--tiny", action="store_true", help="use the zoo network's tiny twin")
     p.add_argument("--storage", choices=("fp16", "fp32"), default="fp16", help="image element type (default fp16)")
+    p.add_argument("--force", action="store_true", help="replace the plan JSON and ONNX if they exist")
     p.set_defaults(func=run)
 
 
@@ -50,11 +51,14 @@ def run(args) -> int:
     from smartmem_sim.kernels.library import step_kernels
     from smartmem_sim.simulate import compile_for, cost_model, load_graph, simulate_plan
 
+    from smartmem_sim.outputs import check_outputs
+
     out = Path(args.output)
     if out.suffix != ".json":
         raise UserError(f"-o {out}: the plan file name must end in .json")
-    if not out.parent.exists():
-        raise UserError(f"-o {out}: folder {out.parent} does not exist")
+    # both files are checked before the compile: the ONNX beside the JSON must not be the input model either
+    model_file = Path(args.model) if Path(args.model).suffix == ".onnx" else None
+    check_outputs([out, out.with_suffix(".onnx")], [model_file], force=args.force)
     graph = load_graph(args.model, args.tiny)
     cost = cost_model(args.device)
     plan = compile_for(graph, args.policy, args.device, args.storage, cost)
@@ -89,6 +93,10 @@ def _write_onnx(graph, plan, path: Path) -> None:
     absorbed = sorted({n for s in plan.steps for op in list(s.inputs) + [o for e in s.epilogue for o in e.operands]
                        if op is not None for n in op.absorbed} | {n for s in plan.steps for n in s.absorbed_output})
     copies = sorted({n for s in plan.steps if s.op_type == "Copy" for n in s.nodes})
+    # a model compiled before carries these keys already: replace them (duplicate keys fail onnx.checker)
+    kept = [e for e in model.metadata_props if not e.key.startswith("smartmem.")]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
     for key, value in (("smartmem.policy", plan.policy), ("smartmem.plan_digest", plan.digest()),
                        ("smartmem.eliminated", ",".join(absorbed)), ("smartmem.copies", ",".join(copies))):
         entry = onnx.StringStringEntryProto(key=key, value=value)

@@ -25,6 +25,7 @@ def register(subparsers) -> None:
                      help="keep the weights stripped (as committed) instead of generating them")
     exp.add_argument("--from-torch", action="store_true",
                      help="re-export from the torch definition (needs the [zoo] extra) instead of the committed file")
+    exp.add_argument("--force", action="store_true", help="replace the output file if it exists")
     exp.set_defaults(func=run_export)
 
 
@@ -79,6 +80,10 @@ def run_export(args) -> int:
         seed = int(args.seed)
     except ValueError:
         raise UserError(f"--seed must be a non-negative integer, got {args.seed!r}") from None
+    from smartmem_sim.outputs import check_outputs
+
+    zoo.registry.entry(args.name)  # an unknown network is named before the path is looked at
+    check_outputs([args.output or zoo.store.file_key(args.name, args.tiny) + ".onnx"], force=args.force)
     path = zoo.export(args.name, tiny=args.tiny, path=args.output, seed=seed,
                       weights=not args.structure_only, from_torch=args.from_torch)
     print(path)

@@ -38,3 +38,26 @@ def test_compile_rejects_bad_output_name(tmp_path, capsys):
     onnx.save(attention(), str(src))
     assert main(["compile", str(src), "-o", str(tmp_path / "plan.txt")]) == 2
     assert "must end in .json" in capsys.readouterr().err
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_compile_never_writes_over_its_input_and_writes_only_its_outputs(tmp_path, capsys):
+    src = tmp_path / "m.onnx"
+    onnx.save(attention(), str(src))
+    before = _snapshot(tmp_path)
+    # -o m.json puts the ONNX at m.onnx: the input; refused before any work, nothing written
+    assert main(["compile", str(src), "-o", str(tmp_path / "m.json")]) == 2
+    assert "that is the input" in capsys.readouterr().err and _snapshot(tmp_path) == before
+    assert main(["compile", str(src), "-o", str(tmp_path / "out.json")]) == 0
+    after = _snapshot(tmp_path)
+    assert set(after) - set(before) == {"out.json", "out.onnx"} and after["m.onnx"] == before["m.onnx"]
+    # an existing output is kept unless --force; a compiled model compiles again into a valid model
+    assert main(["compile", str(src), "-o", str(tmp_path / "out.json")]) == 2
+    assert "pass --force" in capsys.readouterr().err and _snapshot(tmp_path) == after
+    assert main(["compile", str(tmp_path / "out.onnx"), "-o", str(tmp_path / "again.json")]) == 0
+    onnx.checker.check_model(onnx.load(str(tmp_path / "again.onnx")))
+    assert main(["compile", str(src), "-o", str(tmp_path / "out.json"), "--force"]) == 0
+    assert main(["compile", str(src), "-o", str(tmp_path)]) == 2  # a folder, not a .json name

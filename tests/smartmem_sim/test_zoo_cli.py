@@ -57,3 +57,15 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_export_keeps_an_existing_file_unless_forced(tmp_path, capsys):
+    out = tmp_path / "v.onnx"
+    assert main(["zoo", "export", "vit", "--tiny", "-o", str(out)]) == 0
+    first = out.read_bytes()
+    assert main(["zoo", "export", "vit", "--tiny", "--seed", "3", "-o", str(out)]) == 2
+    assert "pass --force" in capsys.readouterr().err and out.read_bytes() == first
+    assert main(["zoo", "export", "vit", "--tiny", "--seed", "3", "-o", str(out), "--force"]) == 0
+    assert out.read_bytes() != first
+    assert main(["zoo", "export", "vit", "--tiny", "-o", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
