@@ -49,9 +49,8 @@ def run(args) -> int:
     from smartmem_sim.atomic import atomic_path
     from smartmem_sim.compiler.ir import is_stripped_initializer
     from smartmem_sim.kernels.library import step_kernels
-    from smartmem_sim.simulate import compile_for, cost_model, load_graph, simulate_plan
-
     from smartmem_sim.outputs import check_outputs
+    from smartmem_sim.simulate import compile_for, cost_model, load_graph, simulate_plan
 
     out = Path(args.output)
     if out.suffix != ".json":
