@@ -16,7 +16,9 @@ a row, so its work-items are traced once (smartmem_sim.simulate.simulate_plan_on
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import time
 import traceback
@@ -54,20 +56,57 @@ def result_path(cache_dir: str | Path, key: str) -> Path:
     return Path(cache_dir) / f"{key}.json"
 
 
-def read_result(cache_dir: str | Path, key: str) -> dict | None:
-    """The cached record of ``key``, or None when missing or unreadable (a torn file is recomputed)."""
+def check_record(record, key: str) -> str | None:
+    """Why a cached record of ``key`` cannot be used (None: it can): not an object, another key, a checksum
+    that does not match its content (a record edited or written by something else), or fields of the wrong
+    type or range."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    if record.get("key") != key:
+        return f"its key is {record.get('key')!r}"
+    body = {k: v for k, v in record.items() if k != "checksum"}
+    if record.get("checksum") != checksum(body):
+        return "its checksum does not match its content"
+    secs = record.get("seconds")
+    if isinstance(secs, bool) or not isinstance(secs, int | float) or not math.isfinite(secs) or secs < 0:
+        return f"'seconds' is {secs!r}, not a finite number >= 0"
+    if not isinstance(record.get("code_version"), str):
+        return "no 'code_version'"
+    return None
+
+
+def checksum(body: dict) -> str:
+    """sha256 of a record's canonical JSON (sorted keys), without its own checksum field."""
+    return hashlib.sha256(json.dumps(body, default=_json_default, sort_keys=True,
+                                     separators=(",", ":")).encode()).hexdigest()
+
+
+def read_result(cache_dir: str | Path, key: str, rejected: list | None = None) -> dict | None:
+    """The cached record of ``key`` (without its checksum), or None when missing, torn or failing
+    :func:`check_record` (then it is recomputed; ``rejected`` collects (key, reason) of records that were
+    there but failed)."""
     path = result_path(cache_dir, key)
     try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
+        text = path.read_text()
+    except OSError:
         return None
-    if not isinstance(record, dict) or record.get("key") != key or "seconds" not in record:
+    try:
+        record = json.loads(text)
+    except ValueError:
+        reason = "not valid JSON (torn or edited)"
+    else:
+        reason = check_record(record, key)
+    if reason is not None:
+        if rejected is not None:
+            rejected.append((key, reason))
         return None
+    record.pop("checksum")  # a property of the file, not of the result
     return record
 
 
 def write_result(cache_dir: str | Path, record: dict) -> None:
-    write_text(result_path(cache_dir, record["key"]), dumps(record))
+    body = {k: v for k, v in record.items() if k != "checksum"}
+    write_text(result_path(cache_dir, record["key"]), dumps({**body, "checksum": checksum(body)}))
 
 
 def dumps(record: dict) -> str:

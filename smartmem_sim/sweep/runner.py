@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
@@ -59,6 +60,7 @@ class SweepOutcome:
     wall_s: float = 0.0
     groups: int = 0
     failed: list[dict] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # cached records that failed their check
 
 
 def run_sweep(tasks: Sequence[Task], cache_dir: str | Path = ".cache/sweep", scheduler: str | None = None,
@@ -94,15 +96,18 @@ def execute(tasks: Sequence[Task], cache_dir: str | Path = ".cache/sweep", sched
 
     found: dict[str, dict] = {}
     missing: dict[str, Task] = {}
+    rejected: list[tuple[str, str]] = []
     for t, k in zip(tasks, keys, strict=True):
         if k in found or k in missing:
             continue
-        rec = read_result(cache_dir, k)
+        rec = read_result(cache_dir, k, rejected)
         if rec is not None:
             found[k] = rec
         else:
             missing[k] = t
-    out = SweepOutcome([], cached=len(found))
+    out = SweepOutcome([], cached=len(found), rejected=rejected)
+    for k, why in rejected:
+        print(f"sweep: cached record {k} is not used ({why}); computing it again", file=sys.stderr)
     if missing:
         groups = _groups(missing) if group else [[(t, k)] for k, t in missing.items()]
         out.groups = len(groups)

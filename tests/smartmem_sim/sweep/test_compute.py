@@ -10,7 +10,7 @@ import pytest
 from smartmem_sim import memsim
 from smartmem_sim.simulate import simulate_model
 from smartmem_sim.sweep import Task, task_key
-from smartmem_sim.sweep.compute import compute_group, read_result, result_path, worker_code_version
+from smartmem_sim.sweep.compute import checksum, compute_group, read_result, result_path, worker_code_version
 from tests.compiler.search.graphs import attention
 
 
@@ -39,7 +39,8 @@ def test_a_group_matches_simulate_model_and_is_written(onnx_path, tmp_path):
         assert r["dram_bytes"] == pytest.approx(ref.dram_bytes, rel=1e-12)
         assert r["transforms"] == len(ref.transforms) and len(r["per_kernel"]) == len(ref.kernels)
         assert r["model"] == str(onnx_path) and r["wall_s"] >= 0
-        assert json.loads(result_path(tmp_path, r["key"]).read_text()) == r
+        on_disk = json.loads(result_path(tmp_path, r["key"]).read_text())
+        assert on_disk.pop("checksum") == checksum(r) and on_disk == r
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
     naive, smartmem = records[0], records[4]
     assert naive["transforms"] > smartmem["transforms"] == 0
@@ -82,6 +83,25 @@ def test_cached_results_are_read_not_recomputed(onnx_path, tmp_path):
     assert read_result(tmp_path, first[0]["key"]) is None
     again = compute_group(jobs([t]), str(tmp_path), worker_code_version())
     assert again[0]["seconds"] == first[0]["seconds"]
+
+
+@pytest.mark.parametrize("plant, reason", [
+    (lambda rec: {**rec, "seconds": 123}, "checksum"),            # a planted time: 123000 ms in every table
+    (lambda rec: {**rec, "seconds": "oops", "checksum": checksum({**{k: v for k, v in rec.items() if k != "checksum"},
+                                                                 "seconds": "oops"})}, "'seconds'"),
+    (lambda rec: {k: v for k, v in rec.items() if k != "checksum"}, "checksum"),   # written by something else
+    (lambda rec: [rec], "not a JSON object"),
+])
+def test_a_planted_or_corrupted_record_is_detected_and_recomputed(onnx_path, tmp_path, plant, reason):
+    t = Task(str(onnx_path), "adreno740", "naive")
+    (first,) = compute_group(jobs([t]), str(tmp_path), worker_code_version())
+    path = result_path(tmp_path, first["key"])
+    path.write_text(json.dumps(plant(json.loads(path.read_text()))))
+    rejected = []
+    assert read_result(tmp_path, first["key"], rejected) is None
+    assert rejected and rejected[0][0] == first["key"] and reason in rejected[0][1]
+    (again,) = compute_group(jobs([t]), str(tmp_path), worker_code_version())
+    assert again["seconds"] == pytest.approx(first["seconds"]) and read_result(tmp_path, first["key"]) is not None
 
 
 def test_a_worker_with_other_code_refuses(onnx_path, tmp_path):
