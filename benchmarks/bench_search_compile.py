@@ -16,7 +16,7 @@ import time
 
 
 def main(argv=None) -> int:
-    from smartmem_sim.simulate import compile_for, cost_model, load_graph
+    from smartmem_sim.simulation import compile_for, cost_model, load_graph
     from smartmem_sim.zoo import list_models
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -25,7 +25,7 @@ from smartmem_sim.compiler.costs import AnalyticalCost, SimulatedCost  # noqa: E
 from smartmem_sim.compiler.pipeline import compile_model  # noqa: E402
 from smartmem_sim.compiler.search.problem import build_problem  # noqa: E402
 from smartmem_sim.compiler.search.solve import solve  # noqa: E402
-from smartmem_sim.simulate import cost_model, load_graph, simulate_plan  # noqa: E402
+from smartmem_sim.simulation import cost_model, load_graph, simulate_plan  # noqa: E402
 from smartmem_sim.zoo import store  # noqa: E402
 
 

@@ -118,11 +118,7 @@ A single policy with `simulate`: the share of the naive policy's predicted laten
 transformations.
 """),
     code("""
-# sm.simulate would do, but once sm.compare has imported the submodule smartmem_sim.simulate, that module
-# shadows the function of the same name on the package; smartmem_sim.api holds the function itself.
-from smartmem_sim.api import simulate
-
-res = simulate("swin", policy="naive", tiny=True)
+res = sm.simulate("swin", policy="naive", tiny=True)
 print(res)
 print(f"transform share: {res.transform_seconds / res.seconds:.1%}")
 """),

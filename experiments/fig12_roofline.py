@@ -35,7 +35,7 @@ def roofs(device: str) -> dict[str, float]:
 
 def model_macs(name: str, tiny: bool) -> int:
     from smartmem_sim.compiler.analysis.counts import macs
-    from smartmem_sim.simulate import load_graph
+    from smartmem_sim.simulation import load_graph
 
     return int(macs(load_graph(name, tiny))["total"])
 

@@ -2,7 +2,7 @@
 
 For every zoo network (full size where the .onnx is committed, else its tiny twin; ``--tiny``: the twins),
 compile ``smartmem`` and ``search`` and simulate both plans with one shared memsim-backed cost model
-(smartmem_sim.simulate.cost_model(device)), the same model the search asks. Writes, under
+(smartmem_sim.simulation.cost_model(device)), the same model the search asks. Writes, under
 experiments/results/search_vs_smartmem/:
 
 - ``search_vs_smartmem_<device>[_tiny].csv``: one row per network (predicted ms of both plans, the ratio
@@ -59,7 +59,7 @@ def geomean(xs) -> float:
 def compare(name: str, tiny: bool, device: str, candidates: int) -> dict:
     """One network: both plans simulated with the shared cost model of ``device``."""
     from smartmem_sim.compiler.pipeline import compile_model
-    from smartmem_sim.simulate import DEFAULT_STORAGE, cost_model, load_graph, simulate_plan
+    from smartmem_sim.simulation import DEFAULT_STORAGE, cost_model, load_graph, simulate_plan
     from smartmem_sim.zoo import store
 
     twin = tiny or not store.model_path(name, False).exists()
@@ -111,7 +111,7 @@ def write_results(rows: list[dict], out: Path, tag: str, header: str) -> tuple[f
 
 def main(argv: list[str] | None = None) -> int:
     from smartmem_sim import zoo
-    from smartmem_sim.simulate import SEARCH_CANDIDATES
+    from smartmem_sim.simulation import SEARCH_CANDIDATES
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="", help="comma-separated zoo names (empty: every zoo network)")
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--candidates must be >= 1, got {args.candidates}")
     tag = f"{args.device}{'_tiny' if args.tiny else ''}"
     header = (f"# commit {_commit()}, device {args.device}, storage fp16, search candidates {args.candidates}, "
-              f"cost smartmem_sim.simulate.cost_model (shared by both policies)")
+              f"cost smartmem_sim.simulation.cost_model (shared by both policies)")
     from tqdm import tqdm
 
     rows: list[dict] = []

@@ -34,7 +34,7 @@ def compile(model, policy: str = "smartmem", device: str = "adreno740", storage:
             tiny: bool = False):
     """The plan (smartmem_sim.layout.plan.Plan) of ``model`` under ``policy``; ``search`` prices layouts on
     ``device``."""
-    from smartmem_sim.simulate import compile_for, load_graph
+    from smartmem_sim.simulation import compile_for, load_graph
 
     return compile_for(load_graph(model, tiny), policy, device, storage)
 
@@ -42,7 +42,7 @@ def compile(model, policy: str = "smartmem", device: str = "adreno740", storage:
 def simulate(model, policy: str = "smartmem", device: str = "adreno740", storage: str = "fp16", tiny: bool = False):
     """The predicted cost of ``model`` under ``policy`` on ``device`` (a SimulationResult: per-kernel costs,
     ``.seconds``, ``.to_records()``, ``.plot()``)."""
-    from smartmem_sim.simulate import simulate_model
+    from smartmem_sim.simulation import simulate_model
 
     return simulate_model(model, device, policy, storage, tiny)
 
@@ -51,7 +51,7 @@ def compare(model, device: str = "adreno740", policies: Sequence[str] = POLICIES
             tiny: bool = False) -> Comparison:
     """Every policy of ``policies`` on one device, sharing one cost model (identical kernels simulated once)."""
     from smartmem_sim.errors import UserError
-    from smartmem_sim.simulate import compile_for, cost_model, load_graph, simulate_plan
+    from smartmem_sim.simulation import compile_for, cost_model, load_graph, simulate_plan
 
     bad = [p for p in policies if p not in POLICIES]
     if bad or not policies:
@@ -104,7 +104,7 @@ class Comparison:
 
     def to_dataframe(self):
         """:meth:`to_records` as a pandas DataFrame (pandas is optional: ``pip install pandas``)."""
-        from smartmem_sim.simulate import records_frame
+        from smartmem_sim.simulation import records_frame
 
         return records_frame(self.to_records())
 

@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 
 def compare(model, device: str = "adreno740", tiny: bool = False, storage: str = "fp16") -> list:
     """SimulationResult of every policy, in POLICIES order, sharing one cost model (memoized kernels)."""
-    from smartmem_sim.simulate import compile_for, cost_model, load_graph, simulate_plan
+    from smartmem_sim.simulation import compile_for, cost_model, load_graph, simulate_plan
 
     graph = load_graph(model, tiny)
     cost = cost_model(device)

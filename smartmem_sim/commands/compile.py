@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 def plan_document(plan, result, kernels) -> dict:
     """The JSON written by `smartmem compile`: the plan, launch shapes and predicted costs per step."""
-    from smartmem_sim.simulate import kernel_dict
+    from smartmem_sim.simulation import kernel_dict
 
     doc = plan.to_dict()
     by_step: dict[str, list] = {}
@@ -50,7 +50,7 @@ def run(args) -> int:
     from smartmem_sim.compiler.ir import is_stripped_initializer
     from smartmem_sim.kernels.library import step_kernels
     from smartmem_sim.outputs import check_outputs
-    from smartmem_sim.simulate import compile_for, cost_model, load_graph, simulate_plan
+    from smartmem_sim.simulation import compile_for, cost_model, load_graph, simulate_plan
 
     out = Path(args.output)
     if out.suffix != ".json":

@@ -42,7 +42,7 @@ def explain_steps(model, device: str, policy: str, storage: str = "fp16", tiny: 
     """The JSON-ready explanation: per chosen step, its predicted seconds and per kernel the formula's terms."""
     from smartmem_sim.errors import UserError
     from smartmem_sim.memsim.timing import FORMULA
-    from smartmem_sim.simulate import compile_for, cost_model, load_graph
+    from smartmem_sim.simulation import compile_for, cost_model, load_graph
 
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise UserError(f"--top must be a positive integer, got {top!r}")

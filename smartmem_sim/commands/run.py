@@ -163,7 +163,7 @@ def run(args) -> int:
     from smartmem_sim.kernels.execute import execute, fit_to_device
     from smartmem_sim.kernels.runtime.device import select_device
     from smartmem_sim.kernels.runtime.timeline import write_chrome_trace
-    from smartmem_sim.simulate import compile_for
+    from smartmem_sim.simulation import compile_for
 
     policies = _policies(args.policy)
     if args.storage not in RTOL:

@@ -12,7 +12,7 @@ on-disk cache), and one memsim-backed cost model per device profile (SimulatedCo
 signature, so the kernels that naive, fusion, smartmem and search share are simulated once per worker).
 Within a group, the tasks of a policy whose plan does not depend on the device (all but search) are one
 job (:func:`compute_tasks`): the plan is compiled once and every step is priced on all their devices in
-a row, so its work-items are traced once (smartmem_sim.simulate.simulate_plan_on).
+a row, so its work-items are traced once (smartmem_sim.simulation.simulate_plan_on).
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def worker_code_version() -> str:
     global _WORKER_CODE
     if _WORKER_CODE is None:
         import smartmem_sim.compiler.pipeline  # noqa: F401
-        import smartmem_sim.simulate  # noqa: F401
+        import smartmem_sim.simulation  # noqa: F401
 
         _WORKER_CODE = code_version()
     return _WORKER_CODE
@@ -146,7 +146,7 @@ def compute_tasks(tasks: Sequence[Task], keys: Sequence[str], code: str, context
     ``wall_s`` and ``cpu_s`` are an equal share of the joint time. ``price_also``: tasks (search ones of
     the same model, on other devices) whose cost models the search also asks (PricedOnAll), so that their
     own searches later find every price memoized."""
-    from smartmem_sim.simulate import PricedOnAll, compile_for, simulate_plan_on
+    from smartmem_sim.simulation import PricedOnAll, compile_for, simulate_plan_on
 
     first = tasks[0]
     same = {(t.model, t.policy, t.tiny, t.batch, t.storage) for t in tasks}
@@ -156,7 +156,7 @@ def compute_tasks(tasks: Sequence[Task], keys: Sequence[str], code: str, context
     context = {} if context is None else context
     graph_key = ("graph", first.model, first.tiny, first.batch)
     if graph_key not in context:
-        from smartmem_sim.simulate import load_graph
+        from smartmem_sim.simulation import load_graph
 
         context[graph_key] = load_graph(first.model, first.tiny, batch=first.batch)
     costs = [cost_model_for(t) for t in tasks]

@@ -7,7 +7,7 @@ import pytest
 
 import smartmem_sim as sm
 from smartmem_sim.errors import UserError
-from smartmem_sim.simulate import simulate_model
+from smartmem_sim.simulation import simulate_model
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +70,20 @@ def test_import_is_light():
     code = "import sys, smartmem_sim; print('numba' in sys.modules, 'onnx' in sys.modules, smartmem_sim.__version__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[:2] == ["False", "False"]
+
+
+def test_api_functions_are_not_shadowed_by_submodules(cmp):
+    """Importing the package's submodules (compare just did) must leave sm.simulate / sm.compile callable: a
+    submodule of the same name would replace the function on the package."""
+    import importlib
+
+    import smartmem_sim
+
+    for name in smartmem_sim.__all__:
+        if name == "__version__":
+            continue
+        try:
+            importlib.import_module(f"smartmem_sim.{name}")
+        except ModuleNotFoundError:
+            pass
+        assert callable(getattr(smartmem_sim, name)), name

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from smartmem_sim.cli import main
-from smartmem_sim.simulate import simulate_model
+from smartmem_sim.simulation import simulate_model
 from tests.smartmem_sim.test_explain_cli import _model_file
 
 

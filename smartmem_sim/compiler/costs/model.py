@@ -2,7 +2,7 @@
 
 A :class:`CostModel` evaluates one plan step (one kernel launch per output) with the layouts the plan
 gives its tensors, or with other layouts for some of them (``layouts``: stored tensor name -> layout).
-It knows nothing of search: smartmem_sim/compiler/search/ asks it, and smartmem_sim/simulate.py sums it over a plan.
+It knows nothing of search: smartmem_sim/compiler/search/ asks it, and smartmem_sim/simulation.py sums it over a plan.
 Implementations live in smartmem_sim/compiler/costs/ (a memsim-backed one and a cheap analytical one).
 
 Units: seconds, bytes, counts of accesses/misses (floats, because sampled counts are scaled).

@@ -59,7 +59,7 @@ def test_predicted_time_is_the_simulated_time_of_the_plan_and_optimal_under_the_
     before, and no assignment of the layout problem is better (brute force)."""
     from smartmem_sim.compiler.costs import SimulatedCost
     from smartmem_sim.kernels.trace.sample import ProgramSampler
-    from smartmem_sim.simulate import simulate_plan
+    from smartmem_sim.simulation import simulate_plan
 
     cost = SimulatedCost("adreno740", ProgramSampler(), row_budget=4000, windows=2)
     graph = attention_graph(tokens=8, dim=16, heads=2)

@@ -1,5 +1,5 @@
 """smartmem_sim/sweep/compute.py in this process (no cluster): a group's records against
-smartmem_sim.simulate.simulate_model, files written atomically, cache reads, task errors, stale workers."""
+smartmem_sim.simulation.simulate_model, files written atomically, cache reads, task errors, stale workers."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import onnx
 import pytest
 
 from smartmem_sim import memsim
-from smartmem_sim.simulate import simulate_model
+from smartmem_sim.simulation import simulate_model
 from smartmem_sim.sweep import Task, task_key
 from smartmem_sim.sweep.compute import checksum, compute_group, read_result, result_path, worker_code_version
 from tests.compiler.search.graphs import attention

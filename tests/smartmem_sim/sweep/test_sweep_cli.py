@@ -9,7 +9,7 @@ import onnx
 import pytest
 
 from smartmem_sim import cli
-from smartmem_sim.simulate import simulate_model
+from smartmem_sim.simulation import simulate_model
 from smartmem_sim.sweep import code_version
 from tests.compiler.search.graphs import attention
 

@@ -1,6 +1,6 @@
 """Compile a model under a policy and simulate every kernel on a device profile: per-kernel and total results.
 
-    from smartmem_sim.simulate import simulate_model
+    from smartmem_sim.simulation import simulate_model
     result = simulate_model("swin", "adreno740", "smartmem")     # a zoo name, an .onnx path or a Graph
     result.seconds, result.dram_bytes, result.transform_seconds, result.kernels[0]
 

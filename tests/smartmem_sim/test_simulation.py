@@ -1,4 +1,4 @@
-"""smartmem_sim/simulate.py: whole-kernel costs equal a direct memsim run of kernels/' trace; sampled costs
+"""smartmem_sim/simulation.py: whole-kernel costs equal a direct memsim run of kernels/' trace; sampled costs
 stay close to exact ones; memoization; policies on a tiny zoo twin."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from smartmem_sim.compiler.costs import SimulatedCost
 from smartmem_sim.compiler.pipeline import compile_model
 from smartmem_sim.kernels.library import plan_kernels, plan_surfaces
 from smartmem_sim.kernels.trace.sample import ProgramSampler
-from smartmem_sim.simulate import simulate_model, simulate_plan, simulate_plan_on
+from smartmem_sim.simulation import simulate_model, simulate_plan, simulate_plan_on
 from tests.compiler.search.graphs import attention_graph
 
 
@@ -104,7 +104,7 @@ def test_sampled_window_of_a_runtime_index_gather_keeps_its_index_reads():
     # sub-grid of work-items) must keep the data-dependent index variables of the kernel's reads.
     from smartmem_sim.kernels.library import step_kernels
     from smartmem_sim.kernels.trace.sample import _accesses
-    from smartmem_sim.simulate import compile_for, load_graph
+    from smartmem_sim.simulation import compile_for, load_graph
 
     plan = compile_for(load_graph("sd_text_encoder", True), "smartmem", "adreno740")
     step = next(s for s in plan.steps if s.op_type == "Gather")
