@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     from smartmem_sim import __version__
 
     parser.add_argument("--version", action="version", version=f"smartmem-sim {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an internal error (also SMARTMEM_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
@@ -47,15 +49,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. The error contract (docs/ERRORS.md): bad input exits 2 with one line naming what is
+    wrong and what to do; Ctrl-C exits 130 with one line; an internal error exits 1 with one line and a
+    request to report it (the traceback only with --debug or SMARTMEM_DEBUG=1)."""
+    import os
+
     from smartmem_sim.errors import user_error_types
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("SMARTMEM_DEBUG", "") not in ("", "0")
     try:
         return int(args.func(args) or 0)
     except user_error_types() as exc:
         print(f"smartmem {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"smartmem {args.command}: interrupted; files already written are complete (every result is "
+              "written atomically), nothing else was written", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"smartmem {args.command}: internal error: {type(exc).__name__}: {first}\n"
+              "  This is a bug in smartmem-sim, not in your input: please report it with the command line "
+              "(run again with --debug for the traceback).", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

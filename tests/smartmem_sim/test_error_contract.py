@@ -1,0 +1,54 @@
+"""The CLI's error contract (docs/ERRORS.md): user errors exit 2 with one line, Ctrl-C exits 130 with one line,
+an internal error exits 1 with one line asking for a report, and --debug shows the traceback instead."""
+import argparse
+
+import pytest
+
+from smartmem_sim import cli
+
+
+def _with_command(monkeypatch, func):
+    """`smartmem profiles` whose work is ``func`` (the parser and the contract are the real ones)."""
+    real = cli.build_parser
+
+    def patched():
+        parser = real()
+        parser.set_defaults(func=func)
+        for action in parser._subparsers._group_actions:
+            for sub in action.choices.values():
+                sub.set_defaults(func=func)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", patched)
+
+
+def _raise(exc):
+    def func(args: argparse.Namespace):
+        raise exc
+    return func
+
+
+def test_user_error_is_one_line_exit_2(capsys):
+    assert cli.main(["profiles", "no_such_profile"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no_such_profile" in err and "Traceback" not in err
+
+
+def test_ctrl_c_is_one_line_exit_130(monkeypatch, capsys):
+    _with_command(monkeypatch, _raise(KeyboardInterrupt()))
+    assert cli.main(["profiles"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err and "Traceback" not in err
+
+
+def test_internal_error_exit_1_asks_for_a_report_and_debug_shows_it(monkeypatch, capsys):
+    _with_command(monkeypatch, _raise(ZeroDivisionError("division by zero")))
+    assert cli.main(["profiles"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError: division by zero" in err and "please report" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 2
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["--debug", "profiles"])
+    monkeypatch.setenv("SMARTMEM_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["profiles"])
