@@ -5,18 +5,23 @@ from the step's :class:`~smartmem_sim.kernels.ops.program.AccessProgram`, so the
 same accesses (tests/kernels/test_trace_matches_kernel.py checks this on a device). ``texel_reuse``
 (smartmem_sim/kernels/ops/program.py: per-lane texel registers or a fetch on every read) is chosen per build, for a
 device, and the source and the trace follow it together.
+
+Output tiling (a MatMul/Gemm work-item computing TX x TY output texels, smartmem_sim/kernels/ops/program.py) is
+chosen per plan step, by :attr:`~smartmem_sim.layout.plan.Step.tile`; :func:`tile_plan` sets it on every
+MatMul/Gemm step of a plan (e.g. ``execute(tile_plan(plan, (4, 1)), ...)``), and every consumer of the plan
+(execute, the trace generator, SimulatedCost, kernel hashes) follows it.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from math import prod
 
 import numpy as np
 
 import smartmem_sim.kernels.ops  # noqa: F401  (registers the operator bodies)
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.ops.builder import build_program
+from smartmem_sim.kernels.ops.builder import TILED_OPS, build_program
 from smartmem_sim.kernels.ops.program import AccessProgram
 from smartmem_sim.kernels.render.opencl import render_shared
 from smartmem_sim.kernels.trace.generate import item_accesses, scheduled_trace
@@ -114,3 +119,24 @@ def plan_trace(plan: Plan, cores: int, wave_size: int, constants: Mapping[str, n
     ids, surfaces = plan_surfaces(plan)
     kernels = plan_kernels(plan, constants, texel_reuse=texel_reuse)
     return [(k, k.trace(cores, wave_size, ids, values)) for k in kernels], surfaces
+
+
+def tile_plan(plan: Plan, tile: Sequence[int], op_types: Sequence[str] = TILED_OPS) -> Plan:
+    """A copy of ``plan`` whose steps of ``op_types`` (default: every op type that can be tiled, MatMul and
+    Gemm) compute ``tile = (TX, TY)`` output texels per work-item; other steps, tensors and weights are
+    shared. A buffer output's texels form one row: its steps keep TY = 1 (``(TX, 1)``). ``(1, 1)``
+    gives back the untiled kernels."""
+    if len(tuple(tile)) != 2:
+        raise KernelError(f"tile must be (TX, TY), got {tile!r}")
+    tx, ty = (int(t) for t in tile)
+    bad = sorted(set(op_types) - set(TILED_OPS))
+    if bad:
+        raise KernelError(f"op types {bad} cannot be tiled; only {', '.join(TILED_OPS)}")
+
+    def one(step: Step) -> Step:
+        if step.op_type not in op_types:
+            return step
+        on_image = all(isinstance(plan.tensors[o].layout, ImageLayout) for o in step.outputs)
+        return replace(step, tile=(tx, ty if on_image else 1))
+
+    return replace(plan, steps=[one(s) for s in plan.steps])

@@ -106,6 +106,8 @@ class Step:
     epilogue: tuple[Epilogue, ...] = ()
     reason: str = ""  # why this kernel exists (for COPY: why the transform survived)
     absorbed_output: tuple[str, ...] = ()  # IR node ids of layout operators folded into output_maps
+    # output texels per work-item (x, y) of the step's kernels: MatMul/Gemm only (smartmem_sim/kernels/ops/program.py)
+    tile: tuple[int, int] = (1, 1)
 
     def output_map(self, i: int = 0) -> IndexMap | None:
         return self.output_maps[i] if i < len(self.output_maps) else None
@@ -201,7 +203,7 @@ class Plan:
                        "output_maps": [None if m is None else str(m) for m in s.output_maps],
                        "epilogue": [{"node": e.node, "op_type": e.op_type,
                                      "operands": [operand(o) for o in e.operands]} for e in s.epilogue],
-                       "reason": s.reason}
+                       "reason": s.reason, **({"tile": list(s.tile)} if tuple(s.tile) != (1, 1) else {})}
                       for s in self.steps],
             "decisions": [vars(d) for d in self.decisions],
         }

@@ -74,4 +74,6 @@ def step_signature(plan: Plan, step: Step, tensors: Mapping[str, StoredTensor]) 
         tuple(None if m is None else str(m) for m in step.output_maps),
         tuple((pos[o], layout_key(tensors[o].layout)) for o in step.outputs),
     )
+    if tuple(step.tile) != (1, 1):  # a tiled kernel makes other accesses (untiled keys stay as they were)
+        parts = (*parts, ("tile", tuple(step.tile)))
     return hashlib.sha1(repr(parts).encode()).hexdigest()

@@ -33,6 +33,29 @@ from smartmem_sim.layout.plan import Plan, Step, is_stripped_initializer
 from smartmem_sim.layout.simplify import linear, simplify_all
 
 MAX_GROUP_ITEMS = 64  # work-items per work-group (fits every device we have, phones included)
+TILED_OPS = ("MatMul", "Gemm")  # op types whose kernels may compute a tile of output texels per work-item
+MAX_TILE_TEXELS = 16  # texels per tile at most (x 4 lanes of partial sums in registers)
+
+
+def check_tile(step: Step, on_image: bool) -> tuple[int, int]:
+    """The step's tile ``(TX, TY)``, checked: positive integers, MatMul/Gemm only when not (1, 1), at most
+    MAX_TILE_TEXELS texels, TY = 1 on a buffer output (its texel grid is one row)."""
+    tile = step.tile
+    if (not isinstance(tile, tuple | list) or len(tile) != 2
+            or any(isinstance(t, bool) or not isinstance(t, int | np.integer) or t < 1 for t in tile)):
+        raise KernelError(f"step '{step.id}': tile must be two positive integers (TX, TY), got {tile!r}")
+    tx, ty = int(tile[0]), int(tile[1])
+    if (tx, ty) == (1, 1):
+        return 1, 1
+    if step.op_type not in TILED_OPS:
+        raise KernelError(f"step '{step.id}': tile {tx}x{ty} for op type '{step.op_type}'; only {', '.join(TILED_OPS)} "
+                          "kernels are tiled")
+    if tx * ty > MAX_TILE_TEXELS:
+        raise KernelError(f"step '{step.id}': tile {tx}x{ty} has more than {MAX_TILE_TEXELS} texels")
+    if not on_image and ty != 1:
+        raise KernelError(f"step '{step.id}': tile {tx}x{ty} on a buffer output; a buffer's work-items form one "
+                          "row, so TY must be 1")
+    return tx, ty
 
 
 class _ProgramBuilder:
@@ -178,15 +201,18 @@ def build_program(plan: Plan, step: Step, output_index: int = 0,
     b = _ProgramBuilder(plan, step, output_index, constants or {})
     out_sid = b.surface(b.out_tensor.name, write=True)
     layout = b.out_tensor.layout
+    tx, ty = check_tile(step, isinstance(layout, ImageLayout))
     if isinstance(layout, ImageLayout):
         gx, gy = Var("gx", layout.width), Var("gy", layout.height)
-        local = _pick_local(layout.width, 16)
-        local_size = (local, _pick_local(layout.height, MAX_GROUP_ITEMS // local))
+        grid = (Var("gx", -(-layout.width // tx)), Var("gy", -(-layout.height // ty)))  # work-items
+        local = _pick_local(grid[0].extent, 16)
+        local_size = (local, _pick_local(grid[1].extent, MAX_GROUP_ITEMS // local))
         (xv, yv, lv), inv = layout.inverse_exprs(("gx", "gy", "lane"))
     elif isinstance(layout, BufferLayout):
         n = prod(layout.shape)
         gx, gy = Var("gx", -(-n // LANES)), Var("gy", 1)
-        local_size = (_pick_local(gx.extent, MAX_GROUP_ITEMS), 1)
+        grid = (Var("gx", -(-gx.extent // tx)), gy)
+        local_size = (_pick_local(grid[0].extent, MAX_GROUP_ITEMS), 1)
         offset = Var("off", LANES * gx.extent)
         (ov,), inv = layout.inverse_exprs(("off",))
     else:
@@ -216,8 +242,12 @@ def build_program(plan: Plan, step: Step, output_index: int = 0,
     if clash:
         raise KernelError(f"step '{step.id}': helper code names {sorted(clash)}, which are per-lane variables; "
                           "name helpers with a prefix (e.g. f'tab_{ctx.fresh()}')")
-    return AccessProgram(_kernel_name(step, output_index), tuple(b.surfaces), out_sid, (gx, gy), local_size,
-                         LaneCode(count, valid, tuple(phases), result, per_lane), step=step.id, helpers=helpers)
+    prog = AccessProgram(_kernel_name(step, output_index), tuple(b.surfaces), out_sid, grid, local_size,
+                         LaneCode(count, valid, tuple(phases), result, per_lane), step=step.id, helpers=helpers,
+                         tile=(tx, ty))
+    if prog.tiled and any(r.indices for p in phases for r in p.reads):
+        raise KernelError(f"step '{step.id}': a tiled kernel cannot make data-dependent reads")
+    return prog
 
 
 def step_constants(plan: Plan, step: Step) -> dict[str, np.ndarray]:

@@ -50,6 +50,30 @@ shared; the C code must not use ``lane`` (lane-dependent values come from index 
 a helper must not be named by a bare fresh name. A padding lane runs its C code on fill values; its result
 is discarded (an image output stores 0.0f there).
 
+**Output tiling** (:attr:`AccessProgram.tile` ``= (TX, TY)``, default ``(1, 1)``; MatMul and Gemm only, chosen
+per plan step by :attr:`smartmem_sim.layout.plan.Step.tile`, see :func:`smartmem_sim.kernels.library.tile_plan`).
+The lane code stays written for one output texel: ``gx``/``gy`` in its expressions are the *texel*
+coordinates. A tiled work-item ``(gx, gy)`` (global size ``(ceil(W/TX), ceil(H/TY))`` over the ``W x H``
+output texels; a buffer output has ``H = 1`` and needs ``TY = 1``) computes the texels
+``(gx*TX + tx, gy*TY + ty)``, ``tx < TX``, ``ty < TY``, each with its ``count`` lanes: the work-item runs
+``TX*TY*count`` *slots*, slot ``s = (ty*TX + tx)*count + lane``, each slot one copy of the lane code with
+``gx -> gx*TX + tx``, ``gy -> gy*TY + ty``, ``lane -> lane`` substituted (:func:`slot_expr`). A slot is real
+when its texel is inside the output (the edge guard of a tile that does not divide the output: a texel
+past the edge is neither computed nor written) and the lane is (``valid``).
+
+Reads in a tiled program are shared *statically*: slots whose substituted texel (image: x, y; buffer:
+element offset) and guard expressions are the same expressions form one **read group**
+(:func:`read_groups`), and the group fetches its texel once per loop iteration, for all of them (MatMul:
+A's texel once per tile row, B's once per tile column, per K step). No slot compares coordinates with
+another. Order inside a loop iteration of a tiled phase: for each read in order, its groups in order
+(each group fetches if one of its slots is real and the guards hold); then the slots in order, each
+taking its value (component) from its group's texel and running ``body``. At the end the tile's texels
+are written (texel order, real texels only) or, for a buffer, each real slot's element (slot order).
+``texel_reuse`` in a tiled program: each group keeps its own register across iterations and fetches
+only when its coordinates change (one compare per group, none across groups: what groups share within
+an iteration is already shared); without it each group fetches every iteration. Tile ``(1, 1)`` is the
+untiled kernel above, byte for byte. Data-dependent reads cannot be tiled.
+
 Data-dependent reads (Gather/GatherElements on runtime indices): a read's :class:`IndexFrom` s bind
 variables to the *values* of earlier reads of the same phase iteration and lane, converted to an index the
 way :func:`index_value` says; the trace generator needs the index tensor's contents to replay them
@@ -62,8 +86,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.layout.expr import Expr, Var
+from smartmem_sim.layout.expr import Const, Expr, Var, bounds, substitute
 from smartmem_sim.layout.image import BufferLayout, ImageLayout, TensorLayout
+from smartmem_sim.layout.simplify import simplify_all
 
 LANES = 4
 
@@ -164,10 +189,29 @@ class AccessProgram:
     step: str = ""  # plan step id
     helpers: str = ""  # extra C functions the phases call
     notes: tuple[str, ...] = field(default_factory=tuple)
+    tile: tuple[int, int] = (1, 1)  # output texels per work-item along x, y (module docstring)
 
     @property
     def global_size(self) -> tuple[int, int]:
         return (self.grid[0].extent, self.grid[1].extent)
+
+    @property
+    def tiled(self) -> bool:
+        return tuple(self.tile) != (1, 1)
+
+    @property
+    def texels(self) -> tuple[int, int]:
+        """The output's texel grid ``(W, H)`` (buffer: ``(ceil(n/4), 1)``): the range of ``gx``/``gy`` in
+        the lane code's expressions (the global size when untiled)."""
+        lay = self.out_surface.layout
+        if isinstance(lay, ImageLayout):
+            return (lay.width, lay.height)
+        return (-(-elem_count(lay) // LANES), 1)
+
+    @property
+    def slots(self) -> int:
+        """Lane-code copies one work-item runs: tile texels x lanes."""
+        return self.tile[0] * self.tile[1] * self.lanes.count
 
     @property
     def out_surface(self) -> Surface:
@@ -183,3 +227,68 @@ def elem_count(layout: TensorLayout) -> int:
 
 def is_buffer(layout: TensorLayout) -> bool:
     return isinstance(layout, BufferLayout)
+
+
+# ---------------------------------------------------------------- output tiling (module docstring)
+
+def slot_subst(prog: AccessProgram, slot: int) -> dict[str, Expr]:
+    """What slot ``slot`` of a tiled work-item substitutes into the lane code's expressions."""
+    tx_n, ty_n = prog.tile
+    t, lane = divmod(slot, prog.lanes.count)
+    ty, tx = divmod(t, tx_n)
+    gx, gy = prog.grid
+    return {"gx": gx * tx_n + tx if tx_n > 1 else gx, "gy": gy * ty_n + ty if ty_n > 1 else gy, "lane": Const(lane)}
+
+
+def slot_expr(prog: AccessProgram, slot: int, e: Expr) -> Expr:
+    """``e`` (an expression of the lane code) for slot ``slot``, in the work-item's ``gx``/``gy``, simplified."""
+    return simplify_all([substitute(e, slot_subst(prog, slot))])[0]
+
+
+def _conds(prog: AccessProgram, slot: int, conds) -> tuple[tuple[Expr, int], ...]:
+    out = []
+    for e, n in conds:
+        e = slot_expr(prog, slot, e)
+        if bounds(e)[1] >= n:
+            out.append((e, n))
+    return tuple(out)
+
+
+def texel_valid(prog: AccessProgram, slot: int) -> tuple[tuple[Expr, int], ...]:
+    """The tile's edge guard of slot ``slot``'s texel: conditions ``expr < n`` in the work-item's
+    ``gx``/``gy``, those that can fail only (none when the tile divides the output)."""
+    w, h = prog.texels
+    return _conds(prog, slot, ((Var("gx", w), w), (Var("gy", h), h)))
+
+
+def texel_coords(prog: AccessProgram, slot: int) -> tuple[Expr, Expr]:
+    """The output texel (x, y) of slot ``slot``, in the work-item's ``gx``/``gy``."""
+    w, h = prog.texels
+    return slot_expr(prog, slot, Var("gx", w)), slot_expr(prog, slot, Var("gy", h))
+
+
+def slot_valid(prog: AccessProgram, slot: int) -> tuple[tuple[Expr, int], ...]:
+    """The conditions ``expr < n`` (in the work-item's ``gx``/``gy``) for slot ``slot`` to be real, those
+    that can fail only; the tile's edge guard first (a lane condition may index a table that is only
+    in range inside the output)."""
+    return texel_valid(prog, slot) + _conds(prog, slot, prog.lanes.valid)
+
+
+def read_key(prog: AccessProgram, slot: int, r: Read) -> tuple:
+    """What a slot's execution of ``r`` fetches, as expressions: texel (image x, y) or element offset, and
+    the guards. Slots with equal keys share one fetch (:func:`read_groups`)."""
+    addr = prog.surfaces[r.surface].layout.address_exprs(r.coords)
+    where = addr[:2] if prog.surfaces[r.surface].on_image else addr
+    return (tuple(slot_expr(prog, slot, e) for e in where),
+            tuple((let.var.name, let.var.extent, slot_expr(prog, slot, let.expr)) for let in r.lets))
+
+
+def read_groups(prog: AccessProgram, r: Read) -> tuple[tuple[int, ...], ...]:
+    """The read groups of ``r`` in a tiled program: slots with equal :func:`read_key`, each group in slot
+    order, groups in the order of their first slot."""
+    if r.indices:
+        raise KernelError(f"kernel {prog.name}: data-dependent reads cannot be tiled")
+    groups: dict[tuple, list[int]] = {}
+    for s in range(prog.slots):
+        groups.setdefault(read_key(prog, s, r), []).append(s)
+    return tuple(tuple(g) for g in groups.values())

@@ -7,7 +7,9 @@ access. Buffers are ``float*`` (fp32) or ``half*`` read with ``vload_half``/writ
 (fp16 storage needs no cl_khr_fp16). Every access goes through the SM_* macros of
 smartmem_sim/kernels/runtime/instrument.py, so an instrumented build logs exactly the accesses the kernel makes.
 ``texel_reuse`` (smartmem_sim/kernels/ops/program.py): True gives each read instruction its per-lane registers and
-coordinate compares; False fetches on every execution that is on (same loop and lane order).
+coordinate compares; False fetches on every execution that is on (same loop and lane order). A tiled
+program (its ``tile`` is not 1x1) is rendered by :func:`_body_tiled`: one fetch per read group and loop
+iteration, the slots taking their values from the group's texel (program.py's docstring).
 """
 from __future__ import annotations
 
@@ -25,6 +27,11 @@ from smartmem_sim.kernels.ops.program import (
     Read,
     Surface,
     check_texel_reuse,
+    read_groups,
+    slot_expr,
+    slot_valid,
+    texel_coords,
+    texel_valid,
 )
 from smartmem_sim.kernels.render.index_exprs import opencl_tables, to_opencl
 from smartmem_sim.kernels.runtime.instrument import with_prelude
@@ -248,9 +255,172 @@ def _body(prog: AccessProgram, storage: str, printed: list[Expr], reuse: bool) -
 
 
 def buffer_out_coords(prog: AccessProgram) -> tuple[Expr, ...]:
-    """Logical coordinates of the element a buffer-output work-item's ``lane`` stores."""
+    """Logical coordinates of the element a buffer-output texel ``gx``'s ``lane`` stores (untiled: the
+    work-item ``gx``; tiled: substitute the slot, program.py's slot_expr)."""
     (off,), inv = prog.out_surface.layout.inverse_exprs(("off",))
-    return simplify_all(substitute(e, {off.name: prog.grid[0] * 4 + Var("lane", 4)}) for e in inv)
+    return simplify_all(substitute(e, {off.name: Var("gx", prog.texels[0]) * 4 + Var("lane", 4)}) for e in inv)
+
+
+# ---------------------------------------------------------------- tiled programs (program.py's docstring)
+
+class _SlotText(_LaneText):
+    """_LaneText of one slot of a tiled work-item: expressions get the slot's substitution."""
+
+    def __init__(self, prog: AccessProgram, slot: int, names: Iterable[str], printed: list[Expr]):
+        super().__init__(slot, names, printed)
+        self._prog = prog
+
+    def expr(self, e: Expr) -> Expr:
+        return slot_expr(self._prog, self.lane, e)
+
+    def idx_done(self, e: Expr) -> str:
+        """Print an expression already in the work-item's variables."""
+        self._printed.append(e)
+        return _idx(e)
+
+
+def _group_fetch(r: Read, gi: int, group: tuple[int, ...], s: Surface, storage: str, lead: _SlotText,
+                 valid: list[str | None], pad: str, reuse: bool) -> list[str]:
+    """The group's one fetch of this iteration into ``sm_reg_<value>_g<gi>`` (own register with reuse),
+    ``sm_ok_<value>_g<gi>`` = 1 when it holds this iteration's texel/element."""
+    reg, at, ok = f"sm_reg_{r.value}_g{gi}", f"sm_at_{r.value}_g{gi}", f"sm_ok_{r.value}_g{gi}"
+    lines = [f"{pad}int {ok} = 0;"]
+    if not reuse:
+        lines.append(f"{pad}float4 {reg} = (float4)(0.0f);" if s.on_image else f"{pad}float {reg} = 0.0f;")
+    inner, conds = [], []
+    for let in r.lets:
+        e = lead.expr(let.expr)
+        lo, hi = bounds(e)
+        if hi < 0 or lo >= let.var.extent:  # off whatever the work-item
+            return lines
+        inner.append(f"const int {let.var.name} = {lead.idx_done(e)};")
+        if lo < 0 or hi >= let.var.extent:
+            conds.append(f"{let.var.name} >= 0 && {let.var.name} < {let.var.extent}")
+    addr = s.layout.address_exprs(r.coords)
+    if s.on_image:
+        point = f"const int2 sm_p = (int2)({lead.idx(addr[0])}, {lead.idx(addr[1])});"
+        load = f"SM_READ_IMAGEF({s.param}, sm_smp, sm_p)"
+        same = f"sm_p.x == {at}.x && sm_p.y == {at}.y"
+    else:
+        point = f"const long sm_p = {lead.idx(addr[0])};"
+        load = f"{'SM_LOAD_HALF' if storage == 'fp16' else 'SM_LOAD'}({s.param}, sm_p)"
+        same = f"sm_p == {at}"
+    fetch = [point, f"if (!({same})) {{ {reg} = {load}; {at} = sm_p; }}" if reuse else f"{reg} = {load};"]
+    take = [*fetch, f"{ok} = 1;"]
+    if conds:
+        take = [f"if ({' && '.join(conds)}) {{", *("  " + t for t in take), "}"]
+    inner += take
+    members = [m for m in group if valid[m] != NEVER]
+    if not members:  # none of its slots is ever real
+        return lines
+    if all(valid[m] is not None for m in members):  # on when one of its slots is real
+        inner = [f"if ({' || '.join(f'sm_valid_l{m}' for m in members)}) {{", *("  " + t for t in inner), "}"]
+    return lines + [f"{pad}{{", *(f"{pad}  {t}" for t in inner), f"{pad}}}"]
+
+
+def _slot_value(r: Read, gi: int, s: Surface, st: _SlotText, ok: str | None, pad: str) -> list[str]:
+    """The slot's value of read ``r``: its component (image) of its group's texel, or the element."""
+    v = st.name(r.value)
+    reg, got = f"sm_reg_{r.value}_g{gi}", f"sm_ok_{r.value}_g{gi}"
+    if s.on_image:
+        comp = st.expr(s.layout.address_exprs(r.coords)[2])
+        value = f"{reg}.{_COMPONENT[comp.value]}" if isinstance(comp, Const) else f"sm_lane({reg}, {st.idx_done(comp)})"
+    else:
+        value = reg
+    if ok == NEVER:
+        return [f"{pad}float {v} = {r.fill}; int ok_{v} = 0;"]
+    cond = got if ok is None else f"sm_valid{st.suffix} && {got}"
+    return [f"{pad}float {v} = {r.fill}; int ok_{v} = 0;", f"{pad}if ({cond}) {{ {v} = {value}; ok_{v} = 1; }}"]
+
+
+def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotText], valid: list[str | None],
+                 pad: str, reuse: bool) -> list[str]:
+    lines = []
+    for st, ok in zip(slots, valid, strict=True):
+        for d in p.defs:
+            e = "0" if ok == NEVER else st.idx(d.expr)
+            lines.append(f"{pad}const int {st.name(d.var.name)} = {e if ok in (None, NEVER) else f'sm_valid{st.suffix} ? {e} : 0'};")
+    for st in slots:
+        lines += _code(st.code(p.before), pad)
+    groups = [read_groups(prog, r) for r in p.reads]
+    for r, gs in zip(p.reads, groups, strict=True) if reuse else ():
+        s = prog.surfaces[r.surface]
+        for gi in range(len(gs)):
+            lines.append(f"{pad}float4 sm_reg_{r.value}_g{gi} = (float4)(0.0f); int2 sm_at_{r.value}_g{gi} = (int2)(-1, -1);"
+                         if s.on_image else
+                         f"{pad}float sm_reg_{r.value}_g{gi} = 0.0f; long sm_at_{r.value}_g{gi} = -1;")
+    inner = pad
+    for v in p.loops:
+        lines.append(f"{inner}for (int {v.name} = 0; {v.name} < {v.extent}; ++{v.name}) {{")
+        inner += "  "
+    group_of = []
+    for r, gs in zip(p.reads, groups, strict=True):
+        s = prog.surfaces[r.surface]
+        of = {}
+        for gi, g in enumerate(gs):
+            lines += _group_fetch(r, gi, g, s, storage, slots[g[0]], valid, inner, reuse)
+            of.update(dict.fromkeys(g, gi))
+        group_of.append(of)
+    for st, ok in zip(slots, valid, strict=True):
+        for r, of in zip(p.reads, group_of, strict=True):
+            lines += _slot_value(r, of[st.lane], prog.surfaces[r.surface], st, ok, inner)
+        lines += _code(st.code(p.body), inner)
+    for _ in p.loops:
+        inner = inner[:-2]
+        lines.append(f"{inner}}}")
+    for st in slots:
+        lines += _code(st.code(p.after), pad)
+    return lines
+
+
+def _body_tiled(prog: AccessProgram, storage: str, printed: list[Expr], reuse: bool) -> list[str]:
+    """The body of a tiled work-item: its slots' phases with shared reads, then the tile's texels."""
+    lc = prog.lanes
+    names = _per_lane_names(lc)
+    slots = [_SlotText(prog, s, names, printed) for s in range(prog.slots)]
+    valid = [_cond(st, slot_valid(prog, st.lane)) for st in slots]
+    lines = [f"  const int sm_valid{st.suffix} = {ok};" for st, ok in zip(slots, valid, strict=True)
+             if ok not in (None, NEVER)]
+    for p in lc.phases:
+        lines += _phase_tiled(p, prog, storage, slots, valid, "  ", reuse)
+    results = []
+    for st, ok in zip(slots, valid, strict=True):
+        res = st.code(lc.result)
+        results.append(f"sm_r{st.suffix}")
+        res = "0.0f" if ok == NEVER else res if ok is None else f"sm_valid{st.suffix} ? {res} : 0.0f"
+        lines.append(f"  const float sm_r{st.suffix} = {res};")
+    out = prog.out_surface
+    if out.on_image:
+        for t in range(prog.tile[0] * prog.tile[1]):
+            first = t * lc.count
+            texel = ", ".join(results[first:first + lc.count] + ["0.0f"] * (LANES - lc.count))
+            x, y = texel_coords(prog, first)
+            edge = _cond(slots[first], texel_valid(prog, first))
+            if edge == NEVER:  # past the edge of the output in every work-item
+                continue
+            text = (f"SM_WRITE_IMAGEF({out.param}, (int2)({slots[first].idx_done(x)}, {slots[first].idx_done(y)}), "
+                    f"(float4)({texel}));")
+            lines.append(f"  if ({edge}) {text}" if edge else f"  {text}")
+        return lines
+    (off,) = out.layout.address_exprs(buffer_out_coords(prog))
+    store = "SM_STORE_HALF" if storage == "fp16" else "SM_STORE"
+    for st, ok in zip(slots, valid, strict=True):
+        if ok == NEVER:
+            continue
+        text = f"{store}({out.param}, {st.idx(off)}, sm_r{st.suffix});"
+        lines.append(f"  {text}" if ok is None else f"  if (sm_valid{st.suffix}) {text}")
+    return lines
+
+
+NEVER = "0"  # a tiled slot's condition that no work-item meets (a tile texel past the output's edge)
+
+
+def _cond(st: _SlotText, conds) -> str | None:
+    """C text of ``expr < n`` for every condition (in the work-item's variables): None when there is none,
+    NEVER when one cannot hold."""
+    if any(isinstance(e, Const) for e, _ in conds):  # program.py keeps only conditions that can fail
+        return NEVER
+    return " && ".join(f"{st.idx_done(e)} < {n}" for e, n in conds) or None
 
 
 def render(prog: AccessProgram, storage: str = "fp32", entry: str | None = None, *,
@@ -262,7 +432,7 @@ def render(prog: AccessProgram, storage: str = "fp32", entry: str | None = None,
     check_texel_reuse(texel_reuse)
     params = ", ".join(_param(s, storage) for s in prog.surfaces)
     printed: list[Expr] = []
-    body = _body(prog, storage, printed, texel_reuse)
+    body = (_body_tiled if prog.tiled else _body)(prog, storage, printed, texel_reuse)
     dynamic = any(r.indices for p in prog.lanes.phases for r in p.reads)
     lines = [HALF_MACROS, COMMON, INDEX_C if dynamic else "", opencl_tables(printed), prog.helpers,
              f"__kernel void {entry or prog.name}({params} SM_LOG_PARAMS) {{",

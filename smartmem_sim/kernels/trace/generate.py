@@ -31,7 +31,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.ops.program import AccessProgram, Read, check_texel_reuse, index_value
+from smartmem_sim.kernels.ops.program import (
+    AccessProgram,
+    Read,
+    check_texel_reuse,
+    index_value,
+    read_groups,
+    slot_expr,
+    slot_valid,
+    texel_coords,
+    texel_valid,
+)
 from smartmem_sim.kernels.render.opencl import buffer_out_coords
 from smartmem_sim.kernels.trace.registers import fetches
 from smartmem_sim.layout.expr import evaluate
@@ -132,6 +142,8 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
         raise KernelError(f"storage must be one of {sorted(ELEM_BYTES)}, got {storage!r}")
     check_texel_reuse(texel_reuse)
     x0, y0, width, height = _rect(prog, rect)
+    if prog.tiled:
+        return _tiled_accesses(prog, storage, texel_reuse, x0, y0, width, height)
     gy, gx = (a.ravel() for a in np.indices((height, width), dtype=np.int64))
     items = gy * width + gx
     gx += x0
@@ -198,6 +210,94 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
         first = np.arange(width * height, dtype=np.int64)  # every work-item id (``items`` repeats them per lane)
         rows.add(first, point, prog.output, first % width + x0, first // width + y0, True,
                  _access_bytes(prog, prog.output, storage))
+    return rows.done()
+
+
+def _where(e, env: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    return np.broadcast_to(evaluate(e, env), (n,))
+
+
+def _slot_valid(prog: AccessProgram, gx: np.ndarray, gy: np.ndarray, conds_of) -> np.ndarray:
+    """(items, slots): the conditions ``conds_of(prog, slot)`` hold, each evaluated only where the earlier
+    ones held (the edge guard first: a lane condition may index a table out of range past the edge)."""
+    out = np.ones((gx.size, prog.slots), bool)
+    for s in range(prog.slots):
+        for e, n in conds_of(prog, s):
+            idx = np.flatnonzero(out[:, s])
+            if idx.size:
+                out[idx, s] = _where(e, {"gx": gx[idx], "gy": gy[idx]}, idx.size) < n
+    return out
+
+
+def _tiled_accesses(prog: AccessProgram, storage: str, texel_reuse: bool, x0: int, y0: int, width: int,
+                    height: int) -> ItemAccesses:
+    """item_accesses of a tiled program (smartmem_sim/kernels/ops/program.py): per loop iteration, each read's
+    groups in order fetch once (a group is on when one of its slots is real), then the tile's writes."""
+    gy, gx = (a.ravel() for a in np.indices((height, width), dtype=np.int64))
+    items = gy * width + gx
+    gx, gy = gx + x0, gy + y0
+    rows = _Rows()
+    valid = _slot_valid(prog, gx, gy, slot_valid)
+    point = 0
+    for phase in prog.lanes.phases:
+        extents = [v.extent for v in phase.loops]
+        iters = int(np.prod(extents)) if extents else 1
+        loop_env = {}
+        if extents:
+            grid = np.indices(extents, dtype=np.int64).reshape(len(extents), -1)
+            loop_env = {v.name: idx[None, :] for v, idx in zip(phase.loops, grid, strict=True)}
+        groups = [read_groups(prog, r) for r in phase.reads]
+        per_iter = sum(len(g) for g in groups)
+        first = 0
+        for r, gs in zip(phase.reads, groups, strict=True):
+            s = prog.surfaces[r.surface]
+            on = np.stack([valid[:, list(g)].any(axis=1) for g in gs], axis=1)  # (items, groups)
+            it, gi = np.nonzero(on)  # item-major: a work-item's rows adjacent
+            shape = (it.size, iters)
+            ok = np.zeros(shape, bool)
+            xs, ys = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+            nb = _access_bytes(prog, r.surface, storage)
+            addr = s.layout.address_exprs(r.coords)
+            for g, members in enumerate(gs):
+                sel = np.flatnonzero(gi == g)
+                if not sel.size:
+                    continue
+                lead = members[0]
+                env = {"gx": gx[it[sel]][:, None], "gy": gy[it[sel]][:, None], **loop_env}
+                sub = (sel.size, iters)
+                okg = np.ones(sub, bool)
+                for let in r.lets:
+                    val = np.broadcast_to(evaluate(slot_expr(prog, lead, let.expr), env), sub)
+                    okg &= (val >= 0) & (val < let.var.extent)
+                    env[let.var.name] = np.where(okg, val, 0)
+                ok[sel] = okg
+                xs[sel] = np.broadcast_to(evaluate(slot_expr(prog, lead, addr[0]), env), sub)
+                if s.on_image:
+                    ys[sel] = np.broadcast_to(evaluate(slot_expr(prog, lead, addr[1]), env), sub)
+            if not s.on_image:
+                xs = xs * nb
+            f_item, f_seq, f_x, f_y = fetches(items[it], gi, ok, xs, ys, len(gs), texel_reuse, own_only=True)
+            i, g = np.divmod(f_seq, len(gs))
+            rows.add(f_item, point + i * per_iter + first + g, r.surface, f_x, f_y, False, nb)
+            first += len(gs)
+        point += iters * per_iter
+    out = prog.out_surface
+    nb = _access_bytes(prog, prog.output, storage)
+    env = {"gx": gx, "gy": gy}
+    if out.on_image:
+        texel_ok = _slot_valid(prog, gx, gy, texel_valid)
+        for t in range(prog.tile[0] * prog.tile[1]):
+            s = t * prog.lanes.count
+            sel = np.flatnonzero(texel_ok[:, s])
+            x, y = texel_coords(prog, s)
+            sub = {k: v[sel] for k, v in env.items()}
+            rows.add(items[sel], point + t, prog.output, _where(x, sub, sel.size), _where(y, sub, sel.size), True, nb)
+    else:
+        (off,) = out.layout.address_exprs(buffer_out_coords(prog))
+        for s in range(prog.slots):
+            sel = np.flatnonzero(valid[:, s])
+            offs = _where(slot_expr(prog, s, off), {k: v[sel] for k, v in env.items()}, sel.size)
+            rows.add(items[sel], point + s, prog.output, offs * nb, 0, True, nb)
     return rows.done()
 
 

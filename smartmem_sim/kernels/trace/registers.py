@@ -13,7 +13,7 @@ from numba import njit
 
 
 @njit(cache=True)
-def _replay(sel_item, sel_lane, ok, x, y, count):  # pragma: no cover - compiled
+def _replay(sel_item, sel_lane, ok, x, y, count, own_only):  # pragma: no cover - compiled
     rows, iters = ok.shape
     total = 0
     for r in range(rows):
@@ -49,6 +49,8 @@ def _replay(sel_item, sel_lane, ok, x, y, count):  # pragma: no cover - compiled
                 yv = y[q, i]
                 hit = False
                 for j in range(count):
+                    if own_only and j != lane:
+                        continue
                     if held[j] and reg_x[j] == xv and reg_y[j] == yv:
                         hit = True
                         break
@@ -66,7 +68,8 @@ def _replay(sel_item, sel_lane, ok, x, y, count):  # pragma: no cover - compiled
 
 
 def fetches(sel_item: np.ndarray, sel_lane: np.ndarray, ok: np.ndarray, x: np.ndarray, y: np.ndarray,
-            count: int, reuse: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            count: int, reuse: bool = True, own_only: bool = False
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The executions of one read instruction that access memory, given every execution's need.
 
     ``sel_item``, ``sel_lane``: (rows,) work-item and lane of each row, rows of one work-item adjacent,
@@ -74,10 +77,12 @@ def fetches(sel_item: np.ndarray, sel_lane: np.ndarray, ok: np.ndarray, x: np.nd
     (its guards pass) and the texel (image) or byte offset (buffer, y = 0) it reads. Returns
     (item, seq, x, y) of the accesses, ``seq`` = iteration * count + lane (the execution's position in
     its work-item), in no particular order. ``reuse=False``: no registers, every execution that is on
-    accesses memory."""
+    accesses memory. ``own_only``: a register serves only its own lane (a tiled program's read groups,
+    smartmem_sim/kernels/ops/program.py), no copy from another's."""
     if not reuse:
         row, i = np.nonzero(ok)
         return sel_item[row], i * count + sel_lane[row], x[row, i], y[row, i]
     ok = np.ascontiguousarray(ok, dtype=np.bool_)
     return _replay(np.ascontiguousarray(sel_item, dtype=np.int64), np.ascontiguousarray(sel_lane, dtype=np.int64),
-                   ok, np.ascontiguousarray(x, dtype=np.int64), np.ascontiguousarray(y, dtype=np.int64), int(count))
+                   ok, np.ascontiguousarray(x, dtype=np.int64), np.ascontiguousarray(y, dtype=np.int64), int(count),
+                   bool(own_only))

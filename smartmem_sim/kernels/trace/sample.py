@@ -53,7 +53,7 @@ def _accesses(prog: AccessProgram, storage: str, x0: int, y0: int, width: int, h
 def _points(prog: AccessProgram) -> int:
     """Accesses of one work-item, at most (guards may skip some)."""
     per_lane = sum((prod(v.extent for v in p.loops) if p.loops else 1) * len(p.reads) for p in prog.lanes.phases)
-    return prog.lanes.count * (per_lane + 1) + 1
+    return prog.slots * (per_lane + 1) + prog.tile[0] * prog.tile[1]
 
 
 def _cut_loops(loops: tuple[Var, ...], target: int) -> dict[str, Var]:
@@ -103,7 +103,7 @@ def cut_program(prog: AccessProgram, max_points: int) -> tuple[AccessProgram, fl
 
 
 def _inner_iterations(prog: AccessProgram) -> float:
-    w, h = prog.global_size
+    w, h = prog.texels  # the output's texels (a tiled work-item computes several)
     per_lane = sum(prod(v.extent for v in p.loops) if p.loops else 1 for p in prog.lanes.phases)
     return float(w * h * prog.lanes.count * per_lane)
 
