@@ -11,7 +11,7 @@ OUT ?= out
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,opencl]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -21,7 +21,7 @@ setup: $(STAMP) opencl
 ZOO_STAMP := $(VENV)/.zoo-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
 setup-zoo: setup $(ZOO_STAMP)
 $(ZOO_STAMP): setup.cfg
-	$(PY) -m pip install -q -e '.[test,zoo,dist]'
+	$(PY) -m pip install -q -e '.[test,opencl,zoo,dist]'
 	$(PY) -m pip install -q --no-deps timm==1.0.31
 	rm -f $(VENV)/.zoo-*
 	touch $@

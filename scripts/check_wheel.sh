@@ -24,4 +24,17 @@ exec(compile(snippet, "README.md (memsim snippet)", "exec"))
 api = re.search(r"The same from Python.*?\`\`\`python\n(.*?)\`\`\`", text, re.S).group(1)
 exec(compile(api, "README.md (Python API snippet)", "exec"))
 PY
-echo "check_wheel: the wheel installs and runs the README's main job, memsim snippet and Python API snippet"
+# without the [opencl] extra, a command that runs kernels says what to install (exit 2), not a traceback
+"$tmp/venv/bin/smartmem" zoo export resnext --tiny -o "$tmp/resnext.tiny.onnx" >/dev/null
+set +e
+msg=$("$tmp/venv/bin/smartmem" run "$tmp/resnext.tiny.onnx" --policy smartmem 2>&1); rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "smartmem-sim\[opencl\]" <<<"$msg" || { echo "check_wheel: run without pyopencl gave rc $rc: $msg" >&2; exit 1; }
+# with the [opencl] extra: run on an OpenCL device and check against onnxruntime, when the machine has one
+"$tmp/venv/bin/pip" install -q "$(ls "$tmp"/dist/*.whl)[opencl]"
+if "$tmp/venv/bin/smartmem" devices >/dev/null 2>&1; then
+  "$tmp/venv/bin/smartmem" run "$tmp/resnext.tiny.onnx" --policy smartmem --check --quiet
+else
+  echo "check_wheel: no OpenCL device passes the probe here; skipped smartmem run --check"
+fi
+echo "check_wheel: the wheel installs and runs the README's main job, memsim snippet and Python API snippet without OpenCL, and with [opencl] runs kernels"

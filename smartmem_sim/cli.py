@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
               "written atomically), nothing else was written", file=sys.stderr)
         return 130
     except Exception as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name == "pyopencl" and not debug:
+            print(f"smartmem {args.command}: error: this command runs kernels on an OpenCL device and needs "
+                  "pyopencl; install it with: pip install 'smartmem-sim[opencl]' (simulation needs no OpenCL)",
+                  file=sys.stderr)
+            return 2
         if debug:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

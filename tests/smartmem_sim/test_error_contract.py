@@ -52,3 +52,18 @@ def test_internal_error_exit_1_asks_for_a_report_and_debug_shows_it(monkeypatch,
     monkeypatch.setenv("SMARTMEM_DEBUG", "1")
     with pytest.raises(ZeroDivisionError):
         cli.main(["profiles"])
+
+
+def test_without_pyopencl_simulation_works_and_running_kernels_names_the_extra(tmp_path):
+    """pyopencl is the [opencl] extra: compare runs without it; run says what to install (exit 2)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['pyopencl'] = None\n"
+            "from smartmem_sim.cli import main\n"
+            f"assert main(['compare', 'vit', '--tiny', '--no-plot', '--out', {str(tmp_path / 'c')!r}]) == 0\n"
+            f"assert main(['compile', 'vit', '--tiny', '-o', {str(tmp_path / 'p.json')!r}]) == 0\n"
+            f"sys.exit(main(['run', {str(tmp_path / 'p.onnx')!r}, '--policy', 'naive']))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert "smartmem-sim[opencl]" in r.stderr and "Traceback" not in r.stderr

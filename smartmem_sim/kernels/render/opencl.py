@@ -34,7 +34,7 @@ from smartmem_sim.kernels.ops.program import (
     texel_valid,
 )
 from smartmem_sim.kernels.render.index_exprs import opencl_tables, to_opencl
-from smartmem_sim.kernels.runtime.instrument import with_prelude
+from smartmem_sim.kernels.render.prelude import with_prelude
 from smartmem_sim.layout.expr import Const, Expr, Var, bounds, substitute
 from smartmem_sim.layout.simplify import simplify_all
 

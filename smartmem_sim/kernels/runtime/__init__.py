@@ -3,33 +3,26 @@ kernels with profiling, write timelines, check kernels under oclgrind, record ke
 
 Source text comes from the renderer (smartmem_sim/kernels/render/); nothing here generates kernels.
 """
-from smartmem_sim.kernels.runtime.device import (
-    DeviceHandle,
-    DeviceInfo,
-    ProbeResult,
-    open_device,
-    probe_all,
-    select_device,
-)
-from smartmem_sim.kernels.runtime.launch import (
-    KernelTiming,
-    Launch,
-    LaunchLog,
-    compile_source,
-    launch,
-    run_kernel,
-)
-from smartmem_sim.kernels.runtime.memory import (
-    Buffer,
-    Image2D,
-    buffer_from_array,
-    create_buffer,
-    create_image,
-    image_from_array,
-    pack_channels,
-    unpack_channels,
-)
-from smartmem_sim.kernels.runtime.timeline import chrome_trace, write_chrome_trace
+# Exports resolve on first use (PEP 562), so that importing one submodule does not load pyopencl through
+# the others: simulation and rendering need no OpenCL driver; only what runs kernels does.
+_EXPORTS = {
+    "device": ("DeviceHandle", "DeviceInfo", "ProbeResult", "open_device", "probe_all", "select_device"),
+    "launch": ("KernelTiming", "Launch", "LaunchLog", "compile_source", "launch", "run_kernel"),
+    "memory": ("Buffer", "Image2D", "buffer_from_array", "create_buffer", "create_image", "image_from_array",
+               "pack_channels", "unpack_channels"),
+    "timeline": ("chrome_trace", "write_chrome_trace"),
+}
+_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'smartmem_sim.kernels.runtime' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"smartmem_sim.kernels.runtime.{mod}"), name)
+
 
 __all__ = [
     "Buffer", "DeviceHandle", "DeviceInfo", "Image2D", "KernelTiming", "Launch", "LaunchLog", "ProbeResult",
