@@ -19,7 +19,7 @@ def register(subparsers) -> None:
         help="cache behaviour of image walks (row, column, tiled, strided) on a device profile",
         description=__doc__,
     )
-    p.add_argument("--device", required=True, help="profile name (see `smartmem profiles`) or path to a profile TOML")
+    p.add_argument("--profile", "--device", dest="device", metavar="PROFILE", required=True, help="profile name (see `smartmem profiles`) or path to a profile TOML")
     p.add_argument("--width", default="512", help="image width in texels (default 512)")
     p.add_argument("--height", default="512", help="image height in texels (default 512)")
     p.add_argument("--dtype", default="fp16", help="texel type: fp16 (8 B RGBA texel) or fp32 (16 B)")

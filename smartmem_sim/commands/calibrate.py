@@ -19,7 +19,7 @@ from smartmem_sim.errors import UserError
 def register(subparsers) -> None:
     p = subparsers.add_parser("calibrate", help="fit a memsim device profile from OpenCL microbenchmarks",
                               description=__doc__)
-    p.add_argument("--device-name", required=True, help="substring of the OpenCL platform/device to measure")
+    p.add_argument("--opencl-device", "--device-name", dest="device_name", metavar="DEVICE", required=True, help="substring of the OpenCL platform/device to measure")
     p.add_argument("-o", "--out", required=True, help="profile TOML to write")
     p.add_argument("--base", default=None,
                    help="profile to start from (default: h100_opencl on an NVIDIA GPU, pocl_cpu on a CPU)")

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("compare", help="predicted latency, DRAM bytes, misses and layout transforms of the "
                               "four policies on a device profile", description=__doc__)
     p.add_argument("model", help="zoo network name (see `smartmem zoo list`) or path of an .onnx file")
-    p.add_argument("--device", default="adreno740", help="device profile (default adreno740)")
+    p.add_argument("--profile", "--device", dest="device", metavar="PROFILE", default="adreno740", help="device profile (default adreno740)")
     p.add_argument("--tiny", action="store_true", help="use the zoo network's tiny twin")
     p.add_argument("--storage", choices=("fp16", "fp32"), default="fp16", help="image element type (default fp16)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")

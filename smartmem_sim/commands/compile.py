@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("compile", help="compile a model under a policy: plan JSON with predicted costs, "
                               "and the optimized ONNX", description=__doc__)
     p.add_argument("model", help="zoo network name (see `smartmem zoo list`) or path of an .onnx file")
-    p.add_argument("--device", default="adreno740", help="device profile to predict costs on (default adreno740)")
+    p.add_argument("--profile", "--device", dest="device", metavar="PROFILE", default="adreno740", help="device profile to predict costs on (default adreno740)")
     p.add_argument("--policy", choices=POLICY_CHOICES, default="smartmem", help="compilation policy")
     p.add_argument("-o", "--output", required=True, help="plan JSON to write (the ONNX goes beside it, .onnx)")
     p.add_argument("--tiny", action="store_true", help="use the zoo network's tiny twin")

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("model", help="a zoo network name (see `smartmem zoo list`) or an .onnx file")
     p.add_argument("--tiny", action="store_true", help="the zoo network's tiny twin")
-    p.add_argument("--device", default="adreno740", help="memsim profile (memsim/devices/NAME.toml); default adreno740")
+    p.add_argument("--profile", "--device", dest="device", metavar="PROFILE", default="adreno740", help="memsim profile (memsim/devices/NAME.toml); default adreno740")
     p.add_argument("--policy", choices=POLICY_CHOICES, default="smartmem", help="compilation policy (default smartmem)")
     p.add_argument("--storage", choices=("fp16", "fp32"), default="fp16", help="tensor storage (default fp16)")
     p.add_argument("--step", action="append", default=[], metavar="ID",

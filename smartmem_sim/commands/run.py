@@ -41,7 +41,7 @@ def register(subparsers) -> None:
     p.add_argument("model", help="path to an .onnx model")
     p.add_argument("--policy", required=True,
                    help="naive, fusion, smartmem or search, or several separated by commas")
-    p.add_argument("--device-name", default=None, help="substring of the OpenCL platform/device to use")
+    p.add_argument("--opencl-device", "--device-name", dest="device_name", metavar="DEVICE", default=None, help="substring of the OpenCL platform/device to use")
     p.add_argument("--storage", default="fp32", help="fp32 or fp16 (CL_HALF_FLOAT images, half buffers)")
     p.add_argument("--check", action="store_true", help="compare the outputs with onnxruntime (exit 1 on mismatch)")
     p.add_argument("--timeline", default=None,
@@ -54,7 +54,7 @@ def register(subparsers) -> None:
     p.add_argument("--texel-reuse", default="auto",
                    help="on, off or auto: per-lane texel registers in the kernels (auto: the [execution] table "
                         "of the device's profile, smartmem_sim/memsim/devices/NAME.toml; on for an unknown device)")
-    p.add_argument("--search-profile", default=None,
+    p.add_argument("--profile", "--search-profile", dest="search_profile", metavar="PROFILE", default=None,
                    help="device profile whose simulator prices the search policy's layouts (default: the "
                         "profile of this OpenCL device, see PROFILE_OF_DEVICE)")
     p.set_defaults(func=run)

@@ -21,7 +21,7 @@ DEFAULT_MODELS = "vit.tiny,swin.tiny,convnext.tiny,resnext.tiny"
 def register(subparsers) -> None:
     p = subparsers.add_parser("validate", help="measured vs memsim-predicted kernel times under a profile",
                               description=__doc__)
-    p.add_argument("--device-name", default=None,
+    p.add_argument("--opencl-device", "--device-name", dest="device_name", metavar="DEVICE", default=None,
                    help="substring of the OpenCL platform/device to run on (required unless --from-csv)")
     p.add_argument("--from-csv", default=None, help="predict the measured rows of an earlier --csv (no device)")
     p.add_argument("--budget-s", default=None, help="stop measuring further models after this many seconds")
