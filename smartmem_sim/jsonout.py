@@ -28,3 +28,11 @@ def finite(obj: Any) -> Any:
 def dumps(doc: Any, **kwargs) -> str:
     """json.dumps of :func:`finite` (doc), refusing NaN; objects JSON has no type for are written as str."""
     return json.dumps(finite(doc), allow_nan=False, default=str, **kwargs)
+
+
+SCHEMA = 1  # raise when a reporting command's JSON changes incompatibly
+
+
+def report(command: str, doc: dict) -> dict:
+    """A reporting command's JSON document: ``schema`` (this format's version) and ``command`` first."""
+    return {"schema": SCHEMA, "command": command, **{k: v for k, v in doc.items() if k not in ("schema", "command")}}

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     data["options"] = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
     _write_outputs(result, data, out_dir)
     if args.json:
-        print(jsonout.dumps(data, indent=1))
+        print(jsonout.dumps(jsonout.report("cache-study", data), indent=1))
     else:
         _print_tables(result, out_dir)
     return 0
@@ -128,7 +128,7 @@ def _write_outputs(result, data: dict, out_dir: Path) -> None:
     for r in rows:
         writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
     write_text(out_dir / "cache_study.csv", buf.getvalue())
-    write_text(out_dir / "cache_study.json", jsonout.dumps(data, indent=1) + "\n")
+    write_text(out_dir / "cache_study.json", jsonout.dumps(jsonout.report("cache-study", data), indent=1) + "\n")
     fig = _plot(result)
     try:
         save_figure(fig, out_dir / "cache_study.png", dpi=120, bbox_inches="tight")

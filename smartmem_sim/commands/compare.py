@@ -125,7 +125,7 @@ def run(args) -> int:
     if args.timeline is not None and not Path(args.timeline).parent.exists():
         raise UserError(f"--timeline {args.timeline}: folder {Path(args.timeline).parent} does not exist")
     results = compare(args.model, args.device, args.tiny, args.storage)
-    doc = {"model": results[0].model, "device": results[0].device, "storage": args.storage,
+    doc = {"schema": jsonout.SCHEMA, "command": "compare", "model": results[0].model, "device": results[0].device, "storage": args.storage,
            "policies": [r.summary() for r in results]}
     for r in results:
         if getattr(r.plan, "search", None):

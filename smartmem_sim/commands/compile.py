@@ -64,7 +64,7 @@ def run(args) -> int:
     result = simulate_plan(plan, args.device, cost)
     constants = {n: numpy_helper.to_array(p) for n, p in plan.weights.items() if not is_stripped_initializer(p)}
     kernels = [k for s in plan.steps for k in step_kernels(plan, s, constants)]
-    doc = plan_document(plan, result, kernels)
+    doc = jsonout.report("compile", plan_document(plan, result, kernels))
     with atomic_path(out) as tmp:
         tmp.write_text(jsonout.dumps(doc, indent=1))
     onnx_path = out.with_suffix(".onnx")

@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     results = probe_all()
     icd = find_oclgrind_icd()
     if args.json:
-        print(jsonout.dumps({"devices": [r.to_dict() for r in results], "oclgrind_icd": icd}, indent=1))
+        doc = {"devices": [r.to_dict() for r in results], "oclgrind_icd": icd}
+        print(jsonout.dumps(jsonout.report("devices", doc), indent=1))
     else:
         rows = _rows(results)
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

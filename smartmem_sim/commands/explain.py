@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     plan = compile_model(load_model(args.model, parse_dims(args.dim)), args.policy)
     report = explain(plan)
     if args.json:
-        sys.stdout.write(jsonout.dumps(report, indent=2))
+        sys.stdout.write(jsonout.dumps(jsonout.report("explain", report), indent=2))
         sys.stdout.write("\n")
         return 0
     out = sys.stdout

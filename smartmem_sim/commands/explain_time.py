@@ -77,7 +77,8 @@ def explain_steps(model, device: str, policy: str, storage: str = "fp16", tiny: 
                 "cycles": e["cycles"], "seconds": e["seconds"],
                 "energy_pj": e["energy_pj"], "launch_overhead_s": launch_s, "correction": e["correction"]})
         out.append({"step": sid, "op_type": by_id[sid].op_type, "seconds": priced[sid].seconds, "kernels": kernels})
-    return {"schema": 1, "model": plan.model, "policy": policy, "device": cost.device, "storage": storage,
+    return {"schema": jsonout.SCHEMA, "command": "explain-time", "model": plan.model, "policy": policy,
+            "device": cost.device, "storage": storage,
             "formula": FORMULA, "steps": out}
 
 

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     summary = summarize(load_model(args.model, parse_dims(args.dim)))
     if args.json:
-        sys.stdout.write(jsonout.dumps(summary, indent=2))
+        sys.stdout.write(jsonout.dumps(jsonout.report("inspect", summary), indent=2))
         sys.stdout.write("\n")
     else:
         print_summary(summary)

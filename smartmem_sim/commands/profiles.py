@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     names = args.names or memsim.list_profiles()
     docs = [describe(memsim.load_profile(n)) for n in names]
     if args.json:
-        sys.stdout.write(jsonout.dumps({"schema": 1, "profiles": docs}, indent=1) + "\n")
+        sys.stdout.write(jsonout.dumps(jsonout.report("profiles", {"profiles": docs}), indent=1) + "\n")
         return 0
     console = Console(width=None if sys.stdout.isatty() else 150)  # a pipe or file gets the whole table
     t = Table(title="simulated devices (smartmem_sim/memsim/devices/*.toml)", title_justify="left")

@@ -34,7 +34,7 @@ def run_list(args) -> int:
 
     rows = zoo.table()
     if args.json:
-        print(jsonout.dumps(rows, indent=1))
+        print(jsonout.dumps(jsonout.report("zoo list", {"models": rows}), indent=1))
         return 0
     print(render_table(rows))
     if any(r["ours"] is None for r in rows):

@@ -33,11 +33,13 @@ def test_non_finite_numbers_become_null_everywhere():
     ["inspect", "{model}", "--json"],
     ["zoo", "list", "--json"],
     ["cache-study", "--device", "adreno740", "--width", "64", "--height", "64", "--json", "--out", "{tmp}/cs"],
+    ["profiles", "--json"],
 ])
 def test_json_output_is_strict(tmp_path, capsys, argv):
     model = _model_file(tmp_path)
     assert main([a.format(model=model, tmp=tmp_path) for a in argv]) == 0
-    strict(capsys.readouterr().out)
+    doc = strict(capsys.readouterr().out)
+    assert doc["schema"] == jsonout.SCHEMA and doc["command"] == " ".join(argv[:2] if argv[0] == "zoo" else argv[:1])
     for written in tmp_path.rglob("*.json"):
         strict(written.read_text())
 
@@ -56,3 +58,17 @@ def test_compare_json_has_null_where_a_number_is_undefined(tmp_path, capsys, mon
     assert main(["compare", str(_model_file(tmp_path)), "--json", "--no-plot", "--out", str(tmp_path / "o")]) == 0
     doc = strict(capsys.readouterr().out)
     assert doc["policies"][0]["rel_error_note"] is None
+
+
+def test_devices_json_is_strict_with_its_schema(capsys):
+    """`devices --json` prints what the probe found, a working device or none."""
+    main(["devices", "--json"])
+    doc = strict(capsys.readouterr().out)
+    assert doc["schema"] == jsonout.SCHEMA and doc["command"] == "devices" and isinstance(doc["devices"], list)
+
+
+def test_compile_plan_json_carries_its_schema(tmp_path):
+    model = _model_file(tmp_path)
+    assert main(["compile", str(model), "-o", str(tmp_path / "p.json")]) == 0
+    doc = strict((tmp_path / "p.json").read_text())
+    assert doc["schema"] == jsonout.SCHEMA and doc["command"] == "compile" and doc["steps"]

@@ -26,7 +26,9 @@ def test_list_shows_all_18_beside_the_paper_figures(capsys):
 
 def test_list_json_has_our_stats_and_paper_figures(capsys):
     assert main(["zoo", "list", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == 1 and doc["command"] == "zoo list"
+    rows = doc["models"]
     assert [r["name"] for r in rows] == registry.names()
     swin = rows[[r["name"] for r in rows].index("swin")]
     assert swin["paper_ops"] == 765 and swin["ours"]["nodes"] > 0 and swin["ours"]["macs"] > 10**9
