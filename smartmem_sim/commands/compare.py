@@ -1,4 +1,4 @@
-"""`smartmem compare MODEL --device DEV [--json] [--per-op] [--timeline FILE] [--out DIR]`: compile a model
+"""`smartmem compare MODEL --profile DEV [--json] [--per-op] [--timeline FILE] [--out DIR]`: compile a model
 (a zoo name or an .onnx file) under the four policies, simulate every kernel on a device profile, and print
 one row per policy: predicted latency (with its sampling error bound), DRAM bytes, misses per cache level,
 layout transforms executed (count and time), kernels. Saves a bar plot (and the JSON) under --out.
@@ -32,8 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
     p.add_argument("--per-op", action="store_true", help="list the costliest kernels and every surviving transform")
     p.add_argument("--timeline", default=None, metavar="FILE", help="write the predicted timeline (Chrome trace)")
-    p.add_argument("--out", default="smartmem_compare", metavar="DIR",
-                   help="folder for the plot and JSON (default ./smartmem_compare)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="folder to save the JSON and the plot in (nothing is written without it)")
     p.add_argument("--no-plot", action="store_true", help="do not save the plot")
     p.set_defaults(func=run)
 
@@ -124,21 +124,27 @@ def run(args) -> int:
 
     if args.timeline is not None and not Path(args.timeline).parent.exists():
         raise UserError(f"--timeline {args.timeline}: folder {Path(args.timeline).parent} does not exist")
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out {args.out}: exists and is not a folder; give a folder for the JSON and plot")
     results = compare(args.model, args.device, args.tiny, args.storage)
-    doc = {"schema": jsonout.SCHEMA, "command": "compare", "model": results[0].model, "device": results[0].device, "storage": args.storage,
-           "policies": [r.summary() for r in results]}
+    doc = {"schema": jsonout.SCHEMA, "command": "compare", "model": results[0].model, "device": results[0].device,
+           "storage": args.storage, "policies": [r.summary() for r in results]}
     for r in results:
         if getattr(r.plan, "search", None):
             doc["search"] = r.plan.search
     if args.per_op:
         doc["per_op"] = [per_op(r) for r in results]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"{results[0].model}_{results[0].device}"
-    with atomic_path(out / f"{stem}.json") as tmp:
-        tmp.write_text(jsonout.dumps(doc, indent=1))
-    if not args.no_plot:
-        _plot(results, out / f"{stem}.png")
+    written = []
+    if args.out is not None:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = f"{results[0].model}_{results[0].device}"
+        with atomic_path(out / f"{stem}.json") as tmp:
+            tmp.write_text(jsonout.dumps(doc, indent=1))
+        written.append(out / f"{stem}.json")
+        if not args.no_plot:
+            _plot(results, out / f"{stem}.png")
+            written.append(out / f"{stem}.png")
     if args.timeline:
         with atomic_path(Path(args.timeline)) as tmp:
             tmp.write_text(jsonout.dumps(timeline(results)))
@@ -158,6 +164,8 @@ def run(args) -> int:
                 print(f"  {k['ms']:9.3f} ms  {k['step']}: {k['reason']}")
             if not block["transforms"]:
                 print("  none")
-    print(f"\nwrote {out / (stem + '.json')}" + ("" if args.no_plot else f" and {out / (stem + '.png')}")
-          + (f"; timeline {args.timeline}" if args.timeline else ""))
+    if args.timeline:
+        written.append(Path(args.timeline))
+    if written:
+        print("\nwrote " + ", ".join(str(p) for p in written))
     return 0

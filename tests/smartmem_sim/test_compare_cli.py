@@ -51,3 +51,18 @@ def test_compare_errors_are_one_line_exit_2(tmp_path, capsys):
     assert "does not exist" in err and len(err.strip().splitlines()) == 1
     assert main(["compare", "not_a_network", "--out", str(tmp_path)]) == 2
     assert main(["compare", "vit", "--tiny", "--device", "nope", "--out", str(tmp_path)]) == 2
+
+
+def test_compare_writes_nothing_unless_asked(tmp_path, monkeypatch, capsys):
+    from tests.smartmem_sim.test_explain_cli import _model_file
+
+    (tmp_path / "m").mkdir()
+    model = _model_file(tmp_path / "m")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["compare", str(model), "--json"]) == 0 and main(["compare", str(model)]) == 0
+    assert not list(work.iterdir())
+    assert "wrote" not in capsys.readouterr().out
+    (work / "afile").write_text("x")
+    assert main(["compare", str(model), "--out", str(work / "afile")]) == 2  # a file, not a folder: before any work
