@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 OUT ?= out
 
-.PHONY: setup setup-zoo opencl demo test check-kernels bench lint figures clean
+API_MODULES = smartmem_sim.api smartmem_sim.simulation smartmem_sim.memsim smartmem_sim.layout smartmem_sim.compiler.costs
+
+.PHONY: setup setup-zoo opencl demo test check-kernels bench lint figures docs clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +54,10 @@ check-kernels: setup
 # The paper's tables and figures (experiments/results/); reruns only what the sweep cache lacks.
 figures: setup-zoo
 	$(PY) experiments/make_figures.py
+
+# The API reference from the docstrings (pdoc), into docs/api/ (not committed; tests/test_api_docs.py builds it in CI).
+docs: setup
+	$(PY) -m pdoc $(API_MODULES) -o docs/api
 
 bench: setup
 	$(PY) benchmarks/bench_memsim.py
