@@ -38,13 +38,23 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def compare(model, device: str = "adreno740", tiny: bool = False, storage: str = "fp16") -> list:
-    """SimulationResult of every policy, in POLICIES order, sharing one cost model (memoized kernels)."""
+def compare(model, device: str = "adreno740", tiny: bool = False, storage: str = "fp16",
+            progress: bool = False) -> list:
+    """SimulationResult of every policy, in POLICIES order, sharing one cost model (memoized kernels);
+    ``progress`` shows a bar on stderr (one step per policy; off when stderr is not a terminal)."""
+    from tqdm import tqdm
+
     from smartmem_sim.simulation import compile_for, cost_model, load_graph, simulate_plan
 
     graph = load_graph(model, tiny)
     cost = cost_model(device)
-    return [simulate_plan(compile_for(graph, p, device, storage, cost), device, cost) for p in POLICIES]
+    out = []
+    with tqdm(POLICIES, desc="compare", unit="policy", file=sys.stderr, leave=False,
+              disable=None if progress else True) as bar:
+        for p in bar:
+            bar.set_postfix_str(p)
+            out.append(simulate_plan(compile_for(graph, p, device, storage, cost), device, cost))
+    return out
 
 
 def per_op(result, top: int = TOP) -> dict:
@@ -79,19 +89,23 @@ def timeline(results) -> dict:
             "otherData": {"model": results[0].model, "device": results[0].device, "source": "smartmem compare"}}
 
 
-def _table(results) -> str:
+def _table(results):
+    """The comparison as a rich Table (one row per policy) and the speedup line under it."""
+    from rich.table import Table
+
     levels = list(results[0].misses())
-    head = f"{'policy':<10}{'latency ms':>12}{'+-%':>6}{'DRAM MB':>10}" + "".join(f"{lv + ' miss':>13}" for lv in levels) \
-        + f"{'transforms':>12}{'transf. ms':>11}{'kernels':>9}"
-    lines = [head, "-" * len(head)]
-    base = results[0].seconds
+    t = Table(title=f"{results[0].model} on {results[0].device}, predicted by the simulator", title_justify="left")
+    for name in ["policy", "latency ms", "+-%", "DRAM MB", *(f"{lv} miss" for lv in levels), "transforms",
+                 "transf. ms", "kernels"]:
+        t.add_column(name, justify="left" if name == "policy" else "right")
     for r in results:
         m = r.misses()
-        lines.append(f"{r.policy:<10}{r.seconds * 1e3:>12.3f}{100 * r.rel_error:>6.1f}{r.dram_bytes / 1e6:>10.2f}"
-                     + "".join(f"{m[lv]:>13,.0f}" for lv in levels)
-                     + f"{len(r.transforms):>12}{r.transform_seconds * 1e3:>11.3f}{len(r.kernels):>9}")
-    lines.append("speedup over naive: " + ", ".join(f"{r.policy} {base / r.seconds:.2f}x" for r in results[1:]))
-    return "\n".join(lines)
+        t.add_row(r.policy, f"{r.seconds * 1e3:.3f}", f"{100 * r.rel_error:.1f}", f"{r.dram_bytes / 1e6:.2f}",
+                  *(f"{m[lv]:,.0f}" for lv in levels), str(len(r.transforms)), f"{r.transform_seconds * 1e3:.3f}",
+                  str(len(r.kernels)))
+    base = results[0].seconds
+    speedups = "speedup over naive: " + ", ".join(f"{r.policy} {base / r.seconds:.2f}x" for r in results[1:])
+    return t, speedups
 
 
 def _plot(results, path: Path) -> None:
@@ -126,7 +140,7 @@ def run(args) -> int:
         raise UserError(f"--timeline {args.timeline}: folder {Path(args.timeline).parent} does not exist")
     if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out}: exists and is not a folder; give a folder for the JSON and plot")
-    results = compare(args.model, args.device, args.tiny, args.storage)
+    results = compare(args.model, args.device, args.tiny, args.storage, progress=True)
     doc = {"schema": jsonout.SCHEMA, "command": "compare", "model": results[0].model, "device": results[0].device,
            "storage": args.storage, "policies": [r.summary() for r in results]}
     for r in results:
@@ -152,8 +166,12 @@ def run(args) -> int:
         sys.stdout.write(jsonout.dumps(doc, indent=1))
         sys.stdout.write("\n")
         return 0
-    print(f"{doc['model']} on {doc['device']} ({args.storage}), predicted by the simulator:")
-    print(_table(results))
+    from rich.console import Console
+
+    table, speedups = _table(results)
+    table.title = f"{doc['model']} on {doc['device']} ({args.storage}), predicted by the simulator"
+    Console(width=max(120, Console().width)).print(table)
+    print(speedups)
     if args.per_op:
         for block in doc["per_op"]:
             print(f"\n[{block['policy']}] costliest kernels:")
