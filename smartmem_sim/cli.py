@@ -25,6 +25,18 @@ COMMAND_MODULES = (
 )
 
 
+# Modules of the optional extras (setup.cfg), and what each extra is for: a command that needs one says which.
+OPTIONAL_MODULES = {
+    "pyopencl": ("opencl", "running kernels on an OpenCL device; simulation needs no OpenCL"),
+    "distributed": ("dist", "sweeps on dask.distributed"),
+    "dask": ("dist", "sweeps on dask.distributed"),
+    "torch": ("zoo", "re-exporting zoo networks from their torch definitions"),
+    "transformers": ("zoo", "re-exporting zoo networks from their torch definitions"),
+    "diffusers": ("zoo", "re-exporting zoo networks from their torch definitions"),
+    "onnxscript": ("zoo", "re-exporting zoo networks from their torch definitions"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smartmem",
@@ -69,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
               "written atomically), nothing else was written", file=sys.stderr)
         return 130
     except Exception as exc:
-        if isinstance(exc, ModuleNotFoundError) and exc.name == "pyopencl" and not debug:
-            print(f"smartmem {args.command}: error: this command runs kernels on an OpenCL device and needs "
-                  "pyopencl; install it with: pip install 'smartmem-sim[opencl]' (simulation needs no OpenCL)",
-                  file=sys.stderr)
+        extra = OPTIONAL_MODULES.get((getattr(exc, "name", None) or "").split(".")[0])
+        if isinstance(exc, ModuleNotFoundError) and extra and not debug:
+            print(f"smartmem {args.command}: error: this needs {exc.name}, which comes with an optional extra: "
+                  f"pip install 'smartmem-sim[{extra[0]}]' ({extra[1]})", file=sys.stderr)
             return 2
         if debug:
             raise

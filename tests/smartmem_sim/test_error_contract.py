@@ -67,3 +67,12 @@ def test_without_pyopencl_simulation_works_and_running_kernels_names_the_extra(t
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 2, r.stderr
     assert "smartmem-sim[opencl]" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_missing_optional_module_names_its_extra(monkeypatch, capsys):
+    err = ModuleNotFoundError("No module named 'distributed'", name="distributed")
+    _with_command(monkeypatch, _raise(err))
+    assert cli.main(["profiles"]) == 2
+    assert "pip install 'smartmem-sim[dist]'" in capsys.readouterr().err
+    _with_command(monkeypatch, _raise(ModuleNotFoundError("No module named 'nosuch'", name="nosuch")))
+    assert cli.main(["profiles"]) == 1  # not an optional extra: an internal error
