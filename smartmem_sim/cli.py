@@ -25,6 +25,24 @@ COMMAND_MODULES = (
 )
 
 
+# Commands that run memsim's numba kernels; the first run after an install compiles them (cached on disk after).
+SIMULATING = {"compare", "compile", "explain-time", "cache-study", "sweep", "validate", "refit", "calibrate", "run"}
+
+
+def _numba_notice(command: str) -> None:
+    """One line on stderr when memsim's compiled kernels are not cached yet (numba's cache=True index files in
+    memsim's __pycache__), so a minute of silence is explained."""
+    import os
+    from pathlib import Path
+
+    if command not in SIMULATING or os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    cache = Path(__file__).with_name("memsim") / "__pycache__"
+    if not any(cache.glob("*.nbi")):
+        print("smartmem: compiling the simulator's kernels (first run after install, about a minute; cached "
+              "for later runs)", file=sys.stderr)
+
+
 # Modules of the optional extras (setup.cfg), and what each extra is for: a command that needs one says which.
 OPTIONAL_MODULES = {
     "pyopencl": ("opencl", "running kernels on an OpenCL device; simulation needs no OpenCL"),
@@ -71,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("SMARTMEM_DEBUG", "") not in ("", "0")
+    _numba_notice(args.command)
     try:
         return int(args.func(args) or 0)
     except user_error_types() as exc:

@@ -76,3 +76,18 @@ def test_a_missing_optional_module_names_its_extra(monkeypatch, capsys):
     assert "pip install 'smartmem-sim[dist]'" in capsys.readouterr().err
     _with_command(monkeypatch, _raise(ModuleNotFoundError("No module named 'nosuch'", name="nosuch")))
     assert cli.main(["profiles"]) == 1  # not an optional extra: an internal error
+
+
+def test_first_run_notice_only_without_compiled_kernels(monkeypatch, tmp_path, capsys):
+    from pathlib import Path
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    fake = tmp_path / "cli.py"
+    (tmp_path / "memsim" / "__pycache__").mkdir(parents=True)
+    monkeypatch.setattr(cli, "__file__", str(fake))
+    cli._numba_notice("compare")
+    assert "compiling the simulator's kernels" in capsys.readouterr().err
+    (tmp_path / "memsim" / "__pycache__" / "k.py311.nbi").write_bytes(b"")
+    cli._numba_notice("compare")
+    cli._numba_notice("zoo")
+    assert capsys.readouterr().err == "" and Path(cli.__file__) == fake
