@@ -97,9 +97,9 @@ def execute(plan: Plan, handle: DeviceHandle, inputs: Mapping[str, np.ndarray],
 
     ``gate = N > 0`` holds every N kernels back behind a user event until all N are enqueued, so the device
     runs them back to back instead of waiting for the host's launch loop between short kernels (on the
-    H100, ungated, the same short kernel measures either ~5 or ~13 us start-to-end, the slow ones mostly
-    after short kernels: experiments/results/calibration/h100/README.md); 0 launches each kernel as soon as
-    it is built."""
+    H100 a tiny kernel that finds the GPU idle takes ~12 us start-to-end, 4-6 us when fed; gating removed
+    most of convnext's and sd_text_encoder's slow small kernels but not swin's:
+    experiments/results/calibration/README.md); 0 launches each kernel as soon as it is built."""
     weights = dict(weights or {})
     constants = {n: _weight(plan, n, weights) for n, t in plan.tensors.items() if t.kind == "weight"}
     kernels = kernels if kernels is not None else plan_kernels(plan, constants, texel_reuse=texel_reuse)
