@@ -190,9 +190,23 @@ class PricedOnAll(CostModel):
         return first
 
 
+def zoo_name(model: str, tiny: bool = False) -> tuple[str, bool]:
+    """(network, tiny) of a zoo name, where ``NAME.tiny`` means the tiny twin (as ``--tiny`` does); a
+    UserError listing the networks when it is none."""
+    from smartmem_sim import zoo
+
+    if model.endswith(".tiny") and model[: -len(".tiny")] in zoo.list_models():
+        return model[: -len(".tiny")], True
+    if model not in zoo.list_models():
+        raise UserError(f"'{model}' is neither a model file nor a zoo network ({', '.join(zoo.list_models())}; "
+                        "NAME.tiny is a network's tiny twin)")
+    return model, tiny
+
+
 def load_graph(model: str | Path | Graph, tiny: bool = False, dims: Mapping[str, int] | None = None,
                batch: int = 1) -> Graph:
-    """A Graph from a Graph, a zoo network name, or an .onnx path (weights may be stripped).
+    """A Graph from a Graph, a zoo network name (``NAME.tiny``: its tiny twin), or a model file (weights may
+    be stripped).
 
     ``batch`` > 1 asks the zoo for the network at that batch size (zoo networks only)."""
     from smartmem_sim.compiler.frontend import load_model
@@ -204,7 +218,7 @@ def load_graph(model: str | Path | Graph, tiny: bool = False, dims: Mapping[str,
             raise UserError("batch applies to zoo networks; a Graph is taken as it is")
         return model
     path = Path(model)
-    if path.suffix == ".onnx":
+    if path.suffix == ".onnx" or path.is_file():
         if not path.is_file():
             raise UserError(f"model file {path} does not exist")
         if batch != 1:
@@ -212,8 +226,7 @@ def load_graph(model: str | Path | Graph, tiny: bool = False, dims: Mapping[str,
         return load_model(str(path), dict(dims) if dims else None)
     from smartmem_sim import zoo
 
-    if str(model) not in zoo.list_models():
-        raise UserError(f"'{model}' is neither an .onnx file nor a zoo network ({', '.join(zoo.list_models())})")
+    model, tiny = zoo_name(str(model), tiny)
     if batch == 1:
         onnx_model = zoo.load(str(model), tiny=tiny, weights=False)
     elif "batch" in inspect.signature(zoo.load).parameters:

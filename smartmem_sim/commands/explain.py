@@ -25,7 +25,7 @@ def register(subparsers) -> None:
                     "operator groups (ILD/ILI x Var/Fixed), the action taken and the reason, then every copy "
                     "kernel that survived and why.",
     )
-    p.add_argument("model", help="path of an .onnx file (weights may be stripped: only the structure is used)")
+    p.add_argument("model", help="an .onnx file or a zoo network (NAME, or NAME.tiny for its tiny twin)")
     p.add_argument("--policy", choices=POLICY_CHOICES, default="smartmem", help="compilation policy (default: smartmem)")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON (for scripts)")
     p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
@@ -51,10 +51,10 @@ def explain(plan) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from smartmem_sim.compiler.frontend import load_model
     from smartmem_sim.compiler.pipeline import compile_model
+    from smartmem_sim.simulation import load_graph
 
-    plan = compile_model(load_model(args.model, parse_dims(args.dim)), args.policy)
+    plan = compile_model(load_graph(args.model, dims=parse_dims(args.dim)), args.policy)
     report = explain(plan)
     if args.json:
         sys.stdout.write(jsonout.dumps(jsonout.report("explain", report), indent=2))

@@ -15,7 +15,7 @@ def register(subparsers) -> None:
         description="Load an ONNX model (fold shape logic, bind symbolic dims, infer static shapes) and "
                     "summarize it. Definitions of every count: smartmem_sim/compiler/analysis/counts.py.",
     )
-    p.add_argument("model", help="path of an .onnx file (external data is read from its folder)")
+    p.add_argument("model", help="an .onnx file or a zoo network (NAME, or NAME.tiny for its tiny twin)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON (for scripts)")
     p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
                    help="bind a symbolic input dim, e.g. --dim batch=1 --dim seq=128 (repeatable); "
@@ -43,9 +43,9 @@ def parse_dims(items: list[str]) -> dict[str, int]:
 
 def run(args: argparse.Namespace) -> int:
     from smartmem_sim.compiler.analysis import summarize
-    from smartmem_sim.compiler.frontend import load_model
+    from smartmem_sim.simulation import load_graph
 
-    summary = summarize(load_model(args.model, parse_dims(args.dim)))
+    summary = summarize(load_graph(args.model, dims=parse_dims(args.dim)))
     if args.json:
         sys.stdout.write(jsonout.dumps(jsonout.report("inspect", summary), indent=2))
         sys.stdout.write("\n")

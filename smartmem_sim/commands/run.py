@@ -38,7 +38,7 @@ PROTOBUF_LIMIT = 2**31 - 1  # bytes a serialized ModelProto may have
 def register(subparsers) -> None:
     p = subparsers.add_parser("run", help="execute a compiled model on an OpenCL device, with per-kernel times",
                               description=__doc__)
-    p.add_argument("model", help="path to an .onnx model")
+    p.add_argument("model", help="an .onnx file or a zoo network (NAME, or NAME.tiny for its tiny twin)")
     p.add_argument("--policy", required=True,
                    help="naive, fusion, smartmem or search, or several separated by commas")
     p.add_argument("--opencl-device", "--device-name", dest="device_name", metavar="DEVICE", default=None, help="substring of the OpenCL platform/device to use")
@@ -171,15 +171,26 @@ def run(args) -> int:
     if args.timeline and len(policies) > 1:
         raise UserError("--timeline takes one policy; run each policy separately for its timeline")
     path = Path(args.model)
+    zoo_net = None
     if not path.is_file():
-        raise UserError(f"model file {args.model!r} does not exist")
+        if path.suffix == ".onnx":
+            raise UserError(f"model file {args.model!r} does not exist")
+        from smartmem_sim.simulation import zoo_name
+
+        zoo_net = zoo_name(args.model)  # a zoo network (NAME.tiny: its tiny twin), or a UserError
     seed, dims, repeat = _int(args.seed, "--seed", 0), _dims(args.dim), _int(args.repeat, "--repeat", 1)
     if args.texel_reuse not in TEXEL_REUSE_CHOICES:  # checked before the slow steps
         raise UserError(f"--texel-reuse must be one of {', '.join(TEXEL_REUSE_CHOICES)}, got {args.texel_reuse!r}")
     if "search" in policies and args.search_profile:
         search_profile_for(args.search_profile, "")  # a bad name fails before the slow steps
-    model = materialize_weights(read_model(path), seed)
-    graph = load_model(model, dims=dims or None, name=path.stem)
+    if zoo_net is None:
+        model, label = read_model(path), path.name
+    else:
+        from smartmem_sim import zoo
+
+        model, label = zoo.load(zoo_net[0], tiny=zoo_net[1], weights=False), zoo_net[0] + (".tiny" * zoo_net[1])
+    model = materialize_weights(model, seed)
+    graph = load_model(model, dims=dims or None, name=Path(label).stem if zoo_net is None else label)
     feeds = random_inputs(graph, seed)
     handle = select_device(args.device_name) if args.device_name else select_device()
     reuse, why = texel_reuse_for(args.texel_reuse, handle.info.label)
@@ -198,7 +209,7 @@ def run(args) -> int:
         kernels = runs[0].kernels
         runs += [execute(plan, handle, inputs, kernels=kernels) for _ in range(repeat - 1)]
         result = sorted(runs, key=lambda r: r.total_ns)[(repeat - 1) // 2]
-        print(f"{path.name}  policy {policy}  storage {args.storage}  device {handle.info.label}")
+        print(f"{label}  policy {policy}  storage {args.storage}  device {handle.info.label}")
         if not args.quiet:
             print(f"{'kernel':48s} {'global':>12s} {'time_us':>10s}")
             for k, t in zip(result.kernels, result.timings, strict=True):
@@ -207,13 +218,13 @@ def run(args) -> int:
         print(f"total: {len(result.timings)} kernels, {total_ms:.3f} ms device time"
               + (f" (median of {repeat} runs)" if repeat > 1 else ""))
         if args.timeline:
-            write_chrome_trace(result.timings, args.timeline, metadata={"model": path.name, "policy": policy})
+            write_chrome_trace(result.timings, args.timeline, metadata={"model": label, "policy": policy})
             print(f"timeline: {args.timeline}")
         err, good = float("nan"), True
         if want is not None:
             err, good = _check(plan, result, want, args.storage)
             ok_all &= good
-        rows.append({"model": path.stem.removesuffix(".tiny"), "policy": policy, "storage": args.storage,
+        rows.append({"model": (path.stem if zoo_net is None else label).removesuffix(".tiny"), "policy": policy, "storage": args.storage,
                      "device": handle.info.label, "kernels": len(kernels), "total_device_ms": f"{total_ms:.4f}",
                      "repeat": repeat, "max_rel_error": "" if want is None else f"{err:.3e}",
                      "pass": "" if want is None else good, "texel_reuse": "on" if reuse else "off"})

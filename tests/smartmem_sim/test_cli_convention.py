@@ -23,3 +23,26 @@ def test_opencl_device_means_hardware_everywhere(argv):
     p = build_parser()
     assert p.parse_args(argv + ["--opencl-device", "NVIDIA"]).device_name == "NVIDIA"
     assert p.parse_args(argv + ["--device-name", "NVIDIA"]).device_name == "NVIDIA"
+
+
+@pytest.mark.parametrize("argv", [["inspect", "vit.tiny", "--json"], ["explain", "vit.tiny", "--json"],
+                                  ["compare", "vit.tiny", "--json"], ["explain-time", "vit.tiny", "--json"]])
+def test_zoo_names_are_accepted_wherever_a_model_is(argv, capsys):
+    import json
+
+    from smartmem_sim.cli import main
+
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["command"] == argv[0]
+    assert main([argv[0], "no_such_net", *argv[2:]]) == 2
+    assert "NAME.tiny" in capsys.readouterr().err
+
+
+def test_zoo_name_tiny_suffix():
+    from smartmem_sim.errors import UserError
+    from smartmem_sim.simulation import zoo_name
+
+    assert zoo_name("vit.tiny") == ("vit", True) and zoo_name("vit") == ("vit", False)
+    assert zoo_name("vit", tiny=True) == ("vit", True)
+    with pytest.raises(UserError, match="neither a model file nor a zoo network"):
+        zoo_name("vitt.tiny")

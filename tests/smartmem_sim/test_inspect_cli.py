@@ -54,7 +54,7 @@ def test_errors_exit_2_with_one_line(tmp_path, capsys):
     assert "cut.onnx" in _error(["inspect", str(tmp_path / "cut.onnx"), "--dim", "b=1"], capsys)
     (tmp_path / "text.onnx").write_text("not a model\n")
     assert "text.onnx" in _error(["inspect", str(tmp_path / "text.onnx")], capsys)
-    assert "no such file" in _error(["inspect", str(tmp_path / "missing.onnx")], capsys)
+    assert "does not exist" in _error(["inspect", str(tmp_path / "missing.onnx")], capsys)
     custom = make([helper.make_node("Foo", ["x"], ["y"], domain="my.ops", name="foo_1")],
                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
