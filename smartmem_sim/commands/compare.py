@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from smartmem_sim import jsonout
+from smartmem_sim.commands.inspect import parse_dims
 from smartmem_sim.errors import UserError
 
 POLICIES = ("naive", "fusion", "smartmem", "search")  # == smartmem_sim.compiler.pipeline.POLICIES (--help stays fast)
@@ -35,18 +36,20 @@ def register(subparsers) -> None:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="folder to save the JSON and the plot in (nothing is written without it)")
     p.add_argument("--no-plot", action="store_true", help="do not save the plot")
+    p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
+                   help="bind a symbolic input dim of an .onnx model, e.g. --dim batch=1 (repeatable)")
     p.set_defaults(func=run)
 
 
 def compare(model, device: str = "adreno740", tiny: bool = False, storage: str = "fp16",
-            progress: bool = False) -> list:
+            progress: bool = False, dims: dict | None = None) -> list:
     """SimulationResult of every policy, in POLICIES order, sharing one cost model (memoized kernels);
     ``progress`` shows a bar on stderr (one step per policy; off when stderr is not a terminal)."""
     from tqdm import tqdm
 
     from smartmem_sim.simulation import compile_for, cost_model, load_graph, simulate_plan
 
-    graph = load_graph(model, tiny)
+    graph = load_graph(model, tiny, dims=dims)
     cost = cost_model(device)
     out = []
     with tqdm(POLICIES, desc="compare", unit="policy", file=sys.stderr, leave=False,
@@ -140,7 +143,7 @@ def run(args) -> int:
         raise UserError(f"--timeline {args.timeline}: folder {Path(args.timeline).parent} does not exist")
     if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out}: exists and is not a folder; give a folder for the JSON and plot")
-    results = compare(args.model, args.device, args.tiny, args.storage, progress=True)
+    results = compare(args.model, args.device, args.tiny, args.storage, progress=True, dims=parse_dims(args.dim))
     doc = {"schema": jsonout.SCHEMA, "command": "compare", "model": results[0].model, "device": results[0].device,
            "storage": args.storage, "policies": [r.summary() for r in results]}
     for r in results:

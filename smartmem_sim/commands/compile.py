@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from smartmem_sim import jsonout
+from smartmem_sim.commands.inspect import parse_dims
 from smartmem_sim.errors import UserError
 
 POLICY_CHOICES = ("naive", "fusion", "smartmem", "search")  # == smartmem_sim.compiler.pipeline.POLICIES (--help stays fast)
@@ -22,6 +23,8 @@ def register(subparsers) -> None:
     p.add_argument("--tiny", action="store_true", help="use the zoo network's tiny twin")
     p.add_argument("--storage", choices=("fp16", "fp32"), default="fp16", help="image element type (default fp16)")
     p.add_argument("--force", action="store_true", help="replace the plan JSON and ONNX if they exist")
+    p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
+                   help="bind a symbolic input dim of an .onnx model, e.g. --dim batch=1 (repeatable)")
     p.set_defaults(func=run)
 
 
@@ -58,7 +61,7 @@ def run(args) -> int:
     # both files are checked before the compile: the ONNX beside the JSON must not be the input model either
     model_file = Path(args.model) if Path(args.model).suffix == ".onnx" else None
     check_outputs([out, out.with_suffix(".onnx")], [model_file], force=args.force)
-    graph = load_graph(args.model, args.tiny)
+    graph = load_graph(args.model, args.tiny, dims=parse_dims(args.dim))
     cost = cost_model(args.device)
     plan = compile_for(graph, args.policy, args.device, args.storage, cost)
     result = simulate_plan(plan, args.device, cost)

@@ -61,3 +61,15 @@ def test_compile_never_writes_over_its_input_and_writes_only_its_outputs(tmp_pat
     onnx.checker.check_model(onnx.load(str(tmp_path / "again.onnx")))
     assert main(["compile", str(src), "-o", str(tmp_path / "out.json"), "--force"]) == 0
     assert main(["compile", str(src), "-o", str(tmp_path)]) == 2  # a folder, not a .json name
+
+
+@pytest.mark.parametrize("command", ["compile", "compare"])
+def test_symbolic_dims_are_bound_with_dim(tmp_path, capsys, command):
+    from tests.compiler.frontend.onnx_builders import shape_logic_model
+
+    src = tmp_path / "sym.onnx"
+    onnx.save(shape_logic_model(), str(src))
+    extra = ["-o", str(tmp_path / "p.json")] if command == "compile" else ["--json"]
+    assert main([command, str(src), *extra]) == 2
+    assert "--dim NAME=VALUE" in capsys.readouterr().err
+    assert main([command, str(src), *extra, "--dim", "b=2"]) == 0
