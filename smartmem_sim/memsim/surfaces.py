@@ -193,8 +193,30 @@ class Buffer:
 Surface = Image2D | Buffer
 
 
+MAX_ADDRESS = 1 << 62  # byte addresses stay below this: int64 arithmetic in the kernels keeps headroom
+
+
+def _bounded(what: str, value: int, surface: Surface) -> int:
+    """``value`` (a Python int, computed without overflow) or a MemsimError naming the surface."""
+    if value >= MAX_ADDRESS:
+        kind = "image" if isinstance(surface, Image2D) else "buffer"
+        shape = f"{surface.width}x{surface.height} {surface.dtype}" if isinstance(surface, Image2D) \
+            else f"{surface.nbytes} B"
+        name = f" {surface.name!r}" if surface.name else ""
+        raise MemsimError(f"{kind}{name} ({shape}): {what} at {value:,} bytes "
+                          f"exceeds the {MAX_ADDRESS:,}-byte address space memsim simulates; use smaller surfaces")
+    return value
+
+
+def _end(base: int, footprint: int, surface: Surface) -> int:
+    """``footprint``, checked that the surface ends inside the address space."""
+    return _bounded("the end address (base + footprint)", base + footprint, surface) - base
+
+
 def surface_params(surface: Surface, layout: ImageLayout, base: int = 0) -> np.ndarray:
-    """The kernel parameter row (see smartmem_sim/memsim/_address_kernels.py) of one surface placed at ``base``."""
+    """The kernel parameter row (see smartmem_sim/memsim/_address_kernels.py) of one surface placed at ``base``;
+    footprints and addresses past :data:`MAX_ADDRESS` are a MemsimError (never a wrapped int64)."""
+    _bounded("the base address", int(base), surface)
     p = np.zeros(K.N_PARAMS, dtype=np.int64)
     p[K.P_BASE] = base
     if isinstance(surface, Buffer):
@@ -202,14 +224,15 @@ def surface_params(surface: Surface, layout: ImageLayout, base: int = 0) -> np.n
         p[K.P_WIDTH] = surface.nbytes
         p[K.P_HEIGHT] = 1
         p[K.P_TEXEL] = 1
-        p[K.P_FOOTPRINT] = surface.nbytes
+        p[K.P_FOOTPRINT] = _end(int(base), int(surface.nbytes), surface)
         return p
     w, h, tb = surface.width, surface.height, surface.texel_bytes
     p[K.P_KIND] = _KIND_CODES[layout.kind]
     p[K.P_WIDTH], p[K.P_HEIGHT], p[K.P_TEXEL] = w, h, tb
     if layout.kind == "linear":
-        p[K.P_PITCH] = _align_up(w * tb, layout.pitch_alignment)
-        p[K.P_FOOTPRINT] = p[K.P_PITCH] * h
+        pitch = _align_up(int(w) * int(tb), layout.pitch_alignment)
+        p[K.P_PITCH] = _bounded("the row pitch", pitch, surface)
+        p[K.P_FOOTPRINT] = _end(int(base), pitch * int(h), surface)
         return p
     if layout.kind in ("tiled", "morton"):
         uw, uh = layout.tile_width, layout.tile_height
@@ -230,8 +253,9 @@ def surface_params(surface: Surface, layout: ImageLayout, base: int = 0) -> np.n
         p[K.P_AUX1] = int(layout.gob_width_bytes == 64 and layout.gob_height == 8)
     p[K.P_UNIT_W], p[K.P_UNIT_H], p[K.P_UNIT_BYTES], p[K.P_UNITS_X] = uw, uh, unit_bytes, units_x
     p[K.P_LOG_W], p[K.P_LOG_H] = (v.bit_length() - 1 if _is_pow2(v) else -1 for v in (uw, uh))
-    p[K.P_PITCH] = _align_up(units_x * unit_bytes, layout.pitch_alignment)
-    p[K.P_FOOTPRINT] = p[K.P_PITCH] * units_y
+    pitch = _align_up(int(units_x) * int(unit_bytes), layout.pitch_alignment)
+    p[K.P_PITCH] = _bounded("the row pitch", pitch, surface)
+    p[K.P_FOOTPRINT] = _end(int(base), pitch * int(units_y), surface)
     return p
 
 

@@ -369,3 +369,25 @@ def test_locate_marks_padding_and_outside_addresses():
     sid, x, y = table.locate(np.array([0, 16, 24, 64, 127, 128, 10**9]))
     assert sid.tolist() == [0, 0, -1, 0, -1, -1, -1]
     assert x.tolist()[:4] == [0, 2, -1, 0] and y.tolist()[:4] == [0, 0, -1, 1]
+
+
+def test_footprints_past_the_address_space_are_errors_not_wrapped_ints():
+    """A 2^31-texel-square image (or surfaces adding up past 2^62 bytes) is a MemsimError naming the surface,
+    never an int64 that wrapped and put two surfaces at one address."""
+    import warnings
+
+    import pytest
+
+    from smartmem_sim import memsim
+    from smartmem_sim.memsim.surfaces import MAX_ADDRESS
+
+    for layout in (memsim.load_profile("adreno740").image_layout, memsim.load_profile("h100_opencl").image_layout,
+                   memsim.ImageLayout(kind="linear")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy's overflow warning would be the old behaviour
+            with pytest.raises(memsim.MemsimError, match="'huge'.*address space"):
+                memsim.SurfaceTable([memsim.Image2D(2**31 - 1, 2**31 - 1, "fp16", name="huge")], layout)
+            with pytest.raises(memsim.MemsimError, match="'big'.*end address"):
+                memsim.SurfaceTable([memsim.Image2D(2**28, 2**28, "fp32", name="big")] * 8, layout)
+    with pytest.raises(memsim.MemsimError, match="buffer"):
+        memsim.SurfaceTable([memsim.Buffer(MAX_ADDRESS // 2)] * 3, memsim.ImageLayout(kind="linear"))
