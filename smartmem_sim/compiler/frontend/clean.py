@@ -41,6 +41,7 @@ def clean_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = None,
         raise CompilerError(f"{name}: clean_model needs an onnx.ModelProto, got {type(model).__name__}")
     work = onnx.ModelProto()
     work.CopyFrom(model)
+    _check_interface(work, name)
     _check_stripped(work, name)
     _drop_initializer_inputs(work)  # also lifts IR < 4, where the version converter ignores initializers
     work = opset.normalize_opset(work, name)
@@ -56,6 +57,33 @@ def clean_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = None,
     shapes.annotate(work, known)
     check(work, name)
     return work
+
+
+# element types a graph input may have: floats become the plan's storage type, integers index (token ids)
+SUPPORTED_INPUT_TYPES = {onnx.TensorProto.FLOAT: "float", onnx.TensorProto.FLOAT16: "float16",
+                         onnx.TensorProto.DOUBLE: "double", onnx.TensorProto.BFLOAT16: "bfloat16",
+                         onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32",
+                         onnx.TensorProto.BOOL: "bool"}
+
+
+def _check_interface(model: onnx.ModelProto, name: str) -> None:
+    """A graph with outputs, whose inputs are tensors of a supported element type."""
+    g = model.graph
+    if not g.output:
+        raise CompilerError(f"{name}: the graph has no outputs, so there is nothing to compute; export it with "
+                            "its outputs")
+    inits = {t.name for t in g.initializer}
+    for vi in g.input:
+        if vi.name in inits:
+            continue
+        if not vi.type.HasField("tensor_type"):
+            raise CompilerError(f"{name}: input '{vi.name}' is not a tensor (sequence, map or optional); only "
+                                "tensor inputs are supported")
+        et = vi.type.tensor_type.elem_type
+        if et not in SUPPORTED_INPUT_TYPES:
+            label = onnx.TensorProto.DataType.Name(et) if et in onnx.TensorProto.DataType.values() else str(et)
+            raise CompilerError(f"{name}: input '{vi.name}' has element type {label}; supported: "
+                                f"{', '.join(SUPPORTED_INPUT_TYPES.values())}")
 
 
 def _check_stripped(model: onnx.ModelProto, name: str) -> None:

@@ -29,6 +29,10 @@ def normalize_opset(model: onnx.ModelProto, name: str = "model") -> onnx.ModelPr
     if model.functions:
         model = onnx.inliner.inline_local_functions(model)
     version = default_opset(model)
+    newest = onnx.defs.onnx_opset_version()
+    if version > newest:
+        raise CompilerError(f"{name}: opset {version} is newer than the installed onnx knows ({newest}); "
+                            f"re-export with opset <= {newest} or upgrade onnx")
     if version < MIN_OPSET:
         _check_ops(model, name, version)  # a custom op would make the converter fail obscurely
         try:
