@@ -189,6 +189,22 @@ def _code(text: str, pad: str) -> list[str]:
     return [pad + ln for ln in text.splitlines() if ln.strip()]
 
 
+def _open_loops(loops, pad: str, lines: list[str]) -> str:
+    """Append the headers of a phase's loop nest (outer first); returns the indent of its body."""
+    inner = pad
+    for v in loops:
+        lines.append(f"{inner}for (int {v.name} = 0; {v.name} < {v.extent}; ++{v.name}) {{")
+        inner += "  "
+    return inner
+
+
+def _close_loops(loops, inner: str, lines: list[str]) -> None:
+    """Append the closing braces of the loop nest :func:`_open_loops` opened at body indent ``inner``."""
+    for _ in loops:
+        inner = inner[:-2]
+        lines.append(f"{inner}}}")
+
+
 def _phase(p: Phase, prog: AccessProgram, storage: str, lanes: list[_LaneText], valid: list[str | None],
            pad: str, reuse: bool) -> list[str]:
     lines = []
@@ -200,17 +216,12 @@ def _phase(p: Phase, prog: AccessProgram, storage: str, lanes: list[_LaneText], 
         lines += _code(lt.code(p.before), pad)
     for r in p.reads if reuse else ():
         lines += _register(r, prog.surfaces[r.surface], lanes, pad)
-    inner = pad
-    for v in p.loops:
-        lines.append(f"{inner}for (int {v.name} = 0; {v.name} < {v.extent}; ++{v.name}) {{")
-        inner += "  "
+    inner = _open_loops(p.loops, pad, lines)
     for lt, ok in zip(lanes, valid, strict=True):
         for r in p.reads:
             lines += _read(r, prog.surfaces[r.surface], storage, lt, len(lanes), ok, inner, reuse)
         lines += _code(lt.code(p.body), inner)
-    for _ in p.loops:
-        inner = inner[:-2]
-        lines.append(f"{inner}}}")
+    _close_loops(p.loops, inner, lines)
     for lt in lanes:
         lines += _code(lt.code(p.after), pad)
     return lines
@@ -349,10 +360,7 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
             lines.append(f"{pad}float4 sm_reg_{r.value}_g{gi} = (float4)(0.0f); int2 sm_at_{r.value}_g{gi} = (int2)(-1, -1);"
                          if s.on_image else
                          f"{pad}float sm_reg_{r.value}_g{gi} = 0.0f; long sm_at_{r.value}_g{gi} = -1;")
-    inner = pad
-    for v in p.loops:
-        lines.append(f"{inner}for (int {v.name} = 0; {v.name} < {v.extent}; ++{v.name}) {{")
-        inner += "  "
+    inner = _open_loops(p.loops, pad, lines)
     group_of = []
     for r, gs in zip(p.reads, groups, strict=True):
         s = prog.surfaces[r.surface]
@@ -365,9 +373,7 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
         for r, of in zip(p.reads, group_of, strict=True):
             lines += _slot_value(r, of[st.lane], prog.surfaces[r.surface], st, ok, inner)
         lines += _code(st.code(p.body), inner)
-    for _ in p.loops:
-        inner = inner[:-2]
-        lines.append(f"{inner}}}")
+    _close_loops(p.loops, inner, lines)
     for st in slots:
         lines += _code(st.code(p.after), pad)
     return lines
