@@ -51,14 +51,12 @@ def compare(model, device: str = "adreno740", policies: Sequence[str] = POLICIES
             tiny: bool = False) -> Comparison:
     """Every policy of ``policies`` on one device, sharing one cost model (identical kernels simulated once)."""
     from smartmem_sim.errors import UserError
-    from smartmem_sim.simulation import compile_for, cost_model, load_graph, simulate_plan
+    from smartmem_sim.simulation import load_graph, simulate_policies
 
     bad = [p for p in policies if p not in POLICIES]
     if bad or not policies:
         raise UserError(f"policies must be among {', '.join(POLICIES)}, got {list(policies)!r}")
-    graph = load_graph(model, tiny)
-    cost = cost_model(device)
-    results = [simulate_plan(compile_for(graph, p, device, storage, cost), device, cost) for p in policies]
+    results = simulate_policies(load_graph(model, tiny), list(policies), device, storage)
     return Comparison(results[0].model, device, storage, results)
 
 

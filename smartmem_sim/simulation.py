@@ -159,6 +159,24 @@ def simulate_plan(plan: Plan, device: str = "adreno740", cost: CostModel | None 
     return SimulationResult(plan.model, plan.policy, cost.device, plan, cost.evaluate_plan(plan))
 
 
+def simulate_policies(graph: Graph, policies: Sequence[str], device: str = "adreno740",
+                      storage: str = DEFAULT_STORAGE, progress: bool = False) -> list[SimulationResult]:
+    """Every policy of ``policies`` on one device, sharing one cost model (identical kernels simulated once);
+    ``progress`` shows a bar on stderr (one step per policy; off when stderr is not a terminal)."""
+    import sys
+
+    from tqdm import tqdm
+
+    cost = cost_model(device)
+    out = []
+    with tqdm(policies, desc="compare", unit="policy", file=sys.stderr, leave=False,
+              disable=None if progress else True) as bar:
+        for p in bar:
+            bar.set_postfix_str(p)
+            out.append(simulate_plan(compile_for(graph, p, device, storage, cost), device, cost))
+    return out
+
+
 def simulate_plan_on(plan: Plan, costs: Sequence[CostModel]) -> list[SimulationResult]:
     """simulate_plan on several cost models (devices) at once, one result per cost, equal to
     ``simulate_plan(plan, cost=c)`` for each. Each step is priced by every cost before the next step, so

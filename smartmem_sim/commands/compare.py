@@ -43,21 +43,10 @@ def register(subparsers) -> None:
 
 def compare(model, device: str = "adreno740", tiny: bool = False, storage: str = "fp16",
             progress: bool = False, dims: dict | None = None) -> list:
-    """SimulationResult of every policy, in POLICIES order, sharing one cost model (memoized kernels);
-    ``progress`` shows a bar on stderr (one step per policy; off when stderr is not a terminal)."""
-    from tqdm import tqdm
+    """SimulationResult of every policy, in POLICIES order (smartmem_sim.simulation.simulate_policies)."""
+    from smartmem_sim.simulation import load_graph, simulate_policies
 
-    from smartmem_sim.simulation import compile_for, cost_model, load_graph, simulate_plan
-
-    graph = load_graph(model, tiny, dims=dims)
-    cost = cost_model(device)
-    out = []
-    with tqdm(POLICIES, desc="compare", unit="policy", file=sys.stderr, leave=False,
-              disable=None if progress else True) as bar:
-        for p in bar:
-            bar.set_postfix_str(p)
-            out.append(simulate_plan(compile_for(graph, p, device, storage, cost), device, cost))
-    return out
+    return simulate_policies(load_graph(model, tiny, dims=dims), POLICIES, device, storage, progress)
 
 
 def per_op(result, top: int = TOP) -> dict:
@@ -92,12 +81,13 @@ def timeline(results) -> dict:
             "otherData": {"model": results[0].model, "device": results[0].device, "source": "smartmem compare"}}
 
 
-def _table(results):
+def _table(results, storage: str):
     """The comparison as a rich Table (one row per policy) and the speedup line under it."""
     from rich.table import Table
 
     levels = list(results[0].misses())
-    t = Table(title=f"{results[0].model} on {results[0].device}, predicted by the simulator", title_justify="left")
+    t = Table(title=f"{results[0].model} on {results[0].device} ({storage}), predicted by the simulator",
+              title_justify="left")
     for name in ["policy", "latency ms", "+-%", "DRAM MB", *(f"{lv} miss" for lv in levels), "transforms",
                  "transf. ms", "kernels"]:
         t.add_column(name, justify="left" if name == "policy" else "right")
@@ -171,8 +161,7 @@ def run(args) -> int:
         return 0
     from rich.console import Console
 
-    table, speedups = _table(results)
-    table.title = f"{doc['model']} on {doc['device']} ({args.storage}), predicted by the simulator"
+    table, speedups = _table(results, args.storage)
     Console(width=max(120, Console().width)).print(table)
     print(speedups)
     if args.per_op:
