@@ -29,7 +29,7 @@ def check_outputs(outputs: Iterable[str | os.PathLike], inputs: Iterable[str | o
                 raise UserError(f"{flag} {out}: that is the input {src}; choose another output name")
         if out.is_dir():
             raise UserError(f"{flag} {out}: is a folder; give a file name")
-        parent = out.parent if str(out.parent) else Path(".")
+        parent = out.parent  # Path("x").parent is Path(".")
         if not parent.is_dir():
             raise UserError(f"{flag} {out}: folder {parent} does not exist")
         if not os.access(parent, os.W_OK):
