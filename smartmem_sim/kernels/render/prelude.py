@@ -1,12 +1,13 @@
 """The access-instrumentation prelude every rendered kernel starts with: macros (``SM_READ_IMAGEF`` and friends)
 that compile to plain image/buffer accesses, or, built with ``-DSM_INSTRUMENT``, also log every access for the
 trace==kernel tests (smartmem_sim/kernels/runtime/instrument.py builds, runs and reads such logs). Text only, so
-rendering needs no OpenCL driver.
+rendering needs no OpenCL driver. The text is part of every kernel's source, so of the kernel hashes that
+measured CSVs record: changing even its comment makes earlier measurements unmatchable (calibration/kernel_hash.py).
 """
 from __future__ import annotations
 
 PRELUDE = r"""
-/* smartmem-sim access instrumentation (smartmem_sim/kernels/render/prelude.py; logs read by runtime/instrument.py). */
+/* smartmem-sim access instrumentation (smartmem_sim/kernels/runtime/instrument.py). */
 #ifdef SM_INSTRUMENT
 #ifndef SM_LOG_CAPACITY
 #error "SM_INSTRUMENT needs -DSM_LOG_CAPACITY=<entries per work-item>"
