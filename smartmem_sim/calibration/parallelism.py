@@ -36,8 +36,8 @@ def fit_on_models(handle, device: DeviceProfile, models: Sequence[tuple[str, boo
     fixed = {n: getattr(start, n) for n in F.FITTED if n != "memory_parallelism"}
     k = F.Kernels.from_steps(steps)
     meas = np.array([s.measured_us for s in steps])
-    p, _ = F.fit(k, meas, meas > 0, device.cores, device.clock_hz, max_items, start=start, fixed=fixed)
-    pred = F.predict_us(k, p, device.cores, device.clock_hz, max_items)
+    p, _ = F.fit(k, meas, meas > 0, device.clock_hz, max_items, start=start, fixed=fixed)
+    pred = F.predict_us(k, p, device.clock_hz, max_items)
     ok = meas > 0
     rms = float(np.sqrt(np.mean(F.log_errors(pred[ok], meas[ok]) ** 2)))
     return p.memory_parallelism, rms, int(ok.sum())

@@ -183,7 +183,7 @@ def run(csv_path: str, profile: str, train: list[str], out: Path, texel_reuse: b
     k = F.Kernels.from_steps(usable)
     meas = np.array([s.measured_us for s in usable])
     is_train = np.array([s.model in train for s in usable])
-    consts = (prof.cores, prof.clock_hz, prof.occupancy.max_items_per_core)
+    consts = (prof.clock_hz, prof.occupancy.max_items_per_core)
     start = shipped_params(prof)
     fitted, loss = F.fit(k, meas, is_train, *consts, start=start)
     pred_before = F.predict_us(k, start, *consts)

@@ -13,7 +13,7 @@ The model is smartmem_sim/memsim/timing.py's formula applied to each kernel's pa
 
 Fitted (:data:`FITTED`): launch_overhead_us, memory_parallelism, reads_in_flight_per_item,
 accesses_per_core_per_cycle: four device-wide physical quantities, no per-kernel or per-operator factor.
-cores, clock_hz and max_items_per_core are the profile's (datasheet numbers, not fitted). The loss is
+clock_hz and max_items_per_core are the profile's (datasheet numbers, not fitted). The loss is
 the mean absolute log error of step times (robust: a few mis-simulated kernels do not drag the rest),
 minimised by Nelder-Mead over the logs of the parameters from several deterministic starts.
 """
@@ -71,7 +71,7 @@ class Kernels:
                    steps=len(steps))
 
 
-def predict_us(k: Kernels, p: TimingParams, cores: int, clock_hz: float, max_items_per_core: float) -> np.ndarray:
+def predict_us(k: Kernels, p: TimingParams, clock_hz: float, max_items_per_core: float) -> np.ndarray:
     """Predicted microseconds per step (module docstring)."""
     from smartmem_sim.memsim.timing import Occupancy, cycles_from_terms
 
@@ -120,7 +120,7 @@ def nelder_mead(f, x0, step: float = 0.7, iters: int = 400, tol: float = 1e-9) -
     return pts[i], float(vals[i])
 
 
-def fit(k: Kernels, measured_us, mask, cores: int, clock_hz: float, max_items_per_core: float,
+def fit(k: Kernels, measured_us, mask, clock_hz: float, max_items_per_core: float,
         start: TimingParams, fixed: dict | None = None) -> tuple[TimingParams, float]:
     """Parameters minimising the mean |log error| over the steps where ``mask`` is true; ``fixed`` holds
     parameters not to fit (name -> value). Returns (params, loss)."""
@@ -143,7 +143,7 @@ def fit(k: Kernels, measured_us, mask, cores: int, clock_hz: float, max_items_pe
         return TimingParams(**(base | {n: math.exp(min(max(v, LOG_LOW), LOG_HIGH)) for n, v in zip(free, x, strict=True)}))
 
     def loss(x) -> float:
-        pred = predict_us(k, params(x), cores, clock_hz, max_items_per_core)
+        pred = predict_us(k, params(x), clock_hz, max_items_per_core)
         return float(np.mean(np.abs(log_errors(pred[mask], measured_us[mask]))))
 
     x0 = np.log([base[n] for n in free])

@@ -50,7 +50,7 @@ def test_terms_and_time_follow_the_formula(plan, items, reads, used):
     p = F.TimingParams(dev.execution.launch_overhead_s * 1e6, prof.memory_parallelism,
                        prof.occupancy.reads_in_flight_per_item, prof.occupancy.accesses_per_core_per_cycle)
     k = F.Kernels.from_steps([type("S", (), {"terms": (t,)})()])
-    got = F.predict_us(k, p, prof.cores, prof.clock_hz, prof.occupancy.max_items_per_core)
+    got = F.predict_us(k, p, prof.clock_hz, prof.occupancy.max_items_per_core)
     assert got[0] == pytest.approx(kc.seconds * 1e6, rel=1e-9)
 
 

@@ -30,7 +30,7 @@ def _steps(profile) -> list[T.StepTerms]:
     occ = profile.occupancy
     raw = synthetic_steps(160, seed=5)
     k = F.Kernels.from_steps(raw)
-    meas = F.predict_us(k, TRUE, profile.cores, profile.clock_hz, occ.max_items_per_core)
+    meas = F.predict_us(k, TRUE, profile.clock_hz, occ.max_items_per_core)
     out = []
     for i, (s, m) in enumerate(zip(raw, meas, strict=True)):
         model = "a" if (i // 4) % 2 else "b"  # both models get every kind of kernel

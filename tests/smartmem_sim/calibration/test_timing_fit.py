@@ -42,7 +42,7 @@ def synthetic_steps(n: int, seed: int) -> list[Step]:
 
 def measured(steps, params, noise: float, seed: int) -> np.ndarray:
     k = F.Kernels.from_steps(steps)
-    clean = F.predict_us(k, params, CORES, CLOCK, MAX_ITEMS)
+    clean = F.predict_us(k, params, CLOCK, MAX_ITEMS)
     return clean * np.exp(np.random.default_rng(seed).normal(0, noise, len(clean)))
 
 
@@ -50,7 +50,7 @@ def test_fit_recovers_known_parameters():
     steps = synthetic_steps(240, seed=1)
     meas = measured(steps, TRUE, noise=0.02, seed=2)
     start = F.TimingParams(3.0, 8000.0, 1.0, 4.0)
-    got, loss = F.fit(F.Kernels.from_steps(steps), meas, np.ones(len(steps), bool), CORES, CLOCK, MAX_ITEMS,
+    got, loss = F.fit(F.Kernels.from_steps(steps), meas, np.ones(len(steps), bool), CLOCK, MAX_ITEMS,
                       start=start)
     for name, want in zip(F.FITTED, TRUE.as_array(), strict=True):
         assert getattr(got, name) == pytest.approx(want, rel=0.1), name
@@ -63,7 +63,7 @@ def test_fixed_parameters_stay_and_held_out_steps_are_not_used():
     train = np.arange(len(steps)) < 80
     meas_poisoned = meas.copy()
     meas_poisoned[~train] *= 50  # held-out rows that would wreck the fit if they were used
-    got, loss = F.fit(F.Kernels.from_steps(steps), meas_poisoned, train, CORES, CLOCK, MAX_ITEMS,
+    got, loss = F.fit(F.Kernels.from_steps(steps), meas_poisoned, train, CLOCK, MAX_ITEMS,
                       start=F.TimingParams(3.0, 8000.0, 1.0, 4.0), fixed={"launch_overhead_us": 4.5})
     assert got.launch_overhead_us == 4.5
     assert got.memory_parallelism == pytest.approx(TRUE.memory_parallelism, rel=0.05)
@@ -85,6 +85,6 @@ def test_bad_fits_are_user_errors():
     k = F.Kernels.from_steps(steps)
     start = F.TimingParams(3.0, 8000.0, 1.0, 4.0)
     with pytest.raises(UserError, match="training steps"):
-        F.fit(k, np.ones(8), np.zeros(8, bool), CORES, CLOCK, MAX_ITEMS, start=start)
+        F.fit(k, np.ones(8), np.zeros(8, bool), CLOCK, MAX_ITEMS, start=start)
     with pytest.raises(UserError, match="unknown fixed"):
-        F.fit(k, np.ones(8), np.ones(8, bool), CORES, CLOCK, MAX_ITEMS, start=start, fixed={"clock": 1})
+        F.fit(k, np.ones(8), np.ones(8, bool), CLOCK, MAX_ITEMS, start=start, fixed={"clock": 1})
