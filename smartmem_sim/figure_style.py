@@ -1,0 +1,146 @@
+"""One style for every figure the framework draws (CLI commands, the Python API, experiments/).
+
+Why a module: figures made by different scripts must read as one set in a paper. The choices:
+- the Okabe-Ito palette (safe for the common colour-vision deficiencies; Okabe & Ito 2008, "Color Universal
+  Design"), one colour per meaning, fixed by :func:`color` so a series keeps its colour across panels;
+- constrained layout, so titles, labels and legends are not clipped or drawn over each other;
+- vector files (SVG, PDF) beside a PNG at 200 dpi or more;
+- the commit and command that made a figure go into the file's metadata, not onto the picture
+  (``stamp=True`` draws them as well, for slides).
+
+Nothing here switches matplotlib's backend: :func:`new_figure` builds a Figure without pyplot, so a notebook's
+backend is left alone, and CLI code that never shows a window needs no ``matplotlib.use``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+# Okabe & Ito (2008); black last, because it is also the colour of reference lines
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
+
+# one colour per meaning, the same in every figure
+SERIES_COLORS = {
+    "naive": "#D55E00", "mnn": "#D55E00",
+    "fusion": "#0072B2", "dnnfusion": "#0072B2",
+    "smartmem": "#009E73",
+    "search": "#CC79A7",
+    "tvm": "#E69F00",
+    "transform": "#E69F00", "layout transforms": "#E69F00",
+    "operator kernels": "#56B4E9",
+    "paper": "#000000",
+}
+REFERENCE_COLOR = "0.35"
+PNG_DPI = 200
+
+RC = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "figure.constrained_layout.use": True,
+    "savefig.dpi": PNG_DPI,
+    "axes.formatter.use_mathtext": False,
+}
+
+
+def color(name: str, index: int = 0) -> str:
+    """The colour of a named series (policy, framework, component); unnamed series cycle through Okabe-Ito."""
+    return SERIES_COLORS.get(name.lower(), OKABE_ITO[index % len(OKABE_ITO)])
+
+
+def palette(names: Iterable[str]) -> dict[str, str]:
+    """Colours for several series: named ones keep their colour, the others take unused Okabe-Ito colours."""
+    names = list(names)
+    taken = {SERIES_COLORS[n.lower()] for n in names if n.lower() in SERIES_COLORS}
+    free = [c for c in OKABE_ITO if c not in taken] or list(OKABE_ITO)
+    out, i = {}, 0
+    for n in names:
+        if n.lower() in SERIES_COLORS:
+            out[n] = SERIES_COLORS[n.lower()]
+        else:
+            out[n] = free[i % len(free)]
+            i += 1
+    return out
+
+
+def new_figure(*, nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6.4, 3.6), **subplot_kw):
+    """A (Figure, axes) pair in the house style, made without pyplot (no backend switch, no global state)."""
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
+    with mpl.rc_context(RC):
+        fig = Figure(figsize=figsize, layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=True, **subplot_kw)
+    return fig, axes
+
+
+def style_context():
+    """``with style_context(): ...`` applies the house rcParams to figures made inside (pyplot users)."""
+    import matplotlib as mpl
+
+    return mpl.rc_context(RC)
+
+
+def reference_line(ax, y: float = 1.0, label: str | None = None, *, axis: str = "y", **kw) -> None:
+    """A labelled horizontal (or vertical) reference line, drawn under the data."""
+    style = {"color": REFERENCE_COLOR, "lw": 0.9, "ls": "--", "zorder": 0.5} | kw
+    if axis == "y":
+        ax.axhline(y, label=label, **style)
+    else:
+        ax.axvline(y, label=label, **style)
+
+
+def legend_outside(ax_or_fig, *, where: str = "right", ncols: int = 1, **kw):
+    """A legend outside the data: to the right of the axes or above it (constrained layout makes room)."""
+    if where == "right":
+        return ax_or_fig.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=ncols, **kw)
+    if where == "top":
+        return ax_or_fig.legend(loc="lower left", bbox_to_anchor=(0.0, 1.02), ncols=ncols, **kw)
+    raise ValueError(f"legend_outside: where must be 'right' or 'top', not {where!r}")
+
+
+def _metadata(fmt: str, description: str) -> dict:
+    if fmt == "png":
+        return {"Software": "smartmem-sim", "Description": description}
+    if fmt == "svg":
+        return {"Creator": "smartmem-sim", "Description": description, "Date": None}
+    if fmt == "pdf":
+        # no creation date: the same figure gives the same bytes
+        return {"Creator": "smartmem-sim", "Subject": description, "CreationDate": None}
+    return {}
+
+
+def save(fig, path: str | os.PathLike, *, formats: Sequence[str] = ("png", "svg", "pdf"),
+         description: str = "", stamp: bool = False) -> list[Path]:
+    """Write ``fig`` once per format beside ``path`` (its suffix is replaced), atomically; returns the paths.
+
+    ``description`` (e.g. "commit abc123; smartmem compare swin --profile adreno740") goes into each file's
+    metadata; with ``stamp`` it is also drawn in small print under the figure.
+    """
+    from smartmem_sim.atomic import atomic_path
+
+    path = Path(path)
+    if stamp and description:
+        fig.text(0.995, 0.002, description, ha="right", va="bottom", fontsize=6, color="0.4")
+    written = []
+    for fmt in formats:
+        target = path.with_suffix("." + fmt)
+        with atomic_path(target) as tmp:
+            # SVG text stays text (searchable, editable) and file hashes stay stable across runs
+            rc = {"svg.fonttype": "none", "svg.hashsalt": "smartmem-sim"} if fmt == "svg" else {}
+            import matplotlib as mpl
+
+            with mpl.rc_context(rc):
+                fig.savefig(tmp, format=fmt, dpi=PNG_DPI if fmt == "png" else None,
+                            metadata=_metadata(fmt, description))
+        written.append(target)
+    return written
