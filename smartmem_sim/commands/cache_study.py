@@ -1,5 +1,9 @@
 """`smartmem cache-study`: walk an image row-wise, column-wise, in tiles and strided on a device profile,
-under one or more image layouts; print a table per cache level and save CSV, JSON and a plot."""
+under one or more image layouts; print a table per cache level and save CSV, JSON and a plot (PNG, SVG, PDF).
+
+--heatmap also draws, per walk pattern, where in the image the misses fall: per texel, the misses at each
+cache level and the mean first-level reuse distance, one row per layout (heatmap_<pattern>.png/.svg/.pdf).
+The per-texel counts add up to the table's counts (smartmem_sim/memsim/heatmap.py)."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +38,8 @@ def register(subparsers) -> None:
     p.add_argument("--wave-size", default="64", help="work-items a core issues together")
     p.add_argument("--stride", default="8", help="texel stride of the strided walk")
     p.add_argument("--out", required=True, help="folder for cache_study.csv, cache_study.json, cache_study.png")
+    p.add_argument("--heatmap", action="store_true",
+                   help="also draw per-texel miss and reuse maps, one figure per pattern (heatmap_<pattern>.png)")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     p.set_defaults(func=run)
 
@@ -105,21 +111,43 @@ def run(args: argparse.Namespace) -> int:
         result = run_study(
             profile, width, height, args.dtype, patterns, layouts, config,
             progress=lambda layout, pattern: (bar.set_postfix_str(f"{layout} / {pattern}"), bar.update(1)),
+            heatmaps=args.heatmap,
         )
 
     data = result.to_dict()
     data["commit"] = _commit()
     data["options"] = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
+    if args.heatmap:
+        data["heatmaps"] = _heatmaps(result, out_dir, data["commit"])
     _write_outputs(result, data, out_dir)
     if args.json:
         print(jsonout.dumps(jsonout.report("cache-study", data), indent=1))
     else:
         _print_tables(result, out_dir)
+        if args.heatmap:
+            print("heat maps: " + ", ".join(data["heatmaps"]) + " (each also .svg, .pdf)")
     return 0
 
 
+def _heatmaps(result, out_dir: Path, commit: str | None) -> list[str]:
+    """One figure per pattern, a row per layout; the PNG paths written."""
+    from smartmem_sim.heatmap_figures import draw
+
+    img = result.image
+    written = []
+    for pattern in dict.fromkeys(r.pattern for r in result.runs):
+        runs = [r for r in result.runs if r.pattern == pattern]
+        paths = draw([(r.layout, r.texels) for r in runs], out_dir / f"heatmap_{pattern}.png",
+                     title=f"{pattern} walk of a {img.width}x{img.height} {img.dtype} image on {result.device} "
+                           f"({result.cores} cores): misses per texel",
+                     description=f"commit {commit or 'unknown'}; smartmem cache-study --heatmap")
+        written.append(str(paths[0]))
+    return written
+
+
 def _write_outputs(result, data: dict, out_dir: Path) -> None:
-    from smartmem_sim.atomic import save_figure, write_text
+    from smartmem_sim.atomic import write_text
+    from smartmem_sim.figure_style import save
 
     rows = result.rows()
     buf = io.StringIO()
@@ -129,23 +157,16 @@ def _write_outputs(result, data: dict, out_dir: Path) -> None:
         writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
     write_text(out_dir / "cache_study.csv", buf.getvalue())
     write_text(out_dir / "cache_study.json", jsonout.dumps(jsonout.report("cache-study", data), indent=1) + "\n")
-    fig = _plot(result)
-    try:
-        save_figure(fig, out_dir / "cache_study.png", dpi=120, bbox_inches="tight")
-    finally:
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+    save(_plot(result), out_dir / "cache_study.png",
+         description=f"commit {data.get('commit') or 'unknown'}; smartmem cache-study")
 
 
 def _plot(result):
     """Grouped bars: x = walk pattern, one bar per layout; a panel per cache level (hit rate), then DRAM
-    bytes read and predicted time."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    bytes read and predicted time. House style (smartmem_sim/figure_style.py), no pyplot."""
     import numpy as np
+
+    from smartmem_sim.figure_style import legend_outside, new_figure, palette, style_context
 
     rows = result.rows()
     layouts = list(dict.fromkeys(r["layout"] for r in rows))
@@ -157,22 +178,25 @@ def _plot(result):
               for lv in levels]
     panels.append(("DRAM bytes read", lambda la, pa: runs[(la, pa)]["dram_bytes_read"] / 2**20, "MiB"))
     panels.append(("predicted time", lambda la, pa: runs[(la, pa)]["seconds"] * 1e6, "µs"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 1, 4.2), squeeze=False)
-    xs = np.arange(len(patterns))
-    width = 0.8 / len(layouts)
-    for ax, (title, value, unit) in zip(axes[0], panels, strict=True):
-        for k, la in enumerate(layouts):
-            ax.bar(xs + (k - (len(layouts) - 1) / 2) * width, [value(la, pa) for pa in patterns], width, label=la)
-        ax.set_title(title)
-        ax.set_ylabel(unit)
-        ax.set_xticks(xs, patterns)
-        if unit == "hit rate":
-            ax.set_ylim(0, 1)
-    img = result.image
-    fig.suptitle(f"{result.device}: {img.width}x{img.height} {img.dtype} image, {result.cores} cores")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(layouts), title="image layout", frameon=False)
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    colours = palette(layouts)
+    with style_context():
+        fig, axes = new_figure(nrows=1, ncols=len(panels), figsize=(2.6 * len(panels) + 1.6, 3.4))
+        axes = np.atleast_1d(axes)
+        xs = np.arange(len(patterns))
+        width = 0.8 / len(layouts)
+        for ax, (title, value, unit) in zip(axes, panels, strict=True):
+            for k, la in enumerate(layouts):
+                ax.bar(xs + (k - (len(layouts) - 1) / 2) * width, [value(la, pa) for pa in patterns], width,
+                       label=la, color=colours[la])
+            ax.set_title(title)
+            ax.set_ylabel(unit)
+            ax.set_xticks(xs, patterns)
+            ax.set_xlabel("walk pattern")
+            if unit == "hit rate":
+                ax.set_ylim(0, 1)
+        img = result.image
+        fig.suptitle(f"{result.device}: {img.width}x{img.height} {img.dtype} image, {result.cores} cores")
+        legend_outside(axes[-1], title="image layout")
     return fig
 
 
@@ -215,4 +239,4 @@ def _print_tables(result, out_dir: Path) -> None:
         t.add_row(layout, pattern, _fmt_bytes(r["dram_bytes_read"]), _fmt_bytes(r["dram_bytes_written"]),
                   f"{r['seconds'] * 1e6:,.1f}")
     console.print(t)
-    console.print(f"wrote {out_dir / 'cache_study.csv'}, cache_study.json, cache_study.png")
+    console.print(f"wrote {out_dir / 'cache_study.csv'}, cache_study.json, cache_study.png (.svg, .pdf)")

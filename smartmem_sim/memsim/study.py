@@ -157,6 +157,7 @@ class StudyRun:
     pattern: str
     report: object  # memsim.report.Report
     line_block: str
+    texels: object = None  # memsim.heatmap.SurfaceMap of the image, when the study was asked for heat maps
 
 
 @dataclass
@@ -216,10 +217,13 @@ def run_study(
     layouts: Sequence[str] = ("device", "linear", "tiled", "morton"),
     config: WalkConfig | None = None,
     progress: Callable[[str, str], None] | None = None,
+    heatmaps: bool = False,
 ) -> StudyResult:
     """Walk a ``width`` x ``height`` image (texels) in each pattern under each layout on ``device``
     (a profile name, a path to a profile TOML, or a loaded DeviceProfile). ``progress(layout, pattern)``
-    is called after each run. Layouts that resolve to the same ImageLayout are simulated once."""
+    is called after each run. Layouts that resolve to the same ImageLayout are simulated once.
+    ``heatmaps``: also the per-texel accesses, misses and reuse of every run (memsim.heatmap, a second,
+    row-by-row simulation of the same trace; its counts add up to the run's report)."""
     config = config or WalkConfig()
     patterns = [patterns] if isinstance(patterns, str) else list(patterns)
     layouts = [layouts] if isinstance(layouts, str) else list(layouts)
@@ -244,7 +248,12 @@ def run_study(
         block = line_block(table, 0, line_bytes)
         for p in patterns:
             report = hierarchy.simulate(traces[p], table)
-            result.runs.append(StudyRun(layout=label, pattern=p, report=report, line_block=block))
+            texels = None
+            if heatmaps:
+                from smartmem_sim.memsim.heatmap import heatmap
+
+                (texels,) = heatmap(hierarchy, traces[p], table)[1]
+            result.runs.append(StudyRun(layout=label, pattern=p, report=report, line_block=block, texels=texels))
             if progress is not None:
                 progress(label, p)
     return result

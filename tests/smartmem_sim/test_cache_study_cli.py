@@ -71,3 +71,28 @@ def test_the_command_line_exits_2_with_one_line():
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "smartmem cache-study: error: --width must be a positive integer, got 0"
+
+
+def test_heatmap_draws_one_figure_per_pattern_whose_texels_add_up_to_the_table(tmp_path, capsys):
+    from smartmem_sim.memsim.study import run_study
+
+    out = tmp_path / "hm"
+    rc = main(["cache-study", *SMALL, "--patterns", "row,column", "--layouts", "linear,tiled:4x2", "--out", str(out),
+               "--heatmap", "--json"])
+    assert rc == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [Path(p).name for p in data["heatmaps"]] == ["heatmap_row.png", "heatmap_column.png"]
+    for stem in ("heatmap_row", "heatmap_column"):
+        for ext in (".png", ".svg", ".pdf"):
+            assert (out / (stem + ext)).stat().st_size > 0
+    assert (out / "heatmap_row.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the maps the figures draw: a texel's misses summed over the image are the run's level counts
+    result = run_study("adreno740", 64, 48, "fp16", ["column"], ["linear", "tiled:4x2"], heatmaps=True)
+    for run in result.runs:
+        assert run.texels.shape == (48, 64) and int(run.texels.rows.sum()) == 64 * 48
+        for lv in run.report.levels:
+            assert int(run.texels.misses[lv.name].sum()) == lv.misses
+    linear, tiled = result.runs
+    # a column walk over one-row lines misses on every texel; over 4x2 tiles on every other texel row
+    assert (linear.texels.misses["L1"] == 1).all()
+    assert (tiled.texels.misses["L1"][0::2] == 1).all() and (tiled.texels.misses["L1"][1::2] == 0).all()
