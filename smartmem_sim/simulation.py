@@ -268,6 +268,17 @@ def compile_for(graph: Graph, policy: str, device: str = "adreno740", storage: s
     return compile_model(graph, policy, storage)
 
 
+def compile_with_graph(graph: Graph, policy: str, device: str = "adreno740", storage: str = DEFAULT_STORAGE,
+                       cost: CostModel | None = None, search_candidates: int = SEARCH_CANDIDATES):
+    """:func:`compile_for`, returning (plan, the graph its node ids refer to) for writing the plan as ONNX."""
+    from smartmem_sim.compiler.pipeline import compile_with_graph as compile_both
+
+    if policy == "search":
+        return compile_both(graph, policy, storage, cost=cost if cost is not None else cost_model(device),
+                            search_candidates=search_candidates)
+    return compile_both(graph, policy, storage)
+
+
 def simulate_model(model: str | Path | Graph, device: str = "adreno740", policy: str = "smartmem",
                    storage: str = DEFAULT_STORAGE, tiny: bool = False, cost: CostModel | None = None,
                    search_candidates: int = SEARCH_CANDIDATES) -> SimulationResult:

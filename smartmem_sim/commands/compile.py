@@ -1,12 +1,22 @@
-"""`smartmem compile MODEL --device DEV --policy P -o plan.json`: compile a model (a zoo name or an .onnx file)
-under a policy and write the plan as JSON (kernels with their launch shapes, stored tensors with their
-layouts, edge decisions, the predicted cost of every kernel on DEV from the simulator) and, beside it, the
-optimized ONNX (plan.onnx: the graph after elimination, see smartmem_sim.compiler.frontend.export_model)."""
+"""`smartmem compile MODEL -o DIR --profile DEV --policy P`: compile a model (a zoo name or an .onnx file)
+under a policy and write into the folder DIR:
+
+- model.onnx: the plan as ONNX, one node per kernel (domain ai.smartmem) whose local function holds the
+  operators it implements; eliminated layout operators are gone from the top-level graph, fused operators are
+  one node, surviving layout copies are Copy nodes; each node carries its layouts, index maps, work size and
+  tile as attributes (Netron shows them). onnx.checker accepts it and onnxruntime runs it.
+- plan.json: the plan (stored tensors with their layouts, edge decisions, the predicted cost of every kernel
+  on DEV from the simulator) and the kernel list in launch order.
+- kernels/NNNN_STEP.cl: every kernel's OpenCL source, with a header comment (operator, layouts, work size,
+  tile).
+
+Weights a model ships without (the zoo's models are stripped) are filled from --seed exactly as `smartmem run
+--seed` fills them (smartmem_sim.compiler.frontend.materialize_weights), so model.onnx, the kernels and a run
+agree; plan.json and model.onnx's metadata say so."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from smartmem_sim import jsonout
 from smartmem_sim.commands.inspect import parse_dims
 from smartmem_sim.errors import UserError
 
@@ -19,10 +29,13 @@ def register(subparsers) -> None:
     p.add_argument("model", help="zoo network name (see `smartmem zoo list`) or path of an .onnx file")
     p.add_argument("--profile", "--device", dest="device", metavar="PROFILE", default="adreno740", help="device profile to predict costs on (default adreno740)")
     p.add_argument("--policy", choices=POLICY_CHOICES, default="smartmem", help="compilation policy")
-    p.add_argument("-o", "--output", required=True, help="plan JSON to write (the ONNX goes beside it, .onnx)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR",
+                   help="folder to write model.onnx, plan.json and kernels/ into (created if missing)")
     p.add_argument("--tiny", action="store_true", help="use the zoo network's tiny twin")
     p.add_argument("--storage", choices=("fp16", "fp32"), default="fp16", help="image element type (default fp16)")
-    p.add_argument("--force", action="store_true", help="replace the plan JSON and ONNX if they exist")
+    p.add_argument("--force", action="store_true", help="replace model.onnx, plan.json and kernels/ in DIR")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights a model ships without (default 0, "
+                   "as `smartmem run`)")
     p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
                    help="bind a symbolic input dim of an .onnx model, e.g. --dim batch=1 (repeatable)")
     p.set_defaults(func=run)
@@ -47,61 +60,78 @@ def plan_document(plan, result, kernels) -> dict:
 
 
 def run(args) -> int:
-    from onnx import numpy_helper
+    import onnx
 
-    from smartmem_sim.atomic import atomic_path
-    from smartmem_sim.compiler.ir import is_stripped_initializer
+    from smartmem_sim import jsonout
+    from smartmem_sim.compiled import check_folder, write_folder
+    from smartmem_sim.compiler.frontend.load import load_model
+    from smartmem_sim.compiler.frontend.weights import materialize_weights
+    from smartmem_sim.compiler.plan_onnx import plan_to_onnx
     from smartmem_sim.kernels.library import step_kernels
-    from smartmem_sim.outputs import check_outputs
-    from smartmem_sim.simulation import compile_for, cost_model, load_graph, simulate_plan
+    from smartmem_sim.progress import Stages
+    from smartmem_sim.simulation import compile_with_graph, cost_model, simulate_plan
 
-    out = Path(args.output)
-    if out.suffix != ".json":
-        raise UserError(f"-o {out}: the plan file name must end in .json")
-    # both files are checked before the compile: the ONNX beside the JSON must not be the input model either
     model_file = Path(args.model) if Path(args.model).suffix == ".onnx" else None
-    check_outputs([out, out.with_suffix(".onnx")], [model_file], force=args.force)
-    graph = load_graph(args.model, args.tiny, dims=parse_dims(args.dim))
-    cost = cost_model(args.device)
-    plan = compile_for(graph, args.policy, args.device, args.storage, cost)
-    result = simulate_plan(plan, args.device, cost)
-    constants = {n: numpy_helper.to_array(p) for n, p in plan.weights.items() if not is_stripped_initializer(p)}
-    kernels = [k for s in plan.steps for k in step_kernels(plan, s, constants)]
-    doc = jsonout.report("compile", plan_document(plan, result, kernels))
-    with atomic_path(out) as tmp:
-        tmp.write_text(jsonout.dumps(doc, indent=1))
-    onnx_path = out.with_suffix(".onnx")
-    _write_onnx(graph, plan, onnx_path)
+    out = check_folder(args.out, [model_file], args.force)
+    if args.seed < 0:
+        raise UserError(f"--seed must be >= 0, got {args.seed}")
+    stages = ["load", "compile", "simulate", "kernels", "onnx", "write"]
+    with Stages("compile", stages) as bar:
+        bar.start("load")
+        proto, label = _read(args.model, args.tiny)
+        stripped = _stripped(proto)
+        proto = materialize_weights(proto, args.seed)
+        graph = load_model(proto, dims=parse_dims(args.dim) or None, name=label)
+        bar.start("compile")
+        cost = cost_model(args.device)
+        plan, plan_graph = compile_with_graph(graph, args.policy, args.device, args.storage, cost)
+        bar.start("simulate")
+        result = simulate_plan(plan, args.device, cost)
+        bar.start("kernels")
+        from onnx import numpy_helper
+
+        constants = {n: numpy_helper.to_array(p) for n, p in plan.weights.items()}
+        kernels = [k for s in plan.steps for k in step_kernels(plan, s, constants)]
+        bar.start("onnx")
+        doc = jsonout.report("compile", plan_document(plan, result, kernels))
+        doc["weights"] = {"seed": args.seed, "filled": stripped}
+        launches: dict[str, list] = {}
+        for k in kernels:
+            launches.setdefault(k.step, []).append({"kernel": k.name, "global_size": k.global_size,
+                                                    "local_size": k.local_size})
+        meta = {"smartmem.policy": plan.policy, "smartmem.profile": args.device, "smartmem.storage": plan.storage,
+                "smartmem.plan_digest": plan.digest(),
+                "smartmem.weights": f"{len(stripped)} stripped weights filled from seed {args.seed}" if stripped
+                else "as shipped"}
+        model = plan_to_onnx(plan, plan_graph, launches=launches, metadata=meta)
+        onnx.checker.check_model(model, full_check=True)  # a compiler bug must not leave an invalid file
+        bar.start("write")
+        write_folder(out, model.SerializeToString(deterministic=True), doc, plan, kernels)
     s = result.summary()
     print(f"{plan.model} under {args.policy} on {result.device}: {s['kernels']} kernels ({s['transforms']} layout "
           f"transforms), predicted {s['seconds'] * 1e3:.3f} ms (+-{100 * s['rel_error']:.1f}% sampling), "
           f"DRAM {s['dram_bytes'] / 1e6:.2f} MB")
-    print(f"plan: {out}\noptimized ONNX: {onnx_path}")
+    print(f"wrote {out}/: model.onnx ({len(model.graph.node)} nodes), plan.json, kernels/ ({len(kernels)} files)")
     return 0
 
 
-def _write_onnx(graph, plan, path: Path) -> None:
-    """The model as the compiler cleaned it (static shapes, constants folded), with metadata naming the policy,
-    the plan digest and every layout operator the policy turned into an index map (``smartmem.eliminated``)
-    or executes as a copy kernel (``smartmem.copies``). Standard ONNX has no operator for a folded index
-    map, so the eliminated nodes stay in the graph (dropping them would change its meaning); the plan JSON
-    holds the maps."""
-    import onnx
+def _read(model: str, tiny: bool):
+    """The ModelProto of a zoo name or .onnx file, and its label."""
+    from smartmem_sim.compiler.frontend.read import read_model
+    from smartmem_sim.simulation import zoo_name
 
-    from smartmem_sim.atomic import atomic_path
-    from smartmem_sim.compiler.frontend import export_model
+    path = Path(model)
+    if path.suffix == ".onnx" or path.is_file():
+        if not path.is_file():
+            raise UserError(f"model file {path} does not exist")
+        return read_model(path), path.stem
+    from smartmem_sim import zoo
 
-    model = export_model(graph)
-    absorbed = sorted({n for s in plan.steps for op in list(s.inputs) + [o for e in s.epilogue for o in e.operands]
-                       if op is not None for n in op.absorbed} | {n for s in plan.steps for n in s.absorbed_output})
-    copies = sorted({n for s in plan.steps if s.op_type == "Copy" for n in s.nodes})
-    # a model compiled before carries these keys already: replace them (duplicate keys fail onnx.checker)
-    kept = [e for e in model.metadata_props if not e.key.startswith("smartmem.")]
-    del model.metadata_props[:]
-    model.metadata_props.extend(kept)
-    for key, value in (("smartmem.policy", plan.policy), ("smartmem.plan_digest", plan.digest()),
-                       ("smartmem.eliminated", ",".join(absorbed)), ("smartmem.copies", ",".join(copies))):
-        entry = onnx.StringStringEntryProto(key=key, value=value)
-        model.metadata_props.append(entry)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(model.SerializeToString(deterministic=True))
+    name, tiny = zoo_name(model, tiny)
+    return zoo.load(name, tiny=tiny, weights=False), name + (".tiny" if tiny else "")
+
+
+def _stripped(model) -> list[str]:
+    from smartmem_sim.compiler.ir import is_stripped_initializer
+
+    return [t.name for t in model.graph.initializer if is_stripped_initializer(t)]

@@ -157,6 +157,14 @@ def compile_model(graph: Graph, policy: str, storage: str = "fp32", cost: CostMo
     """Run the policy's passes on (a clone of) ``graph`` and return its Plan. ``cost`` prices layouts for
     the ``search`` policy (default: ``AnalyticalCost("adreno740")``), which tries up to
     ``search_candidates`` layouts per tensor; other policies ignore both."""
+    return compile_with_graph(graph, policy, storage, cost, search_candidates)[0]
+
+
+def compile_with_graph(graph: Graph, policy: str, storage: str = "fp32", cost: CostModel | None = None,
+                       search_candidates: int = 3) -> tuple[Plan, Graph]:
+    """:func:`compile_model`, and the graph the plan's node ids refer to: the clone after the passes that
+    rewrite the graph (split_statistics turns some normalizations into standard operators), which
+    smartmem_sim.compiler.plan_onnx needs to write the plan as ONNX."""
     if policy not in ALL:
         raise CompilerError(f"unknown policy '{policy}'; choose one of {', '.join(ALL)}")
     if storage not in STORAGE_TYPES:
@@ -176,4 +184,4 @@ def compile_model(graph: Graph, policy: str, storage: str = "fp32", cost: CostMo
     for _name, policies, run in PASSES:
         if policy in policies:
             run(ctx)
-    return ctx.plan
+    return ctx.plan, ctx.graph

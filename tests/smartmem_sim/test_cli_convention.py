@@ -6,7 +6,7 @@ from smartmem_sim.cli import build_parser
 
 
 @pytest.mark.parametrize("argv, dest", [
-    (["compare", "m"], "device"), (["compile", "m", "-o", "p.json"], "device"), (["explain-time", "m"], "device"),
+    (["compare", "m"], "device"), (["compile", "m", "-o", "p"], "device"), (["explain-time", "m"], "device"),
     (["cache-study", "--out", "o"], "device"), (["run", "m.onnx", "--policy", "naive"], "search_profile"),
 ])
 def test_profile_means_a_simulated_device_everywhere(argv, dest):

@@ -69,6 +69,6 @@ def test_devices_json_is_strict_with_its_schema(capsys):
 
 def test_compile_plan_json_carries_its_schema(tmp_path):
     model = _model_file(tmp_path)
-    assert main(["compile", str(model), "-o", str(tmp_path / "p.json")]) == 0
-    doc = strict((tmp_path / "p.json").read_text())
+    assert main(["compile", str(model), "-o", str(tmp_path / "p")]) == 0
+    doc = strict((tmp_path / "p" / "plan.json").read_text())
     assert doc["schema"] == jsonout.SCHEMA and doc["command"] == "compile" and doc["steps"]
