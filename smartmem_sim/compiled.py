@@ -25,9 +25,13 @@ from pathlib import Path
 from smartmem_sim.errors import UserError
 
 MODEL_FILE = "model.onnx"
+WEIGHTS_FILE = "model.onnx.data"  # external weights, only for a model past INLINE_LIMIT
 PLAN_FILE = "plan.json"
 KERNEL_DIR = "kernels"
-OUTPUTS = (MODEL_FILE, PLAN_FILE, KERNEL_DIR)
+OUTPUTS = (MODEL_FILE, WEIGHTS_FILE, PLAN_FILE, KERNEL_DIR)
+# protobuf cannot serialize a message past 2 GiB; models near it (SD-UNet, Pythia-1B in fp32) keep their
+# weights in WEIGHTS_FILE beside the model, which onnxruntime, onnx.checker and Netron all follow
+INLINE_LIMIT = 1_800_000_000
 HEADER_END = " * end of smartmem-sim header */\n"
 
 
@@ -81,9 +85,45 @@ def kernel_header(index: int, step, kernel, plan) -> str:
     return "\n".join(lines) + "\n" + HEADER_END
 
 
-def write_folder(out: Path, model_bytes: bytes, plan_doc: dict, plan, kernels) -> dict:
-    """Write the three outputs; returns the ``kernels`` list stored in plan.json."""
-    from smartmem_sim.atomic import write_bytes, write_text
+def _model_size(model) -> float:
+    from google.protobuf.message import EncodeError
+
+    try:
+        return model.ByteSize()
+    except EncodeError:
+        return float("inf")
+
+
+def _write_model(out: Path, model) -> str:
+    """Check ``model`` (onnx.checker, full) and write it atomically; its sha256 (of model.onnx)."""
+    import onnx
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    from smartmem_sim.atomic import write_bytes
+
+    if _model_size(model) < INLINE_LIMIT:
+        onnx.checker.check_model(model, full_check=True)  # a compiler bug must not leave an invalid file
+        data = model.SerializeToString(deterministic=True)
+        write_bytes(out / MODEL_FILE, data)
+        (out / WEIGHTS_FILE).unlink(missing_ok=True)  # a stale one from an earlier, larger compile
+        return hashlib.sha256(data).hexdigest()
+    staging = Path(tempfile.mkdtemp(prefix=".model.", dir=out))
+    try:
+        big = onnx.ModelProto()
+        big.CopyFrom(model)
+        convert_model_to_external_data(big, all_tensors_to_one_file=True, location=WEIGHTS_FILE, size_threshold=1024)
+        onnx.save_model(big, str(staging / MODEL_FILE))
+        onnx.checker.check_model(str(staging / MODEL_FILE), full_check=True)
+        os.replace(staging / WEIGHTS_FILE, out / WEIGHTS_FILE)
+        os.replace(staging / MODEL_FILE, out / MODEL_FILE)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return hashlib.sha256((out / MODEL_FILE).read_bytes()).hexdigest()
+
+
+def write_folder(out: Path, model, plan_doc: dict, plan, kernels) -> dict:
+    """Write model.onnx (checked first), kernels/ and plan.json; returns the document stored in plan.json."""
+    from smartmem_sim.atomic import write_text
     from smartmem_sim.jsonout import dumps
 
     out.mkdir(parents=True, exist_ok=True)
@@ -111,9 +151,10 @@ def write_folder(out: Path, model_bytes: bytes, plan_doc: dict, plan, kernels) -
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    write_bytes(out / MODEL_FILE, model_bytes)
+    digest = _write_model(out, model)
     doc = dict(plan_doc)
-    doc["files"] = {"model": MODEL_FILE, "model_sha256": hashlib.sha256(model_bytes).hexdigest()}
+    doc["files"] = {"model": MODEL_FILE, "model_sha256": digest,
+                    "weights": WEIGHTS_FILE if (out / WEIGHTS_FILE).exists() else None}
     doc["kernels"] = entries
     write_text(out / PLAN_FILE, dumps(doc, indent=1))
     return doc

@@ -180,3 +180,29 @@ def test_symbolic_dims_are_bound_with_dim(tmp_path, capsys, command):
     assert main([command, str(src), *extra]) == 2
     assert "--dim NAME=VALUE" in capsys.readouterr().err
     assert main([command, str(src), *extra, "--dim", "b=2"]) == 0
+
+
+def test_a_model_past_the_inline_limit_keeps_its_weights_beside_it(tmp_path, monkeypatch):
+    """Models past protobuf's 2 GiB (SD-UNet, Pythia-1B) are written with external weights; the same path,
+    forced here with a tiny limit, gives a model that onnx.checker and onnxruntime accept."""
+    import onnxruntime as ort
+
+    from smartmem_sim import compiled
+
+    src = tmp_path / "attn.onnx"
+    onnx.save(attention(), str(src))
+    assert main(["compile", str(src), "-o", str(tmp_path / "small")]) == 0
+    monkeypatch.setattr(compiled, "INLINE_LIMIT", 0)
+    out = tmp_path / "big"
+    assert main(["compile", str(src), "-o", str(out)]) == 0
+    assert (out / "model.onnx.data").stat().st_size > 0
+    onnx.checker.check_model(str(out / "model.onnx"), full_check=True)
+    feeds = {"x": np.random.default_rng(0).standard_normal((1, 16, 32)).astype(np.float32)}
+    small = ort.InferenceSession(str(tmp_path / "small" / "model.onnx")).run(None, feeds)
+    big = ort.InferenceSession(str(out / "model.onnx")).run(None, feeds)
+    for a, b in zip(small, big, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # compiled again below the limit, the stale weights file goes
+    monkeypatch.setattr(compiled, "INLINE_LIMIT", 1 << 40)
+    assert main(["compile", str(src), "-o", str(out), "--force"]) == 0
+    assert not (out / "model.onnx.data").exists()
