@@ -2,13 +2,19 @@
 
 Steps, in order (each a function of its own module):
 1. interface: drop initializers from the graph inputs (old IR style);
+1b. limits: every initializer's dims and stored data, and all weights together, within
+   smartmem_sim/compiler/data/limits.toml (frontend/limits.py);
 2. opset: inline local functions, lift opset < 13 to 13, reject custom-domain and unknown ops; name
    every node uniquely;
-3. dims: bind symbolic input dims (error naming each unbound one); forget declared output shapes
-   and value_info (they may be symbolic or stale) so that step 5 infers them;
+3. dims: bind symbolic input dims (error naming each unbound one); check every input dim >= 1 and each
+   input within the limits; forget declared output shapes and value_info (they may be symbolic or stale)
+   so that step 5 infers them; then onnx's strict shape and type inference, so an inconsistent model
+   (Conv channels, MatMul inner dims, broadcasting, attributes) fails naming the node;
 4. fold: Constant -> initializer, remove Identity/inference Dropout, fold shape logic to a fixed point,
    drop dead nodes and unused initializers;
-5. shapes: infer every tensor's static shape (onnx, then our evaluation rule), write them as value_info;
+5. shapes: infer every tensor's static shape (onnx, then our evaluation rule); our own consistency checks
+   where onnx's inference is silent (frontend/shapes.py check_nodes); every tensor non-empty and the
+   model within the limits; write the shapes as value_info;
 6. check: onnx.checker on the result (stripped weights are checked as typed inputs).
 """
 from __future__ import annotations
@@ -18,9 +24,9 @@ from collections.abc import Mapping
 import onnx
 
 from smartmem_sim.compiler.errors import CompilerError
-from smartmem_sim.compiler.frontend import fold, opset, shapes
-from smartmem_sim.compiler.frontend.dims import bind_dims
-from smartmem_sim.compiler.frontend.skeleton import skeleton
+from smartmem_sim.compiler.frontend import fold, limits, opset, shapes
+from smartmem_sim.compiler.frontend.dims import bind_dims, symbolic_dims
+from smartmem_sim.compiler.frontend.skeleton import one_line, skeleton
 
 WEIGHTS_KEY = "smartmem.weights"
 
@@ -43,17 +49,26 @@ def clean_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = None,
     work.CopyFrom(model)
     _check_interface(work, name)
     _check_stripped(work, name)
+    limits.check_initializers(work, name)
     _drop_initializer_inputs(work)  # also lifts IR < 4, where the version converter ignores initializers
     work = opset.normalize_opset(work, name)
     name_nodes(work)
+    where = {(i, a): key for key, places in symbolic_dims(work).items() for i, a in places}
     bind_dims(work, dims, name)
+    limits.check_inputs(work, name, dims, where)
     _forget_output_shapes(work)
+    shapes.check_consistency(work, name)
     fold.constants_to_initializers(work)
+    limits.check_initializers(work, name)  # Constant nodes became initializers: the same bounds hold
     fold.remove_identities(work)
     fold.fold_constants(work)
     fold.eliminate_dead_code(work)
     known = shapes.infer(work)
     shapes.complete(work, known, name)
+    shapes.check_nodes(work, known, name)
+    bound = sorted({where[p] for p in where if where[p] in (dims or {})})
+    limits.check_inferred(work, known, name, hint=f"give smaller sizes ({', '.join(f'--dim {k}' for k in bound)})"
+                          if bound else "")
     shapes.annotate(work, known)
     check(work, name)
     return work
@@ -138,4 +153,5 @@ def check(model: onnx.ModelProto, name: str) -> None:
     try:
         onnx.checker.check_model(skeleton(model), full_check=False)
     except onnx.checker.ValidationError as exc:
-        raise CompilerError(f"{name}: the cleaned model fails onnx.checker: {exc}") from None
+        raise CompilerError(f"{name}: the cleaned model fails onnx.checker: {one_line(exc)}; fix the model "
+                            "and re-export it") from None

@@ -14,7 +14,7 @@ from onnx import helper, numpy_helper
 
 from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.frontend.opset import default_opset
-from smartmem_sim.compiler.frontend.skeleton import skeleton
+from smartmem_sim.compiler.frontend.skeleton import numel, one_line, skeleton
 from smartmem_sim.layout.plan import is_stripped_initializer
 
 # Inputs larger than this (elements, summed) are not evaluated by the fallback rule (it would be slow).
@@ -29,7 +29,7 @@ def infer(model: onnx.ModelProto) -> dict[str, tuple[Shape | None, int]]:
         inferred = onnx.shape_inference.infer_shapes(skeleton(model), check_type=False, strict_mode=False,
                                                      data_prop=True)
     except onnx.shape_inference.InferenceError as exc:
-        raise CompilerError(f"model '{model.graph.name}': onnx shape inference failed: {exc}") from None
+        raise CompilerError(f"model '{model.graph.name}': onnx shape inference failed: {one_line(exc)}") from None
     out: dict[str, tuple[Shape | None, int]] = {}
     g = inferred.graph
     for t in g.initializer:
@@ -39,6 +39,84 @@ def infer(model: onnx.ModelProto) -> dict[str, tuple[Shape | None, int]]:
         if vi.name not in out or out[vi.name][0] is None:
             out[vi.name] = (shape, elem)
     return out
+
+
+def check_consistency(model: onnx.ModelProto, name: str) -> None:
+    """onnx's strict shape and type inference: an operator whose inputs cannot go together (MatMul inner dims,
+    broadcasting, Gemm, Split sizes, attribute values, input types) is a CompilerError naming the node and op.
+    Run on the model before folding, with declared output shapes and value_info already dropped (they may be
+    stale, which is not an inconsistency of the operators)."""
+    try:
+        onnx.shape_inference.infer_shapes(skeleton(model), check_type=True, strict_mode=True, data_prop=True)
+    except onnx.shape_inference.InferenceError as exc:
+        text = one_line(exc).replace("[ShapeInferenceError] Inference error(s): ", "")
+        raise CompilerError(f"{name}: inconsistent model: {text}; fix that node (its inputs' shapes or types, or "
+                            "its attributes) and re-export") from None
+
+
+def check_nodes(model: onnx.ModelProto, known: dict[str, tuple[Shape | None, int]], name: str) -> None:
+    """Our checks where onnx's inference is silent (onnx 1.17-1.23): Conv and ConvTranspose channels and bias,
+    InstanceNormalization and LayerNormalization parameters, Reshape's element count."""
+    def shape(i: int, node) -> Shape | None:
+        return known.get(node.input[i], (None, 0))[0] if len(node.input) > i and node.input[i] else None
+
+    for node in model.graph.node:
+        label = f"{name}: node '{node.name}' (op {node.op_type})"
+        op = node.op_type
+        if op in ("Conv", "ConvTranspose"):
+            x, w, b = shape(0, node), shape(1, node), shape(2, node)
+            group = _int_attr(node, "group", 1)
+            if x is None or w is None or len(x) < 2 or len(w) < 2:
+                continue
+            if group < 1 or (w[0] % group if op == "Conv" else x[1] % group):
+                raise CompilerError(f"{label}: group = {group} does not divide the channels; fix the attribute")
+            c_in = w[1] * group if op == "Conv" else w[0]
+            if x[1] != c_in:
+                what = (f"weight {list(w)} takes {w[1]} x group {group} = {c_in}" if op == "Conv"
+                        else f"weight {list(w)} takes {w[0]}")
+                raise CompilerError(f"{label}: input '{node.input[0]}' {list(x)} has {x[1]} channels but the {what}; "
+                                    "the weight does not belong to this input; re-export the model")
+            c_out = w[0] if op == "Conv" else w[1] * group
+            if b is not None and tuple(b) != (c_out,):
+                raise CompilerError(f"{label}: bias '{node.input[2]}' {list(b)} must have shape [{c_out}] (the "
+                                    "output channels); re-export the model")
+        elif op == "InstanceNormalization":
+            x = shape(0, node)
+            for i in (1, 2):
+                p = shape(i, node)
+                if x is not None and len(x) >= 2 and p is not None and tuple(p) != (x[1],):
+                    raise CompilerError(f"{label}: '{node.input[i]}' {list(p)} must have shape [{x[1]}] (the "
+                                        f"channels of '{node.input[0]}' {list(x)}); re-export the model")
+        elif op == "LayerNormalization":
+            x = shape(0, node)
+            if x is None:
+                continue
+            axis = _int_attr(node, "axis", -1)
+            norm = x[axis % len(x):] if x and -len(x) <= axis < len(x) else None
+            for i in (1, 2):
+                p = shape(i, node)
+                if norm is not None and p is not None and not _broadcasts_to(p, norm):
+                    raise CompilerError(f"{label}: '{node.input[i]}' {list(p)} does not broadcast to the normalized "
+                                        f"shape {list(norm)} of '{node.input[0]}' {list(x)}; re-export the model")
+        elif op == "Reshape":
+            x, out = shape(0, node), known.get(node.output[0], (None, 0))[0]
+            if x is not None and out is not None and numel(x) != numel(out):
+                raise CompilerError(f"{label}: reshapes '{node.input[0]}' {list(x)} ({numel(x)} elements) to "
+                                    f"{list(out)} ({numel(out)} elements); the target shape is wrong; re-export")
+
+
+def _int_attr(node, name: str, default: int) -> int:
+    for a in node.attribute:
+        if a.name == name and a.type == onnx.AttributeProto.INT:
+            return int(a.i)
+    return default
+
+
+def _broadcasts_to(small: Shape, big: Shape) -> bool:
+    """``small`` broadcasts one way onto ``big`` (numpy rules, ``big`` unchanged)."""
+    if len(small) > len(big):
+        return False
+    return all(s in (1, b) for s, b in zip(reversed(small), reversed(big), strict=False))
 
 
 def _static(vi: onnx.ValueInfoProto) -> tuple[Shape | None, int]:
@@ -69,6 +147,11 @@ def complete(model: onnx.ModelProto, known: dict[str, tuple[Shape | None, int]],
             continue
         feeds = {}
         ok = True
+        # Sizes first, in Python ints: zero-filling an input of 2^40 elements would exhaust memory (or,
+        # lazily allocated, pass) before the size test below could skip the node.
+        sizes = [numel(known[i][0]) for i in node.input if i and known.get(i, (None, 0))[0] is not None]
+        if sum(sizes) > _EVAL_MAX_ELEMENTS:
+            continue
         for i in node.input:
             if not i:
                 continue

@@ -5,7 +5,8 @@ keeps them from copying (or needing) the weights.
 """
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import onnx
 from onnx import helper
 
@@ -17,7 +18,14 @@ _SKELETON_MAX_ELEMENTS = 4096
 
 
 def numel(dims) -> int:
-    return int(np.prod(list(dims), dtype=np.int64)) if len(dims) else 1
+    # Python ints: an int64 product of huge dims would wrap and pass a size test it should fail
+    return math.prod(int(d) for d in dims)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (onnx's checker and inference put context on further lines; the
+    CLI's error contract prints one line)."""
+    return " ".join(str(exc).split())
 
 
 def skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
