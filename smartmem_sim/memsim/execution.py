@@ -22,6 +22,12 @@ from dataclasses import dataclass, fields
 from smartmem_sim.memsim.errors import MemsimError
 from smartmem_sim.memsim.timing import _from_table
 
+# Upper bounds, far above any GPU, so a typo fails naming the field instead of sizing the issue order's arrays
+# by it: waves are 8-128 work-items on real GPUs (NVIDIA 32, AMD 64, Adreno 64/128, Mali 16); no launch
+# costs a second.
+MAX_WAVE_SIZE = 4096
+MAX_LAUNCH_OVERHEAD_S = 1.0
+
 
 @dataclass(frozen=True)
 class Execution:
@@ -36,12 +42,18 @@ class Execution:
         w = self.wave_size
         if isinstance(w, bool) or not isinstance(w, int) or w < 1:
             raise MemsimError(f"field 'wave_size' must be a positive integer, got {w!r}")
+        if w > MAX_WAVE_SIZE:
+            raise MemsimError(f"field 'wave_size' = {w} is larger than any GPU's wave (at most {MAX_WAVE_SIZE}); "
+                              "check the number")
         for name in ("alu_lanes", "launch_overhead_s"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0 \
                     or (name == "alu_lanes" and v == 0):
                 kind = "a finite number >= 0" if name == "launch_overhead_s" else "a positive number"
                 raise MemsimError(f"field '{name}' must be {kind}, got {v!r}")
+            if name == "launch_overhead_s" and v > MAX_LAUNCH_OVERHEAD_S:
+                raise MemsimError(f"field 'launch_overhead_s' = {v} s is longer than any kernel launch (at most "
+                                  f"{MAX_LAUNCH_OVERHEAD_S} s); give it in seconds (5e-6 is 5 us)")
             object.__setattr__(self, name, float(v))
         if not isinstance(self.texel_reuse, bool):
             raise MemsimError(f"field 'texel_reuse' must be true or false, got {self.texel_reuse!r}")
@@ -49,6 +61,8 @@ class Execution:
     @classmethod
     def from_dict(cls, table: dict, where: str = "execution") -> Execution:
         """From the table's keys without its ``source``; errors name ``where`` and the field."""
+        if not isinstance(table, dict):
+            raise MemsimError(f"{where}: must be a table")
         missing = [f.name for f in fields(cls) if f.name != "texel_reuse" and f.name not in table]
         if missing:
             raise MemsimError(f"{where}: missing key(s) {', '.join(missing)}")

@@ -25,8 +25,10 @@ Layout of a profile (every number carries a source; a source starting with "gues
     [correction.kinds]          # time, applied by the cost models (smartmem_sim/memsim/correction.py)
     [correction.source]
 
-The loader rejects (naming the file and the field) unknown keys, duplicate keys, a number without a
-source, a source for a key that is not there, and bad values.
+The loader rejects (naming the file and the field) a file that is not UTF-8 TOML, unknown keys, duplicate
+keys, a number without a source, a source for a key that is not there, bad values, and sizes past
+``BOUNDS`` (the simulator allocates state per cache line and per core, so an absurd size would exhaust
+memory instead of failing with the field named).
 
 This file is the one home of every number of a device. memsim's caches use all but ``[execution]``; the
 cost models of smartmem_sim/compiler/costs/ (which price kernels) also read ``[execution]``: how kernels
@@ -55,6 +57,24 @@ DEVICES_DIR = Path(__file__).parent / "devices"
 TOP_KEYS = ("name", "description", "cores", "clock_hz", "memory_parallelism")
 TOP_NUMBERS = ("cores", "clock_hz", "memory_parallelism")
 TABLES = ("source", "image_layout", "levels", "dram", "occupancy", "execution", "correction")
+
+# Upper bounds on a profile's sizes. Far above every real GPU, they only stop a typo (or a fuzzer) from making
+# the simulator allocate its per-line and per-core state arrays for sizes no device has.
+BOUNDS = {
+    # cores: the largest GPUs have a few hundred compute units (H100: 132 SMs; MI300X: 304 CUs)
+    "cores": 4096,
+    # bytes of one cache level (one copy): the largest GPU caches are tens of MiB (H100 L2: 50 MiB)
+    "levels.size": 1 << 30,
+    # bytes of one cache line: GPUs use 32-128 B, CPUs 64 B; 64 KiB is far past any
+    "levels.line": 1 << 16,
+    # cache lines the simulator keeps state for, over all levels and their per-core copies (8 B of state per
+    # line and way, so 2^26 lines is 512 MiB): H100's 132 x 256 KiB L1s and 50 MiB L2 at 128 B are 6.5e5
+    "total_lines": 1 << 26,
+    # texels of an image-layout tile, and bytes of its pitch alignment and GOB width: hardware tiles are
+    # 4-64 texels on a side and alignments a few KiB at most
+    "image_layout.tile": 1 << 16,
+    "image_layout.bytes": 1 << 20,
+}
 
 
 @dataclass(frozen=True)
@@ -110,27 +130,48 @@ def list_profiles() -> list[str]:
 
 def profile_path(name_or_path: str | Path) -> Path:
     """A shipped profile's name, or a path to a .toml file."""
+    if not isinstance(name_or_path, str | Path) or not str(name_or_path):
+        raise MemsimError(f"a device profile is a shipped profile's name or a .toml file, got {name_or_path!r}")
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.parent != Path("."):
-        if not p.is_file():
+        if not _is_file(p):
             raise MemsimError(f"profile file {p} does not exist")
         return p
     shipped = DEVICES_DIR / f"{name_or_path}.toml"
-    if not shipped.is_file():
+    if not _is_file(shipped):
         raise MemsimError(f"unknown device profile {str(name_or_path)!r}; shipped: {', '.join(list_profiles())} "
                           "(or give a path to a .toml file)")
     return shipped
 
 
+def _is_file(p: Path) -> bool:
+    """Path.is_file, with a name the OS refuses (too long, NUL byte) counting as no file."""
+    try:
+        return p.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def load_profile(name_or_path: str | Path) -> DeviceProfile:
     """Load and check a profile; every error names the file and the field."""
     path = profile_path(name_or_path)
+    return profile_from_dict(read_profile_toml(path), str(path))
+
+
+def read_profile_toml(path: Path) -> dict:
+    """A profile file's parsed TOML, or a MemsimError naming the file (unreadable, not UTF-8, not TOML)."""
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise MemsimError(f"{path}: cannot read the profile ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise MemsimError(f"{path}: not UTF-8 text (byte {exc.start}); a profile is a UTF-8 TOML file") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise MemsimError(f"{path}: not valid TOML (duplicate keys are errors too): {exc}") from None
-    return profile_from_dict(data, str(path))
+    except RecursionError:
+        raise MemsimError(f"{path}: not valid TOML (nested too deeply)") from None
 
 
 def _sources(table: dict, prefix: str, where: str, numbers: list[str]) -> dict[str, str]:
@@ -163,8 +204,34 @@ def execution_from_table(table, where: str) -> tuple[Execution, dict[str, str]]:
     return execution, _sources(table, "execution.", where, list(body))
 
 
+def _check_bounds(data: dict, where: str) -> None:
+    """The sizes of ``BOUNDS`` (after each constructor checked its own field's type and sign)."""
+    def over(field: str, value, bound: int) -> None:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > bound:
+            raise MemsimError(f"{where}: field '{field}' = {value} is larger than any device has (at most {bound:,}; "
+                              "smartmem_sim/memsim/profiles.py BOUNDS); check the number")
+
+    over("cores", data.get("cores"), BOUNDS["cores"])
+    layout = data.get("image_layout")
+    if isinstance(layout, dict):
+        for key in ("tile_width", "tile_height", "gob_height", "block_height_gobs"):
+            over(f"image_layout.{key}", layout.get(key), BOUNDS["image_layout.tile"])
+        for key in ("pitch_alignment", "gob_width_bytes"):
+            over(f"image_layout.{key}", layout.get(key), BOUNDS["image_layout.bytes"])
+    levels = data.get("levels")
+    if isinstance(levels, list):
+        for t in levels:
+            if isinstance(t, dict):
+                label = t.get("name", "?")
+                over(f"levels.{label}.size", t.get("size"), BOUNDS["levels.size"])
+                over(f"levels.{label}.line", t.get("line"), BOUNDS["levels.line"])
+
+
 def profile_from_dict(data: dict, where: str = "profile") -> DeviceProfile:
     """Build a profile from parsed TOML (``where`` names the file in errors)."""
+    if not isinstance(data, dict):
+        raise MemsimError(f"{where}: a profile is a TOML table, got {type(data).__name__}")
+    _check_bounds(data, where)
     unknown = sorted(set(data) - set(TOP_KEYS) - set(TABLES))
     if unknown:
         raise MemsimError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
@@ -231,6 +298,12 @@ def profile_from_dict(data: dict, where: str = "profile") -> DeviceProfile:
         correction = Correction.from_dict({k: v for k, v in corr_t.items() if k != "source"},
                                           where=f"{where}: [correction]")
         sources |= _sources(corr_t, "correction.", where, ["clip", "kinds"])
+
+    lines = sum(lv.size // lv.line * (cores if lv.per_core else 1) for lv in levels)
+    if lines > BOUNDS["total_lines"]:
+        raise MemsimError(f"{where}: the cache levels hold {lines:,} lines over all cores (size / line, times cores "
+                          f"for a per-core level); the simulator keeps state for at most {BOUNDS['total_lines']:,} "
+                          "(smartmem_sim/memsim/profiles.py BOUNDS); check the levels' size, line and per_core")
 
     profile = DeviceProfile(name=data["name"], description=data["description"], cores=cores,
                             clock_hz=float(data["clock_hz"]), memory_parallelism=float(data["memory_parallelism"]),
