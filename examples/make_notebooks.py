@@ -158,7 +158,7 @@ Calibration measures cache capacities, stream bandwidth and the launch overhead 
 a profile (`cpu.toml`, based on the shipped `pocl_cpu`) with the raw measurements beside it (`cpu.csv`).
 """),
     code("""
-rc = main(["calibrate", "--device-name", NAME, "--base", "pocl_cpu", "-o", "cpu.toml", "--budget-s", "4",
+rc = main(["calibrate", "--device-name", NAME, "--base", "pocl_cpu", "--name", "cpu", "-o", ".", "--budget-s", "4",
            "--max-steps", "4096", "--stream-ms", "0.5"])
 assert rc == 0, "calibrate failed (its error is printed above)"
 """),

@@ -25,7 +25,7 @@ api = re.search(r"The same from Python.*?\`\`\`python\n(.*?)\`\`\`", text, re.S)
 exec(compile(api, "README.md (Python API snippet)", "exec"))
 PY
 # without the [opencl] extra, a command that runs kernels says what to install (exit 2), not a traceback
-"$tmp/venv/bin/smartmem" zoo export resnext --tiny -o "$tmp/resnext.tiny.onnx" >/dev/null
+"$tmp/venv/bin/smartmem" zoo export resnext --tiny -o "$tmp" >/dev/null
 set +e
 msg=$("$tmp/venv/bin/smartmem" run "$tmp/resnext.tiny.onnx" --policy smartmem 2>&1); rc=$?
 set -e

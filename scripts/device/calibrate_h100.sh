@@ -24,7 +24,7 @@ sys.exit(cli.main(sys.argv[1:]))' "$@"
 {
   echo "== $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?') device '$DEVICE'"
   nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv 2>/dev/null || true
-  time smartmem calibrate --device-name "$DEVICE" --base "$BASE" --name "$NAME" -o "$OUT/$NAME.toml" \
+  time smartmem calibrate --device-name "$DEVICE" --base "$BASE" --name "$NAME" -o "$OUT" \
     --budget-s "$CAL_BUDGET_S" --train-models "$TRAIN"
   time smartmem validate --device-name "$DEVICE" --profile "$OUT/$NAME.toml" --models "$MODELS" \
     --budget-s "$VAL_BUDGET_S" --csv "$OUT/validate.csv" --plot "$OUT/validate.png" --report "$OUT/validate.txt"

@@ -44,10 +44,11 @@ def run(args: argparse.Namespace) -> int:
         doc = {"devices": [r.to_dict() for r in results], "oclgrind_icd": icd}
         print(jsonout.dumps(jsonout.report("devices", doc), indent=1))
     else:
-        rows = _rows(results)
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        for row in rows if results else []:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        from smartmem_sim.tables import print_table
+
+        if results:
+            head, *rows = _rows(results)
+            print_table(head, rows, left=5)
         for r in results:
             if not r.ok:
                 print(f"  {r.platform_name} / {r.device_name}: {r.reason}")

@@ -199,8 +199,10 @@ def run(args) -> int:
     if "search" in policies:
         print(f"search: layouts priced by the simulator on profile {profile}")
     want = _reference(model, feeds) if args.check else None
+    from smartmem_sim.progress import bar
+
     rows, ok_all = [], True
-    for policy in policies:
+    for policy in bar(policies, desc="run", unit="policy", show=len(policies) > 1 or repeat > 1):
         plan, notes = fit_to_device(compile_for(graph, policy, profile, storage=args.storage), handle)
         for note in notes:
             print(f"note: {note}")

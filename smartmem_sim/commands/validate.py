@@ -3,7 +3,8 @@ tiny twins with NAME.tiny, full-size networks by NAME) on an OpenCL device, pred
 memsim under profile P (smartmem_sim.compiler.costs.SimulatedCost, the compiler's cost oracle), and report per-kernel
 error, the share within +-10%, Spearman's rho per op type and how often the profile orders an operator's
 layouts as the device does. Writes per-kernel rows (--csv), a predicted-vs-measured plot (--plot) and the
-report (--report). Launch overhead, wave size and ALU lanes come from the profile's [execution] table, or
+report (--report); or all three into a folder with -o DIR (validate.csv, validate.png with .svg/.pdf beside it,
+report.txt). Launch overhead, wave size and ALU lanes come from the profile's [execution] table, or
 from --execution FILE / the profile --base when given.
 
 With --from-csv ROWS.csv no device is used: the measured times of an earlier run (its --csv) are predicted
@@ -44,6 +45,9 @@ def register(subparsers) -> None:
     p.add_argument("--csv", default=None, help="per-kernel rows CSV")
     p.add_argument("--plot", default=None, help="predicted-vs-measured plot (.png or .pdf)")
     p.add_argument("--report", default=None, help="write the printed report here too")
+    p.add_argument("-o", "--out", default=None, metavar="DIR",
+                   help="folder for validate.csv, validate.png and report.txt (the defaults of --csv, --plot, "
+                        "--report)")
     p.set_defaults(func=run)
 
 
@@ -55,6 +59,17 @@ def run(args) -> int:
     from smartmem_sim.kernels.runtime.device import select_device
     from smartmem_sim.kernels.trace.sample import ProgramSampler
 
+    if args.out is not None:
+        from pathlib import Path
+
+        folder = Path(args.out)
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"-o {folder}: is a file; give the folder to write validate.csv, validate.png and "
+                            "report.txt into")
+        folder.mkdir(parents=True, exist_ok=True)
+        args.csv = args.csv or str(folder / "validate.csv")
+        args.plot = args.plot or str(folder / "validate.png")
+        args.report = args.report or str(folder / "report.txt")
     repeat = _number(args.repeat, "--repeat", 1, int)
     gate = _number(args.gate, "--gate", 0, int) if args.gate is not None else v.GATE
     if args.storage not in ("fp32", "fp16"):
@@ -86,7 +101,9 @@ def run(args) -> int:
         print(f"validate {device.name} on {where}: {len(models)} models x {len(policies)} policies, "
               f"{args.storage}, repeat {repeat}, texel registers {'on' if reuse else 'off'}, "
               + (f"kernels enqueued {gate} at a time behind a gate" if gate else "ungated launches"))
-        for name, tiny in models:
+        from smartmem_sim.progress import bar
+
+        for name, tiny in bar(models, desc="validate", unit="model"):
             if time.perf_counter() - t0 > budget:
                 print(f"budget spent: skipping {name}{'.tiny' if tiny else ''}")
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from smartmem_sim import jsonout
 from smartmem_sim.errors import UserError
@@ -19,7 +20,8 @@ def register(subparsers) -> None:
     exp = sub.add_parser("export", help="write one network as an ONNX file")
     exp.add_argument("name", help="network name (see `smartmem zoo list`)")
     exp.add_argument("--tiny", action="store_true", help="the tiny twin instead of the full-size network")
-    exp.add_argument("-o", "--output", help="output .onnx path (default ./NAME[.tiny].onnx)")
+    exp.add_argument("-o", "--out", default=".", metavar="DIR",
+                     help="folder to write NAME.onnx (NAME.tiny.onnx for the tiny twin) into (default: .)")
     exp.add_argument("--seed", default="0", help="seed of the generated weights (default 0)")
     exp.add_argument("--structure-only", action="store_true",
                      help="keep the weights stripped (as committed) instead of generating them")
@@ -36,7 +38,9 @@ def run_list(args) -> int:
     if args.json:
         print(jsonout.dumps(jsonout.report("zoo list", {"models": rows}), indent=1))
         return 0
-    print(render_table(rows))
+    from smartmem_sim.tables import print_table
+
+    print_table(HEAD, table_rows(rows), left=2, caption=NOTE)
     if any(r["ours"] is None for r in rows):
         print("note: some committed files are missing from models/stats.toml; run scripts/regenerate_zoo.py",
               file=sys.stderr)
@@ -49,10 +53,14 @@ def _num(value, digits: int = 1) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def render_table(rows: list[dict]) -> str:
-    """Fixed-width table: ours (ONNX after cleanup) beside the paper's Table 7 op counts and published sizes."""
-    head = ("model", "family", "ops", "paper ops", "params M", "ref params M", "GMACs", "ref GMACs",
-            "layout ops", "tiny ops")
+HEAD = ("model", "family", "ops", "paper ops", "params M", "ref params M", "GMACs", "ref GMACs", "layout ops",
+        "tiny ops")
+NOTE = ("ops: ONNX operators after the front end's cleanup; paper ops: SmartMem Table 7 (ops in the graph);\n"
+        "ref params/GMACs: published figures of the variant we build (see paper_table.toml); n/a: none known.")
+
+
+def table_rows(rows: list[dict]) -> list[tuple[str, ...]]:
+    """Ours (ONNX after cleanup) beside the paper's Table 7 op counts and published sizes, one row per network."""
     lines = []
     for r in rows:
         ours, tiny = r["ours"] or {}, r["ours_tiny"] or {}
@@ -63,14 +71,7 @@ def render_table(rows: list[dict]) -> str:
             _num(ours["macs"] / 1e9 if ours else None, 2), _num(r["ref_gmacs"], 2),
             _num(ours.get("layout_transforms")), _num(tiny.get("nodes")),
         ))
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(head)]
-    fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    out = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
-    out += [fmt.format(*line) for line in lines]
-    out.append("")
-    out.append("ops: ONNX operators after the front end's cleanup; paper ops: SmartMem Table 7 (ops in the graph);")
-    out.append("ref params/GMACs: published figures of the variant we build (see paper_table.toml); n/a: none known.")
-    return "\n".join(out)
+    return lines
 
 
 def run_export(args) -> int:
@@ -83,8 +84,13 @@ def run_export(args) -> int:
     from smartmem_sim.outputs import check_outputs
 
     zoo.registry.entry(args.name)  # an unknown network is named before the path is looked at
-    check_outputs([args.output or zoo.store.file_key(args.name, args.tiny) + ".onnx"], force=args.force)
-    path = zoo.export(args.name, tiny=args.tiny, path=args.output, seed=seed,
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"-o {out}: is a file; give the folder to write {args.name}{'.tiny' * args.tiny}.onnx into")
+    if not out.is_dir():
+        raise UserError(f"-o {out}: folder does not exist; create it first")
+    (target,) = check_outputs([out / (zoo.store.file_key(args.name, args.tiny) + ".onnx")], force=args.force)
+    path = zoo.export(args.name, tiny=args.tiny, path=str(target), seed=seed,
                       weights=not args.structure_only, from_torch=args.from_torch)
     print(path)
     return 0

@@ -36,8 +36,8 @@ def test_list_json_has_our_stats_and_paper_figures(capsys):
 
 
 def test_export_tiny_writes_a_checked_model(tmp_path, capsys):
-    out = tmp_path / "swin_tiny.onnx"
-    assert main(["zoo", "export", "swin", "--tiny", "-o", str(out)]) == 0
+    out = tmp_path / "swin.tiny.onnx"
+    assert main(["zoo", "export", "swin", "--tiny", "-o", str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == str(out)
     model = onnx.load(out)
     onnx.checker.check_model(model)
@@ -45,15 +45,15 @@ def test_export_tiny_writes_a_checked_model(tmp_path, capsys):
 
 
 def test_export_structure_only(tmp_path):
-    out = tmp_path / "r.onnx"
-    assert main(["zoo", "export", "resnext", "--structure-only", "-o", str(out)]) == 0
+    out = tmp_path / "resnext.onnx"
+    assert main(["zoo", "export", "resnext", "--structure-only", "-o", str(tmp_path)]) == 0
     assert {p.key: p.value for p in onnx.load(out).metadata_props}["smartmem.weights"] == "stripped"
 
 
 @pytest.mark.parametrize("argv, message", [
     (["zoo", "export", "resnet"], "unknown zoo model 'resnet'"),
     (["zoo", "export", "vit", "--seed", "x"], "--seed must be"),
-    (["zoo", "export", "vit", "-o", "vit.txt"], "must end in .onnx"),
+    (["zoo", "export", "vit", "-o", "no/such/folder"], "folder does not exist"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
@@ -62,12 +62,12 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
 
 
 def test_export_keeps_an_existing_file_unless_forced(tmp_path, capsys):
-    out = tmp_path / "v.onnx"
-    assert main(["zoo", "export", "vit", "--tiny", "-o", str(out)]) == 0
+    out = tmp_path / "vit.tiny.onnx"
+    assert main(["zoo", "export", "vit", "--tiny", "-o", str(tmp_path)]) == 0
     first = out.read_bytes()
-    assert main(["zoo", "export", "vit", "--tiny", "--seed", "3", "-o", str(out)]) == 2
+    assert main(["zoo", "export", "vit", "--tiny", "--seed", "3", "-o", str(tmp_path)]) == 2
     assert "pass --force" in capsys.readouterr().err and out.read_bytes() == first
-    assert main(["zoo", "export", "vit", "--tiny", "--seed", "3", "-o", str(out), "--force"]) == 0
+    assert main(["zoo", "export", "vit", "--tiny", "--seed", "3", "-o", str(tmp_path), "--force"]) == 0
     assert out.read_bytes() != first
-    assert main(["zoo", "export", "vit", "--tiny", "-o", str(tmp_path)]) == 2
-    assert "is a folder" in capsys.readouterr().err
+    assert main(["zoo", "export", "vit", "--tiny", "-o", str(out)]) == 2  # a file, not a folder
+    assert "is a file" in capsys.readouterr().err

@@ -25,22 +25,28 @@ def cl_device():
 
 
 def test_calibrate_unknown_device_is_one_line_error(tmp_path, capsys):
-    rc = cli.main(["calibrate", "--device-name", "no-such-gpu-xyz", "-o", str(tmp_path / "p.toml")])
+    rc = cli.main(["calibrate", "--device-name", "no-such-gpu-xyz", "-o", str(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 2
     assert "no-such-gpu-xyz" in err and err.startswith("smartmem calibrate: error:")
-    assert not (tmp_path / "p.toml").exists()
+    assert not list(tmp_path.iterdir())
 
 
 def test_calibrate_requires_device_name(tmp_path):
     with pytest.raises(SystemExit):
-        cli.main(["calibrate", "-o", str(tmp_path / "p.toml")])
+        cli.main(["calibrate", "-o", str(tmp_path)])
 
 
 def test_calibrate_bad_options(tmp_path, capsys):
+    (tmp_path / "p.txt").write_text("")
     assert cli.main(["calibrate", "--device-name", "pocl", "-o", str(tmp_path / "p.txt")]) == 2
-    assert "-o must name a .toml file" in capsys.readouterr().err
-    assert cli.main(["calibrate", "--device-name", "pocl", "-o", str(tmp_path / "p.toml"), "--budget-s", "x"]) == 2
+    assert "is a file; give the folder" in capsys.readouterr().err
+    (tmp_path / "mine.toml").write_text("x")
+    assert cli.main(["calibrate", "--device-name", "pocl", "-o", str(tmp_path), "--name", "mine"]) == 2
+    assert "pass --force" in capsys.readouterr().err and (tmp_path / "mine.toml").read_text() == "x"
+    assert cli.main(["calibrate", "--device-name", "pocl", "-o", str(tmp_path), "--name", "../up"]) == 2
+    assert "--name '../up'" in capsys.readouterr().err
+    assert cli.main(["calibrate", "--device-name", "pocl", "-o", str(tmp_path), "--budget-s", "x"]) == 2
     assert "--budget-s must be a number" in capsys.readouterr().err
 
 
@@ -97,8 +103,8 @@ def test_calibrate_and_validate_on_pocl(tmp_path, cl_device, capsys):
     if "CPU" not in cl_device.info.device_type:
         pytest.skip("the tiny-budget run is sized for a CPU OpenCL device")
     name = cl_device.info.device_name.split()[0]
-    out = tmp_path / "cpu.toml"
-    rc = cli.main(["calibrate", "--device-name", name, "--base", "pocl_cpu", "-o", str(out), "--budget-s", "4",
+    out = tmp_path / "pocl_cpu_calibrated.toml"
+    rc = cli.main(["calibrate", "--device-name", name, "--base", "pocl_cpu", "-o", str(tmp_path), "--budget-s", "4",
                    "--max-steps", "4096", "--stream-ms", "0.5"])
     assert rc == 0
     prof = memsim.load_profile(out)
