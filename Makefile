@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 OUT ?= out
 
-API_MODULES = smartmem_sim.api smartmem_sim.simulation smartmem_sim.memsim smartmem_sim.layout smartmem_sim.compiler.costs
+API_MODULES = smartmem_sim.api smartmem_sim.simulation smartmem_sim.running smartmem_sim.memsim smartmem_sim.layout smartmem_sim.compiler.costs
 
 .PHONY: setup setup-zoo opencl demo test check-kernels bench lint figures docs clean
 

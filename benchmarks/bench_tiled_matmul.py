@@ -24,13 +24,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
-from smartmem_sim.commands.run import texel_reuse_for  # noqa: E402
 from smartmem_sim.kernels.execute import allocate, download, upload  # noqa: E402
 from smartmem_sim.kernels.library import step_kernels, tile_plan  # noqa: E402
 from smartmem_sim.kernels.runtime.device import select_device  # noqa: E402
 from smartmem_sim.kernels.runtime.launch import compile_source, launch  # noqa: E402
 from smartmem_sim.layout.image import image_layout  # noqa: E402
 from smartmem_sim.layout.plan import Plan, Step, StoredTensor, identity_operand  # noqa: E402
+from smartmem_sim.running import texel_reuse_for  # noqa: E402
 
 SHAPES = ("197x768x768", "197x768x3072", "197x3072x768", "3136x96x384", "3136x384x96")
 TILES = ("2x1", "4x1", "2x2", "4x2")

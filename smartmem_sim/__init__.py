@@ -8,7 +8,7 @@ The API (smartmem_sim/api.py) is imported on first use, so ``import smartmem_sim
 
 __version__ = "0.1.0"
 
-_API = ("compare", "simulate", "compile", "cache_study", "load_profile", "Comparison")
+_API = ("compare", "simulate", "compile", "run", "cache_study", "load_profile", "Comparison")
 __all__ = ["__version__", *_API]
 
 

@@ -9,6 +9,7 @@
     plan = sm.compile("vit", policy="search", tiny=True)        # the compiled plan only
     prof = sm.load_profile("adreno740")                         # a memsim device profile
     study = sm.cache_study("adreno740", 256, 256)               # memsim's walk study on one image
+    runs = sm.run("resnext.tiny", policies=("naive", "smartmem"), check=True)   # on an OpenCL device ([opencl])
 
 Every function takes a zoo name (``tiny=True`` for its tiny twin), an .onnx path or a loaded graph; errors are
 the same named errors the commands print (smartmem_sim.errors.user_error_types()).
@@ -58,6 +59,19 @@ def compare(model, device: str = "adreno740", policies: Sequence[str] = POLICIES
         raise UserError(f"policies must be among {', '.join(POLICIES)}, got {list(policies)!r}")
     results = simulate_policies(load_graph(model, tiny), list(policies), device, storage)
     return Comparison(results[0].model, device, storage, results)
+
+
+def run(model, policies: Sequence[str] = ("smartmem",), opencl_device: str | None = None, storage: str = "fp32",
+        seed: int = 0, check: bool = False, repeat: int = 1, texel_reuse: str = "auto",
+        search_profile: str | None = None, dims: dict | None = None) -> list:
+    """Run ``model`` under each policy on a real OpenCL device (as `smartmem run`; needs the ``[opencl]``
+    extra): one smartmem_sim.running.PolicyRun per policy with per-kernel device times (``.timings``,
+    ``.to_records()``), the outputs, and with ``check`` each output's error against onnxruntime (``.ok``).
+    ``opencl_device`` is a substring of the platform/device name (default: the first device that works)."""
+    from smartmem_sim.running import run_policies
+
+    return run_policies(model, list(policies), opencl_device=opencl_device, storage=storage, seed=seed, dims=dims,
+                        texel_reuse=texel_reuse, search_profile=search_profile, repeat=repeat, check=check)
 
 
 def cache_study(device: str, width: int = 512, height: int = 512, dtype: str = "fp16",

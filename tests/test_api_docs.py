@@ -12,6 +12,6 @@ def test_api_reference_builds(tmp_path):
     r = subprocess.run([sys.executable, "-m", "pdoc", *modules, "-o", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     api = (tmp_path / "smartmem_sim" / "api.html").read_text()
-    for name in ("compare", "simulate", "compile", "cache_study", "load_profile", "Comparison"):
+    for name in ("compare", "simulate", "compile", "run", "cache_study", "load_profile", "Comparison"):
         assert f'id="{name}"' in api, name
     assert (tmp_path / "smartmem_sim" / "memsim.html").is_file()

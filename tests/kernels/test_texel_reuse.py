@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smartmem_sim.commands.run import texel_reuse_for
 from smartmem_sim.errors import UserError
 from smartmem_sim.kernels.errors import KernelError
 from smartmem_sim.kernels.execute import execute
 from smartmem_sim.kernels.library import step_kernels
 from smartmem_sim.kernels.render.opencl import render, render_shared
 from smartmem_sim.kernels.trace.generate import item_accesses
+from smartmem_sim.running import texel_reuse_for
 from tests.kernels.cases import Case, rand
 from tests.kernels.ops.catalogue import cases
 

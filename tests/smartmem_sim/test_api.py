@@ -87,3 +87,34 @@ def test_api_functions_are_not_shadowed_by_submodules(cmp):
         except ModuleNotFoundError:
             pass
         assert callable(getattr(smartmem_sim, name)), name
+
+
+@pytest.mark.opencl
+def test_run_gives_checked_policy_runs_with_kernel_times():
+    pytest.importorskip("pyopencl")
+    from smartmem_sim.kernels.errors import KernelError
+    from smartmem_sim.kernels.runtime.device import select_device
+
+    try:
+        select_device()
+    except KernelError as exc:
+        pytest.skip(f"no OpenCL device passes the image probe: {exc}")
+    runs = sm.run("resnext.tiny", policies=("naive", "smartmem"), check=True)
+    assert [r.policy for r in runs] == ["naive", "smartmem"]
+    for r in runs:
+        assert r.ok and r.max_error < 1e-4 and r.total_ms > 0
+        assert len(r.to_records()) == len(r.kernels) == len(r.timings)
+        assert "resnext" in repr(r) and "check ok" in repr(r)
+    assert len(runs[0].kernels) > len(runs[1].kernels)  # naive keeps copies smartmem removes
+    # the same outputs under both policies (same inputs and weights), as onnxruntime's
+    name = next(iter(runs[0].outputs))
+    import numpy as np
+
+    np.testing.assert_allclose(runs[0].outputs[name], runs[1].outputs[name], rtol=1e-4, atol=1e-4)
+
+
+def test_run_rejects_bad_policies_before_any_work():
+    from smartmem_sim.errors import UserError
+
+    with pytest.raises(UserError, match="--policy"):
+        sm.run("resnext.tiny", policies=("nope",))

@@ -82,7 +82,7 @@ def test_run_search_prices_layouts_on_the_named_profile(device_ok, capsys):
 
 
 def test_search_profile_errors_name_the_profile(capsys):
-    from smartmem_sim.commands.run import search_profile_for
+    from smartmem_sim.running import search_profile_for
 
     assert search_profile_for(None, "NVIDIA CUDA / NVIDIA H100 80GB HBM3") == "h100_opencl"
     with pytest.raises(Exception, match="--search-profile"):
@@ -95,7 +95,7 @@ def test_reference_of_a_model_past_the_protobuf_limit_goes_through_a_file(monkey
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
-    import smartmem_sim.commands.run as run_cmd
+    import smartmem_sim.running as run_cmd
 
     w = numpy_helper.from_array(np.arange(600, dtype=np.float32).reshape(2, 300), "w")  # > 1 KB: external
     # onnxruntime's shape inference reads small initializers such as Unsqueeze's axes: they must stay inline
@@ -105,10 +105,10 @@ def test_reference_of_a_model_past_the_protobuf_limit_goes_through_a_file(monkey
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 300])], [w, axes])
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     x = np.array([[1.0, 2.0]], np.float32)
-    small = run_cmd._reference(model, {"x": x})["y"]
+    small = run_cmd.reference_outputs(model, {"x": x})["y"]
     monkeypatch.setattr(run_cmd, "PROTOBUF_LIMIT", 10)  # pretend the model is too big to serialize
     assert run_cmd._serialized_size(model) > 10
     before = model.SerializeToString()
-    big = run_cmd._reference(model, {"x": x})["y"]
+    big = run_cmd.reference_outputs(model, {"x": x})["y"]
     assert model.SerializeToString() == before  # the weights the kernels read are left as they were
     assert np.array_equal(small, big) and np.array_equal(big, (x @ np.arange(600, dtype=np.float32).reshape(2, 300))[None])
