@@ -20,6 +20,12 @@
 The grid is the product of every axis (variants included), in the order written: models outermost, then
 devices, variants, tiny, batch, storage, policies. Unknown keys, duplicate entries in a list and values of
 the wrong type are errors that name the file and the key.
+
+Everything a config names is checked when it is read, before a worker starts: a model is a zoo network
+(``NAME`` or ``NAME.tiny``) or an existing .onnx file (its content is checked by the task that loads it, so a
+broken file fails that task alone), and every device loads as a profile with every variant applied (so a
+variant that sets a cache size no device has fails here, naming the device and the variant, instead of
+failing every task on the workers). Numbers are bounded by ``BOUNDS``.
 """
 from __future__ import annotations
 
@@ -35,6 +41,10 @@ from smartmem_sim.sweep.task import STORAGE_TYPES, Task
 LIST_AXES = ("models", "devices", "policies")
 DEFAULT_CACHE_DIR = ".cache/sweep"
 KEYS = (*LIST_AXES, "tiny", "batch", "storage", "variants", "name", "description", "csv", "cache_dir", "workers")
+
+# Upper bounds that stop a typo before it starts a cluster: the paper's batch study goes to 16 (fig10_batch);
+# a LocalCluster runs one process per worker, and a grid is expanded into Task objects in memory.
+BOUNDS = {"batch": 1024, "workers": 256, "tasks": 100_000}
 
 
 @dataclass(frozen=True)
@@ -57,12 +67,20 @@ def load_config(path: str | Path) -> list[Task]:
 def read_config(path: str | Path) -> SweepConfig:
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"sweep config {path} does not exist") from None
+    except OSError as exc:
+        raise UserError(f"sweep config {path}: cannot read it ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); a sweep config is a UTF-8 TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML (duplicate keys are errors too): {exc}") from None
+    except RecursionError:
+        raise UserError(f"{path}: not valid TOML (nested too deeply)") from None
+    _no_nul(data, path, "")
     unknown = sorted(set(data) - set(KEYS))
     if unknown:
         raise UserError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(KEYS)}")
@@ -74,10 +92,16 @@ def read_config(path: str | Path) -> SweepConfig:
     policies = _str_list(data, "policies", path)
     _check_policies(policies, path)
     tiny = _axis(data, "tiny", path, False, lambda v: isinstance(v, bool), "true or false")
-    batch = _axis(data, "batch", path, 1, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
-                  "a positive integer")
+    batch = _axis(data, "batch", path, 1,
+                  lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= BOUNDS["batch"],
+                  f"a positive integer (at most {BOUNDS['batch']})")
     storage = _axis(data, "storage", path, "fp16", lambda v: v in STORAGE_TYPES, f"one of {STORAGE_TYPES}")
     variants = _variants(data, path)
+    size = len(models) * len(devices) * len(variants) * len(tiny) * len(batch) * len(storage) * len(policies)
+    if size > BOUNDS["tasks"]:
+        raise UserError(f"{path}: the grid has {size:,} tasks; at most {BOUNDS['tasks']:,} (split the sweep)")
+    _check_models(models, path)
+    _check_devices(devices, variants, path)
 
     tasks = []
     for model, device, overrides, t, b, s, policy in itertools.product(models, devices, variants, tiny, batch,
@@ -89,8 +113,8 @@ def read_config(path: str | Path) -> SweepConfig:
     csv = _optional(data, "csv", path, str, None)
     cache_dir = _optional(data, "cache_dir", path, str, DEFAULT_CACHE_DIR)
     workers = _optional(data, "workers", path, int, 2)
-    if isinstance(workers, bool) or workers < 1:
-        raise UserError(f"{path}: key 'workers' must be a positive integer, got {workers!r}")
+    if isinstance(workers, bool) or not 1 <= workers <= BOUNDS["workers"]:
+        raise UserError(f"{path}: key 'workers' must be a positive integer (at most {BOUNDS['workers']}), got {workers!r}")
     return SweepConfig(path, name, tasks, Path(csv) if csv else None, Path(cache_dir), workers)
 
 
@@ -142,6 +166,52 @@ def _variants(data: dict, path: Path) -> list[tuple]:
             raise UserError(f"{path}: [[variants]] #{i + 1} repeats an earlier variant")
         out.append(overrides)
     return out
+
+
+def _no_nul(value: Any, path: Path, key: str) -> None:
+    """No string holds a NUL byte (TOML allows \\u0000; no file name or profile field can hold it)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise UserError(f"{path}: key '{key}' holds a NUL character ({value!r})")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k, path, key)
+            _no_nul(v, path, f"{key}.{k}" if key else k)
+    elif isinstance(value, list):
+        for v in value:
+            _no_nul(v, path, key)
+
+
+def _check_models(models: list[str], path: Path) -> None:
+    """Each model names a zoo network (NAME or NAME.tiny) or an existing .onnx file."""
+    from smartmem_sim import zoo
+
+    names = zoo.list_models()
+    for m in models:
+        if m.endswith(".onnx"):
+            try:
+                ok = Path(m).is_file()
+            except (OSError, ValueError):
+                ok = False
+            if not ok:
+                raise UserError(f"{path}: key 'models': model file {m} does not exist (paths are relative to the "
+                                "current directory)")
+        elif m not in names and m.removesuffix(".tiny") not in names:
+            raise UserError(f"{path}: key 'models': '{m}' is neither a zoo network ({', '.join(names)}; NAME.tiny "
+                            "is a tiny twin) nor an .onnx file")
+
+
+def _check_devices(devices: list[str], variants: list[tuple], path: Path) -> None:
+    """Every device loads as a profile with every variant applied, as the workers will build it."""
+    from smartmem_sim.errors import user_error_types
+    from smartmem_sim.sweep.task import build_device
+
+    for device in devices:
+        for i, overrides in enumerate(variants):
+            try:
+                build_device(Task("config-check", device, overrides=overrides))
+            except user_error_types() as exc:
+                which = f" with [[variants]] #{i + 1}" if overrides else ""
+                raise UserError(f"{path}: key 'devices': '{device}'{which}: {exc}") from None
 
 
 def _check_policies(policies: list[str], path: Path) -> None:
