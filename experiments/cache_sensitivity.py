@@ -80,38 +80,60 @@ def sensitivity_rows(tasks: list, records: list[dict], device: str) -> list[dict
     return sorted(rows, key=lambda r: (r["model"], r["level"], r["factor"], POLICIES.index(r["policy"])))
 
 
+SPEEDUP_COLOR = "0.25"
+
+
+@common.styled
 def plot(rows: list[dict], path: Path, device: str) -> None:
-    plt = common.pyplot()
+    """One column per (network, level): simulated ms per policy (top) and smartmem's speedups (bottom: solid
+    over fusion, dashed over naive); x labels only under the bottom row."""
+    import numpy as np
+
+    from smartmem_sim.figure_style import color, figure_legend, plain_number, reference_line
 
     keys = list(dict.fromkeys((r["model"], r["level"]) for r in rows))
-    fig, axes = plt.subplots(2, len(keys), figsize=(3.2 * len(keys), 5.2), squeeze=False)
+    fig, axes = common.figure(2, len(keys), figsize=(max(7.2, 1.8 * len(keys)), 4.6), sharex="col")
+    axes = np.asarray(axes).reshape(2, len(keys))
     for j, (model, level) in enumerate(keys):
         rs = [r for r in rows if r["model"] == model and r["level"] == level]
+        # KiB for the per-core L1, MiB for levels of a MiB or more, so the tick labels stay short
+        scale, unit = (1024.0, "KiB") if max(r["level_bytes"] for r in rs) < 2**20 else (2.0**20, "MiB")
         for p in POLICIES:
             pr = [r for r in rs if r["policy"] == p]
-            axes[0][j].plot([r["level_bytes"] / 1024 for r in pr], [r["ms"] for r in pr], "o-", label=p,
-                            color=common.POLICY_COLORS[p])
+            axes[0][j].plot([r["level_bytes"] / scale for r in pr], [r["ms"] for r in pr], "o-", label=p,
+                            color=color(p), ms=3.5)
         sm = [r for r in rs if r["policy"] == "smartmem"]
-        axes[1][j].plot([r["level_bytes"] / 1024 for r in sm], [r["smartmem_over_fusion"] for r in sm], "o-",
-                        label="smartmem / fusion", color=common.POLICY_COLORS["fusion"])
-        axes[1][j].plot([r["level_bytes"] / 1024 for r in sm], [r["smartmem_over_naive"] for r in sm], "s--",
-                        label="smartmem / naive", color=common.POLICY_COLORS["naive"])
-        axes[0][j].set_title(f"{model}: {level} size")
-        axes[0][j].set_ylabel("simulated ms")
-        axes[1][j].set_ylabel("speedup")
+        size = [r["level_bytes"] / scale for r in sm]
+        # ratios in a neutral dark grey: in smartmem's green they would read as the top row's smartmem line
+        axes[1][j].plot(size, [r["smartmem_over_fusion"] for r in sm], "D-", color=SPEEDUP_COLOR, ms=3.5,
+                        label="smartmem / fusion")
+        axes[1][j].plot(size, [r["smartmem_over_naive"] for r in sm], "s--", color=SPEEDUP_COLOR, ms=3.5,
+                        mfc="white", label="smartmem / naive")
+        reference_line(axes[1][j], 1.0, "ratio 1 (no change)")
+        default = next(r["level_bytes"] / scale for r in sm if r["factor"] == 1.0)
         for ax in (axes[0][j], axes[1][j]):
-            ax.set_xscale("log", base=2)
-            ax.set_xlabel(f"{level} KiB" + (" per core" if level == "L1" else ""))
-            ax.legend()
-    fig.suptitle(f"Cache-size sensitivity on {device} ({rows[0]['size']})")
-    common.save(fig, path, f"commit {common.commit()}, device {device}")
+            ax.axvline(default, color="0.6", lw=0.8, ls=":", zorder=0.5, label="the profile's size")
+        axes[0][j].set_title(f"{model}: {level}", fontsize=8)
+        axes[1][j].set_xscale("log", base=2)
+        axes[1][j].set_xticks(size, [plain_number(s) for s in size])
+        axes[1][j].minorticks_off()
+        axes[1][j].set_xlabel(f"{level} {unit}" + (" per core" if level == "L1" else ""))
+    axes[0][0].set_ylabel("simulated ms")
+    axes[1][0].set_ylabel("smartmem speedup")
+    fig.suptitle(f"Cache-size sensitivity on {device} ({rows[0]['size']}): one level scaled, the others as profiled")
+    figure_legend(fig, where="bottom", ncols=4, order=(*POLICIES, "smartmem / fusion", "smartmem / naive"))
+    common.save(fig, path, f"device {device}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = common.parser(__doc__, "cache_sensitivity", models=MODELS, tiny=False)
     ap.add_argument("--levels", default="L1,L2", help="cache levels to scale")
     ap.add_argument("--factors", default=",".join(str(f) for f in FACTORS), help="size factors (1 = the profile's)")
-    args = ap.parse_args(argv)
+    args = common.parse_args(ap, argv)
+    out = Path(args.out)
+    if args.replot:
+        plot(common.read_csv(out / "cache_sensitivity.csv"), out / "cache_sensitivity.png", args.device)
+        return 0
     names = common.model_names(args.models)
     factors = sorted({float(f) for f in args.factors.split(",") if f.strip()} | {1.0})
     levels = [lv for lv in args.levels.split(",") if lv]
@@ -122,7 +144,6 @@ def main(argv: list[str] | None = None) -> int:
         if r["policy"] == "smartmem":
             print(f"{r['model']:<10} {r['level']} x{r['factor']:<5} smartmem {r['ms']:9.3f} ms, /fusion "
                   f"x{r['smartmem_over_fusion']:.2f}, /naive x{r['smartmem_over_naive']:.2f}", flush=True)
-    out = Path(args.out)
     common.write_csv(out / "cache_sensitivity.csv", rows, COLUMNS,
                      common.header(device=args.device, size=common.size_label(args.tiny), levels=" ".join(levels),
                                    factors=" ".join(str(f) for f in factors)))

@@ -1,7 +1,8 @@
 """What every experiment script shares: the commit tag, geometric means, the paper's numbers (data in
 experiments/paper_numbers.toml), command-line arguments, results through the sweep (smartmem_sim.sweep:
 cached by content hash, so scripts share results and a rerun computes only what is missing), CSV with a
-header line, and the plotting style (matplotlib, Agg, written atomically)."""
+header line, and figures in the house style (smartmem_sim.figure_style: PNG, SVG and PDF, the commit in
+their metadata)."""
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from smartmem_sim.atomic import save_figure, write_text  # noqa: E402
+from smartmem_sim.atomic import write_text  # noqa: E402
 from smartmem_sim.errors import UserError  # noqa: E402
 
 RESULTS = ROOT / "experiments" / "results"
@@ -39,9 +40,6 @@ PAPER_SCHEMA = {
     "roofline": ("texture_gb_s", "dram_gb_s", "peak_tmac_s"),
 }
 TABLE1_KEYS = ("paper_name", "latency_ms", "implicit_pct", "explicit_pct", "compute_pct")
-# Colours per policy, the same in every figure.
-POLICY_COLORS = {"naive": "#9e9e9e", "fusion": "#1f77b4", "smartmem-elim": "#aec7e8", "smartmem-select": "#ffbb78",
-                 "smartmem": "#d62728", "search": "#2ca02c"}
 
 
 # ---------------------------------------------------------------- provenance
@@ -144,7 +142,24 @@ def parser(doc: str, out: str, models: Sequence[str] = (), tiny: bool = False,
     ap.add_argument("--out", default=str(RESULTS / out), help="output folder")
     ap.add_argument("--workers", type=int, default=2, help="sweep worker processes")
     ap.add_argument("--cache-dir", default=str(CACHE_DIR), help="sweep result cache")
+    figure_arguments(ap)
     return ap
+
+
+def figure_arguments(ap: argparse.ArgumentParser) -> None:
+    """--stamp and --replot, which every script takes (table7 too, whose parser is its own)."""
+    ap.add_argument("--stamp", action="store_true", help="draw the commit and command under each figure (they "
+                    "are always in the files' metadata)")
+    ap.add_argument("--replot", action="store_true", help="redraw the figure from the CSV already in --out, "
+                    "simulating nothing")
+
+
+def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``ap.parse_args(argv)``, applying --stamp to every figure this process saves."""
+    global STAMP
+    args = ap.parse_args(argv)
+    STAMP = bool(getattr(args, "stamp", False))
+    return args
 
 
 def model_names(text: str) -> list[str]:
@@ -261,37 +276,98 @@ def write_csv(path: Path, rows: Sequence[dict], columns: Sequence[str], head: st
     print(f"wrote {path}", flush=True)
 
 
-def pyplot():
-    """matplotlib.pyplot on the Agg backend with the experiments' style."""
-    import matplotlib
+STAMP = False  # --stamp: draw the commit and command under each figure too (set by parse_args)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 130, "font.size": 9, "axes.grid": True,
-                         "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
-                         "legend.fontsize": 7, "legend.frameon": False})
-    return plt
+def figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (7.0, 3.6), **kw):
+    """A (Figure, axes) pair in the house style (smartmem_sim.figure_style; no pyplot, no backend switch)."""
+    from smartmem_sim.figure_style import new_figure
+
+    return new_figure(nrows=nrows, ncols=ncols, figsize=figsize, **kw)
+
+
+def styled(plot):
+    """Decorate a plot function to run under the house rcParams: text made after the axes (titles, labels,
+    legends) takes its size from the rcParams of the moment, not from those the figure was made under."""
+    from functools import wraps
+
+    @wraps(plot)
+    def run(*args, **kwargs):
+        from smartmem_sim.figure_style import style_context
+
+        with style_context():
+            return plot(*args, **kwargs)
+
+    return run
+
+
+# series that are neither policies nor the paper (zoo networks in Fig 10, device profiles in Fig 11) take
+# Okabe-Ito colours of no policy those figures show (they plot smartmem over naive and fusion), so none of
+# their colours reads as naive, fusion or smartmem; fixed per name, so a network or device keeps its colour
+OTHER_COLORS = ("#E69F00", "#56B4E9", "#CC79A7", "#000000")
+MODEL_COLORS = {"swin": "#E69F00", "vit": "#56B4E9", "resnext": "#CC79A7"}
+DEVICE_COLORS = {"adreno740": "#E69F00", "adreno540": "#56B4E9", "mali_g57": "#CC79A7"}
+
+
+def model_color(name: str, index: int = 0) -> str:
+    return MODEL_COLORS.get(name, OTHER_COLORS[index % len(OTHER_COLORS)])
+
+
+def device_color(name: str, index: int = 0) -> str:
+    return DEVICE_COLORS.get(name, OTHER_COLORS[index % len(OTHER_COLORS)])
+
+
+def command_line() -> str:
+    """The command that is running, paths relative to the repository (so metadata does not name a checkout)."""
+    words = [str(Path(sys.argv[0]).resolve().relative_to(ROOT)) if Path(sys.argv[0]).resolve().is_relative_to(ROOT)
+             else Path(sys.argv[0]).name] + sys.argv[1:]
+    return " ".join(w.replace(str(ROOT) + "/", "") for w in words)
 
 
 def save(fig, path: Path, note: str = "") -> None:
-    """Write ``fig`` as PNG (atomically), with ``note`` (commit, device) in small print at the bottom."""
-    plt = pyplot()
-    # below the axes (bbox_inches="tight" grows the canvas to include it), clear of rotated tick labels
-    fig.text(0.995, -0.03, note or f"commit {commit()}", ha="right", va="top", fontsize=6, color="0.4")
-    save_figure(fig, path, bbox_inches="tight")
-    plt.close(fig)
-    print(f"wrote {path}", flush=True)
+    """Write ``fig`` beside ``path`` as PNG (200 dpi), SVG and PDF, atomically. The commit, ``note`` (device)
+    and the command go into each file's metadata; with --stamp they are drawn under the figure as well."""
+    from smartmem_sim.figure_style import save as save_styled
+
+    description = "; ".join(x for x in (f"commit {commit()}", note, command_line()) if x)
+    for written in save_styled(fig, Path(path), description=description, stamp=STAMP):
+        print(f"wrote {written}", flush=True)
 
 
-def ratio_axes(ax, labels: Sequence[str], ylabel: str, title: str, legend_cols: int = 2) -> None:
-    """The x axis of one bar group per model and a log y axis of ratios with the line at 1."""
-    ax.axhline(1, color="0.3", lw=0.8)
-    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right")
+def ratio_axes(ax, labels: Sequence[str], ylabel: str, title: str = "") -> None:
+    """The x axis of one bar group per model and a log y axis of ratios, plain decimal ticks, with a labelled
+    line at 1. Call it after the bars are drawn (the tick density follows the data's range)."""
+    from smartmem_sim.figure_style import plain_log_ticks, reference_line
+
+    reference_line(ax, 1.0, "ratio 1 (no change)")
+    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", rotation_mode="anchor")
+    ax.set_xlim(-0.6, len(labels) - 0.4)
     ax.set_yscale("log")
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(ncol=legend_cols)
+    if title:
+        ax.set_title(title)
+    plain_log_ticks(ax, "y")
+
+
+def read_csv(path: Path) -> list[dict]:
+    """Rows of a CSV written by :func:`write_csv` (its ``#`` header line skipped): numbers as floats, empty
+    cells as None, other text as it is. --replot draws a figure from these instead of simulating."""
+    if not Path(path).is_file():
+        raise UserError(f"--replot: {path} does not exist (run the script without --replot first)")
+    lines = [ln for ln in Path(path).read_text().splitlines() if ln and not ln.startswith("#")]
+    rows = []
+    for rec in csv.DictReader(lines):
+        row: dict[str, Any] = {}
+        for k, v in rec.items():
+            if v == "":
+                row[k] = None
+                continue
+            try:
+                row[k] = float(v)
+            except ValueError:
+                row[k] = v
+        rows.append(row)
+    return rows
 
 
 def size_label(tiny: bool) -> str:

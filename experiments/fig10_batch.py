@@ -40,24 +40,36 @@ def batch_rows(records: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (r["model"], r["batch"]))
 
 
+@common.styled
 def plot(rows: list[dict], path: Path, device: str) -> None:
-    plt = common.pyplot()
+    """Three panels (speedup over naive, over fusion, ms per item), one colour and marker per model in all."""
+    from smartmem_sim.figure_style import figure_legend, plain_log_ticks, reference_line
 
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.3))
-    for model in dict.fromkeys(r["model"] for r in rows):
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    batches = sorted({int(r["batch"]) for r in rows})
+    fig, axes = common.figure(1, 3, figsize=(7.2, 2.9), sharex=True)
+    for i, model in enumerate(models):
         rs = [r for r in rows if r["model"] == model]
-        b = [r["batch"] for r in rs]
-        axes[0].plot(b, [r["smartmem_over_naive"] for r in rs], "o-", label=f"{model}: / naive")
-        axes[0].plot(b, [r["smartmem_over_fusion"] for r in rs], "s--", label=f"{model}: / fusion")
-        axes[1].plot(b, [r["smartmem_ms_per_item"] for r in rs], "o-", label=model)
-    axes[0].set_ylabel("smartmem speedup")
-    axes[1].set_ylabel("smartmem ms per batch item")
+        b = [int(r["batch"]) for r in rs]
+        style = {"color": common.model_color(model, i), "marker": "osD^v"[i % 5], "label": model, "ms": 4}
+        axes[0].plot(b, [r["smartmem_over_naive"] for r in rs], **style)
+        axes[1].plot(b, [r["smartmem_over_fusion"] for r in rs], **style)
+        axes[2].plot(b, [r["smartmem_ms_per_item"] for r in rs], **style)
+    for ax, title in zip(axes[:2], ("smartmem / naive", "smartmem / fusion"), strict=True):
+        reference_line(ax, 1.0, "ratio 1 (no change)")
+        ax.set_title(f"speedup {title}")
+        ax.set_ylim(bottom=0)
+    axes[2].set_title("smartmem ms per item")
+    axes[2].set_yscale("log")
     for ax in axes:
         ax.set_xscale("log", base=2)
+        ax.set_xticks(batches, [str(b) for b in batches])
+        ax.minorticks_off()
         ax.set_xlabel("batch")
-        ax.legend()
+    plain_log_ticks(axes[2])
     fig.suptitle(f"Fig 10: batch size on {device} ({rows[0]['size']})")
-    common.save(fig, path, f"commit {common.commit()}, device {device}")
+    figure_legend(fig, where="bottom", ncols=4)
+    common.save(fig, path, f"device {device}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = common.parser(__doc__, "fig10", models=MODELS, tiny=True)
     ap.add_argument("--batches", default="1,2,4,8,16", help="comma-separated batch sizes")
-    args = ap.parse_args(argv)
+    args = common.parse_args(ap, argv)
+    out = Path(args.out)
+    if args.replot:
+        plot(common.read_csv(out / "fig10_batch.csv"), out / "fig10_batch.png", args.device)
+        return 0
     names = common.model_names(args.models)
     batches = [int(b) for b in args.batches.split(",") if b.strip()]
     if not batches or min(batches) < 1:
@@ -76,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['model']:<10} batch {r['batch']:>2}: smartmem/naive x{r['smartmem_over_naive']:.2f} "
               f"/fusion x{r['smartmem_over_fusion']:.2f}  {r['smartmem_ms_per_item']:.3f} ms per item", flush=True)
-    out = Path(args.out)
     common.write_csv(out / "fig10_batch.csv", rows, COLUMNS,
                      common.header(device=args.device, size=common.size_label(args.tiny), batches=args.batches))
     if rows:

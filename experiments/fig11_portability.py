@@ -42,22 +42,28 @@ def device_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
+@common.styled
 def plot(rows: list[dict], path: Path) -> None:
-    plt = common.pyplot()
+    """Speedups per model, one bar per device profile in that device's colour in both panels; geomean last."""
     import numpy as np
+
+    from smartmem_sim.figure_style import figure_legend
 
     models = list(dict.fromkeys(r["model"] for r in rows))
     devices = list(dict.fromkeys(r["device"] for r in rows))
-    fig, axes = plt.subplots(1, 2, figsize=(max(7, 0.9 * len(models) + 3), 3.4), sharey=True)
+    fig, axes = common.figure(1, 2, figsize=(7.2, 3.3), sharey=True)
     x = np.arange(len(models))
     w = 0.8 / len(devices)
     for ax, key, title in ((axes[0], "smartmem_over_naive", "smartmem / naive"),
                            (axes[1], "smartmem_over_fusion", "smartmem / fusion")):
         for k, d in enumerate(devices):
             y = [next((r[key] for r in rows if r["model"] == m and r["device"] == d), np.nan) for m in models]
-            ax.bar(x + (k - (len(devices) - 1) / 2) * w, y, w, label=d)
-        common.ratio_axes(ax, models, "simulated speedup" if ax is axes[0] else "", title, legend_cols=1)
-    fig.suptitle(f"Fig 11: portability across device profiles ({rows[0]['size']})")
+            ax.bar(x + (k - (len(devices) - 1) / 2) * w, y, w, label=d, color=common.device_color(d, k))
+        if models[-1] == "geomean":
+            ax.axvline(len(models) - 1.5, color="0.6", lw=0.6)
+        common.ratio_axes(ax, models, "simulated speedup" if ax is axes[0] else "", title)
+    fig.suptitle(f"Fig 11: portability across device profiles ({rows[0]['size']}; last group: geometric mean)")
+    figure_legend(fig, where="bottom", ncols=4, order=devices)
     common.save(fig, path)
 
 
@@ -66,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = common.parser(__doc__, "fig11")
     ap.add_argument("--devices", default=",".join(DEVICES), help="comma-separated device profiles")
-    args = ap.parse_args(argv)
+    args = common.parse_args(ap, argv)
+    out = Path(args.out)
+    if args.replot:
+        plot(common.read_csv(out / "fig11_portability.csv"), out / "fig11_portability.png")
+        return 0
     names = common.model_names(args.models)
     devices = [d for d in args.devices.split(",") if d]
     records = common.run_tasks([Task(n, d, p, tiny=args.tiny) for d in devices for n in names for p in POLICIES],
@@ -75,7 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['model']:<16} {r['device']:<10} smartmem/naive x{r['smartmem_over_naive']:.2f} "
               f"/fusion x{r['smartmem_over_fusion']:.2f}", flush=True)
-    out = Path(args.out)
     common.write_csv(out / "fig11_portability.csv", rows, COLUMNS,
                      common.header(devices=" ".join(devices), size=common.size_label(args.tiny)))
     if rows:

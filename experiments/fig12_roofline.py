@@ -57,41 +57,63 @@ def roofline_rows(per_model: dict[str, dict[str, dict]], macs: dict[str, int], r
     return rows
 
 
+# one marker per network (colour is the policy's); filled shapes only, so each stays legible at small size
+MARKERS = "osD^v<>ph*XPd8H"
+
+
+@common.styled
 def plot(rows: list[dict], roof: dict[str, float], path: Path, device: str) -> None:
-    plt = common.pyplot()
+    """Attained throughput against intensity: colour = policy, marker = network; the profile's roofs in
+    black, the paper's in grey, every roof labelled in the legend."""
     import numpy as np
+    from matplotlib.lines import Line2D
+
+    from smartmem_sim.figure_style import color, plain_log_ticks
 
     paper = common.paper()["roofline"]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    xs = np.logspace(-2, 4, 200)
-    ax.plot(xs, np.minimum(roof["peak_mac_s"], xs * roof["dram_b_s"]) / 1e9, color="black",
-            label=f"profile: {roof['peak_mac_s'] / 1e12:.2f} TMAC/s, DRAM {roof['dram_b_s'] / 1e9:.0f} GB/s")
-    ax.plot(xs, np.minimum(roof["peak_mac_s"], xs * roof["l1_b_s"]) / 1e9, color="black", ls=":",
-            label=f"profile: texture L1 {roof['l1_b_s'] / 1e9:.0f} GB/s")
-    ax.plot(xs, np.minimum(paper["peak_tmac_s"] * 1e12, xs * paper["dram_gb_s"] * 1e9) / 1e9, color="tab:purple",
-            ls="--", lw=0.8, label=f"paper: {paper['peak_tmac_s']} TMAC/s, {paper['dram_gb_s']:.0f} GB/s DRAM, "
-                                   f"{paper['texture_gb_s']:.0f} GB/s texture")
-    ax.plot(xs, np.minimum(paper["peak_tmac_s"] * 1e12, xs * paper["texture_gb_s"] * 1e9) / 1e9, color="tab:purple",
-            ls=":", lw=0.8)
-    markers = dict(zip(dict.fromkeys(r["model"] for r in rows), "osD^v<>ph*XP8", strict=False))
+    fig, ax = common.figure(figsize=(7.2, 4.4))
+    xs = np.logspace(-1, 3, 200)
+    ax.plot(xs, np.minimum(roof["peak_mac_s"], xs * roof["dram_b_s"]) / 1e9, color="black", lw=1.2,
+            label=f"profile roof: {roof['peak_mac_s'] / 1e12:.2f} TMAC/s, DRAM {roof['dram_b_s'] / 1e9:.0f} GB/s")
+    ax.plot(xs, np.minimum(roof["peak_mac_s"], xs * roof["l1_b_s"]) / 1e9, color="black", ls=":", lw=1.2,
+            label=f"profile roof: texture L1 {roof['l1_b_s'] / 1e9:.0f} GB/s")
+    ax.plot(xs, np.minimum(paper["peak_tmac_s"] * 1e12, xs * paper["dram_gb_s"] * 1e9) / 1e9, color="0.55",
+            ls="--", lw=1.0, label=f"paper's roof: {paper['peak_tmac_s']} TMAC/s, DRAM {paper['dram_gb_s']:.0f} GB/s")
+    ax.plot(xs, np.minimum(paper["peak_tmac_s"] * 1e12, xs * paper["texture_gb_s"] * 1e9) / 1e9, color="0.55",
+            ls="-.", lw=1.0, label=f"paper's roof: texture {paper['texture_gb_s']:.0f} GB/s")
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    markers = {m: MARKERS[i % len(MARKERS)] for i, m in enumerate(models)}
     for r in rows:
-        ax.scatter(r["intensity_mac_per_byte"], r["attained_gmac_s"], color=common.POLICY_COLORS[r["policy"]],
-                   marker=markers.get(r["model"], "o"), s=22, zorder=3)
-    for p in POLICIES:
-        ax.scatter([], [], color=common.POLICY_COLORS[p], label=p)
-    for m, mk in markers.items():
-        ax.scatter([], [], color="0.5", marker=mk, label=m)
+        ax.scatter(r["intensity_mac_per_byte"], r["attained_gmac_s"], color=color(r["policy"]),
+                   marker=markers[r["model"]], s=26, edgecolors="0.15", linewidths=0.3, zorder=3)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(1, 5000)
+    plain_log_ticks(ax, "x")
+    plain_log_ticks(ax, "y")
     ax.set_xlabel("arithmetic intensity (MAC / DRAM byte)")
     ax.set_ylabel("attained GMAC/s (simulated)")
     ax.set_title(f"Fig 12: roofline on {device} ({rows[0]['size']})")
-    ax.legend(fontsize=6, ncol=2)
-    common.save(fig, path, f"commit {common.commit()}, device {device}")
+    roofs_and_policies = ax.get_legend_handles_labels()
+    for p in POLICIES:
+        roofs_and_policies[0].append(Line2D([], [], ls="", marker="s", color=color(p), ms=6))
+        roofs_and_policies[1].append(f"{p} (colour)")
+    # two legends: roofs and policy colours, then the networks' markers
+    fig.legend(*roofs_and_policies, loc="outside right upper")
+    network = [Line2D([], [], ls="", marker=markers[m], color="0.55", markeredgecolor="0.15", mew=0.3, ms=5)
+               for m in models]
+    fig.legend(network, [f"{m} (marker)" for m in models], loc="outside right lower", ncols=2,
+               fontsize=7, columnspacing=0.8, handletextpad=0.2)
+    common.save(fig, path, f"device {device}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parser(__doc__, "fig12").parse_args(argv)
+    args = common.parse_args(common.parser(__doc__, "fig12"), argv)
+    out = Path(args.out)
+    if args.replot:
+        plot(common.read_csv(out / "fig12_roofline.csv"), roofs(args.device), out / "fig12_roofline.png", args.device)
+        return 0
     names, records = common.policy_grid(args, POLICIES, "fig12")
     macs = {n: model_macs(n, args.tiny) for n in names}
     roof = roofs(args.device)
@@ -99,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['model']:<16} {r['policy']:<9} {r['intensity_mac_per_byte']:8.2f} MAC/B  "
               f"{r['attained_gmac_s']:8.2f} GMAC/s ({100 * r['fraction_of_roof']:.1f}% of roof)", flush=True)
-    out = Path(args.out)
     common.write_csv(out / "fig12_roofline.csv", rows, COLUMNS,
                      common.header(device=args.device, size=common.size_label(args.tiny),
                                    peak_gmac_s=f"{roof['peak_mac_s'] / 1e9:.0f}",

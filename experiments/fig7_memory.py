@@ -51,36 +51,44 @@ def geomeans(rows: list[dict]) -> dict[str, float]:
             "miss_reduction": common.geomean(r["l1_misses_vs_smartmem"] for r in fusion)}
 
 
+@common.styled
 def plot(rows: list[dict], path: Path, device: str) -> None:
-    plt = common.pyplot()
+    """naive's and fusion's L1 accesses and misses over smartmem's (smartmem is 1 by definition: the
+    reference line), with the paper's DNNFusion / SmartMem reduction as a labelled line."""
     import numpy as np
 
+    from smartmem_sim.figure_style import color, figure_legend, reference_line
+
+    paper = common.paper()["fig7"]
     models = list(dict.fromkeys(r["model"] for r in rows))
     x = np.arange(len(models))
-    fig, axes = plt.subplots(1, 2, figsize=(max(7, 0.9 * len(models) + 3), 3.4))
+    fig, axes = common.figure(2, 1, figsize=(7.2, 5.0), sharex=True)
     for ax, key, title, paper_key in ((axes[0], "accesses_vs_smartmem", "L1 accesses", "access_reduction"),
                                       (axes[1], "l1_misses_vs_smartmem", "L1 misses", "miss_reduction")):
-        for k, p in enumerate(POLICIES):
+        for k, p in enumerate(("naive", "fusion")):
             y = [next(r[key] for r in rows if r["model"] == m and r["policy"] == p) for m in models]
-            ax.bar(x + (k - 1) * 0.27, y, 0.27, label=p, color=common.POLICY_COLORS[p])
-        ax.axhline(common.paper()["fig7"][paper_key], color="black", ls="--", lw=0.8,
-                   label=f"paper: DNNFusion / SmartMem = {common.paper()['fig7'][paper_key]}")
-        ax.set_xticks(x, models, rotation=40, ha="right")
-        ax.set_ylabel(f"{title}, relative to smartmem")
-        ax.set_title(title)
-        ax.legend()
-    fig.suptitle(f"Fig 7: memory accesses and misses on {device} ({rows[0]['size']})")
-    common.save(fig, path, f"commit {common.commit()}, device {device}")
+            ax.bar(x + (k - 0.5) * 0.38, y, 0.38, label=p, color=color(p))
+        reference_line(ax, paper[paper_key], f"paper: DNNFusion / SmartMem (accesses {paper['access_reduction']}x, "
+                       f"misses {paper['miss_reduction']}x)", color=color("paper"), ls=":", lw=1.2)
+        common.ratio_axes(ax, models, f"{title} / smartmem's", f"{title}, relative to smartmem")
+    for ax in axes:
+        ax.get_lines()[-1].set_label("smartmem (= 1)")
+    fig.suptitle(f"Fig 7: memory accesses and cache misses on {device} ({rows[0]['size']})")
+    figure_legend(fig, where="bottom", ncols=4, order=("naive", "fusion", "smartmem (= 1)"))
+    common.save(fig, path, f"device {device}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parser(__doc__, "fig7").parse_args(argv)
+    args = common.parse_args(common.parser(__doc__, "fig7"), argv)
+    out = Path(args.out)
+    if args.replot:
+        plot(common.read_csv(out / "fig7_memory.csv"), out / "fig7_memory.png", args.device)
+        return 0
     _, records = common.policy_grid(args, POLICIES, "fig7")
     rows = memory_rows(common.by_model(records))
     geo = geomeans(rows)
     print(f"fusion / smartmem geomean: accesses x{geo['access_reduction']:.2f} (paper 1.8), L1 misses "
           f"x{geo['miss_reduction']:.2f} (paper 2.0)", flush=True)
-    out = Path(args.out)
     common.write_csv(out / "fig7_memory.csv", rows, COLUMNS,
                      common.header(device=args.device, size=common.size_label(args.tiny),
                                    geomean_fusion_over_smartmem_accesses=f"{geo['access_reduction']:.3f}",

@@ -57,34 +57,62 @@ def ablation_rows(per_model: dict[str, dict[str, dict]]) -> list[dict]:
     return rows
 
 
+# each step in the colour of the policy it adds (smartmem_sim.figure_style); "all" in a neutral dark grey
+STEP_BARS = (("elimination_x", "elimination (elim / fusion)", "smartmem-elim", "elimination"),
+             ("selection_x", "+ selection (select / elim)", "smartmem-select", "selection"),
+             ("mapping_x", "+ 2.5D mapping (smartmem / select)", "smartmem", "mapping"),
+             ("total_over_fusion", "all three (smartmem / fusion)", None, None))
+
+
+@common.styled
 def plot(rows: list[dict], path: Path, device: str) -> None:
-    plt = common.pyplot()
+    """Per model the speedup of each step (bars); beside them, the paper's range for each step (bars from
+    low to high, labelled) and its totals over DNNFusion for RegNet and YOLOv8 (markers at those models)."""
     import numpy as np
+
+    from smartmem_sim.figure_style import color, figure_legend
 
     paper = common.paper()["ablation"]
     x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(rows) + 2), 3.6))
-    for k, (key, label, color) in enumerate((("elimination_x", "elimination (elim / fusion)", "#aec7e8"),
-                                             ("selection_x", "+ selection (select / elim)", "#ffbb78"),
-                                             ("mapping_x", "+ 2.5D mapping (smartmem / select)", "#d62728"),
-                                             ("total_over_fusion", "all (smartmem / fusion)", "0.3"))):
-        ax.bar(x + (k - 1.5) * 0.2, [r[key] for r in rows], 0.2, label=label, color=color)
-    for lo, hi, color in (("elimination_low", "elimination_high", "#aec7e8"),
-                          ("selection_low", "selection_high", "#ffbb78"), ("mapping_low", "mapping_high", "#d62728")):
-        ax.axhspan(paper[lo], paper[hi], color=color, alpha=0.12)
-    common.ratio_axes(ax, [r["model"] for r in rows], "speedup of the step",
-                      f"Fig 8/9: ablation on {device} ({rows[0]['size']}); bands: the paper's ranges per step")
-    common.save(fig, path, f"commit {common.commit()}, device {device}")
+    fig, (ax, side) = common.figure(1, 2, figsize=(7.2, 3.9), sharey=True, width_ratios=(9, 1.4))
+    for k, (key, label, policy, _) in enumerate(STEP_BARS):
+        ax.bar(x + (k - 1.5) * 0.2, [r[key] for r in rows], 0.2, label=label,
+               color=color(policy) if policy else "0.3", edgecolor="0.2", lw=0.3)
+    totals = [r.get("paper_total_over_dnnfusion") or np.nan for r in rows]
+    ax.scatter(x + 0.3, totals, marker="D", s=18, color=color("paper"), zorder=3,
+               label="paper: all steps over DNNFusion")
+    # the paper's ranges (transformers and hybrids) as floating bars in a panel of their own: bands across
+    # the data would overlap each other and hide the bars
+    for k, (_, _, policy, step) in enumerate(STEP_BARS[:3]):
+        lo, hi = paper[f"{step}_low"], paper[f"{step}_high"]
+        side.bar(k, hi - lo, 0.7, bottom=lo, color=color(policy), edgecolor="0.2", lw=0.3)
+    side.set_xticks(range(3), [f"{name} {paper[f'{step}_low']}-{paper[f'{step}_high']}x"
+                               for name, (*_, step) in zip(("elim.", "select.", "mapping"), STEP_BARS, strict=False)],
+                    rotation=40, ha="right", rotation_mode="anchor")
+    side.set_xlim(-0.6, 2.6)
+    side.set_title("the paper's\nranges", fontsize=8)
+    side.tick_params(axis="y", labelleft=False)
+    side.axhline(1.0, color="0.35", lw=0.9, ls="--", zorder=0.5)
+    ax.set_yscale("log")
+    ax.set_ylim(top=max(ax.get_ylim()[1], paper["elimination_high"] * 1.1))
+    common.ratio_axes(ax, [r["model"] for r in rows], "speedup of the step")
+    fig.suptitle(f"Fig 8/9: ablation on {device} ({rows[0]['size']}); the paper's ranges are for transformers "
+                 "and hybrids")
+    figure_legend(fig, where="bottom", ncols=3, order=[b[1] for b in STEP_BARS])
+    common.save(fig, path, f"device {device}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parser(__doc__, "fig8_9").parse_args(argv)
+    args = common.parse_args(common.parser(__doc__, "fig8_9"), argv)
+    out = Path(args.out)
+    if args.replot:
+        plot(common.read_csv(out / "fig8_9_ablation.csv"), out / "fig8_9_ablation.png", args.device)
+        return 0
     _, records = common.policy_grid(args, STEPS, "fig8_9")
     rows = ablation_rows(common.by_model(records))
     for r in rows:
         print(f"{r['model']:<16} elim x{r['elimination_x']:.2f}  select x{r['selection_x']:.2f}  mapping "
               f"x{r['mapping_x']:.2f}  all x{r['total_over_fusion']:.2f}", flush=True)
-    out = Path(args.out)
     common.write_csv(out / "fig8_9_ablation.csv", rows, COLUMNS,
                      common.header(device=args.device, size=common.size_label(args.tiny),
                                    paper=common.paper()["ablation"]["source"]))

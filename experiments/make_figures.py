@@ -2,11 +2,14 @@
 Figs 7-12, and the cache-size study). Each script reads the sweep cache (.cache/sweep) and computes only
 what is missing, so a rerun after a finished one takes seconds; a run from a fresh clone computes everything.
 
-    .venv/bin/python experiments/make_figures.py [--only fig7,table8] [--tiny] [--workers 2]
+    .venv/bin/python experiments/make_figures.py [--only fig7,table8] [--tiny] [--workers 2] [--stamp] [--replot]
 
 ``--tiny`` runs every script on the tiny twins into experiments/results/tiny/ (a smoke run of minutes);
 otherwise each script runs at its committed scale (SCRIPTS below: full size except the batch study).
-Prints and writes (results/make_figures.log) each script's wall time.
+Prints and writes (results/make_figures.log) each script's wall time. Figures are PNG (200 dpi), SVG and PDF
+with the commit and command in their metadata; ``--stamp`` draws them under each figure as well, ``--replot``
+redraws every figure from the CSVs already written (seconds, no simulation; the CSVs and the log are kept).
+The calibration's validate plots are redrawn by experiments/replot_validate.py.
 """
 from __future__ import annotations
 
@@ -35,9 +38,10 @@ SCRIPTS: dict[str, tuple[str, list[str]]] = {
 TINY_MODELS = "swin,vit,resnext"
 
 
-def command(name: str, tiny: bool, workers: int) -> list[str]:
+def command(name: str, tiny: bool, workers: int, flags: tuple[str, ...] = ()) -> list[str]:
+    """The command line of one script; ``flags`` (--stamp, --replot) go to every script."""
     script, extra = SCRIPTS[name]
-    cmd = [sys.executable, str(Path(__file__).with_name(script))]
+    cmd = [sys.executable, str(Path(__file__).with_name(script)), *flags]
     if name == "table7":
         return cmd + (["--models", TINY_MODELS, "--out", str(common.RESULTS / "tiny" / name)] if tiny else [])
     cmd += ["--workers", str(workers)]
@@ -51,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(SCRIPTS)}")
     ap.add_argument("--tiny", action="store_true", help="tiny twins of 3 networks into results/tiny/ (smoke run)")
     ap.add_argument("--workers", type=int, default=2, help="sweep worker processes (1: in-process)")
+    ap.add_argument("--stamp", action="store_true", help="draw the commit and command under each figure (they are "
+                    "always in the files' metadata)")
+    ap.add_argument("--replot", action="store_true", help="redraw the figures from the CSVs already written, "
+                    "simulating nothing (the log is not rewritten)")
     args = ap.parse_args(argv)
+    flags = tuple(f for f, on in (("--stamp", args.stamp), ("--replot", args.replot)) if on)
     names = [n for n in args.only.split(",") if n] or list(SCRIPTS)
     bad = [n for n in names if n not in SCRIPTS]
     if bad:
@@ -59,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     log, status = [], 0
     t_all = time.perf_counter()
     for n in names:
-        cmd = command(n, args.tiny, args.workers)
+        cmd = command(n, args.tiny, args.workers, flags)
         print(f"== {n}: {' '.join(cmd[1:])}", flush=True)
         t0 = time.perf_counter()
         rc = subprocess.call(cmd, cwd=common.ROOT)
@@ -68,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {n}: exit {rc}, {wall:.1f} s", flush=True)
         status = status or rc
     total = time.perf_counter() - t_all
+    if args.replot:  # the log times the runs that computed the CSVs, not a redraw
+        return status
     text = common.header(scale="tiny" if args.tiny else "committed", total_s=f"{total:.0f}") + "\n" + "\n".join(log) + "\n"
     out = common.RESULTS / ("tiny" if args.tiny else "") / "make_figures.log"
     common.write_text(out, text)

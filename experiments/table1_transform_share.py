@@ -49,24 +49,33 @@ def share_row(record: dict, paper_row: dict | None) -> dict:
     return row
 
 
+# ours in the warm colours the other figures give layout transforms, the paper's in greys (the paper is black)
+TABLE1_COLORS = {("", "implicit"): "#F0E442", ("", "explicit"): "#E69F00",
+                 ("paper_", "implicit"): "0.8", ("paper_", "explicit"): "0.45"}
+
+
+@common.styled
 def plot(rows: list[dict], path: Path, device: str) -> None:
-    plt = common.pyplot()
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(rows)), 3.6))
+    from smartmem_sim.figure_style import figure_legend
+
+    fig, ax = common.figure(figsize=(6.0, 3.4))
     x = np.arange(len(rows))
-    for off, prefix, label in ((-0.2, "", "ours (simulated)"), (0.2, "paper_", "paper (MNN, measured)")):
+    for off, prefix, label in ((-0.2, "", "ours, simulated"), (0.2, "paper_", "paper, MNN measured")):
         imp = np.array([r.get(prefix + "implicit_pct") or np.nan for r in rows], float)
         exp_ = np.array([r.get(prefix + "explicit_pct") or np.nan for r in rows], float)
-        hatch = "" if not prefix else "//"
-        ax.bar(x + off, imp, 0.38, color="#ff7f0e", hatch=hatch, label=f"implicit, {label}")
-        ax.bar(x + off, exp_, 0.38, bottom=imp, color="#1f77b4", hatch=hatch, label=f"explicit, {label}")
-    ax.set_xticks(x, [r["model"] for r in rows], rotation=30, ha="right")
+        ax.bar(x + off, imp, 0.38, color=TABLE1_COLORS[(prefix, "implicit")], edgecolor="0.2", lw=0.4,
+               label=f"{label}: implicit transforms")
+        ax.bar(x + off, exp_, 0.38, bottom=imp, color=TABLE1_COLORS[(prefix, "explicit")], edgecolor="0.2", lw=0.4,
+               label=f"{label}: explicit transforms")
+    ax.set_xticks(x, [r["model"] for r in rows])
     ax.set_ylabel("% of naive latency in layout transforms")
     ax.set_ylim(0, 100)
-    ax.set_title(f"Table 1: layout-transform share under naive on {device} ({rows[0]['size']})")
-    ax.legend(ncol=2)
-    common.save(fig, path, f"commit {common.commit()}, device {device}")
+    ax.set_title(f"Table 1: layout-transform share of latency under naive, {device} ({rows[0]['size']});\n"
+                 "left bar ours, right bar the paper's")
+    figure_legend(fig, where="bottom", ncols=2)
+    common.save(fig, path, f"device {device}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
 
     paper = common.paper()["table1"]["models"]
     ap = common.parser(__doc__, "table1", models=list(paper))
-    args = ap.parse_args(argv)
+    args = common.parse_args(ap, argv)
+    out = Path(args.out)
+    if args.replot:
+        plot(common.read_csv(out / "table1_transform_share.csv"), out / "table1_transform_share.png", args.device)
+        return 0
     names = common.model_names(args.models)
     tasks = [Task(n, args.device, "naive", tiny=args.tiny) for n in names]
     records = common.run_tasks(tasks, args, "table1")
@@ -83,7 +96,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['model']:<16} naive {r['naive_ms']:10.3f} ms  transforms {r['transform_pct']:5.1f}% "
               f"(implicit {r['implicit_pct']:.1f}, explicit {r['explicit_pct']:.1f})  "
               f"paper {r.get('paper_transform_pct', '-')}", flush=True)
-    out = Path(args.out)
     head = common.header(device=args.device, size=common.size_label(args.tiny), policy="naive",
                          source=common.paper()["table1"]["source"])
     common.write_csv(out / "table1_transform_share.csv", rows, COLUMNS, head)

@@ -12,7 +12,7 @@ Counts (definitions):
 
 Structure-only models suffice (no weights are read). Writes, atomically, under
 experiments/results/table7/: ``table7_op_counts.csv``, ``table7_op_counts.md`` (both tagged with
-the commit) and ``table7_op_counts.png``. Run: ``.venv/bin/python experiments/table7_op_counts.py [--models a,b] [--out DIR]``.
+the commit) and the figure ``table7_op_counts.{png,svg,pdf}``. Run: ``.venv/bin/python experiments/table7_op_counts.py [--models a,b] [--out DIR]``.
 """
 from __future__ import annotations
 
@@ -98,35 +98,50 @@ def to_markdown(rows: list[dict], missing: list[str], tag: str) -> str:
 
 
 def plot(rows: list[dict], path: Path, tag: str) -> None:
-    """Kernels per policy (bars, copies hatched) with the paper's counts (markers)."""
+    """Kernels per policy (bars in the policy's colour, layout copies hatched over them) with the paper's
+    counts (black markers)."""
     import numpy as np
 
     from experiments import common
+    from smartmem_sim.figure_style import color, figure_legend, plain_log_ticks, style_context
 
-    plt = common.pyplot()
-    x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(rows) + 2), 3.6))
-    for k, p in enumerate(TABLE7_POLICIES):
-        ax.bar(x + (k - 1) * 0.27, [r[p] for r in rows], 0.27, label=p, color=common.POLICY_COLORS[p])
-        ax.bar(x + (k - 1) * 0.27, [r[f"{p}_copies"] for r in rows], 0.27, fill=False, hatch="//", lw=0)
-    for key, marker, label in (("paper_graph", "_", "paper: ops in graph"),
-                               ("paper_dnnfusion", "+", "paper: after DNNFusion"),
-                               ("paper_smartmem", "x", "paper: after SmartMem")):
-        ax.scatter(x, [r[key] if r[key] is not None else np.nan for r in rows], marker=marker, color="black",
-                   label=label, zorder=3)
-    ax.set_xticks(x, [r["model"] for r in rows], rotation=40, ha="right")
-    ax.set_yscale("log")
-    ax.set_ylabel("kernels (hatched: layout copies)")
-    ax.set_title("Table 7: kernels per policy, full size")
-    ax.legend(ncol=2)
-    common.save(fig, path, tag)
+    with style_context():
+        x = np.arange(len(rows))
+        fig, ax = common.figure(figsize=(7.2, 3.8))
+        for k, p in enumerate(TABLE7_POLICIES):
+            ax.bar(x + (k - 1) * 0.27, [r[p] for r in rows], 0.27, label=p, color=color(p))
+            ax.bar(x + (k - 1) * 0.27, [r[f"{p}_copies"] for r in rows], 0.27, fill=False, hatch="////",
+                   edgecolor="white", lw=0)
+        ax.bar([0], [np.nan], fill=False, hatch="////", edgecolor="0.3", lw=0, label="of which layout copies")
+        for key, marker, label in (("paper_graph", "_", "paper: ops in the graph"),
+                                   ("paper_dnnfusion", "+", "paper: after DNNFusion"),
+                                   ("paper_smartmem", "x", "paper: after SmartMem")):
+            ax.scatter(x, [r[key] if r[key] is not None else np.nan for r in rows], marker=marker, s=30,
+                       color=color("paper"), label=label, zorder=3)
+        ax.set_xticks(x, [r["model"] for r in rows], rotation=40, ha="right", rotation_mode="anchor")
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=1)
+        ax.set_ylabel("kernels")
+        ax.set_title("Table 7: kernels per policy, full size")
+        plain_log_ticks(ax)
+        figure_legend(fig, where="right", order=(*TABLE7_POLICIES, "of which layout copies"))
+        common.save(fig, path, tag)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="", help="comma-separated zoo names (default: all 18)")
     ap.add_argument("--out", default=str(ROOT / "experiments" / "results" / "table7"), help="output folder")
-    args = ap.parse_args(argv)
+    from experiments import common
+
+    common.figure_arguments(ap)
+    args = common.parse_args(ap, argv)
+    out = Path(args.out)
+    if args.replot:
+        rows = common.read_csv(out / "table7_op_counts.csv")
+        plot(rows, out / "table7_op_counts.png", (out / "table7_op_counts.csv").read_text().splitlines()[0][2:])
+        return 0
     names = [n for n in args.models.split(",") if n] or zoo.list_models()
     for n in names:
         registry.entry(n)  # unknown names fail before any work
@@ -147,7 +162,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n}: graph {row['graph']}, naive {row['naive']}, fusion {row['fusion']}, smartmem {row['smartmem']} "
               f"({row['seconds']} s)", flush=True)
     tag = f"commit {commit()}, {len(rows)} models, {time.perf_counter() - t0:.1f} s"
-    out = Path(args.out)
     write_text(out / "table7_op_counts.csv", to_csv(rows, tag))
     write_text(out / "table7_op_counts.md", to_markdown(rows, missing, tag))
     if rows:

@@ -3,7 +3,7 @@ device profile (default adreno740), speedups of smartmem and search over naive (
 next to the paper's measured ratios on the Snapdragon 8 Gen 2 (per network where the paper gives latencies,
 and its geometric means) and our measured H100 (OpenCL) ratios where experiments/results/h100 has them.
 
-Writes ``table8_<device>[_tiny].csv`` and ``.png`` under experiments/results/table8/. The simulator is not
+Writes ``table8_<device>[_tiny].csv`` and the figure (``.png``, ``.svg``, ``.pdf``) under experiments/results/table8/. The simulator is not
 calibrated: compare ratios, not milliseconds.
 
     .venv/bin/python experiments/table8_simulated.py [--device adreno740] [--tiny] [--models swin,vit]
@@ -67,30 +67,44 @@ def table_rows(per_model: dict[str, dict[str, dict]], h100: dict[str, dict[str, 
     return rows
 
 
+@common.styled
 def plot(rows: list[dict], path: Path, device: str) -> None:
-    plt = common.pyplot()
+    """Speedups over naive (~MNN, top) and over fusion (~DNNFusion, bottom): bars per policy in the policy's
+    colour, the paper's and the H100's measured ratios as black markers; the geomean group last."""
     import numpy as np
 
-    rows = [r for r in rows if r["model"] != "geomean"]
+    from smartmem_sim.figure_style import color, figure_legend
+
     x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(rows) + 2), 3.8))
-    bars = [("smartmem_over_naive", "smartmem / naive", "#d62728"), ("smartmem_over_fusion", "smartmem / fusion", "#ff9896"),
-            ("search_over_naive", "search / naive", "#2ca02c"), ("search_over_fusion", "search / fusion", "#98df8a")]
-    for k, (key, label, color) in enumerate(bars):
-        ax.bar(x + (k - 1.5) * 0.2, [r[key] for r in rows], 0.2, label=label, color=color)
-    for key, marker, label in (("paper_smartmem_over_mnn", "x", "paper: SmartMem / MNN"),
-                               ("paper_smartmem_over_dnnfusion", "+", "paper: SmartMem / DNNFusion"),
-                               ("h100_smartmem_over_fusion", "o", "H100 measured: smartmem / fusion")):
-        y = [r.get(key) if r.get(key) is not None else np.nan for r in rows]
-        ax.scatter(x, y, marker=marker, color="black", label=label, zorder=3, s=18, facecolors="none"
-                   if marker == "o" else None)
-    common.ratio_axes(ax, [r["model"] for r in rows], "speedup (latency ratio)",
-                      f"Table 8: simulated speedups on {device} ({rows[0]['size']})")
-    common.save(fig, path, f"commit {common.commit()}, device {device}")
+    fig, axes = common.figure(2, 1, figsize=(7.2, 5.2), sharex=True)
+    panels = (("naive", "mnn", "MNN", "h100_smartmem_over_naive"),
+              ("fusion", "dnnfusion", "DNNFusion", "h100_smartmem_over_fusion"))
+    for ax, (base, paper_key, paper_name, h100_key) in zip(axes, panels, strict=True):
+        for k, policy in enumerate(("smartmem", "search")):
+            ax.bar(x + (k - 0.5) * 0.36, [r[f"{policy}_over_{base}"] for r in rows], 0.36, color=color(policy),
+                   label=f"{policy} (simulated)")
+        paper = [r.get(f"paper_smartmem_over_{paper_key}") or np.nan for r in rows]
+        ax.scatter(x, paper, marker="D", s=16, color=color("paper"), zorder=3,
+                   label="paper: SmartMem (measured, Snapdragon 8 Gen 2)")
+        h100 = [r.get(h100_key) or np.nan for r in rows]
+        ax.scatter(x, h100, marker="o", s=22, facecolors="none", edgecolors=color("paper"), lw=0.9, zorder=3,
+                   label="smartmem measured on the H100 (OpenCL)")
+        if rows[-1]["model"] == "geomean":
+            ax.axvline(len(rows) - 1.5, color="0.6", lw=0.6)
+        common.ratio_axes(ax, [r["model"] for r in rows], f"speedup over {base}",
+                          f"over {base} (our stand-in for {paper_name})")
+    fig.suptitle(f"Table 8: simulated speedups on {device} ({rows[0]['size']}; last group: geometric mean)")
+    figure_legend(fig, where="bottom", ncols=3, order=("smartmem (simulated)", "search (simulated)"))
+    common.save(fig, path, f"device {device}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parser(__doc__, "table8").parse_args(argv)
+    args = common.parse_args(common.parser(__doc__, "table8"), argv)
+    tag = f"{Path(args.device).stem}{'_tiny' if args.tiny else ''}"
+    out = Path(args.out)
+    if args.replot:
+        plot(common.read_csv(out / f"table8_{tag}.csv"), out / f"table8_{tag}.png", args.device)
+        return 0
     _, records = common.policy_grid(args, POLICIES, "table8")
     rows = table_rows(common.by_model(records), common.h100_speedups())
     for r in rows:
@@ -100,8 +114,6 @@ def main(argv: list[str] | None = None) -> int:
     print("predicted / the paper's measured latency (geomean over the networks it gives latencies for): "
           + ", ".join(f"{p}/{q} x{rows[-1][f'predicted_{p}_over_paper_{q}']:.2f}" for p, q in VALIDATION)
           if rows else "no rows")
-    tag = f"{Path(args.device).stem}{'_tiny' if args.tiny else ''}"
-    out = Path(args.out)
     common.write_csv(out / f"table8_{tag}.csv", rows, COLUMNS,
                      common.header(device=args.device, size=common.size_label(args.tiny), storage="fp16",
                                    paper=common.paper()["table8"]["source"]))

@@ -25,6 +25,8 @@ SERIES_COLORS = {
     "naive": "#D55E00", "mnn": "#D55E00",
     "fusion": "#0072B2", "dnnfusion": "#0072B2",
     "smartmem": "#009E73",
+    # the ablation's intermediate policies (experiments/fig8_9_ablation.py), between fusion and smartmem
+    "smartmem-elim": "#56B4E9", "smartmem-select": "#F0E442",
     "search": "#CC79A7",
     "tvm": "#E69F00",
     "transform": "#E69F00", "layout transforms": "#E69F00",
@@ -99,6 +101,37 @@ def reference_line(ax, y: float = 1.0, label: str | None = None, *, axis: str = 
         ax.axvline(y, label=label, **style)
 
 
+def plain_number(value: float, _pos=None) -> str:
+    """A tick label in plain decimals (0.3, 1, 1.5, 2000): log axes otherwise label 0.4 as "4x10^-1"."""
+    return f"{value:g}"
+
+
+def plain_log_ticks(ax, axis: str = "y") -> None:
+    """Label a log axis in plain decimals with ticks dense enough to read values off a short range.
+
+    Call it after the data is drawn: the tick density follows the decades the axis spans then (decades only
+    beyond three, 1-2-5 down to 1.3, 1-1.5-2-3-5-7 down to half a decade, steps of 0.2 below that).
+    """
+    from math import log10
+
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    decades = log10(max(hi, lo) / min(hi, lo)) if min(hi, lo) > 0 else 4.0
+    if decades > 3:
+        subs: tuple[float, ...] = (1.0,)
+    elif decades > 1.3:
+        subs = (1.0, 2.0, 5.0)
+    elif decades > 0.5:
+        subs = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+    else:
+        subs = (1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
+    target.set_major_formatter(FuncFormatter(plain_number))
+    target.set_minor_formatter(NullFormatter())
+
+
 def legend_outside(ax_or_fig, *, where: str = "right", ncols: int = 1, **kw):
     """A legend outside the data: to the right of the axes or above it (constrained layout makes room)."""
     if where == "right":
@@ -106,6 +139,22 @@ def legend_outside(ax_or_fig, *, where: str = "right", ncols: int = 1, **kw):
     if where == "top":
         return ax_or_fig.legend(loc="lower left", bbox_to_anchor=(0.0, 1.02), ncols=ncols, **kw)
     raise ValueError(f"legend_outside: where must be 'right' or 'top', not {where!r}")
+
+
+def figure_legend(fig, axes=None, *, where: str = "right", ncols: int = 1, order: Sequence[str] = (), **kw):
+    """One legend for the whole figure, outside every axes (constrained layout makes room): the labelled
+    artists of ``axes`` (default: all of the figure's), each label once; labels in ``order`` first, in that
+    order, then the others as matplotlib lists them (lines and markers before bars)."""
+    seen: dict[str, object] = {}
+    for ax in (fig.axes if axes is None else axes):
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    first = [label for label in order if label in seen]
+    seen = {label: seen[label] for label in first + [label for label in seen if label not in first]}
+    loc = {"right": "outside right upper", "top": "outside upper center", "bottom": "outside lower center"}
+    if where not in loc:
+        raise ValueError(f"figure_legend: where must be one of {sorted(loc)}, not {where!r}")
+    return fig.legend(list(seen.values()), list(seen), loc=loc[where], ncols=ncols, **kw)
 
 
 def _metadata(fmt: str, description: str) -> dict:

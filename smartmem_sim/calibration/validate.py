@@ -305,38 +305,71 @@ def rows_csv(rows: list[KernelRow]) -> str:
     return buf.getvalue()
 
 
-def plot(rows: list[KernelRow], path: str, title: str, band: float = 0.10) -> None:
-    """Predicted vs measured (log-log), one colour per op type, the +-band lines."""
-    import matplotlib
+# op types in a fixed order, so an op keeps its colour and marker in every validate plot; Okabe-Ito without
+# its yellow (too pale for small markers on white) and black (the y = x line's) times three marker shapes
+# gives 18 distinct styles
+OP_ORDER = ("MatMul", "Conv", "Copy", "Add", "Mul", "Softmax", "LayerNormalization", "Gemm", "Gelu", "ReduceMean",
+            "Pad", "Concat", "Gather", "Sigmoid", "Relu", "MaxPool")
+_OP_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+_OP_MARKERS = ("o", "s", "^")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from smartmem_sim.atomic import save_figure
+def op_styles(op_types) -> dict[str, tuple[str, str]]:
+    """(colour, marker) per op type: known ones by OP_ORDER, others after them in sorted order."""
+    ops = sorted(set(op_types), key=lambda o: (OP_ORDER.index(o) if o in OP_ORDER else len(OP_ORDER), o))
+    styles = {}
+    for op in ops:
+        i = OP_ORDER.index(op) if op in OP_ORDER else len(OP_ORDER) + sorted(set(ops) - set(OP_ORDER)).index(op)
+        styles[op] = (_OP_COLORS[i % len(_OP_COLORS)], _OP_MARKERS[(i // len(_OP_COLORS)) % len(_OP_MARKERS)])
+    return styles
 
-    fig, ax = plt.subplots(figsize=(7, 6))
-    by_op: dict[str, list[KernelRow]] = defaultdict(list)
-    for r in rows:
-        by_op[r.op_type].append(r)
-    top = sorted(by_op, key=lambda o: -len(by_op[o]))[:9]
-    for op in sorted(by_op):
-        rs = by_op[op]
-        ax.scatter([r.measured_us for r in rs], [r.predicted_us for r in rs], s=10, alpha=0.7,
-                   label=op if op in top else None, color=None if op in top else "0.6")
-    lo = min(min(r.measured_us, r.predicted_us) for r in rows)
-    hi = max(max(r.measured_us, r.predicted_us) for r in rows)
-    xs = np.array([lo, hi])
-    ax.plot(xs, xs, "k-", lw=1)
-    ax.plot(xs, xs * (1 + band), "k--", lw=0.7)
-    ax.plot(xs, xs * (1 - band), "k--", lw=0.7)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("measured kernel time (us)")
-    ax.set_ylabel("predicted kernel time (us)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="upper left")
-    save_figure(fig, path, dpi=120)
-    plt.close(fig)
+
+def plot(rows: list[KernelRow], path: str, title: str, band: float = 0.10, description: str = "",
+         stamp: bool = False) -> list[Path]:
+    """Predicted vs measured (log-log), one colour and marker per op type (every op type in the legend,
+    beside the axes), the line y = x and the +-band around it, both labelled. Writes PNG (200 dpi), SVG and
+    PDF beside ``path`` (smartmem_sim.figure_style.save; ``description`` goes into their metadata) and
+    returns their paths. The points are rasterized inside the SVG and PDF: thousands of vector markers
+    would make each file megabytes."""
+    import textwrap
+
+    from smartmem_sim.figure_style import color, plain_log_ticks, save, style_context
+
+    with style_context():
+        from smartmem_sim.figure_style import new_figure
+
+        fig, ax = new_figure(figsize=(7.2, 5.2))
+        by_op: dict[str, list[KernelRow]] = defaultdict(list)
+        for r in rows:
+            by_op[r.op_type].append(r)
+        styles = op_styles(by_op)
+        for op, (colour, marker) in styles.items():
+            rs = by_op[op]
+            ax.scatter([r.measured_us for r in rs], [r.predicted_us for r in rs], s=9, alpha=0.6, color=colour,
+                       marker=marker, linewidths=0, label=f"{op} ({len(rs)})", rasterized=True)
+        lo = min(min(r.measured_us, r.predicted_us) for r in rows) / 1.3
+        hi = max(max(r.measured_us, r.predicted_us) for r in rows) * 1.3
+        xs = np.array([lo, hi])
+        ax.fill_between(xs, xs * (1 - band), xs * (1 + band), color="0.6", alpha=0.35, lw=0, zorder=0.4,
+                        label=f"within +-{band:.0%} of measured")
+        ax.plot(xs, xs, color=color("paper"), lw=0.9, zorder=0.5, label="predicted = measured")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        plain_log_ticks(ax, "x")
+        plain_log_ticks(ax, "y")
+        ax.set_xlabel("measured kernel time (us)")
+        ax.set_ylabel("predicted kernel time (us)")
+        # long titles (profile, device, CSV path) wrap instead of running off the figure
+        ax.set_title(textwrap.fill(title, 72), fontsize=8)
+        handles, labels = ax.get_legend_handles_labels()
+        # op types (with their kernel counts) first, the two reference artists last
+        order = [labels.index(f"{op} ({len(by_op[op])})") for op in styles]
+        order += [i for i in range(len(labels)) if i not in order]
+        fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside right upper",
+                   title="op type (kernels)", markerscale=1.6)
+        return save(fig, path, description=description, stamp=stamp)
 
 
 def with_parallelism(device: DeviceProfile, mp: float) -> DeviceProfile:

@@ -76,3 +76,13 @@ def test_in_process_sweep_computes_then_reads_the_cache(tmp_path):
     assert [r["key"] for r in again] == [r["key"] for r in first]
     assert [r["seconds"] for r in again] == [r["seconds"] for r in first]
     assert common.level_total(first[0], common.level_names(first[0])[0], "accesses") > 0
+
+
+def test_read_csv_reads_what_write_csv_wrote(tmp_path):
+    rows = [{"model": "swin", "ratio": 1.5, "paper": None}, {"model": "geomean", "ratio": float("nan"), "paper": 7.9}]
+    path = tmp_path / "t.csv"
+    common.write_csv(path, rows, ["model", "ratio", "paper"], "# commit x")
+    back = common.read_csv(path)
+    assert back == [{"model": "swin", "ratio": 1.5, "paper": None}, {"model": "geomean", "ratio": None, "paper": 7.9}]
+    with pytest.raises(common.UserError, match="replot"):
+        common.read_csv(tmp_path / "absent.csv")

@@ -54,3 +54,28 @@ def test_palette_keeps_named_colours_and_gives_others_distinct_ones():
     assert len(set(colours.values())) == 4
     assert set(colours.values()) <= set(OKABE_ITO)
     assert palette(["smartmem"])["smartmem"] == colours["smartmem"]
+
+
+def test_plain_log_ticks_label_decimals_not_powers(tmp_path):
+    from smartmem_sim.figure_style import plain_log_ticks
+
+    fig, ax = new_figure()
+    ax.bar([0, 1], [0.3, 2.5])
+    ax.set_yscale("log")
+    ax.set_ylim(0.3, 2.6)
+    plain_log_ticks(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert {"0.5", "1", "2"} <= set(labels)
+    assert not any("10^" in t or "times" in t or "\\" in t for t in labels)
+
+
+def test_figure_legend_lists_each_label_once_in_the_given_order():
+    from smartmem_sim.figure_style import figure_legend
+
+    fig, axes = new_figure(ncols=2)
+    for ax in axes:
+        ax.plot([0, 1], [0, 1], label="b")
+        ax.bar([0], [1], label="a")
+    legend = figure_legend(fig, order=("a",), where="bottom")
+    assert [t.get_text() for t in legend.get_texts()] == ["a", "b"]

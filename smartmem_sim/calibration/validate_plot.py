@@ -1,0 +1,76 @@
+"""Redraw a ``smartmem validate`` plot from its rows CSV: no device and no simulation, because the CSV keeps
+both the measured and the predicted time of every kernel (``smartmem validate --from-csv`` predicts again
+under a profile instead; this draws exactly the numbers that were written).
+
+    python -m smartmem_sim.calibration.validate_plot ROWS.csv OUT.png [--title TEXT] [--stamp]
+
+Writes OUT.png (200 dpi), OUT.svg and OUT.pdf. The title ends with the share of kernels within +-10%,
+computed from the CSV; ``--title`` gives what goes before it (e.g. "h100_opencl vs NVIDIA H100"), by default
+the CSV's name.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from smartmem_sim.calibration import stats
+from smartmem_sim.calibration.validate import KernelRow, plot
+from smartmem_sim.errors import UserError
+
+
+def read_plot_rows(path: str | Path) -> list[KernelRow]:
+    """The rows of a validate CSV with their predicted times (``validate.read_rows`` drops those, because
+    --from-csv predicts again)."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{path}: no such file")
+    out = []
+    with open(p, newline="") as fh:
+        for i, rec in enumerate(csv.DictReader(fh), start=2):
+            try:
+                out.append(KernelRow(rec["model"], rec["policy"], rec["storage"], rec["step"], rec["node"],
+                                     rec["op_type"], int(rec["kernels"]), rec["layouts"],
+                                     float(rec["measured_us"]), float(rec["predicted_us"]),
+                                     float(rec.get("sampled") or "nan"), rec.get("image_max", "") or "",
+                                     rec.get("kernel_hash", "") or ""))
+            except (KeyError, ValueError) as exc:
+                raise UserError(f"{path}: line {i}: bad or missing field ({exc})") from None
+    rows = [r for r in out if r.measured_us > 0 and r.predicted_us > 0]
+    if not rows:
+        raise UserError(f"{path}: no row with positive measured and predicted times")
+    return rows
+
+
+def replot(csv_path: str | Path, out: str | Path, title: str | None = None, band: float = 0.10,
+           stamp: bool = False, source: str | None = None) -> list[Path]:
+    """Draw the validate plot of ``csv_path`` to ``out`` (.png, .svg and .pdf); returns the paths written.
+    ``source`` names the CSV in the files' metadata (default: ``csv_path`` as given)."""
+    rows = read_plot_rows(csv_path)
+    within = stats.share_within([r.rel_error for r in rows], band)
+    head = title or Path(csv_path).name
+    full = f"{head}: {within:.0%} of {len(rows)} kernels within +-{band:.0%}"
+    return plot(rows, str(out), full, band, description=f"redrawn from {source or csv_path} by "
+                f"smartmem_sim.calibration.validate_plot", stamp=stamp)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("csv", help="rows CSV written by `smartmem validate --csv`")
+    ap.add_argument("out", help="output path; .png, .svg and .pdf are written beside it")
+    ap.add_argument("--title", default=None, help="what the title says before the share within the band")
+    ap.add_argument("--stamp", action="store_true", help="draw the source under the figure too (it is always in "
+                    "the files' metadata)")
+    args = ap.parse_args(argv)
+    try:
+        for written in replot(args.csv, args.out, args.title, stamp=args.stamp):
+            print(f"wrote {written}")
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
