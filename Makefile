@@ -20,9 +20,9 @@ $(STAMP): setup.cfg pyproject.toml
 setup: $(STAMP) opencl
 
 # The torch export path of the zoo (optional extra; torch 2.13.0 is a CPU build).
-ZOO_STAMP := $(VENV)/.zoo-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
+X
 setup-zoo: setup $(ZOO_STAMP)
-$(ZOO_STAMP): setup.cfg
+$(ZOO_STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install -q -e '.[test,opencl,zoo,dist]'
 	$(PY) -m pip install -q --no-deps timm==1.0.31
 	rm -f $(VENV)/.zoo-*
