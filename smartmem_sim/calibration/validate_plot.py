@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import subprocess
 import sys
 from pathlib import Path
 
@@ -43,6 +44,15 @@ def read_plot_rows(path: str | Path) -> list[KernelRow]:
     return rows
 
 
+def commit() -> str:
+    """Short hash of the checkout's HEAD, for the figure's metadata ("unknown" outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def replot(csv_path: str | Path, out: str | Path, title: str | None = None, band: float = 0.10,
            stamp: bool = False, source: str | None = None) -> list[Path]:
     """Draw the validate plot of ``csv_path`` to ``out`` (.png, .svg and .pdf); returns the paths written.
@@ -51,8 +61,8 @@ def replot(csv_path: str | Path, out: str | Path, title: str | None = None, band
     within = stats.share_within([r.rel_error for r in rows], band)
     head = title or Path(csv_path).name
     full = f"{head}: {within:.0%} of {len(rows)} kernels within +-{band:.0%}"
-    return plot(rows, str(out), full, band, description=f"redrawn from {source or csv_path} by "
-                f"smartmem_sim.calibration.validate_plot", stamp=stamp)
+    return plot(rows, str(out), full, band, description=f"commit {commit()}; redrawn from {source or csv_path} "
+                f"by smartmem_sim.calibration.validate_plot", stamp=stamp)
 
 
 def main(argv: list[str] | None = None) -> int:
