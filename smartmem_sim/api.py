@@ -109,10 +109,12 @@ class Comparison:
         raise KeyError(f"no policy {policy!r} in this comparison ({', '.join(r.policy for r in self.results)})")
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One dict per policy: model, device, policy, ms, kernels, transforms, transform_ms, dram_mb."""
+        """One dict per policy: model, device, policy, ms, kernels, transforms, transform_ms, dram_mb,
+        energy_joules (memsim's estimate of the memory traffic's energy; None without one)."""
         return [{"model": self.model, "device": self.device, "policy": r.policy, "ms": r.seconds * 1e3,
                  "kernels": len(r.kernels), "transforms": len(r.transforms),
-                 "transform_ms": r.transform_seconds * 1e3, "dram_mb": r.dram_bytes / 1e6} for r in self.results]
+                 "transform_ms": r.transform_seconds * 1e3, "dram_mb": r.dram_bytes / 1e6,
+                 "energy_joules": r.energy_joules} for r in self.results]
 
     def to_dataframe(self):
         """:meth:`to_records` as a pandas DataFrame (pandas is optional: ``pip install pandas``)."""
@@ -121,21 +123,9 @@ class Comparison:
         return records_frame(self.to_records())
 
     def plot(self, ax=None):
-        """Bars of predicted latency per policy (transform share hatched); returns the Figure. Draws on ``ax``
-        when given; never switches matplotlib's backend."""
-        from matplotlib.figure import Figure
+        """Stacked bars of predicted latency per policy (operator kernels, layout transforms) with the
+        sampling error bound, as `smartmem compare` draws them; returns the Figure. Draws on ``ax`` when
+        given; never switches matplotlib's backend."""
+        from smartmem_sim.simulation import plot_policies
 
-        if ax is None:
-            fig = Figure(figsize=(5, 3), layout="constrained")
-            ax = fig.add_subplot()
-        else:
-            fig = ax.figure
-        names = [r.policy for r in self.results]
-        total = [r.seconds * 1e3 for r in self.results]
-        moved = [r.transform_seconds * 1e3 for r in self.results]
-        ax.bar(names, total, color="#0072B2", label="all kernels")
-        ax.bar(names, moved, color="#E69F00", hatch="//", label="layout transforms")
-        ax.set_ylabel("predicted latency (ms)")
-        ax.set_title(f"{self.model} on {self.device} ({self.storage})")
-        ax.legend(frameon=False)
-        return fig
+        return plot_policies(self.results, ax)

@@ -8,7 +8,8 @@ Choices, so that two layouts of one tensor can be compared by eye:
 - a perceptually uniform sequential colormap (viridis for counts, cividis for reuse distance), so lightness
   orders the values and the maps survive greyscale printing;
 - texels the kernel never named are grey, not the colour of zero, so "not read" and "read, no miss" differ;
-- texels drawn square where the surface's shape allows, one data pixel per texel (nearest interpolation).
+- one square pixel per texel (nearest interpolation); a surface much taller than wide (a tensor's image2d
+  is often 4 texels wide) is cut into strips set side by side, white lines between them (:func:`fold`).
 """
 from __future__ import annotations
 
@@ -20,11 +21,8 @@ import numpy as np
 
 UNTOUCHED = "0.82"  # texels no trace row named (viridis has no grey)
 NO_REUSE = "white"  # texels with no re-reference (cividis passes through greys)
-MAX_ASPECT = 8.0  # a surface wider/taller than this is stretched to fit its panel
-
-
-def _masked(values: np.ndarray, touched: np.ndarray) -> np.ma.MaskedArray:
-    return np.ma.masked_array(values.astype(float), mask=~touched)
+LINEAR_UP_TO = 6  # colour scales of misses per texel stay linear up to this many
+MAX_ASPECT = 4.0  # a surface longer than this times its other side is folded (fold())
 
 
 def draw(panels: Sequence[tuple[str, object]], path: str | os.PathLike, *, title: str, description: str = "",
@@ -41,53 +39,105 @@ def draw(panels: Sequence[tuple[str, object]], path: str | os.PathLike, *, title
     return save(fig, path, formats=formats, description=description)
 
 
+def _norm(vmax: int):
+    """Linear up to LINEAR_UP_TO misses; above, linear to 1 and logarithmic beyond, so that one surface with
+    many misses per texel does not turn every other panel the colour of zero."""
+    from matplotlib.colors import Normalize, SymLogNorm
+
+    if vmax <= LINEAR_UP_TO:
+        return Normalize(0, vmax)
+    return SymLogNorm(linthresh=1.0, linscale=0.5, vmin=0, vmax=vmax, base=10)
+
+
+def fold(h: int, w: int) -> tuple[str, int, int]:
+    """How a (h, w) surface is shown: ("", 1, h) as it is; ("tall", k, s) cut into k strips of s texel rows
+    set side by side (left to right); ("wide", k, s) cut into k bands of s texel columns stacked (top to
+    bottom). Image2D layouts of tensors are often a few texels wide and hundreds tall: folding keeps one
+    square pixel per texel and a panel near square."""
+    if h > MAX_ASPECT * w:
+        k = max(2, round((h / w) ** 0.5))
+        return "tall", k, -(-h // k)
+    if w > MAX_ASPECT * h:
+        k = max(2, round((w / h) ** 0.5))
+        return "wide", k, -(-w // k)
+    return "", 1, h
+
+
+def _folded(a: np.ndarray, how: str, k: int, s: int) -> np.ndarray:
+    """``a`` (float, NaN = nothing to show) rearranged as :func:`fold` says; padding is NaN."""
+    h, w = a.shape
+    if how == "tall":
+        pad = np.full((k * s, w), np.nan)
+        pad[:h] = a
+        return pad.reshape(k, s, w).transpose(1, 0, 2).reshape(s, k * w)
+    if how == "wide":
+        pad = np.full((h, k * s), np.nan)
+        pad[:, :w] = a
+        return pad.reshape(h, k, s).transpose(1, 0, 2).reshape(k * h, s)
+    return a
+
+
 def _draw(panels, title, levels, reuse):
     import matplotlib as mpl
+    from matplotlib.colors import ListedColormap
 
     from smartmem_sim.figure_style import new_figure
 
     levels = list(levels or next(iter(panels))[1].misses)
     cols = [("misses", lv) for lv in levels] + ([("reuse", None)] if reuse else [])
-    shapes = [m.shape for _, m in panels]
-    # panel size from the surfaces' aspect: square texels unless a surface is very long and thin
-    aspect = float(np.median([min(MAX_ASPECT, max(1 / MAX_ASPECT, w / h)) for h, w in shapes]))
+    folds = [fold(*m.shape) for _, m in panels]
+    shown = [_folded(np.zeros(m.shape), *f).shape for (_, m), f in zip(panels, folds, strict=True)]
+    aspect = float(np.median([w / h for h, w in shown]))  # of the drawn arrays (width / height)
     pw = 2.0 if aspect <= 1 else min(3.2, 2.0 * aspect ** 0.5)
-    ph = max(1.0, pw / aspect)
+    ph = min(3.2, max(1.0, pw / aspect))
     fig, axes = _grid(new_figure, len(panels), len(cols), pw, ph)
-    vmax = {}
-    for kind, lv in cols:
-        if kind == "misses":
-            vmax[lv] = max(1, max(int(m.misses[lv].max()) for _, m in panels))
-    reuse_max = 1.0
-    if reuse:
-        finite = [np.nanmax(m.mean_reuse_distance) for _, m in panels if np.isfinite(m.mean_reuse_distance).any()]
-        reuse_max = max(1.0, max(finite, default=1.0))
+    vmax = {lv: max(1, max(int(m.misses[lv].max()) for _, m in panels)) for kind, lv in cols if kind == "misses"}
+    finite = [np.nanmax(m.mean_reuse_distance) for _, m in panels if np.isfinite(m.mean_reuse_distance).any()]
+    reuse_max = max(1.0, max(finite, default=1.0))
+    viridis = mpl.colormaps["viridis"].with_extremes(bad=UNTOUCHED)
+    cividis = mpl.colormaps["cividis"].with_extremes(bad=(0, 0, 0, 0))  # NaN: see the layer under it
+    under = ListedColormap([UNTOUCHED, NO_REUSE])  # untouched / touched without a re-reference
     images = {}
-    for r, (label, m) in enumerate(panels):
+    for r, ((label, m), (how, k, s)) in enumerate(zip(panels, folds, strict=True)):
         touched = m.rows > 0
         h, w = m.shape
         for c, (kind, lv) in enumerate(cols):
             ax = axes[r][c]
-            cmap = (mpl.colormaps["viridis"].with_extremes(bad=UNTOUCHED) if kind == "misses"
-                    else mpl.colormaps["cividis"].with_extremes(bad=NO_REUSE))
+            show = dict(interpolation="nearest", origin="upper", aspect="equal")
             if kind == "misses":
-                data, vmin, vmx = _masked(m.misses[lv], touched), 0, vmax[lv]
+                data = _folded(np.where(touched, m.misses[lv], np.nan), how, k, s)
+                im = ax.imshow(np.ma.masked_invalid(data), cmap=viridis, norm=_norm(vmax[lv]), **show)
             else:
-                data = np.ma.masked_invalid(m.mean_reuse_distance)
-                vmin, vmx = 0, reuse_max
-            im = ax.imshow(data, cmap=cmap, vmin=vmin, vmax=vmx, interpolation="nearest", origin="upper",
-                           aspect="equal" if max(w / h, h / w) <= MAX_ASPECT else "auto")
+                base = _folded(np.where(touched, 1.0, np.nan), how, k, s)
+                ax.imshow(np.ma.masked_invalid(np.nan_to_num(base, nan=0.0)), cmap=under, vmin=0, vmax=1, **show)
+                data = _folded(m.mean_reuse_distance, how, k, s)
+                im = ax.imshow(np.ma.masked_invalid(data), cmap=cividis, vmin=0, vmax=reuse_max, **show)
             images[(kind, lv)] = im
             ax.grid(False)
             ax.tick_params(length=2, labelsize=6)
-            ax.set_xticks([0, w - 1] if w > 1 else [0])
-            ax.set_yticks([0, h - 1] if h > 1 else [0])
+            dh, dw = data.shape
+            for j in range(1, k):  # where one strip (band) ends and the next begins
+                if how == "tall":
+                    ax.axvline(j * w - 0.5, color="white", lw=0.8)
+                else:
+                    ax.axhline(j * h - 0.5, color="white", lw=0.8)
+            if how == "tall":
+                ax.set_xticks([])
+                ax.set_yticks([0, dh - 1])
+            elif how == "wide":
+                ax.set_xticks([0, dw - 1])
+                ax.set_yticks([])
+            else:
+                ax.set_xticks([0, w - 1] if w > 1 else [0])
+                ax.set_yticks([0, h - 1] if h > 1 else [0])
             if r == 0:
                 ax.set_title(f"{lv} misses" if kind == "misses" else "mean reuse distance")
             if c == 0:
-                ax.set_ylabel(f"{label}\n{m.name} ({w}x{h})\ny (texel row)", fontsize=7)
-            if r == len(panels) - 1:
-                ax.set_xlabel("x (texel column)", fontsize=7)
+                where = {"tall": f"\n{k} strips of {s} rows, left to right", "": "\ny (texel row)",
+                         "wide": f"\n{k} bands of {s} columns, top down"}[how]
+                ax.set_ylabel(f"{label}\n{m.name} ({w}x{h} texels){where}", fontsize=7)
+            if r == len(panels) - 1 or how:
+                ax.set_xlabel("x within each strip" if how == "tall" else "x (texel column)", fontsize=6)
             if kind == "misses":
                 total = int(m.misses[lv].sum())
                 ax.text(0.99, 0.01, f"{total:,}", transform=ax.transAxes, ha="right", va="bottom", fontsize=6,
@@ -97,10 +147,15 @@ def _draw(panels, title, levels, reuse):
                  else "mean first-level reuse distance\n(distinct lines; white: no re-reference)")
         cb = fig.colorbar(images[(kind, lv)], ax=[axes[r][c] for r in range(len(panels))], location="bottom",
                           shrink=0.9, aspect=25, pad=0.02)
+        if kind == "misses" and vmax[lv] > LINEAR_UP_TO:
+            label += " (log scale above 1)"
+            ticks = [t for t in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if t < 0.8 * vmax[lv]] + [vmax[lv]]
+            cb.set_ticks(ticks, labels=[str(t) for t in ticks])
+            cb.ax.minorticks_off()
+        elif kind == "misses":
+            cb.set_ticks(range(0, vmax[lv] + 1))
         cb.set_label(label, fontsize=7)
         cb.ax.tick_params(labelsize=6)
-        if kind == "misses" and vmax[lv] <= 10:
-            cb.set_ticks(range(0, vmax[lv] + 1))
     fig.suptitle(title + "\n(grey: texels the trace never names; corner number: the panel's total)", fontsize=8)
     return fig
 

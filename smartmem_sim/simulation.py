@@ -51,6 +51,11 @@ class SimulationResult:
     plan: Plan
     kernels: list[KernelCost]
     meta: dict[str, Any] = field(default_factory=dict)
+    # per kernel (parallel to ``kernels``): memsim's energy estimate in pJ (smartmem_sim/memsim/timing.py:
+    # bytes through each level and DRAM times the profile's pJ/B); None where the cost model gives none
+    energy_pj: list[float | None] = field(default_factory=list)
+    # per level and "DRAM": {"pj_per_byte": ..., "source": the profile's source string or "unsourced"}
+    energy_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -74,6 +79,19 @@ class SimulationResult:
         return sum(k.seconds for k in self.transforms)
 
     @property
+    def energy_joules(self) -> float | None:
+        """Predicted energy of the memory traffic (every level and DRAM), joules; None when a kernel has no
+        estimate (a cost model other than the memsim-backed one). Sampled kernels are scaled like their
+        counts; the learned timing correction does not apply to energy."""
+        if len(self.energy_pj) != len(self.kernels) or any(e is None for e in self.energy_pj):
+            return None
+        return float(sum(self.energy_pj)) * 1e-12
+
+    def kernel_energy_joules(self, i: int) -> float | None:
+        e = self.energy_pj[i] if i < len(self.energy_pj) else None
+        return None if e is None else float(e) * 1e-12
+
+    @property
     def rel_error(self) -> float:
         """Sampling error bound of ``seconds`` (kernels' errors added in quadrature)."""
         s = self.seconds
@@ -91,10 +109,12 @@ class SimulationResult:
         return {"model": self.model, "policy": self.policy, "device": self.device,
                 "seconds": self.seconds, "rel_error": self.rel_error, "dram_bytes": self.dram_bytes,
                 "misses": self.misses(), "kernels": len(self.kernels), "launches": self.launches,
-                "transforms": len(self.transforms), "transform_seconds": self.transform_seconds, **self.meta}
+                "transforms": len(self.transforms), "transform_seconds": self.transform_seconds,
+                "energy_joules": self.energy_joules, **self.meta}
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.summary(), "per_kernel": [kernel_dict(k) for k in self.kernels]}
+        return {**self.summary(), "energy_pj_per_byte": self.energy_sources,
+                "per_kernel": [kernel_dict(k, self.kernel_energy_joules(i)) for i, k in enumerate(self.kernels)]}
 
     def __repr__(self) -> str:
         return (f"SimulationResult({self.model}, {self.policy} on {self.device}: {self.seconds * 1e3:.3f} ms, "
@@ -105,8 +125,8 @@ class SimulationResult:
         """One flat dict per kernel: kernel_dict's step, op type, seconds, DRAM bytes, ..., and per cache level
         ``<level>_accesses`` / ``_misses`` / ``_bytes_filled``."""
         rows = []
-        for k in self.kernels:
-            d = kernel_dict(k)
+        for i, k in enumerate(self.kernels):
+            d = kernel_dict(k, self.kernel_energy_joules(i))
             flat = {f"{name}_{key}": v for name, lv in d.pop("levels").items() for key, v in lv.items()}
             rows.append({"model": self.model, "policy": self.policy, "device": self.device, **d, **flat})
         return rows
@@ -116,21 +136,54 @@ class SimulationResult:
         return records_frame(self.to_records())
 
     def plot(self, ax=None, top: int = 15):
-        """The ``top`` costliest kernels as horizontal bars (transforms in orange); returns the Figure and
-        never switches matplotlib's backend."""
-        from matplotlib.figure import Figure
+        """The ``top`` costliest kernels as horizontal bars (layout transforms and operator kernels in their
+        house colours, smartmem_sim/figure_style.py); returns the Figure and never switches matplotlib's
+        backend."""
+        from matplotlib.patches import Patch
 
+        from smartmem_sim.figure_style import color, new_figure, style_context
+
+        with style_context():
+            if ax is None:
+                fig, ax = new_figure(figsize=(6.4, 0.25 * top + 1.4))
+            else:
+                fig = ax.figure
+            ranked = sorted(self.kernels, key=lambda k: -k.seconds)[:top][::-1]
+            ax.barh([f"{k.step} ({k.op_type})" for k in ranked], [k.seconds * 1e3 for k in ranked],
+                    color=[color("layout transforms" if k.is_transform else "operator kernels") for k in ranked])
+            ax.set_xlabel("predicted ms")
+            ax.set_title(f"{self.model}, {self.policy} on {self.device}: {self.seconds * 1e3:.2f} ms")
+            ax.legend(handles=[Patch(color=color("operator kernels"), label="operator kernels"),
+                               Patch(color=color("layout transforms"), label="layout transforms")],
+                      loc="lower right")
+        return fig
+
+
+def plot_policies(results: Sequence[SimulationResult], ax=None):
+    """Stacked bars per policy (operator kernels, layout transforms) with the sampling error bound as an error
+    bar, in the house style (smartmem_sim/figure_style.py); the Figure, made without pyplot. ``ax``: draw
+    into these axes instead of a new figure."""
+    from smartmem_sim.figure_style import color, legend_outside, new_figure, style_context
+
+    with style_context():
         if ax is None:
-            fig = Figure(figsize=(6, 0.25 * top + 1.2), layout="constrained")
-            ax = fig.add_subplot()
+            fig, ax = new_figure(figsize=(7.0, 4.2))
         else:
             fig = ax.figure
-        ranked = sorted(self.kernels, key=lambda k: -k.seconds)[:top][::-1]
-        ax.barh([f"{k.step} ({k.op_type})" for k in ranked], [k.seconds * 1e3 for k in ranked],
-                color=["#E69F00" if k.is_transform else "#0072B2" for k in ranked])
-        ax.set_xlabel("predicted ms")
-        ax.set_title(f"{self.model}, {self.policy} on {self.device}: {self.seconds * 1e3:.2f} ms")
-        return fig
+        names = [r.policy for r in results]
+        transform = [r.transform_seconds * 1e3 for r in results]
+        other = [(r.seconds - r.transform_seconds) * 1e3 for r in results]
+        ax.bar(names, other, label="operator kernels", color=color("operator kernels"))
+        ax.bar(names, transform, bottom=other, label="layout transforms", color=color("layout transforms"))
+        ax.errorbar(names, [r.seconds * 1e3 for r in results],
+                    yerr=[r.rel_error * r.seconds * 1e3 for r in results], fmt="none", ecolor=color("paper"),
+                    capsize=4, lw=1,
+                    label="sampling error bound\n(~2 standard errors of the\nsampled windows; 0 if exact)")
+        ax.set_ylabel("predicted latency (ms)")
+        ax.set_xlabel("policy")
+        ax.set_title(f"{results[0].model} on {results[0].device} (simulated, uncalibrated)")
+        legend_outside(ax)
+    return fig
 
 
 def records_frame(records: list[dict]):
@@ -145,18 +198,46 @@ def records_frame(records: list[dict]):
     return pd.DataFrame.from_records(records)
 
 
-def kernel_dict(k: KernelCost) -> dict[str, Any]:
+def kernel_dict(k: KernelCost, energy_joules: float | None = None) -> dict[str, Any]:
     return {"step": k.step, "op_type": k.op_type, "seconds": k.seconds, "dram_bytes": k.dram_bytes,
             "compute_seconds": k.compute_seconds, "launches": k.launches, "sampled": k.sampled,
-            "rel_error": k.rel_error,
+            "rel_error": k.rel_error, "energy_joules": energy_joules,
             "levels": {lv.name: {"accesses": lv.accesses, "misses": lv.misses, "bytes_filled": lv.bytes_filled}
                        for lv in k.levels}}
+
+
+def energy_sources(profile) -> dict[str, dict[str, Any]]:
+    """Per cache level and "DRAM": the profile's pJ/B and the source string it gives for it ("unsourced"
+    where the profile names none)."""
+    src = getattr(profile, "sources", {}) or {}
+    out = {lv.name: {"pj_per_byte": float(lv.energy_pj_per_byte),
+                     "source": src.get(f"levels.{lv.name}.energy_pj_per_byte", "unsourced")} for lv in profile.levels}
+    out["DRAM"] = {"pj_per_byte": float(profile.dram.energy_pj_per_byte),
+                   "source": src.get("dram.energy_pj_per_byte", "unsourced")}
+    return out
+
+
+def _energy(plan: Plan, cost: CostModel) -> tuple[list[float | None], dict[str, dict[str, Any]]]:
+    """Per step, the sum of memsim's energy estimates of its kernels (the cost model's own, memoized:
+    SimulatedCost.explain), and the per-byte table with sources; ([], {}) for a model without them."""
+    explain = getattr(cost, "explain", None)
+    profile = getattr(cost, "dev", None)
+    if explain is None or profile is None:
+        return [], {}
+    return [float(sum(e["energy_pj"] for e in explain(plan, s))) for s in plan.steps], energy_sources(profile)
+
+
+def priced(plan: Plan, cost: CostModel, kernels: list[KernelCost]) -> SimulationResult:
+    """A SimulationResult of ``plan`` with the kernels ``cost`` gave and its energy estimates."""
+    energy, sources = _energy(plan, cost)
+    return SimulationResult(plan.model, plan.policy, cost.device, plan, kernels, energy_pj=energy,
+                            energy_sources=sources)
 
 
 def simulate_plan(plan: Plan, device: str = "adreno740", cost: CostModel | None = None) -> SimulationResult:
     """Every step of ``plan`` through ``cost`` (default: the shared memsim-backed model of ``device``)."""
     cost = cost if cost is not None else cost_model(device)
-    return SimulationResult(plan.model, plan.policy, cost.device, plan, cost.evaluate_plan(plan))
+    return priced(plan, cost, cost.evaluate_plan(plan))
 
 
 def simulate_policies(graph: Graph, policies: Sequence[str], device: str = "adreno740",
@@ -186,8 +267,7 @@ def simulate_plan_on(plan: Plan, costs: Sequence[CostModel]) -> list[SimulationR
     for step in plan.steps:
         for out, cost in zip(kernels, costs, strict=True):
             out.append(cost.evaluate(plan, step))
-    return [SimulationResult(plan.model, plan.policy, cost.device, plan, ks) for cost, ks in zip(costs, kernels,
-                                                                                                  strict=True)]
+    return [priced(plan, cost, ks) for cost, ks in zip(costs, kernels, strict=True)]
 
 
 class PricedOnAll(CostModel):

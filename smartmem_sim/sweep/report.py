@@ -1,5 +1,9 @@
 """Sweep records as a CSV (one row per task) and a text summary (model x policy, predicted ms, one block
-per device and profile variant)."""
+per device and profile variant).
+
+A record (compute.py: SimulationResult.to_dict plus the task's fields) carries ``energy_joules``: memsim's
+estimate of the memory traffic's energy (bytes through each level and DRAM x the profile's pJ/B, whose
+values and sources are under ``energy_pj_per_byte``); the CSV has it as a column (empty where unknown)."""
 from __future__ import annotations
 
 import csv
@@ -11,8 +15,8 @@ from pathlib import Path
 from smartmem_sim.atomic import write_text
 
 TASK_COLUMNS = ("model", "device", "policy", "tiny", "batch", "storage", "overrides")
-RESULT_COLUMNS = ("ms", "rel_error", "dram_mb", "kernels", "launches", "transforms", "transform_ms", "wall_s",
-                  "cpu_s", "key", "code_version", "error")
+RESULT_COLUMNS = ("ms", "rel_error", "dram_mb", "kernels", "launches", "transforms", "transform_ms", "energy_joules",
+                  "wall_s", "cpu_s", "key", "code_version", "error")
 
 
 def csv_rows(records: Sequence[dict]) -> tuple[list[str], list[dict]]:
@@ -32,7 +36,9 @@ def csv_rows(records: Sequence[dict]) -> tuple[list[str], list[dict]]:
         else:
             row.update(ms=r["seconds"] * 1e3, rel_error=r["rel_error"], dram_mb=r["dram_bytes"] / 1e6,
                        kernels=r["kernels"], launches=r["launches"], transforms=r["transforms"],
-                       transform_ms=r["transform_seconds"] * 1e3, wall_s=r.get("wall_s", ""), cpu_s=r.get("cpu_s", ""),
+                       transform_ms=r["transform_seconds"] * 1e3,
+                       energy_joules="" if r.get("energy_joules") is None else r["energy_joules"],
+                       wall_s=r.get("wall_s", ""), cpu_s=r.get("cpu_s", ""),
                        key=r["key"],
                        code_version=r.get("code_version", ""), error="")
             row.update({f"misses_{lv}": v for lv, v in r.get("misses", {}).items()})

@@ -66,3 +66,48 @@ def test_compare_writes_nothing_unless_asked(tmp_path, monkeypatch, capsys):
     assert "wrote" not in capsys.readouterr().out
     (work / "afile").write_text("x")
     assert main(["compare", str(model), "--out", str(work / "afile")]) == 2  # a file, not a folder: before any work
+
+
+def test_heatmap_draws_each_policys_images_of_one_kernel_whose_texels_add_up(model_path, tmp_path, capsys):
+    from smartmem_sim import memsim
+    from smartmem_sim.commands.compare import find_step, kernel_texels
+    from smartmem_sim.kernels.trace.sample import ProgramSampler
+    from smartmem_sim.simulation import compile_for, load_graph
+
+    graph = load_graph(str(model_path))
+    plan = compile_for(graph, "smartmem", "adreno740")
+    step = next(s for s in plan.steps if s.op_type == "MatMul")
+    rc = main(["compare", str(model_path), "--json", "--out", str(tmp_path), "--heatmap", step.nodes[0],
+               "--heatmap-policies", "naive,smartmem"])
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    files = [p.rsplit("/", 1)[-1] for p in doc["heatmap"]["files"]]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in step.nodes[0])
+    assert files == [f"heatmap_{safe}.{e}" for e in ("png", "svg", "pdf")]
+    assert (tmp_path / files[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert find_step(plan, step.id) is step and find_step(plan, step.nodes[0]) is step
+    # the panels: every image the kernel names, and per level their misses are memsim's for the whole trace
+    from smartmem_sim.simulation import simulate_plan
+
+    result = simulate_plan(plan, "adreno740")
+    panels = kernel_texels(result, step, "adreno740")
+    profile = memsim.load_profile("adreno740")
+    (s,) = ProgramSampler(profile.execution.texel_reuse).sample(plan, step, profile.cores,
+                                                                 profile.execution.wave_size, 1 << 40, 2)
+    trace = s.windows[0][0]
+    images = {i for i, surf in enumerate(s.surfaces) if isinstance(surf, memsim.Image2D)}
+    assert {m.index for _, m in panels} == {i for i in images if (trace.surface == i).any()}
+    report = profile.hierarchy().simulate(trace, memsim.SurfaceTable(s.surfaces, profile.image_layout))
+    if images == set(range(len(s.surfaces))):  # all images: the panels hold every miss
+        for lv in report.levels:
+            assert sum(int(m.misses[lv.name].sum()) for _, m in panels) == lv.misses
+    assert [lab for lab, m in panels if m.writes] == ["smartmem: written"]
+
+
+def test_heatmap_needs_out_and_a_known_kernel(model_path, tmp_path, capsys):
+    assert main(["compare", str(model_path), "--heatmap", "node_x"]) == 2
+    assert "--heatmap needs --out" in capsys.readouterr().err
+    assert main(["compare", str(model_path), "--out", str(tmp_path), "--heatmap", "no_such_kernel"]) == 2
+    assert "no policy's plan has a step or node" in capsys.readouterr().err
+    assert main(["compare", str(model_path), "--out", str(tmp_path), "--heatmap", "x", "--heatmap-policies",
+                 "best"]) == 2

@@ -38,6 +38,10 @@ def test_a_group_matches_simulate_model_and_is_written(onnx_path, tmp_path):
         assert r["seconds"] == pytest.approx(ref.seconds, rel=1e-12)
         assert r["dram_bytes"] == pytest.approx(ref.dram_bytes, rel=1e-12)
         assert r["transforms"] == len(ref.transforms) and len(r["per_kernel"]) == len(ref.kernels)
+        # energy_joules (the field experiments/ reads): the task alone's, and the sum of its kernels'
+        assert r["energy_joules"] == pytest.approx(ref.energy_joules, rel=1e-12) and r["energy_joules"] > 0
+        assert r["energy_joules"] == pytest.approx(sum(k["energy_joules"] for k in r["per_kernel"]), rel=1e-12)
+        assert set(r["energy_pj_per_byte"]) == {*r["misses"], "DRAM"}
         assert r["model"] == str(onnx_path) and r["wall_s"] >= 0
         on_disk = json.loads(result_path(tmp_path, r["key"]).read_text())
         assert on_disk.pop("checksum") == checksum(r) and on_disk == r

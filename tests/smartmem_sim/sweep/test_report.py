@@ -11,7 +11,7 @@ def record(model, device, policy, ms, overrides=()):
             "overrides": [list(o) for o in overrides], "seconds": ms / 1e3, "rel_error": 0.01,
             "dram_bytes": 2e6, "kernels": 10, "launches": 10, "transforms": 2, "transform_seconds": 1e-4,
             "misses": {"L1": 100.0, "L2": 50.0}, "wall_s": 1.5, "cpu_s": 1.2, "key": f"k-{model}-{policy}",
-            "code_version": "abc"}
+            "code_version": "abc", "energy_joules": ms * 1e-6}
 
 
 RECORDS = [
@@ -31,6 +31,7 @@ def test_csv_has_one_row_per_record_with_misses_per_level(tmp_path):
     assert len(rows) == len(RECORDS)
     assert rows[0]["model"] == "vit" and float(rows[0]["ms"]) == 2.0 and float(rows[0]["dram_mb"]) == 2.0
     assert float(rows[0]["misses_L1"]) == 100.0 and float(rows[0]["transform_ms"]) == 0.1
+    assert float(rows[0]["energy_joules"]) == 2e-6 and rows[3]["energy_joules"] == ""
     assert rows[3]["error"] == "RuntimeError: boom" and rows[3]["ms"] == ""
     assert [r["device"] for r in rows] == [r["device"] for r in RECORDS]
 
