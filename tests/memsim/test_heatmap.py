@@ -156,3 +156,29 @@ def test_bad_rows_are_memsim_errors():
     trace = memsim.Trace.from_columns(core=[0, 5], surface=0, x=[0, 8], y=0, write=False, nbytes=8)
     with pytest.raises(MemsimError, match="core"):
         row_outcomes(h, trace, memsim.SurfaceTable([memsim.Buffer(64)], memsim.ImageLayout("linear")))
+
+
+def test_rows_match_pycachesim_row_by_row():
+    cachesim = pytest.importorskip("cachesim")  # pycachesim
+    l1 = dict(size=1024, ways=4, line=64)
+    l2 = dict(size=8192, ways=8, line=64)
+    c2 = cachesim.Cache("L2", l2["size"] // (l2["ways"] * l2["line"]), l2["ways"], l2["line"], "LRU")
+    c1 = cachesim.Cache("L1", l1["size"] // (l1["ways"] * l1["line"]), l1["ways"], l1["line"], "LRU",
+                        load_from=c2, store_to=c2)
+    mem = cachesim.MainMemory()
+    mem.load_to(c2)
+    mem.store_from(c2)
+    sim = cachesim.CacheSimulator(c1, mem)
+    rng = np.random.default_rng(11)
+    trace = image_trace(rng, 2000, 1, stores=0.0)
+    table = tables(LAYOUTS[0])
+    addrs = table.resolve(trace)
+    ref = np.zeros((2, len(trace)), np.int64)
+    for r, a in enumerate(addrs.tolist()):
+        before = (c1.backend.MISS_count, c2.backend.MISS_count)
+        sim.load(a, length=8)
+        ref[:, r] = (c1.backend.MISS_count - before[0], c2.backend.MISS_count - before[1])
+    h = Hierarchy([CacheLevel(name="L1", **l1), CacheLevel(name="L2", **l2)])
+    got = row_outcomes(h, trace, table)
+    np.testing.assert_array_equal(got.misses, ref)
+    assert 0 < ref[0].sum() < len(trace) and ref[1].sum() > 0
