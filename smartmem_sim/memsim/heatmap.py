@@ -15,11 +15,13 @@ no address is turned back into coordinates for the counts; :meth:`SurfaceTable.l
 lines when a picture needs a line's texels.
 
 :func:`texel_maps` sums the rows per texel: for an image a (height, width) array per quantity, for a buffer
-a (1, bytes) array indexed by byte offset. Reuse: for every access of the first level (one stream per
-copy, i.e. per core for a per-core L1) its LRU stack distance in distinct lines of that level; per texel
-the number of re-references (accesses to a line the stream touched before) and the sum of their
-distances (mean = sum / re-references). A fully associative LRU cache of C lines hits exactly the
-re-references of distance < C, which is what the distance means.
+a (1, bytes) array indexed by byte offset. Reuse: every row cut into the first level's lines (loads and
+stores alike: it describes the trace's order, whatever the level does with stores), one stream per copy
+of the first level (per core for a per-core L1); for each piece its LRU stack distance, the number of
+distinct other lines the stream touched since it last touched this line; per texel the number of
+re-references (pieces whose line the stream touched before) and the sum of their distances (mean = sum /
+re-references). A fully associative LRU cache of C lines hits exactly the re-references of distance < C
+(tested), which is what the distance means; a set-associative one also loses some to conflicts.
 """
 from __future__ import annotations
 
