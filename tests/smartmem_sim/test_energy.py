@@ -91,3 +91,29 @@ def test_a_profile_without_energy_sources_says_unsourced():
     table = energy_sources(bare)
     assert {v["source"] for v in table.values()} == {"unsourced"}
     assert table["DRAM"]["pj_per_byte"] == profile.dram.energy_pj_per_byte
+
+
+def test_api_records_carry_energy_and_kernels_add_up(model_path):
+    import smartmem_sim as sm
+
+    cmp = sm.compare(str(model_path), DEVICE, policies=("naive", "smartmem"))
+    for rec, r in zip(cmp.to_records(), cmp.results, strict=True):
+        assert rec["energy_joules"] == r.energy_joules > 0
+        per_kernel = [k["energy_joules"] for k in r.to_records()]
+        assert len(per_kernel) == len(r.kernels) and all(e > 0 for e in per_kernel)
+        assert sum(per_kernel) == pytest.approx(r.energy_joules, rel=1e-12)
+    fig = cmp.plot()
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels[:2] == ["operator kernels", "layout transforms"] and "sampling error bound" in labels[2]
+
+
+def test_a_cost_model_without_energy_gives_none_not_a_number(model_path):
+    from smartmem_sim.compiler.costs.analytical import AnalyticalCost
+    from smartmem_sim.jsonout import dumps
+    from smartmem_sim.simulation import simulate_plan
+
+    plan = compile_for(load_graph(str(model_path)), "smartmem", DEVICE)
+    r = simulate_plan(plan, cost=AnalyticalCost(DEVICE))
+    assert r.energy_joules is None and r.summary()["energy_joules"] is None
+    _strict(dumps(r.to_dict()))
