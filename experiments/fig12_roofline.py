@@ -57,8 +57,9 @@ def roofline_rows(per_model: dict[str, dict[str, dict]], macs: dict[str, int], r
     return rows
 
 
-# one marker per network (colour is the policy's); filled shapes only, so each stays legible at small size
-MARKERS = "osD^v<>ph*XPd8H"
+# one marker per network (colour is the policy's): twelve shapes that stay apart at small size (no circle-like
+# hexagons or octagons), filled, then six of them hollow, so all 18 zoo networks differ
+MARKERS = [(m, True) for m in "osD^v<>p*XPd"] + [(m, False) for m in "osD^vp"]
 
 
 @common.styled
@@ -71,8 +72,9 @@ def plot(rows: list[dict], roof: dict[str, float], path: Path, device: str) -> N
     from smartmem_sim.figure_style import color, plain_log_ticks
 
     paper = common.paper()["roofline"]
-    fig, ax = common.figure(figsize=(7.2, 4.4))
-    xs = np.logspace(-1, 3, 200)
+    fig, ax = common.figure(figsize=(7.2, 5.0))
+    # up to 100 MAC/B: past every roof's ridge point (the paper's at 36), with the networks near 1
+    xs = np.logspace(np.log10(0.3), 2, 200)
     ax.plot(xs, np.minimum(roof["peak_mac_s"], xs * roof["dram_b_s"]) / 1e9, color="black", lw=1.2,
             label=f"profile roof: {roof['peak_mac_s'] / 1e12:.2f} TMAC/s, DRAM {roof['dram_b_s'] / 1e9:.0f} GB/s")
     ax.plot(xs, np.minimum(roof["peak_mac_s"], xs * roof["l1_b_s"]) / 1e9, color="black", ls=":", lw=1.2,
@@ -84,12 +86,15 @@ def plot(rows: list[dict], roof: dict[str, float], path: Path, device: str) -> N
     models = list(dict.fromkeys(r["model"] for r in rows))
     markers = {m: MARKERS[i % len(MARKERS)] for i, m in enumerate(models)}
     for r in rows:
-        ax.scatter(r["intensity_mac_per_byte"], r["attained_gmac_s"], color=color(r["policy"]),
-                   marker=markers[r["model"]], s=26, edgecolors="0.15", linewidths=0.3, zorder=3)
+        shape, filled = markers[r["model"]]
+        c = color(r["policy"])
+        ax.scatter(r["intensity_mac_per_byte"], r["attained_gmac_s"], marker=shape, s=26, zorder=3,
+                   facecolors=c if filled else "none", edgecolors="0.15" if filled else c,
+                   linewidths=0.3 if filled else 1.0)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(xs[0], xs[-1])
-    ax.set_ylim(1, 5000)
+    ax.set_ylim(2, 4000)
     plain_log_ticks(ax, "x")
     plain_log_ticks(ax, "y")
     ax.set_xlabel("arithmetic intensity (MAC / DRAM byte)")
@@ -98,13 +103,14 @@ def plot(rows: list[dict], roof: dict[str, float], path: Path, device: str) -> N
     roofs_and_policies = ax.get_legend_handles_labels()
     for p in POLICIES:
         roofs_and_policies[0].append(Line2D([], [], ls="", marker="s", color=color(p), ms=6))
-        roofs_and_policies[1].append(f"{p} (colour)")
-    # two legends: roofs and policy colours, then the networks' markers
+        roofs_and_policies[1].append(f"{p} (colour of the points)")
+    # two legends: roofs and policy colours beside the axes, the networks' markers under them
     fig.legend(*roofs_and_policies, loc="outside right upper")
-    network = [Line2D([], [], ls="", marker=markers[m], color="0.55", markeredgecolor="0.15", mew=0.3, ms=5)
-               for m in models]
-    fig.legend(network, [f"{m} (marker)" for m in models], loc="outside right lower", ncols=2,
-               fontsize=7, columnspacing=0.8, handletextpad=0.2)
+    network = [Line2D([], [], ls="", marker=markers[m][0], color="0.45", ms=5,
+                      mfc="0.45" if markers[m][1] else "none", mec="0.15" if markers[m][1] else "0.45",
+                      mew=0.3 if markers[m][1] else 1.0) for m in models]
+    fig.legend(network, models, loc="outside lower center", ncols=6, fontsize=7, columnspacing=1.0,
+               handletextpad=0.2, title="networks (marker)", title_fontsize=7)
     common.save(fig, path, f"device {device}")
 
 

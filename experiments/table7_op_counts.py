@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,16 +40,6 @@ from smartmem_sim.zoo import registry, store  # noqa: E402
 
 COLUMNS = ["model", "family", "graph", "layout_ops", "naive", "naive_copies", "fusion", "fusion_copies",
            "smartmem", "smartmem_copies", "paper_graph", "paper_dnnfusion", "paper_smartmem", "seconds"]
-
-
-def commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
-        return out + ("-dirty" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def count_model(name: str) -> dict:
@@ -161,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(f"{n}: graph {row['graph']}, naive {row['naive']}, fusion {row['fusion']}, smartmem {row['smartmem']} "
               f"({row['seconds']} s)", flush=True)
-    tag = f"commit {commit()}, {len(rows)} models, {time.perf_counter() - t0:.1f} s"
+    # common.commit: outputs being rewritten and untracked files do not make the tree "dirty"
+    tag = f"commit {common.commit()}, {len(rows)} models, {time.perf_counter() - t0:.1f} s"
     write_text(out / "table7_op_counts.csv", to_csv(rows, tag))
     write_text(out / "table7_op_counts.md", to_markdown(rows, missing, tag))
     if rows:
