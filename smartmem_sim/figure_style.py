@@ -168,6 +168,34 @@ def _metadata(fmt: str, description: str) -> dict:
     return {}
 
 
+def _stamp(fig, text: str, strip_in: float = 0.16) -> None:
+    """Draw ``text`` in a strip added under the finished layout. Inside the figure it could land on a legend
+    that the layout put along the bottom: the layout is done first, then frozen, then the figure grows."""
+    from matplotlib.transforms import Bbox
+
+    fig.draw_without_rendering()  # runs the layout engine
+    h = fig.get_figheight()
+    legends = [(leg, leg.get_window_extent().transformed(fig.dpi_scale_trans.inverted())) for leg in fig.legends]
+    fig.set_layout_engine("none")
+    grown = h + strip_in
+
+    def lift(y: float) -> float:  # a figure fraction of the old height -> of the grown one
+        return (y * h + strip_in) / grown
+
+    for ax in fig.axes:
+        pos = ax.get_position()
+        ax.set_position(Bbox.from_bounds(pos.x0, lift(pos.y0), pos.width, pos.height * h / grown))
+    for t in fig.texts + [a for a in (getattr(fig, "_suptitle", None), getattr(fig, "_supxlabel", None)) if a]:
+        x, y = t.get_position()
+        t.set_position((x, lift(y)))
+    for leg, box in legends:  # pinned in inches where the layout put them, lifted with the rest
+        leg.set_bbox_to_anchor(Bbox.from_bounds(box.x0, box.y0 + strip_in, box.width, box.height),
+                               transform=fig.dpi_scale_trans)
+        leg.set_loc("center")
+    fig.set_figheight(grown)
+    fig.text(0.995, 0.3 * strip_in / grown, text, ha="right", va="bottom", fontsize=6, color="0.4")
+
+
 def save(fig, path: str | os.PathLike, *, formats: Sequence[str] = ("png", "svg", "pdf"),
          description: str = "", stamp: bool = False) -> list[Path]:
     """Write ``fig`` once per format beside ``path`` (its suffix is replaced), atomically; returns the paths.
@@ -179,7 +207,7 @@ def save(fig, path: str | os.PathLike, *, formats: Sequence[str] = ("png", "svg"
 
     path = Path(path)
     if stamp and description:
-        fig.text(0.995, 0.002, description, ha="right", va="bottom", fontsize=6, color="0.4")
+        _stamp(fig, description)
     written = []
     for fmt in formats:
         target = path.with_suffix("." + fmt)

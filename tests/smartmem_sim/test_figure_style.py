@@ -79,3 +79,16 @@ def test_figure_legend_lists_each_label_once_in_the_given_order():
         ax.bar([0], [1], label="a")
     legend = figure_legend(fig, order=("a",), where="bottom")
     assert [t.get_text() for t in legend.get_texts()] == ["a", "b"]
+
+
+def test_stamp_lies_under_a_legend_along_the_bottom(tmp_path):
+    from smartmem_sim.figure_style import figure_legend
+
+    fig, ax = new_figure(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1], label="a series with a long label")
+    legend = figure_legend(fig, where="bottom")
+    save(fig, tmp_path / "s.png", formats=("png",), description="commit feed; a long command line", stamp=True)
+    stamp = next(t for t in fig.texts if t.get_text().startswith("commit feed"))
+    fig.draw_without_rendering()
+    assert stamp.get_window_extent().y1 <= legend.get_window_extent().y0
+    assert not stamp.get_window_extent().overlaps(ax.get_window_extent())
