@@ -26,7 +26,8 @@ import onnx
 from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.frontend import fold, limits, opset, shapes
 from smartmem_sim.compiler.frontend.dims import bind_dims, symbolic_dims
-from smartmem_sim.compiler.frontend.skeleton import one_line, skeleton
+from smartmem_sim.compiler.frontend.messages import check_text_fields, one_line, single_line_errors
+from smartmem_sim.compiler.frontend.skeleton import skeleton
 
 WEIGHTS_KEY = "smartmem.weights"
 
@@ -35,6 +36,7 @@ def is_stripped_model(model: onnx.ModelProto) -> bool:
     return any(p.key == WEIGHTS_KEY and p.value == "stripped" for p in model.metadata_props)
 
 
+@single_line_errors
 def clean_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = None,
                 name: str = "model") -> onnx.ModelProto:
     """Return a cleaned copy of ``model`` (the argument is not modified). See the module docstring.
@@ -45,18 +47,23 @@ def clean_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = None,
     """
     if not isinstance(model, onnx.ModelProto):
         raise CompilerError(f"{name}: clean_model needs an onnx.ModelProto, got {type(model).__name__}")
+    check_text_fields(model, name)
     work = onnx.ModelProto()
     work.CopyFrom(model)
     _check_interface(work, name)
     _check_stripped(work, name)
     limits.check_initializers(work, name)
     _drop_initializer_inputs(work)  # also lifts IR < 4, where the version converter ignores initializers
+    # Before anything runs onnx's inference (the version converter does): a negative dim makes onnx's Slice
+    # inference abort the process (a failed assertion in C++), so inputs are checked and declared output
+    # shapes and value_info dropped first.
+    limits.check_inputs(work, name)
+    _forget_output_shapes(work)
     work = opset.normalize_opset(work, name)
     name_nodes(work)
     where = {(i, a): key for key, places in symbolic_dims(work).items() for i, a in places}
     bind_dims(work, dims, name)
-    limits.check_inputs(work, name, dims, where)
-    _forget_output_shapes(work)
+    limits.check_inputs(work, name, where)
     shapes.check_consistency(work, name)
     fold.constants_to_initializers(work)
     limits.check_initializers(work, name)  # Constant nodes became initializers: the same bounds hold

@@ -130,8 +130,7 @@ def _check_data_length(t: onnx.TensorProto, n: int, where: str) -> None:
                             "corrupt or was edited by hand; re-export it")
 
 
-def check_inputs(model: onnx.ModelProto, name: str, bound: Mapping[str, int] | None,
-                 dim_names: Mapping[tuple[str, int], str] | None = None) -> None:
+def check_inputs(model: onnx.ModelProto, name: str, dim_names: Mapping[tuple[str, int], str] | None = None) -> None:
     """Every graph input's dims (after --dim binding) are >= 1 and its elements within the limit.
 
     ``dim_names``: (input, axis) -> the symbolic dim name bound there, so an error can say which --dim to change.

@@ -10,10 +10,12 @@ import onnx
 from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.frontend.clean import clean_model
 from smartmem_sim.compiler.frontend.export import to_graph
+from smartmem_sim.compiler.frontend.messages import single_line_errors
 from smartmem_sim.compiler.frontend.read import read_model
 from smartmem_sim.compiler.ir import Graph
 
 
+@single_line_errors
 def load_model(path_or_proto: str | os.PathLike | onnx.ModelProto, dims: Mapping[str, int] | None = None,
                name: str | None = None) -> Graph:
     """Read (a file: with its external data), clean (see ``clean_model``) and build a Graph.

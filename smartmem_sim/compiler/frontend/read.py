@@ -18,10 +18,10 @@ from google.protobuf.message import DecodeError
 
 from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.frontend import limits
+from smartmem_sim.compiler.frontend.messages import check_text_fields, single_line_errors
 
-EXTERNAL_KEYS = ("location", "offset", "length", "checksum", "basepath")
 
-
+@single_line_errors
 def read_model(path: str | os.PathLike) -> onnx.ModelProto:
     """Parse ``path`` and load its external data (from files in the model's folder; module docstring).
 
@@ -58,6 +58,7 @@ def read_model(path: str | os.PathLike) -> onnx.ModelProto:
             f"{path}: not an ONNX model (missing {', '.join(missing)}); the file is truncated or is not "
             "ONNX; re-export or re-download it"
         )
+    check_text_fields(model, str(path))
     load_external_data(model, path)
     return model
 
@@ -94,15 +95,15 @@ def load_external_data(model: onnx.ModelProto, path: Path) -> None:
                                     f"{length:,} (length in the model, or the file's size past the offset); the data "
                                     "file does not belong to this model; re-export it")
             if offset + length > size:
-                raise CompilerError(f"{where}: external data file '{location}' is {size:,} bytes but the tensor needs "
+                raise CompilerError(f"{where}: external data file {location!r} is {size:,} bytes but the tensor needs "
                                     f"bytes {offset:,} to {offset + length:,}; the data file is truncated; copy it again")
             raw = os.pread(fd, length, offset) if length else b""
         except OSError as exc:
-            raise CompilerError(f"{where}: cannot read external data file '{location}' ({exc.strerror})") from None
+            raise CompilerError(f"{where}: cannot read external data file {location!r} ({exc.strerror})") from None
         finally:
             os.close(fd)
         if len(raw) != length:
-            raise CompilerError(f"{where}: external data file '{location}' ended early (changed while read?); "
+            raise CompilerError(f"{where}: external data file {location!r} ended early (changed while read?); "
                                 "copy it again")
         tensor.raw_data = raw
         del tensor.external_data[:]
@@ -168,30 +169,30 @@ def _open_inside(base: Path, parts: list[str], location: str, where: str) -> int
             try:
                 st = os.stat(part, dir_fd=dfd, follow_symlinks=False)
             except FileNotFoundError:
-                raise CompilerError(f"{where} keeps its data in external file '{location}', which does not exist in "
+                raise CompilerError(f"{where} keeps its data in external file {location!r}, which does not exist in "
                                     f"the model's folder {base}; put the data file beside the model") from None
             except OSError as exc:
-                raise CompilerError(f"{where}: cannot look up external data file '{location}' in the model's "
+                raise CompilerError(f"{where}: cannot look up external data file {location!r} in the model's "
                                     f"folder ({exc.strerror})") from None
             if stat.S_ISLNK(st.st_mode):
-                raise CompilerError(f"{where}: external data location '{location}' goes through a symbolic link "
+                raise CompilerError(f"{where}: external data location {location!r} goes through a symbolic link "
                                     f"('{shown}'); links are not followed; put the data file itself in the model's "
                                     "folder")
             if last and not stat.S_ISREG(st.st_mode):
-                raise CompilerError(f"{where}: external data location '{location}' is not a regular file; put the "
+                raise CompilerError(f"{where}: external data location {location!r} is not a regular file; put the "
                                     "data file beside the model")
             if not last and not stat.S_ISDIR(st.st_mode):
-                raise CompilerError(f"{where}: external data location '{location}': '{shown}' is not a folder")
+                raise CompilerError(f"{where}: external data location {location!r}: '{shown}' is not a folder")
             flags = os.O_RDONLY | nofollow | (os.O_NONBLOCK if last else getattr(os, "O_DIRECTORY", 0))
             try:
                 fd = os.open(part, flags, dir_fd=dfd)
             except OSError as exc:
-                raise CompilerError(f"{where}: cannot open external data file '{location}' ({exc.strerror}); "
+                raise CompilerError(f"{where}: cannot open external data file {location!r} ({exc.strerror}); "
                                     "links are not followed") from None
             os.close(dfd)
             dfd = fd
         if not stat.S_ISREG(os.fstat(dfd).st_mode):
-            raise CompilerError(f"{where}: external data location '{location}' is not a regular file")
+            raise CompilerError(f"{where}: external data location {location!r} is not a regular file")
         fd, dfd = dfd, -1
         return fd
     finally:

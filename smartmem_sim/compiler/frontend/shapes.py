@@ -13,8 +13,9 @@ import onnx
 from onnx import helper, numpy_helper
 
 from smartmem_sim.compiler.errors import CompilerError
+from smartmem_sim.compiler.frontend.messages import one_line
 from smartmem_sim.compiler.frontend.opset import default_opset
-from smartmem_sim.compiler.frontend.skeleton import numel, one_line, skeleton
+from smartmem_sim.compiler.frontend.skeleton import numel, skeleton
 from smartmem_sim.layout.plan import is_stripped_initializer
 
 # Inputs larger than this (elements, summed) are not evaluated by the fallback rule (it would be slow).
@@ -55,8 +56,9 @@ def check_consistency(model: onnx.ModelProto, name: str) -> None:
 
 
 def check_nodes(model: onnx.ModelProto, known: dict[str, tuple[Shape | None, int]], name: str) -> None:
-    """Our checks where onnx's inference is silent (onnx 1.17-1.23): Conv and ConvTranspose channels and bias,
-    InstanceNormalization and LayerNormalization parameters, Reshape's element count."""
+    """Our checks where onnx's inference is silent (onnx 1.17-1.23; onnxruntime refuses all of these): Conv and
+    ConvTranspose ranks, channels and bias, InstanceNormalization's rank and parameters, LayerNormalization's
+    parameters, Reshape's element count."""
     def shape(i: int, node) -> Shape | None:
         return known.get(node.input[i], (None, 0))[0] if len(node.input) > i and node.input[i] else None
 
@@ -66,8 +68,14 @@ def check_nodes(model: onnx.ModelProto, known: dict[str, tuple[Shape | None, int
         if op in ("Conv", "ConvTranspose"):
             x, w, b = shape(0, node), shape(1, node), shape(2, node)
             group = _int_attr(node, "group", 1)
-            if x is None or w is None or len(x) < 2 or len(w) < 2:
+            if x is not None and len(x) < 3:
+                raise CompilerError(f"{label}: input '{node.input[0]}' {list(x)} has rank {len(x)}; a convolution "
+                                    "takes N x C x D1 x ... (rank >= 3); re-export the model")
+            if x is None or w is None or len(w) < 2:
                 continue
+            if len(w) != len(x):
+                raise CompilerError(f"{label}: weight '{node.input[1]}' {list(w)} has rank {len(w)} but input "
+                                    f"'{node.input[0]}' {list(x)} has rank {len(x)}; re-export the model")
             if group < 1 or (w[0] % group if op == "Conv" else x[1] % group):
                 raise CompilerError(f"{label}: group = {group} does not divide the channels; fix the attribute")
             c_in = w[1] * group if op == "Conv" else w[0]
@@ -82,6 +90,9 @@ def check_nodes(model: onnx.ModelProto, known: dict[str, tuple[Shape | None, int
                                     "output channels); re-export the model")
         elif op == "InstanceNormalization":
             x = shape(0, node)
+            if x is not None and len(x) < 3:
+                raise CompilerError(f"{label}: input '{node.input[0]}' {list(x)} has rank {len(x)}; instance "
+                                    "normalization takes N x C x D1 x ... (rank >= 3); re-export the model")
             for i in (1, 2):
                 p = shape(i, node)
                 if x is not None and len(x) >= 2 and p is not None and tuple(p) != (x[1],):

@@ -22,12 +22,6 @@ def numel(dims) -> int:
     return math.prod(int(d) for d in dims)
 
 
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (onnx's checker and inference put context on further lines; the
-    CLI's error contract prints one line)."""
-    return " ".join(str(exc).split())
-
-
 def skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of ``model`` whose large (or stripped) initializers are declared inputs instead."""
     out = onnx.ModelProto()

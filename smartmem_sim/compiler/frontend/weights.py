@@ -9,21 +9,33 @@ from onnx import helper, numpy_helper
 
 from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.frontend.clean import WEIGHTS_KEY
+from smartmem_sim.compiler.frontend.limits import check_initializers
+from smartmem_sim.compiler.frontend.messages import check_text_fields, single_line_errors
 from smartmem_sim.compiler.ir import is_stripped_initializer
 
 # Standard deviation of generated float weights: small, as in BERT's init, so deep stacks stay finite.
 WEIGHT_STD = 0.02
 
 
-def materialize_weights(model: onnx.ModelProto, seed: int) -> onnx.ModelProto:
+@single_line_errors
+def materialize_weights(model: onnx.ModelProto, seed: int, name: str | None = None) -> onnx.ModelProto:
     """A copy of ``model`` whose stripped float initializers hold ``normal(0, WEIGHT_STD)`` values
     drawn from a generator seeded by (``seed``, the tensor's name), so the result does not depend on
     initializer order. BatchNormalization variances get ``1 + |normal|`` (a variance must be positive).
     A stripped integer or bool initializer is an error: those are indices or shapes, which must ship.
     The metadata key ``smartmem.weights`` becomes ``materialized``.
+
+    Every initializer is first checked against the size limits (frontend/limits.py; ``name`` labels the
+    errors, default the graph's name): filling runs before load_model's checks, and a weight declared with
+    negative or huge dims must fail naming it, not in numpy.
     """
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
         raise CompilerError(f"materialize_weights: seed must be an int, got {seed!r}")
+    if not isinstance(model, onnx.ModelProto):
+        raise CompilerError(f"materialize_weights needs an onnx.ModelProto, got {type(model).__name__}")
+    label = name or "model"
+    check_text_fields(model, label)
+    check_initializers(model, label)
     out = onnx.ModelProto()
     out.CopyFrom(model)
     variances = {n.input[4] for n in out.graph.node if n.op_type == "BatchNormalization" and len(n.input) > 4}
