@@ -227,10 +227,25 @@ def _check_bounds(data: dict, where: str) -> None:
                 over(f"levels.{label}.line", t.get("line"), BOUNDS["levels.line"])
 
 
+def _check_integers(value, where: str, field: str = "") -> None:
+    """Every integer fits 64 bits signed, as TOML requires (tomllib returns larger ones as Python ints, which
+    numpy's checks downstream cannot take)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < (1 << 63):
+        raise MemsimError(f"{where}: field '{field}' = {value} does not fit a 64-bit integer (TOML's range); "
+                          "check the number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_integers(v, where, f"{field}.{k}" if field else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_integers(v, where, f"{field}[{i}]")
+
+
 def profile_from_dict(data: dict, where: str = "profile") -> DeviceProfile:
     """Build a profile from parsed TOML (``where`` names the file in errors)."""
     if not isinstance(data, dict):
         raise MemsimError(f"{where}: a profile is a TOML table, got {type(data).__name__}")
+    _check_integers(data, where)
     _check_bounds(data, where)
     unknown = sorted(set(data) - set(TOP_KEYS) - set(TABLES))
     if unknown:

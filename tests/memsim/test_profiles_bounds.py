@@ -70,3 +70,9 @@ def test_a_folder_or_unreadable_file_is_named(tmp_path):
     (tmp_path / "d.toml").mkdir()
     with pytest.raises(MemsimError, match="does not exist"):
         load_profile(tmp_path / "d.toml")
+
+
+def test_integers_past_64_bits_are_named(tmp_path):
+    """tomllib returns them as Python ints, which numpy's isfinite could not take (a TypeError, exit 1)."""
+    _refused(_write(tmp_path, BASE.replace("memory_parallelism = 256", f"memory_parallelism = {2**70}", 1)),
+             r"field 'memory_parallelism' = 1180591620717411303424 does not fit a 64-bit integer")
