@@ -22,7 +22,7 @@ devices, variants, tiny, batch, storage, policies. Unknown keys, duplicate entri
 the wrong type are errors that name the file and the key.
 
 Everything a config names is checked when it is read, before a worker starts: a model is a zoo network
-(``NAME`` or ``NAME.tiny``) or an existing .onnx file (its content is checked by the task that loads it, so a
+(``NAME``; the ``tiny`` axis picks its tiny twin) or an existing .onnx file (its content is checked by the task that loads it, so a
 broken file fails that task alone), and every device loads as a profile with every variant applied (so a
 variant that sets a cache size no device has fails here, naming the device and the variant, instead of
 failing every task on the workers). Numbers are bounded by ``BOUNDS``.
@@ -113,6 +113,9 @@ def read_config(path: str | Path) -> SweepConfig:
     csv = _optional(data, "csv", path, str, None)
     cache_dir = _optional(data, "cache_dir", path, str, DEFAULT_CACHE_DIR)
     workers = _optional(data, "workers", path, int, 2)
+    if csv:
+        _check_output(csv, "csv", path, folder=False)
+    _check_output(cache_dir, "cache_dir", path, folder=True)
     if isinstance(workers, bool) or not 1 <= workers <= BOUNDS["workers"]:
         raise UserError(f"{path}: key 'workers' must be a positive integer (at most {BOUNDS['workers']}), got {workers!r}")
     return SweepConfig(path, name, tasks, Path(csv) if csv else None, Path(cache_dir), workers)
@@ -181,6 +184,34 @@ def _no_nul(value: Any, path: Path, key: str) -> None:
             _no_nul(v, path, key)
 
 
+# Longest file name the CSV may have: NAME_MAX is 255 bytes on every common file system, and the atomic writer
+# (smartmem_sim/atomic.py) names its temporary file ".NAME.<random>.csv" beside it.
+MAX_NAME_BYTES = 200
+
+
+def _check_output(value: str, key: str, path: Path, folder: bool) -> None:
+    """A CSV or cache path the sweep can write when it ends: checked now, so a long sweep does not end in an
+    error (nothing is created here)."""
+    out = Path(value)
+    parts = out.parts
+    too_long = [p for p in parts if len(p.encode()) > (255 if folder else MAX_NAME_BYTES)]
+    if too_long:
+        raise UserError(f"{path}: key '{key}': the name {too_long[0][:40]!r}... is too long for a file system; "
+                        "give a shorter path")
+    if not folder and (out.name in ("", ".", "..") or value.endswith(("/", "\\"))):
+        raise UserError(f"{path}: key '{key}' = {value!r} names a folder; give a file name, e.g. results.csv")
+    try:
+        if folder and out.exists() and not out.is_dir():
+            raise UserError(f"{path}: key '{key}' = {value!r} is a file; the result cache is a folder")
+        if not folder and out.is_dir():
+            raise UserError(f"{path}: key '{key}' = {value!r} is a folder; give a file name, e.g. results.csv")
+        blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    except OSError as exc:
+        raise UserError(f"{path}: key '{key}' = {value!r}: {exc.strerror}") from None
+    if blocked is not None:
+        raise UserError(f"{path}: key '{key}' = {value!r}: {blocked} is a file, not a folder")
+
+
 def _check_models(models: list[str], path: Path) -> None:
     """Each model names a zoo network (NAME or NAME.tiny) or an existing .onnx file."""
     from smartmem_sim import zoo
@@ -195,9 +226,10 @@ def _check_models(models: list[str], path: Path) -> None:
             if not ok:
                 raise UserError(f"{path}: key 'models': model file {m} does not exist (paths are relative to the "
                                 "current directory)")
-        elif m not in names and m.removesuffix(".tiny") not in names:
-            raise UserError(f"{path}: key 'models': '{m}' is neither a zoo network ({', '.join(names)}; NAME.tiny "
-                            "is a tiny twin) nor an .onnx file")
+        elif m not in names:
+            hint = (f"; for its tiny twin write '{m.removesuffix('.tiny')}' and tiny = true"
+                    if m.removesuffix(".tiny") in names else f" ({', '.join(names)})")
+            raise UserError(f"{path}: key 'models': '{m}' is neither a zoo network nor an .onnx file{hint}")
 
 
 def _check_devices(devices: list[str], variants: list[tuple], path: Path) -> None:

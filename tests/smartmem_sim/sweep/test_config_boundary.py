@@ -28,13 +28,18 @@ def _config(tmp_path, text=None, raw=None) -> Path:
      r"'adreno740' with \[\[variants\]\] #2: .*'line' must be a power of two"),
     (HEAD + '[[variants]]\n"execution.wave_size" = -1\n', r"with \[\[variants\]\] #1: .*wave_size"),
     (HEAD + 'csv = "out\\u0000.csv"\n', r"key 'csv' holds a NUL character"),
+    (HEAD + 'csv = "' + "x" * 300 + '.csv"\n', r"key 'csv': the name 'x+'\.\.\. is too long"),
+    (HEAD + 'csv = "."\n', r"key 'csv' = '\.' names a folder"),
+    (HEAD + 'csv = "grid.toml/out.csv"\n', r"key 'csv' = 'grid.toml/out.csv': grid.toml is a file"),
+    (HEAD + 'cache_dir = "grid.toml"\n', r"key 'cache_dir' = 'grid.toml' is a file"),
     (HEAD + 'batch = 1000000\n', r"'batch' must be a positive integer \(at most 1024\)"),
     (HEAD + 'workers = 100000\n', r"'workers' must be a positive integer \(at most 256\)"),
     (HEAD.replace('["vit"]', str([f"m{i}.onnx" for i in range(400)]).replace("'", '"'))
      .replace('["naive"]', '["naive", "fusion", "smartmem", "search"]') + "batch = " + str(list(range(1, 100))) + "\n",
      r"the grid has 158,400 tasks; at most 100,000"),
 ])
-def test_config_is_checked_when_read(tmp_path, text, match):
+def test_config_is_checked_when_read(tmp_path, monkeypatch, text, match):
+    monkeypatch.chdir(tmp_path)  # the config's relative paths are relative to the current directory
     p = _config(tmp_path, text)
     with pytest.raises(UserError, match=match) as err:
         read_config(p)
@@ -60,7 +65,11 @@ def test_a_bad_variant_exits_2_before_any_worker(tmp_path, capsys, monkeypatch):
     assert err.count("\n") == 1 and str(p) in err and "'cores'" in err
 
 
-def test_valid_tiny_names_and_existing_files_are_accepted(tmp_path):
+def test_zoo_names_and_existing_files_are_accepted_and_tiny_is_an_axis(tmp_path):
     (tmp_path / "m.onnx").write_bytes(b"checked by the task that loads it")
-    p = _config(tmp_path, HEAD.replace('["vit"]', f'["vit.tiny", "{tmp_path / "m.onnx"}"]'))
-    assert [t.model for t in read_config(p).tasks] == ["vit.tiny", str(tmp_path / "m.onnx")]
+    p = _config(tmp_path, HEAD.replace('["vit"]', f'["vit", "{tmp_path / "m.onnx"}"]'))
+    assert [t.model for t in read_config(p).tasks] == ["vit", str(tmp_path / "m.onnx")]
+    # the task key knows no NAME.tiny (sweep/task.py): refused when read, naming the axis to use instead
+    p = _config(tmp_path, HEAD.replace('["vit"]', '["vit.tiny"]'))
+    with pytest.raises(UserError, match=r"'vit.tiny' is neither .*write 'vit' and tiny = true"):
+        read_config(p)
