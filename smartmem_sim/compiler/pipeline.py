@@ -29,7 +29,7 @@ from typing import Any
 from smartmem_sim.compiler.costs.model import CostModel
 from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.ir import Graph
-from smartmem_sim.compiler.passes import classify, decisions, eliminate, fuse, layouts, lower, statistics
+from smartmem_sim.compiler.passes import classify, decisions, eliminate, fuse, layouts, lower, mnn, statistics
 from smartmem_sim.compiler.search.policy import search_layouts
 from smartmem_sim.layout.plan import STORAGE_TYPES, Plan
 
@@ -90,6 +90,10 @@ PASSES: list[tuple[str, tuple[str, ...], Callable[[Context], None]]] = [
     ("select_layouts_1d", ("smartmem-select",), lambda c: c.notes.update(_select_one_dim_per_layout(c.plan))),
     # images past the image2d limit become buffers (what a device must do; search starts from legal layouts)
     ("fit_images", ALL, lambda c: c.notes.update(layouts.fit_image_limits(c.plan))),
+    # naive: MNN's execution of copies (Raster: 3 launches through buffers unless it can blit image to image)
+    # and of batched MatMuls (over buffers, between copies); smartmem_sim/compiler/passes/mnn.py
+    ("mnn_raster", ("naive",), lambda c: c.notes.update(mnn.raster_copies(c.plan))),
+    ("mnn_batched_matmul", ("naive",), lambda c: c.notes.update(mnn.batched_matmuls(c.plan))),
     # search: re-choose layouts on ILD&Var edges, each step priced by the CostModel (smartmem's are candidate 0)
     ("search_layouts", ("search",), lambda c: c.notes.update(search_layouts(c.plan, c.cost, c.search_candidates))),
     # smartmem: Add-like ops whose inputs ended up in different layouts change group (ILD&Var)

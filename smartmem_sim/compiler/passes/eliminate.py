@@ -77,7 +77,7 @@ def plan_elimination(graph: Graph, cls: Classification, policy: str) -> dict[str
         src = info.data_inputs[0]
         shape, dtype = graph.tensor(src).shape, graph.tensor(src).dtype
         if policy == "naive":
-            out[nid] = Elimination(nid, "copy", "naive (MNN-like): every layout operator is executed as a copy kernel")
+            out[nid] = _naive_mode(graph, cls, nid, outputs)
         elif policy == "fusion":
             if len(info.layout_ops) == 1 and info.op_type != "Transpose" and is_free(info.layout_ops[0], shape, dtype):
                 out[nid] = Elimination(nid, "free", "fusion: the default layout stores the result exactly where the "
@@ -93,6 +93,19 @@ def plan_elimination(graph: Graph, cls: Classification, policy: str) -> dict[str
         if node.op_type == "Split" and out[nid].mode == "forward":  # pragma: no cover - never chosen for Split
             raise CompilerError(f"node '{nid}': Split cannot be folded forward")
     return out
+
+
+def _naive_mode(graph: Graph, cls: Classification, nid: str, outputs: set[str]) -> Elimination:
+    """MNN executes every layout operator, but composes a chain of them into one Raster
+    (source/geometry/GeometryComputer.cpp Context::getRasterCacheCreateRecursive; docs/BASELINES.md naive
+    rule 3): an operator whose only reader is another layout operator is folded into that one's copy."""
+    outs = [o for o in graph.node(nid).outputs if o]
+    readers = [c for o in outs for c in graph.consumers(o)]
+    if (len(outs) == 1 and outs[0] not in outputs and readers
+            and all(cls.nodes.get(c) is not None and cls.nodes[c].is_layout for c in readers)):
+        return Elimination(nid, "inverse", "naive (MNN-like): composed with the layout operator that reads it into "
+                                           "one Raster, as MNN merges chains of layout operators")
+    return Elimination(nid, "copy", "naive (MNN-like): every layout operator is executed (a Raster)")
 
 
 def _smartmem_mode(graph, cls, done, nid, src, shape, outputs) -> Elimination:
