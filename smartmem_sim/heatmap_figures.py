@@ -1,5 +1,5 @@
-"""Texture heat maps as figures: per texel, the misses at each cache level (and the mean reuse distance),
-one row of panels per (label, surface), one column per quantity, in the house style
+"""Texture heat maps as figures: per texel (a buffer: per cell), the misses at each cache level (and the mean
+reuse distance), one row of panels per (label, surface), one column per quantity, in the house style
 (smartmem_sim/figure_style.py). The numbers come from smartmem_sim/memsim/heatmap.py.
 
 Choices, so that two layouts of one tensor can be compared by eye:
@@ -37,6 +37,11 @@ def draw(panels: Sequence[tuple[str, object]], path: str | os.PathLike, *, title
     with style_context():
         fig = _draw(panels, title, levels, reuse)
     return save(fig, path, formats=formats, description=description)
+
+
+def _short(name: str, limit: int = 28) -> str:
+    """A surface name that fits a row label: long derived names (copies of copies) keep their end."""
+    return name if len(name) <= limit else "..." + name[-(limit - 3):]
 
 
 def _norm(vmax: int):
@@ -132,12 +137,13 @@ def _draw(panels, title, levels, reuse):
                 ax.set_yticks([0, h - 1] if h > 1 else [0])
             if r == 0:
                 ax.set_title(f"{lv} misses" if kind == "misses" else "mean reuse distance")
+            unit = "texels" if m.kind == "image" else f"buffer cells of {m.unit_bytes} B"
             if c == 0:
-                where = {"tall": f"\n{k} strips of {s} rows, left to right", "": "\ny (texel row)",
+                where = {"tall": f"\n{k} strips of {s} rows, left to right", "": "\ny (row)",
                          "wide": f"\n{k} bands of {s} columns, top down"}[how]
-                ax.set_ylabel(f"{label}\n{m.name} ({w}x{h} texels){where}", fontsize=7)
+                ax.set_ylabel(f"{label}\n{_short(m.name)}\n({w}x{h} {unit}){where}", fontsize=7)
             if r == len(panels) - 1 or how:
-                ax.set_xlabel("x within each strip" if how == "tall" else "x (texel column)", fontsize=6)
+                ax.set_xlabel("x within each strip" if how == "tall" else "x (column)", fontsize=6)
             if kind == "misses":
                 total = int(m.misses[lv].sum())
                 ax.text(0.99, 0.01, f"{total:,}", transform=ax.transAxes, ha="right", va="bottom", fontsize=6,
@@ -156,7 +162,8 @@ def _draw(panels, title, levels, reuse):
             cb.set_ticks(range(0, vmax[lv] + 1))
         cb.set_label(label, fontsize=7)
         cb.ax.tick_params(labelsize=6)
-    fig.suptitle(title + "\n(grey: texels the trace never names; corner number: the panel's total)", fontsize=8)
+    fig.suptitle(title + "\n(grey: texels or cells the trace never names; corner number: the panel's total)",
+                 fontsize=8)
     return fig
 
 

@@ -8,9 +8,10 @@ Energy is memsim's estimate: bytes through each cache level and DRAM times the p
 JSON's ``energy_pj_per_byte`` gives each number with the profile's source for it; most are guesses).
 
 --heatmap KERNEL (a step id or an ONNX node name of the plan, as `smartmem compile` and --per-op list them)
-simulates that kernel's whole trace under every policy that has it and draws, per image the kernel reads or
-writes, where the misses fall: per texel, the misses at each cache level and the mean reuse distance, one
-row per (policy, image), one colour scale per level (heatmap_<KERNEL>.png/.svg/.pdf under --out).
+simulates that kernel's whole trace under every policy that has it and draws, per image (or buffer) the
+kernel reads or writes, where the misses fall: per texel (buffer element), the misses at each cache level and
+the mean reuse distance, one row per (policy, surface), one colour scale per level
+(heatmap_<KERNEL>.png/.svg/.pdf under --out).
 
 --per-op lists, per policy, the kernels that cost most and every surviving layout transform with its
 reason. --timeline writes the predicted kernels back to back as Chrome-trace JSON (one process per policy;
@@ -145,8 +146,10 @@ def find_step(plan, kernel: str):
 
 
 def kernel_texels(result, step, device: str) -> list[tuple[str, object]]:
-    """(label, memsim.heatmap.SurfaceMap) of every image the step's kernels read or write, from their
-    whole traces (not the sampled windows the cost model prices) on ``device`` (a profile name or path)."""
+    """(label, memsim.heatmap.SurfaceMap) of every image and buffer the step's kernels read or write, from
+    their whole traces (not the sampled windows the cost model prices) on ``device`` (a profile name or
+    path). A buffer of a plan tensor is laid out in rows of the tensor's innermost dimension (its elements
+    as x), so a tensor kept as an image (4 elements a texel) and as a buffer look alike."""
     from smartmem_sim import memsim
     from smartmem_sim.kernels.trace.sample import ProgramSampler
     from smartmem_sim.memsim.heatmap import heatmap
@@ -162,11 +165,22 @@ def kernel_texels(result, step, device: str) -> list[tuple[str, object]]:
         table = memsim.SurfaceTable(s.surfaces, dev.image_layout)
         _, maps = heatmap(dev.hierarchy(), trace, table)
         for m in maps:
-            if m.kind != "image":
-                continue
             role = "written" if m.writes else "read"
-            out.append((f"{result.policy}: {role}", m))
+            out.append((f"{result.policy}: {role}", _as_rows(m, result.plan)))
     return out
+
+
+def _as_rows(m, plan):
+    """A buffer's map in rows of its tensor's innermost dimension (``m`` as it is otherwise)."""
+    from smartmem_sim.memsim.surfaces import ELEM_BYTES
+
+    tensor = plan.tensors.get(m.name)
+    if m.kind != "buffer" or tensor is None or not getattr(tensor.layout, "shape", None):
+        return m
+    layout = tensor.layout
+    order = getattr(layout, "order", None) or tuple(range(len(layout.shape)))
+    inner = int(layout.shape[order[-1]]) * ELEM_BYTES[plan.storage]
+    return m.reshaped(inner // m.unit_bytes) if inner % m.unit_bytes == 0 and inner >= m.unit_bytes else m
 
 
 def _heatmap(results, kernel: str, device: str, out: Path, description: str,
@@ -190,8 +204,8 @@ def _heatmap(results, kernel: str, device: str, out: Path, description: str,
                         f"(steps of {results[0].policy} begin: {ids}, ...; see --per-op or `smartmem compile`)")
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in kernel)
     paths = draw(panels, out / f"heatmap_{safe}.png", description=description,
-                 title=f"{results[0].model}, kernel {kernel} on {results[0].device}: misses per texel of each "
-                       f"image it reads or writes")
+                 title=f"{results[0].model}, kernel {kernel} on {results[0].device}: misses per texel (buffer "
+                       f"element) of each surface it reads or writes")
     return paths, missing
 
 

@@ -14,13 +14,14 @@ write-back levels, the write-back its fill forced. A row names its texel (surfac
 no address is turned back into coordinates for the counts; :meth:`SurfaceTable.locate` does that for
 lines when a picture needs a line's texels.
 
-:func:`texel_maps` sums the rows per texel: for an image a (height, width) array per quantity, for a buffer
-a (1, bytes) array indexed by byte offset. Reuse: every row cut into the first level's lines (loads and
-stores alike: it describes the trace's order, whatever the level does with stores), one stream per copy
-of the first level (per core for a per-core L1); for each piece its LRU stack distance, the number of
-distinct other lines the stream touched since it last touched this line; per texel the number of
-re-references (pieces whose line the stream touched before) and the sum of their distances (mean = sum /
-re-references). A fully associative LRU cache of C lines hits exactly the re-references of distance < C
+:func:`texel_maps` sums the rows per texel: for an image a (height, width) array per quantity, for a
+buffer a (1, cells) array, a cell being the largest block every row's offset and size are multiples of.
+Reuse: every row cut into the first level's lines (loads and stores alike: it describes the trace's
+order, whatever the level does with stores), one stream per copy of the first level (per core for a
+per-core L1); for each piece its LRU stack distance, the number of distinct other lines the stream
+touched since it last touched this line; per texel the number of re-references (pieces whose line the
+stream touched before) and the sum of their distances (mean = sum / re-references). A fully associative
+LRU cache of C lines hits exactly the re-references of distance < C
 (tested), which is what the distance means; a set-associative one also loses some to conflicts.
 """
 from __future__ import annotations
@@ -138,8 +139,9 @@ def _reuse(addrs, nbytes, core, lb: int, per_core: bool):
 
 @dataclass
 class SurfaceMap:
-    """Per-texel sums of one surface. Arrays are (height, width) for an image, (1, bytes) for a buffer
-    (x = byte offset); ``accesses`` / ``misses`` map level name -> array."""
+    """Per-texel sums of one surface. Arrays are (height, width) for an image; for a buffer (1, cells),
+    a cell being ``unit_bytes`` bytes at x = cell * unit_bytes (:meth:`reshaped` lays it out in rows);
+    ``accesses`` / ``misses`` map level name -> array."""
 
     index: int
     name: str
@@ -152,6 +154,26 @@ class SurfaceMap:
     reuses: np.ndarray | None = None
     reuse_distance_sum: np.ndarray | None = None
     writes: int = 0  # store rows on this surface
+    unit_bytes: int = 0  # image: the texel's bytes; buffer: the bytes of one cell
+
+    def reshaped(self, width: int) -> SurfaceMap:
+        """A buffer's cells as rows of ``width`` cells (the last row padded with untouched cells), e.g. a
+        row-major tensor's innermost dimension as x; an image is returned as it is."""
+        if self.kind != "buffer":
+            return self
+        n = self.shape[1]
+        h = max(1, -(-n // width))
+
+        def lay(a):
+            out = np.zeros(h * width, a.dtype)
+            out[:n] = a.ravel()
+            return out.reshape(h, width)
+
+        return SurfaceMap(index=self.index, name=self.name, kind=self.kind, shape=(h, width), rows=lay(self.rows),
+                          accesses={k: lay(v) for k, v in self.accesses.items()},
+                          misses={k: lay(v) for k, v in self.misses.items()}, dram_bytes=lay(self.dram_bytes),
+                          reuses=lay(self.reuses), reuse_distance_sum=lay(self.reuse_distance_sum),
+                          writes=self.writes, unit_bytes=self.unit_bytes)
 
     @property
     def mean_reuse_distance(self) -> np.ndarray:
@@ -176,10 +198,14 @@ def texel_maps(outcomes: RowOutcomes, trace: Trace, surfaces: SurfaceTable,
         s = surfaces.surfaces[i]
         sel = np.flatnonzero(sid == i)
         if isinstance(s, Image2D):
-            shape, kind = (s.height, s.width), "image"
+            shape, kind, unit = (s.height, s.width), "image", s.texel_bytes
+            flat = trace.y[sel] * shape[1] + trace.x[sel]
         else:
-            shape, kind = (1, int(s.nbytes)), "buffer"
-        flat = trace.y[sel] * shape[1] + trace.x[sel]
+            # cells as large as every row's offset and the smallest row allow (a fp16 scalar load: 2 B), so
+            # each row lands on one cell and no cell is left between two rows' bytes
+            unit = int(np.gcd.reduce(np.append(trace.x[sel], trace.nbytes[sel].min()))) if sel.size else 1
+            shape, kind = (1, -(-int(s.nbytes) // unit)), "buffer"
+            flat = trace.x[sel] // unit
         size = shape[0] * shape[1]
 
         def total(values, flat=flat, size=size, shape=shape):
@@ -194,6 +220,7 @@ def texel_maps(outcomes: RowOutcomes, trace: Trace, surfaces: SurfaceTable,
         m.reuses = total(outcomes.reuses[sel])
         m.reuse_distance_sum = total(outcomes.reuse_distance_sum[sel])
         m.writes = int(trace.write[sel].sum())
+        m.unit_bytes = unit
         out.append(m)
     return out
 

@@ -182,3 +182,25 @@ def test_rows_match_pycachesim_row_by_row():
     got = row_outcomes(h, trace, table)
     np.testing.assert_array_equal(got.misses, ref)
     assert 0 < ref[0].sum() < len(trace) and ref[1].sum() > 0
+
+
+def test_buffer_cells_follow_the_rows_and_reshape_row_major():
+    # fp16 scalars at even offsets: 2-B cells; cell i of a reshaped map sits at (i // width, i % width)
+    rng = np.random.default_rng(4)
+    offsets = rng.integers(0, 600, 900) * 2
+    trace = memsim.Trace.from_columns(core=0, surface=0, x=offsets, y=0, write=False, nbytes=2)
+    table = memsim.SurfaceTable([memsim.Buffer(1200, name="buf")], memsim.ImageLayout("linear"))
+    h = Hierarchy([CacheLevel(name="L1", size=256, ways=2, line=32), CacheLevel(name="L2", size=1024, ways=4,
+                                                                               line=64)])
+    rows = row_outcomes(h, trace, table)
+    (m,) = texel_maps(rows, trace, table)
+    assert m.kind == "buffer" and m.unit_bytes == 2 and m.shape == (1, 600)
+    np.testing.assert_array_equal(m.rows[0], np.bincount(offsets // 2, minlength=600))
+    grid = m.reshaped(16)
+    assert grid.shape == (38, 16) and int(grid.misses["L1"].sum()) == int(rows.misses[0].sum())
+    for i in rng.choice(600, 20):
+        assert grid.misses["L2"][i // 16, i % 16] == m.misses["L2"][0, i]
+    # 8-B rows at offsets that are multiples of 4 only: 4-B cells, so no row starts inside a cell
+    trace8 = memsim.Trace.from_columns(core=0, surface=0, x=[0, 4, 12], y=0, write=False, nbytes=8)
+    (m8,) = texel_maps(row_outcomes(h, trace8, table), trace8, table)
+    assert m8.unit_bytes == 4 and m8.rows[0, :4].tolist() == [1, 1, 0, 1]
