@@ -20,7 +20,7 @@ $(STAMP): setup.cfg pyproject.toml
 setup: $(STAMP) opencl
 
 # The torch export path of the zoo (optional extra; torch 2.13.0 is a CPU build).
-X
+ZOO_STAMP := $(VENV)/.zoo-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 setup-zoo: setup $(ZOO_STAMP)
 $(ZOO_STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install -q -e '.[test,opencl,zoo,dist]'
