@@ -4,7 +4,8 @@ folder, and check how it ended, what it printed and what it wrote.
 - exit 0, or exit 2 with exactly one line on stderr, ``smartmem CMD: error: ...``, naming the file (or the node,
   op or field); never exit 1 (an internal error) and never a traceback;
 - nothing written outside the named outputs, and no input file changed (every file in the folder is hashed
-  before and after).
+  before and after; the command runs with the folder as its current directory, so a default output lands
+  there and is seen).
 """
 from __future__ import annotations
 
@@ -70,7 +71,12 @@ def check(argv: list[str], capsys, folder: Path, outputs: tuple[str, ...] = (),
     (with anything under them); ``names``: strings of which a refusal must contain at least one (the file,
     node, op or field)."""
     before = snapshot(folder)
-    result = run_cli(argv, capsys)
+    cwd = os.getcwd()
+    os.chdir(folder)  # a default output (one the command writes to the current directory) lands in the snapshot
+    try:
+        result = run_cli(argv, capsys)
+    finally:
+        os.chdir(cwd)
     after = snapshot(folder)
     what = f"smartmem {' '.join(map(str, argv))}"
     event(f"{argv[0]} exit {result.code}")  # --hypothesis-show-statistics shows how the cases ended
