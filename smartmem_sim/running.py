@@ -209,9 +209,13 @@ def run_policies(model: str | Path, policies: Sequence[str], *, opencl_device: s
     handle = select_device(opencl_device) if opencl_device else select_device()
     reuse, why = texel_reuse_for(texel_reuse, handle.info.label)
     log(f"texel reuse: {'on' if reuse else 'off'} ({why})")
-    profile = search_profile_for(search_profile, handle.info.label) if "search" in policies else "adreno740"
-    if "search" in policies:
-        log(f"search: layouts priced by the simulator on profile {profile}")
+    try:  # the profile that prices search's layouts and the tuned policies' tiles: this device's own
+        profile = search_profile_for(search_profile, handle.info.label)
+    except UserError:
+        if "search" in policies:
+            raise
+        profile = "adreno740"
+    log(f"layouts (search) and tiles (tuned policies) priced by the simulator on profile {profile}")
     want = reference_outputs(proto, feeds) if check else None
     runs = []
     for policy in bar(policies, desc="run", unit="policy", show=progress):

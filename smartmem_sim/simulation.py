@@ -339,21 +339,18 @@ SEARCH_CANDIDATES = 2  # layouts per tensor the simulator-priced search tries (s
 
 def compile_for(graph: Graph, policy: str, device: str = "adreno740", storage: str = DEFAULT_STORAGE,
                 cost: CostModel | None = None, search_candidates: int = SEARCH_CANDIDATES) -> Plan:
-    """compile_model; the ``search`` policy asks ``cost`` (default: the device's memsim-backed model)."""
-    from smartmem_sim.compiler.pipeline import compile_model
-
-    if policy == "search":
-        return compile_model(graph, policy, storage, cost=cost if cost is not None else cost_model(device),
-                             search_candidates=search_candidates)
-    return compile_model(graph, policy, storage)
+    """compile_model; ``search`` (its layouts) and the tuned policies (their tiles) ask ``cost`` (default: the
+    device's memsim-backed model)."""
+    return compile_with_graph(graph, policy, device, storage, cost, search_candidates)[0]
 
 
 def compile_with_graph(graph: Graph, policy: str, device: str = "adreno740", storage: str = DEFAULT_STORAGE,
                        cost: CostModel | None = None, search_candidates: int = SEARCH_CANDIDATES):
     """:func:`compile_for`, returning (plan, the graph its node ids refer to) for writing the plan as ONNX."""
+    from smartmem_sim.compiler.pipeline import TUNED
     from smartmem_sim.compiler.pipeline import compile_with_graph as compile_both
 
-    if policy == "search":
+    if policy == "search" or policy in TUNED:
         return compile_both(graph, policy, storage, cost=cost if cost is not None else cost_model(device),
                             search_candidates=search_candidates)
     return compile_both(graph, policy, storage)

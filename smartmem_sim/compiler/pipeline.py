@@ -17,8 +17,14 @@ Ablation policies (the paper's Fig 8/9 steps over DNNFusion; ``smartmem`` itself
   tensor keeps its default layout (no reduction-dimension selection, no conversions, no extra copies).
 - ``smartmem-select``: + the reduction-dimension layout selection on a 1-D view of memory: a layout serves
   one reduction dim (the most requested fills the RGBA lanes), every further dim gets an extra copy.
+- ``smartmem-untuned``: ``smartmem`` without tile tuning (every MatMul/Gemm computes one output texel per
+  work-item), so the figure shows what tuning buys.
 - ``smartmem``: + the 2.5D mapping: one layout serves two reduction dims (lanes + the innermost texture
   row axis), extra copies only beyond two.
+
+Tile tuning (smartmem_sim/compiler/passes/tiles.py): every policy but ``naive`` (MNN's image MatMul is untiled)
+and ``smartmem-untuned`` gives each MatMul/Gemm the output block per work-item its cost model prices fastest;
+without ``cost=`` the analytical model, which does not see tiles, keeps them at one texel.
 """
 from __future__ import annotations
 
@@ -29,14 +35,16 @@ from typing import Any
 from smartmem_sim.compiler.costs.model import CostModel
 from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.ir import Graph
-from smartmem_sim.compiler.passes import classify, decisions, eliminate, fuse, layouts, lower, mnn, statistics
+from smartmem_sim.compiler.passes import classify, decisions, eliminate, fuse, layouts, lower, mnn, statistics, tiles
 from smartmem_sim.compiler.search.policy import search_layouts
 from smartmem_sim.layout.plan import STORAGE_TYPES, Plan
 
 POLICIES = ("naive", "fusion", "smartmem", "search")
-ABLATION_POLICIES = ("smartmem-elim", "smartmem-select")  # the paper's ablation steps before full smartmem
+# the paper's ablation steps before full smartmem, and smartmem without tile tuning
+ABLATION_POLICIES = ("smartmem-elim", "smartmem-select", "smartmem-untuned")
 ALL = POLICIES + ABLATION_POLICIES
 SMARTMEM_MOVES = ("smartmem", "search", *ABLATION_POLICIES)  # policies that make smartmem's elimination moves
+TUNED = ("fusion", "smartmem", "search", "smartmem-elim", "smartmem-select")  # tile tuning (tiles.py)
 
 
 @dataclass
@@ -85,7 +93,8 @@ PASSES: list[tuple[str, tuple[str, ...], Callable[[Context], None]]] = [
     # naive: implicit conversion copies where a reader's reduction dim is not in the lanes
     ("convert", ("naive",), lambda c: c.notes.update(layouts.insert_conversions(c.plan))),
     # smartmem: reduction-dimension layout heuristic, 2 dims per 2.5D layout, extra copies beyond
-    ("select_layouts", ("smartmem", "search"), lambda c: c.notes.update(layouts.select_layouts(c.plan))),
+    ("select_layouts", ("smartmem", "search", "smartmem-untuned"),
+     lambda c: c.notes.update(layouts.select_layouts(c.plan))),
     # smartmem-select: the same heuristic with one reduction dim per layout (no 2.5D mapping), extra copies beyond
     ("select_layouts_1d", ("smartmem-select",), lambda c: c.notes.update(_select_one_dim_per_layout(c.plan))),
     # images past the image2d limit become buffers (what a device must do; search starts from legal layouts)
@@ -96,6 +105,8 @@ PASSES: list[tuple[str, tuple[str, ...], Callable[[Context], None]]] = [
     ("mnn_batched_matmul", ("naive",), lambda c: c.notes.update(mnn.batched_matmuls(c.plan))),
     # search: re-choose layouts on ILD&Var edges, each step priced by the CostModel (smartmem's are candidate 0)
     ("search_layouts", ("search",), lambda c: c.notes.update(search_layouts(c.plan, c.cost, c.search_candidates))),
+    # tuned compilers: each MatMul/Gemm's output block per work-item, priced by the CostModel
+    ("tune_tiles", TUNED, lambda c: tiles.tune_tiles(c.plan, c.cost)),
     # smartmem: Add-like ops whose inputs ended up in different layouts change group (ILD&Var)
     ("regroup", SMARTMEM_MOVES, _regroup),
     # one EdgeDecision with a reason per IR edge
@@ -180,7 +191,7 @@ def compile_with_graph(graph: Graph, policy: str, storage: str = "fp32", cost: C
         raise CompilerError(f"cost must be a smartmem_sim.compiler.costs.model.CostModel, got {type(cost).__name__}")
     if isinstance(search_candidates, bool) or not isinstance(search_candidates, int) or search_candidates < 1:
         raise CompilerError(f"search_candidates must be a positive integer, got {search_candidates!r}")
-    if policy == "search" and cost is None:
+    if (policy == "search" or policy in TUNED) and cost is None:
         from smartmem_sim.compiler.costs import AnalyticalCost
 
         cost = AnalyticalCost("adreno740")

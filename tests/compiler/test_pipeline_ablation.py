@@ -55,13 +55,16 @@ def test_zoo_tiny_twin_ablation_matches_onnxruntime(name):
              for vi in m.graph.input}
     expected = ort_outputs(m, feeds)
     graph = load_model(m)
-    plans = {p: compile_model(graph, p) for p in STEPS}
+    plans = {p: compile_model(graph, p) for p in (*STEPS, "smartmem-untuned")}
     for policy in ABLATION_POLICIES:
         for got, want in zip(run_plan(plans[policy], feeds), expected, strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=f"{name} under {policy}")
     # elimination makes smartmem's moves: the same compute kernels; only layout copies differ between steps
     compute = {p: [s.op_type for s in plans[p].steps if s.op_type != COPY] for p in STEPS[1:]}
     assert compute["smartmem-elim"] == compute["smartmem-select"] == compute["smartmem"]
+    # smartmem-untuned is smartmem without tile tuning: the same plan but for the tiles
+    assert [(s.id, s.inputs, s.outputs) for s in plans["smartmem-untuned"].steps] == \
+        [(s.id, s.inputs, s.outputs) for s in plans["smartmem"].steps]
     assert plans["smartmem-elim"].count(COPY) == 0
     assert plans["smartmem-select"].count(COPY) >= plans["smartmem"].count(COPY)
     assert plans["smartmem-elim"].count() <= plans["fusion"].count()
