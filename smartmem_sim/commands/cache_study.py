@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--group-items", default="64", help="work-items per 1-D work-group (row, column, strided)")
     p.add_argument("--wave-size", default="64", help="work-items a core issues together")
     p.add_argument("--stride", default="8", help="texel stride of the strided walk")
-    p.add_argument("--out", required=True, help="folder for cache_study.csv, cache_study.json, cache_study.png")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="folder for cache_study.csv, cache_study.json, cache_study.png")
     p.add_argument("--heatmap", action="store_true",
                    help="also draw per-texel miss and reuse maps, one figure per pattern (heatmap_<pattern>.png)")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")

@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
     p.add_argument("--per-op", action="store_true", help="list the costliest kernels and every surviving transform")
     p.add_argument("--timeline", default=None, metavar="FILE", help="write the predicted timeline (Chrome trace)")
-    p.add_argument("--out", default=None, metavar="DIR",
+    p.add_argument("-o", "--out", default=None, metavar="DIR",
                    help="folder to save the JSON and the plot in (nothing is written without it)")
     p.add_argument("--no-plot", action="store_true", help="do not save the plot")
     p.add_argument("--heatmap", default=None, metavar="KERNEL",
@@ -106,7 +106,7 @@ def _table(results, storage: str):
               title_justify="left")
     for name in ["policy", "latency ms", "+-%", "DRAM MB", *(f"{lv} miss" for lv in levels), "energy uJ",
                  "transforms", "transf. ms", "kernels"]:
-        t.add_column(name, justify="left" if name == "policy" else "right")
+        t.add_column(name, justify="left" if name == "policy" else "right", no_wrap=True)
     for r in results:
         m = r.misses()
         e = r.energy_joules
@@ -261,7 +261,7 @@ def run(args) -> int:
     from rich.console import Console
 
     table, speedups = _table(results, args.storage)
-    Console(width=max(120, Console().width)).print(table)
+    Console(width=max(200, Console().width)).print(table)  # whole numbers in a pipe, never cut with an ellipsis
     print(speedups)
     print("\n".join(energy_lines(results)))
     if args.per_op:

@@ -21,7 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("config", help="sweep config (TOML), e.g. experiments/sweeps/smoke.toml")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="dask scheduler address (default: start a LocalCluster)")
-    p.add_argument("-o", "--output", default=None, metavar="CSV", help="CSV to write (default: the config's csv)")
+    p.add_argument("-o", "--out", default=None, metavar="DIR",
+                   help="folder to write CONFIG.csv into (CONFIG: the config file's name; default: the config's csv)")
     p.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: the "
                    "config's workers, else 2)")
     p.add_argument("--cache-dir", default=None, metavar="DIR", help="result cache (default: the config's "
@@ -39,7 +40,9 @@ def run(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be a positive integer, got {args.workers}")
     cache_dir = Path(args.cache_dir) if args.cache_dir else config.cache_dir
-    output = Path(args.output) if args.output else config.csv
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"-o {args.out}: is a file; give the folder to write {Path(args.config).stem}.csv into")
+    output = Path(args.out) / f"{Path(args.config).stem}.csv" if args.out else config.csv
     try:
         out = execute(config.tasks, cache_dir, args.scheduler, args.workers or config.workers,
                       progress=not args.no_progress)

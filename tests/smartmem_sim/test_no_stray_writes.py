@@ -86,5 +86,5 @@ def test_sweep_writes_only_its_csv_and_cache(folder, capsys):
     pytest.importorskip("distributed")
     (folder / "grid.toml").write_text('models = ["vit"]\ndevices = ["adreno740"]\npolicies = ["naive"]\n'
                                       "tiny = true\nworkers = 1\n")
-    _run(["sweep", "grid.toml", "-o", "res.csv", "--cache-dir", "cache", "--no-progress"], folder,
-         ["res.csv", "cache"], capsys)
+    _run(["sweep", "grid.toml", "-o", "res", "--cache-dir", "cache", "--no-progress"], folder,
+         ["res", "cache"], capsys)

@@ -23,8 +23,8 @@ def test_sweep_is_a_command():
 
 
 def test_smoke_config_end_to_end_then_from_the_cache(tmp_path, capsys):
-    out_csv = tmp_path / "smoke.csv"
-    args = ["sweep", str(SMOKE), "--cache-dir", str(tmp_path / "cache"), "-o", str(out_csv), "--no-progress"]
+    out_csv = tmp_path / "out" / f"{SMOKE.stem}.csv"
+    args = ["sweep", str(SMOKE), "--cache-dir", str(tmp_path / "cache"), "-o", str(tmp_path / "out"), "--no-progress"]
     assert cli.main(args) == 0
     text = capsys.readouterr().out
     assert "device adreno740 - predicted ms" in text and "4 computed, 0 cached, 0 failed" in text
