@@ -58,7 +58,7 @@ def check_consistency(model: onnx.ModelProto, name: str) -> None:
 def check_nodes(model: onnx.ModelProto, known: dict[str, tuple[Shape | None, int]], name: str) -> None:
     """Our checks where onnx's inference is silent (onnx 1.17-1.23; onnxruntime refuses all of these): Conv and
     ConvTranspose ranks, channels and bias, InstanceNormalization's rank and parameters, LayerNormalization's
-    parameters, Reshape's element count."""
+    parameters, Transpose's perm length, Reshape's element count."""
     def shape(i: int, node) -> Shape | None:
         return known.get(node.input[i], (None, 0))[0] if len(node.input) > i and node.input[i] else None
 
@@ -109,6 +109,12 @@ def check_nodes(model: onnx.ModelProto, known: dict[str, tuple[Shape | None, int
                 if norm is not None and p is not None and not _broadcasts_to(p, norm):
                     raise CompilerError(f"{label}: '{node.input[i]}' {list(p)} does not broadcast to the normalized "
                                         f"shape {list(norm)} of '{node.input[0]}' {list(x)}; re-export the model")
+        elif op == "Transpose":
+            x = shape(0, node)
+            perm = _ints_attr(node, "perm")
+            if x is not None and perm is not None and sorted(perm) != list(range(len(x))):
+                raise CompilerError(f"{label}: perm {perm} is not a permutation of the {len(x)} axes of "
+                                    f"'{node.input[0]}' {list(x)}; fix the attribute and re-export")
         elif op == "Reshape":
             x, out = shape(0, node), known.get(node.output[0], (None, 0))[0]
             if x is not None and out is not None and numel(x) != numel(out):
@@ -121,6 +127,13 @@ def _int_attr(node, name: str, default: int) -> int:
         if a.name == name and a.type == onnx.AttributeProto.INT:
             return int(a.i)
     return default
+
+
+def _ints_attr(node, name: str) -> list[int] | None:
+    for a in node.attribute:
+        if a.name == name and a.type == onnx.AttributeProto.INTS:
+            return [int(v) for v in a.ints]
+    return None
 
 
 def _broadcasts_to(small: Shape, big: Shape) -> bool:

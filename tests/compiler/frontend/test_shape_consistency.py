@@ -96,6 +96,10 @@ CASES = {  # name: (bad model, consistent twin, what the message must say)
         _model(helper.make_node("Split", ["x", "s"], ["y", "z"], name="sp", axis=1), [X],
                [numpy_helper.from_array(np.array([2, 1], np.int64), "s")], n_out=2),
         r"op_type:Split, node name: sp"),
+    "transpose perm length": (  # found by tests/fuzz: onnx's inference is silent on a short perm
+        _model(helper.make_node("Transpose", ["a"], ["y"], name="tp", perm=[0]), [("a", F, [1, 1])]),
+        _model(helper.make_node("Transpose", ["a"], ["y"], name="tp", perm=[1, 0]), [("a", F, [1, 1])]),
+        r"node 'tp' \(op Transpose\): perm \[0\] is not a permutation of the 2 axes"),
     "transpose perm": (
         _model(helper.make_node("Transpose", ["a"], ["y"], name="tp", perm=[0, 0]), [("a", F, [2, 3])]),
         _model(helper.make_node("Transpose", ["a"], ["y"], name="tp", perm=[1, 0]), [("a", F, [2, 3])]),
