@@ -265,11 +265,15 @@ def run(args) -> int:
     print(speedups)
     print("\n".join(energy_lines(results)))
     if args.per_op:
+        from smartmem_sim.tables import print_table
+
         for block in doc["per_op"]:
-            print(f"\n[{block['policy']}] costliest kernels:")
-            for k in block["top_kernels"]:
-                e = "" if k["energy_joules"] is None else f"{k['energy_joules'] * 1e6:9.3f} uJ "
-                print(f"  {k['ms']:9.3f} ms {100 * k['share']:5.1f}%  {e}{k['op_type']:<20} {k['step']}")
+            print()
+            print_table(("ms", "share %", "energy uJ", "op type", "step"),
+                        [(f"{k['ms']:.3f}", f"{100 * k['share']:.1f}",
+                          "" if k["energy_joules"] is None else f"{k['energy_joules'] * 1e6:.3f}", k["op_type"],
+                          k["step"]) for k in block["top_kernels"]],
+                        left=(3, 4), title=f"[{block['policy']}] costliest kernels")
             print(f"[{block['policy']}] layout transforms executed ({len(block['transforms'])}):")
             for k in block["transforms"]:
                 print(f"  {k['ms']:9.3f} ms  {k['step']}: {k['reason']}")

@@ -100,9 +100,11 @@ def run(args) -> int:
             print(f"note: {note}")
         print(f"{label}  policy {r.policy}  storage {r.storage}  device {r.device}")
         if not args.quiet:
-            print(f"{'kernel':48s} {'global':>12s} {'time_us':>10s}")
-            for k, t in zip(r.kernels, r.timings, strict=True):
-                print(f"{k.name[:48]:48s} {'x'.join(map(str, k.global_size)):>12s} {t.duration_ns / 1e3:10.1f}")
+            from smartmem_sim.tables import print_table
+
+            print_table(("kernel", "global", "time us"),
+                        [(k.name, "x".join(map(str, k.global_size)), f"{t.duration_ns / 1e3:.1f}")
+                         for k, t in zip(r.kernels, r.timings, strict=True)], left=1)
         print(f"total: {len(r.timings)} kernels, {r.total_ms:.3f} ms device time"
               + (f" (median of {repeat} runs)" if repeat > 1 else ""))
         if args.timeline:
