@@ -27,7 +27,9 @@ COLUMNS = (["model", "size"] + [f"{p}_ms" for p in POLICIES] + [f"{a}_over_{b}" 
            + ["paper_mnn_ms", "paper_tvm_ms", "paper_dnnfusion_ms", "paper_smartmem_ms", "paper_smartmem_over_mnn",
               "paper_smartmem_over_dnnfusion", "paper_smartmem_over_tvm", "h100_smartmem_over_naive",
               "h100_smartmem_over_fusion", "h100_search_over_smartmem"]
-           + [f"predicted_{p}_over_paper_{q}" for p, q in VALIDATION])
+           + [f"predicted_{p}_over_paper_{q}" for p, q in VALIDATION]
+           # predicted energy (memsim: bytes through each level x the profile's pJ/B, all marked guesses there)
+           + [f"{p}_mj" for p in POLICIES])
 
 
 def table_rows(per_model: dict[str, dict[str, dict]], h100: dict[str, dict[str, float]]) -> list[dict]:
@@ -51,12 +53,14 @@ def table_rows(per_model: dict[str, dict[str, dict]], h100: dict[str, dict[str, 
                    h100_search_over_smartmem=h100.get(model, {}).get("search_over_smartmem"))
         row.update({f"predicted_{p}_over_paper_{q}": common.ratio(s[p] * 1e3, pp[f"paper_ms_{q}"])
                     for p, q in VALIDATION})
+        row.update({f"{p}_mj": recs[p]["energy_joules"] * 1e3 for p in POLICIES
+                    if recs[p].get("energy_joules") is not None})
         rows.append(row)
     if rows:
         paper = common.paper()["table8"]
         geo = {"model": "geomean", "size": rows[0]["size"]}
         for col in COLUMNS[2:]:
-            if col.endswith("_ms"):
+            if col.endswith(("_ms", "_mj")):
                 continue
             geo[col] = common.geomean(r.get(col) for r in rows)
         # the paper's geomeans are over all its networks, not only those it lists latencies for
