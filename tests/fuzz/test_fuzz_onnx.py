@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,15 @@ def _names(path: Path, model: onnx.ModelProto | None = None) -> tuple[str, ...]:
         names += [n.name for n in model.graph.node if n.name] + [n.op_type for n in model.graph.node if n.op_type]
         names += [t.name for t in model.graph.initializer] + [i.name for i in model.graph.input]
     return tuple(names)
+
+
+@contextmanager
+def _showing(model: onnx.ModelProto):
+    """A failed assertion shows the model as text (hypothesis prints the case only as a ModelProto repr)."""
+    try:
+        yield
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nthe model:\n{onnx.printer.to_text(model)}") from None
 
 
 def _ort_shapes(model: onnx.ModelProto, dims: dict[str, int]):
@@ -96,7 +106,8 @@ def test_generated_graphs_inspect(capsys, case, dim_value, bind_other):
             argv += ["--dim", f"{name}={dim_value}"]
             if dim_value.isdigit():
                 dims[name] = int(dim_value)
-        result = check(argv, capsys, folder, names=_names(path, model) + ("--dim",))
+        with _showing(model):
+            result = check(argv, capsys, folder, names=_names(path, model) + ("--dim",))
         if result.code != 0 or not _small(model, dims):
             return
         expected = _ort_shapes(model, dims)
@@ -125,7 +136,8 @@ def test_generated_graphs_compile(capsys, warm, case, policy):
         argv = ["compile", path, "-o", folder / "out", "--policy", policy]
         for name in symbolic:
             argv += ["--dim", f"{name}=2"]
-        result = check(argv, capsys, folder, outputs=("out",), names=_names(path, model))
+        with _showing(model):
+            result = check(argv, capsys, folder, outputs=("out",), names=_names(path, model))
         if result.code == 0:
             assert (folder / "out" / "plan.json").is_file() and (folder / "out" / "model.onnx").is_file()
 
@@ -141,7 +153,8 @@ def test_generated_graphs_compare(capsys, warm, case):
         argv = ["compare", path, "--json", "--out", folder / "cmp", "--no-plot"]
         for name in symbolic:
             argv += ["--dim", f"{name}=2"]
-        result = check(argv, capsys, folder, outputs=("cmp",), names=_names(path, model))
+        with _showing(model):
+            result = check(argv, capsys, folder, outputs=("cmp",), names=_names(path, model))
         if result.code == 0:
             doc = json.loads(result.out)
             assert doc["command"] == "compare" and (folder / "cmp").is_dir()

@@ -8,6 +8,8 @@ shape depends on activation values (NonZero, data-dependent Reshape) is reported
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
@@ -46,19 +48,100 @@ def check_consistency(model: onnx.ModelProto, name: str) -> None:
     """onnx's strict shape and type inference: an operator whose inputs cannot go together (MatMul inner dims,
     broadcasting, Gemm, Split sizes, attribute values, input types) is a CompilerError naming the node and op.
     Run on the model before folding, with declared output shapes and value_info already dropped (they may be
-    stale, which is not an inconsistency of the operators)."""
+    stale, which is not an inconsistency of the operators).
+
+    onnx's inference can abort the whole process (a failed C++ assertion: Slice on a negative size, which an
+    Expand to a negative shape produces). Shape constants are checked first for a message naming the node;
+    as a last guard the inference runs in a forked child where the OS has fork, so a crash becomes a
+    CompilerError. Later inference (folding) runs on this graph or a folded copy of it."""
+    _check_shape_constants(model, name)
+    light = skeleton(model)
+    if not hasattr(os, "fork"):
+        _strict_inference(light, name)
+        return
+    _in_child(lambda: _strict_inference(light, name), name)
+
+
+def _strict_inference(model: onnx.ModelProto, name: str) -> None:
     try:
-        onnx.shape_inference.infer_shapes(skeleton(model), check_type=True, strict_mode=True, data_prop=True)
+        onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
     except onnx.shape_inference.InferenceError as exc:
         text = one_line(exc).replace("[ShapeInferenceError] Inference error(s): ", "")
         raise CompilerError(f"{name}: inconsistent model: {text}; fix that node (its inputs' shapes or types, or "
                             "its attributes) and re-export") from None
 
 
+def _in_child(fn, name: str) -> None:
+    """Run ``fn`` in a forked child: its CompilerError's message comes back and is raised here; a child killed by
+    a signal (onnx's abort) becomes a CompilerError too."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's code
+        code = 0
+        try:
+            os.close(read_end)
+            fn()
+        except CompilerError as exc:
+            os.write(write_end, str(exc).encode("utf-8", "replace")[:65536])
+            code = 3
+        except BaseException:  # anything else: the parent reruns fn to raise it with its own traceback
+            code = 4
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        raise CompilerError(f"{name}: onnx's shape inference crashed on this model (signal "
+                            f"{os.WTERMSIG(status)}: a failed assertion inside onnx, often a negative size computed "
+                            "from a shape constant); check the model's shape constants (Expand, Tile, "
+                            "ConstantOfShape, Reshape inputs) and re-export")
+    code = os.WEXITSTATUS(status)
+    if code == 3:
+        raise CompilerError(b"".join(chunks).decode("utf-8", "replace"))
+    if code != 0:
+        fn()  # an unexpected failure: raise it here, where it can be reported
+
+
+# Ops whose input (by index) is a shape or repeat counts, and the smallest value each element may take
+# (Reshape: -1 infers a dim, 0 copies one).
+_SHAPE_OPERANDS = {"Expand": (1, 0), "ConstantOfShape": (0, 0), "Tile": (1, 0), "Reshape": (1, -1)}
+
+
+def _check_shape_constants(model: onnx.ModelProto, name: str) -> None:
+    """A constant shape operand below its minimum (a negative size for Expand, ConstantOfShape or Tile, below -1
+    for Reshape) is a CompilerError naming the node: onnx's inference would compute a negative dim from it."""
+    consts = {t.name: t for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.output and node.attribute and node.attribute[0].name == "value":
+            consts[node.output[0]] = node.attribute[0].t
+    for node in model.graph.node:
+        spec = _SHAPE_OPERANDS.get(node.op_type)
+        if spec is None or len(node.input) <= spec[0] or node.input[spec[0]] not in consts:
+            continue
+        t = consts[node.input[spec[0]]]
+        if t.data_type not in (onnx.TensorProto.INT64, onnx.TensorProto.INT32) or len(t.dims) > 1 \
+                or (t.dims and t.dims[0] > 64):
+            continue
+        try:
+            values = numpy_helper.to_array(t).ravel().tolist()
+        except Exception:  # data that does not match its dims: limits.check_initializers names it
+            continue
+        bad = [v for v in values if v < spec[1]]
+        if bad:
+            raise CompilerError(f"{name}: node '{node.name}' (op {node.op_type}): its shape input "
+                                f"'{node.input[spec[0]]}' = {values} holds {bad[0]}; sizes must be >= {spec[1]}; fix "
+                                "the constant and re-export")
+
+
 def check_nodes(model: onnx.ModelProto, known: dict[str, tuple[Shape | None, int]], name: str) -> None:
     """Our checks where onnx's inference is silent (onnx 1.17-1.23; onnxruntime refuses all of these): Conv and
     ConvTranspose ranks, channels and bias, InstanceNormalization's rank and parameters, LayerNormalization's
-    parameters, Transpose's perm length, Reshape's element count."""
+    parameters, Transpose's perm length, Reshape's element count; and BatchNormalization's rank >= 2, which ONNX
+    allows but the kernels do not take."""
     def shape(i: int, node) -> Shape | None:
         return known.get(node.input[i], (None, 0))[0] if len(node.input) > i and node.input[i] else None
 
@@ -88,6 +171,13 @@ def check_nodes(model: onnx.ModelProto, known: dict[str, tuple[Shape | None, int
             if b is not None and tuple(b) != (c_out,):
                 raise CompilerError(f"{label}: bias '{node.input[2]}' {list(b)} must have shape [{c_out}] (the "
                                     "output channels); re-export the model")
+        elif op == "BatchNormalization":
+            x = shape(0, node)
+            if x is not None and len(x) < 2:
+                # legal ONNX (onnxruntime takes it as C = 1), but the kernels index the channel axis (axis 1)
+                raise CompilerError(f"{label}: input '{node.input[0]}' {list(x)} has rank {len(x)}; the kernels take "
+                                    "batch normalization of N x C x ... (rank >= 2) only; reshape the input to "
+                                    "[N, 1] before it and re-export")
         elif op == "InstanceNormalization":
             x = shape(0, node)
             if x is not None and len(x) < 3:

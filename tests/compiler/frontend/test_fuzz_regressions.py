@@ -76,3 +76,40 @@ def test_instance_normalization_of_rank_1_is_refused():
                           [y], inits)
     with pytest.raises(CompilerError, match=r"node 'inn' \(op InstanceNormalization\): input 'x' \[1\] has rank 1"):
         load_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), name="m.onnx")
+
+
+def test_batch_normalization_of_rank_1_is_refused_not_crashed(tmp_path, capsys):
+    """Legal ONNX (onnxruntime takes it), but the kernels index axis 1: compare raised IndexError (exit 1)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    inits = [numpy_helper.from_array(np.full([1], 0.5, np.float32), f"w{j}") for j in range(4)]
+    g = helper.make_graph([helper.make_node("BatchNormalization", ["x", "w0", "w1", "w2", "w3"], ["y"], name="bn")],
+                          "g", [x], [y], inits)
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    assert cli.main(["compare", str(path), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "node 'bn' (op BatchNormalization): input 'x' [8] has rank 1" in err
+
+
+def test_a_negative_expand_shape_is_named_before_inference():
+    """Expand to [-1] gave a negative dim that made onnx's Slice inference abort the process."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    inits = [numpy_helper.from_array(np.array([v], np.int64), n) for n, v in (("s", -1), ("st", 0), ("en", -1))]
+    nodes = [helper.make_node("Expand", ["x", "s"], ["e"], name="ex"),
+             helper.make_node("Slice", ["e", "st", "en"], ["y"], name="sl")]
+    g = helper.make_graph(nodes, "g", [x], [y], inits)
+    with pytest.raises(CompilerError, match=r"node 'ex' \(op Expand\): its shape input 's' = \[-1\] holds -1"):
+        load_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), name="m.onnx")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the guard forks")
+def test_a_crash_inside_onnx_inference_becomes_a_named_error(monkeypatch):
+    """The last guard: strict inference runs in a forked child, so an abort inside onnx is an error, not the end
+    of the process (the abort is simulated: which models make onnx abort depends on onnx's build)."""
+    from smartmem_sim.compiler.frontend import shapes
+
+    monkeypatch.setattr(shapes, "_strict_inference", lambda model, name: os.abort())
+    with pytest.raises(CompilerError, match=r"m\.onnx: onnx's shape inference crashed on this model \(signal 6"):
+        load_model(_slice_on([4]), name="m.onnx")
