@@ -9,6 +9,9 @@ shape depends on activation values (NonZero, data-dependent Reshape) is reported
 from __future__ import annotations
 
 import os
+import select
+import signal
+import time
 
 import numpy as np
 import onnx
@@ -71,6 +74,11 @@ def _strict_inference(model: onnx.ModelProto, name: str) -> None:
                             "its attributes) and re-export") from None
 
 
+# How long the forked inference may take before the guard is given up (inference of the zoo's largest graph
+# takes well under a second).
+_CHILD_TIMEOUT_S = 120.0
+
+
 def _in_child(fn, name: str) -> None:
     """Run ``fn`` in a forked child: its CompilerError's message comes back and is raised here; a child killed by
     a signal (onnx's abort) becomes a CompilerError too."""
@@ -90,9 +98,20 @@ def _in_child(fn, name: str) -> None:
             os._exit(code)
     os.close(write_end)
     chunks = []
-    while chunk := os.read(read_end, 65536):
-        chunks.append(chunk)
-    os.close(read_end)
+    deadline = time.monotonic() + _CHILD_TIMEOUT_S
+    try:
+        while (left := deadline - time.monotonic()) > 0 and select.select([read_end], [], [], left)[0]:
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        else:  # the child hangs (a lock another thread held at the fork): give up the guard, run it here
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            fn()
+            return
+    finally:
+        os.close(read_end)
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         raise CompilerError(f"{name}: onnx's shape inference crashed on this model (signal "

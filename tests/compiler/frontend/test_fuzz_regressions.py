@@ -113,3 +113,26 @@ def test_a_crash_inside_onnx_inference_becomes_a_named_error(monkeypatch):
     monkeypatch.setattr(shapes, "_strict_inference", lambda model, name: os.abort())
     with pytest.raises(CompilerError, match=r"m\.onnx: onnx's shape inference crashed on this model \(signal 6"):
         load_model(_slice_on([4]), name="m.onnx")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the guard forks")
+def test_a_hanging_child_gives_up_the_guard_and_checks_in_process(monkeypatch):
+    """A forked child can hang on a lock another thread held at the fork; the parent then kills it and runs the
+    check itself, so a load never hangs on the guard."""
+    import time
+
+    from smartmem_sim.compiler.frontend import shapes
+
+    parent, ran_here = os.getpid(), []
+    real = shapes._strict_inference
+
+    def strict(model, name):
+        if os.getpid() != parent:
+            time.sleep(60)
+        ran_here.append(True)
+        real(model, name)
+    monkeypatch.setattr(shapes, "_strict_inference", strict)
+    monkeypatch.setattr(shapes, "_CHILD_TIMEOUT_S", 0.5)
+    t0 = time.monotonic()
+    assert load_model(_slice_on([4]), name="m.onnx") is not None
+    assert ran_here and time.monotonic() - t0 < 20
