@@ -108,7 +108,7 @@ def plot(rows: list[dict], path: Path, device: str) -> None:
     common.ratio_axes(ax, [r["model"] for r in rows], "speedup of the step")
     fig.suptitle(f"Fig 8/9: ablation on {device} ({rows[0]['size']}); the paper's ranges are for transformers "
                  "and hybrids")
-    figure_legend(fig, where="bottom", ncols=3, order=[b[1] for b in bars])
+    figure_legend(fig, where="bottom", ncols=2, order=[b[1] for b in bars])
     common.save(fig, path, f"device {device}")
 
 
