@@ -35,6 +35,14 @@ from smartmem_sim.sweep.task import Task, build_device, code_version, profile_ha
 # kernels already in the cost model's memo.
 POLICY_ORDER = ("naive", "fusion", "smartmem", "search")
 
+
+def device_dependent(policy: str) -> bool:
+    """Whether compiling under ``policy`` asks the device's cost model (search's layouts, the tuned policies'
+    tiles): such a task is compiled for its own device, never shared with a group on other devices."""
+    from smartmem_sim.compiler.pipeline import TUNED
+
+    return policy == "search" or policy in TUNED
+
 _COST_MODELS: dict[str, Any] = {}  # profile hash -> SimulatedCost, for the life of the worker process
 _NUMBA_THREADS_SET = False
 _WORKER_CODE: str | None = None
@@ -141,7 +149,8 @@ def compute_task(task: Task, key: str, code: str, context: dict | None = None) -
 def compute_tasks(tasks: Sequence[Task], keys: Sequence[str], code: str, context: dict | None = None,
                   price_also: Sequence[Task] = ()) -> list[dict]:
     """The records of tasks that differ only in device (and profile overrides): the plan is compiled once
-    (under the first task's device, which only the search policy reads, so a search task comes alone) and
+    (under the first task's device, which only the device-dependent policies read, so their tasks come
+    alone: :func:`device_dependent`) and
     simulated on every task's device. Each record is the one :func:`compute_task` would give; its
     ``wall_s`` and ``cpu_s`` are an equal share of the joint time. ``price_also``: tasks (search ones of
     the same model, on other devices) whose cost models the search also asks (PricedOnAll), so that their
@@ -150,8 +159,9 @@ def compute_tasks(tasks: Sequence[Task], keys: Sequence[str], code: str, context
 
     first = tasks[0]
     same = {(t.model, t.policy, t.tiny, t.batch, t.storage) for t in tasks}
-    if len(same) != 1 or (first.policy == "search" and len(tasks) > 1):
-        raise ValueError("compute_tasks: tasks must differ only in device and overrides, and a search task comes alone")
+    if len(same) != 1 or (device_dependent(first.policy) and len(tasks) > 1):
+        raise ValueError("compute_tasks: tasks must differ only in device and overrides, and a task whose "
+                         "compile asks the device (search, tuned policies) comes alone")
     t0, c0 = time.perf_counter(), time.process_time()
     context = {} if context is None else context
     graph_key = ("graph", first.model, first.tiny, first.batch)
@@ -228,11 +238,11 @@ def compute_group(jobs: Sequence[tuple[Task, str]], cache_dir: str, code: str, n
 
 def _batches(pending: list[int], jobs: Sequence[tuple[Task, str]], joint: bool) -> list[list[int]]:
     """Indices of the pending jobs in batches of tasks computed together: same model, policy and storage,
-    any device (search tasks and, unless ``joint``, every task alone)."""
+    any device (device-dependent policies' tasks and, unless ``joint``, every task alone)."""
     out: dict[tuple, list[int]] = {}
     for i in pending:
         t = jobs[i][0]
-        alone = not joint or t.policy == "search"
+        alone = not joint or device_dependent(t.policy)
         out.setdefault((i,) if alone else (t.model, t.policy, t.tiny, t.batch, t.storage), []).append(i)
     return sorted(out.values())
 
