@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except user_error_types() as exc:
-        print(f"smartmem {args.command}: error: {exc}", file=sys.stderr)
+        # one line whatever the layer wrote (a name may hold a newline): the contract of docs/ERRORS.md
+        print(f"smartmem {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"smartmem {args.command}: interrupted; files already written are complete (every result is "

@@ -177,7 +177,7 @@ def load_for_run(model: str | Path, seed: int):
 
         name, tiny = zoo_name(str(model))  # a zoo network (NAME.tiny: its tiny twin), or a UserError
         proto, label, zoo_net = zoo.load(name, tiny=tiny, weights=False), name + ".tiny" * tiny, True
-    return materialize_weights(proto, seed), label, zoo_net
+    return materialize_weights(proto, seed, name=str(model) if not zoo_net else label), label, zoo_net
 
 
 def run_policies(model: str | Path, policies: Sequence[str], *, opencl_device: str | None = None,

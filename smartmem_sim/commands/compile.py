@@ -78,7 +78,7 @@ def run(args) -> int:
         bar.start("load")
         proto, label = _read(args.model, args.tiny)
         stripped = _stripped(proto)
-        proto = materialize_weights(proto, args.seed)
+        proto = materialize_weights(proto, args.seed, name=args.model)  # errors name the file as given
         graph = load_model(proto, dims=parse_dims(args.dim) or None, name=label)
         bar.start("compile")
         cost = cost_model(args.device)

@@ -34,11 +34,13 @@ def register(subparsers) -> None:
     p.add_argument("--top", type=int, default=3, metavar="N",
                    help="without --step: the N steps with the longest predicted time (default 3)")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON (null for undefined numbers)")
+    p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
+                   help="bind a symbolic input dim of an .onnx model, e.g. --dim batch=1 (repeatable)")
     p.set_defaults(func=run)
 
 
 def explain_steps(model, device: str, policy: str, storage: str = "fp16", tiny: bool = False,
-                  steps: list[str] | None = None, top: int = 3) -> dict:
+                  steps: list[str] | None = None, top: int = 3, dims: dict | None = None) -> dict:
     """The JSON-ready explanation: per chosen step, its predicted seconds and per kernel the formula's terms."""
     from smartmem_sim.errors import UserError
     from smartmem_sim.memsim.timing import FORMULA
@@ -47,7 +49,7 @@ def explain_steps(model, device: str, policy: str, storage: str = "fp16", tiny: 
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise UserError(f"--top must be a positive integer, got {top!r}")
     cost = cost_model(device)
-    plan = compile_for(load_graph(model, tiny), policy, device, storage, cost)
+    plan = compile_for(load_graph(model, tiny, dims=dims), policy, device, storage, cost)
     priced = {s.id: cost.evaluate(plan, s) for s in plan.steps}
     if steps:
         unknown = [s for s in steps if s not in priced]
@@ -127,7 +129,10 @@ def _print(doc: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    doc = explain_steps(args.model, args.device, args.policy, args.storage, args.tiny, args.step, args.top)
+    from smartmem_sim.commands.inspect import parse_dims
+
+    doc = explain_steps(args.model, args.device, args.policy, args.storage, args.tiny, args.step, args.top,
+                        dims=parse_dims(args.dim))
     if args.json:
         sys.stdout.write(jsonout.dumps(doc, indent=1))
         sys.stdout.write("\n")

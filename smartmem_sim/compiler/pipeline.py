@@ -35,7 +35,17 @@ from typing import Any
 from smartmem_sim.compiler.costs.model import CostModel
 from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.ir import Graph
-from smartmem_sim.compiler.passes import classify, decisions, eliminate, fuse, layouts, lower, mnn, statistics, tiles
+from smartmem_sim.compiler.passes import (
+    classify,
+    decisions,
+    eliminate,
+    fuse,
+    layouts,
+    lower,
+    mnn,
+    statistics,
+    tiles,
+)
 from smartmem_sim.compiler.search.policy import search_layouts
 from smartmem_sim.layout.plan import STORAGE_TYPES, Plan
 

@@ -170,7 +170,7 @@ def test_compile_never_writes_over_its_input_and_writes_only_its_outputs(tmp_pat
         sorted(k["file"].split("/")[1] for k in doc["kernels"])
 
 
-@pytest.mark.parametrize("command", ["compile", "compare"])
+@pytest.mark.parametrize("command", ["compile", "compare", "explain-time"])
 def test_symbolic_dims_are_bound_with_dim(tmp_path, capsys, command):
     from tests.compiler.frontend.onnx_builders import shape_logic_model
 
