@@ -31,6 +31,7 @@ from smartmem_sim.compiler.errors import CompilerError
 from smartmem_sim.compiler.ir import Graph
 from smartmem_sim.compiler.passes.classify import Classification
 from smartmem_sim.compiler.passes.layouts import default_layout
+from smartmem_sim.kernels.ops.builder import writable_through
 from smartmem_sim.layout.errors import LayoutError
 
 MODES = ("copy", "free", "inverse", "forward")
@@ -128,6 +129,9 @@ def _smartmem_mode(graph, cls, done, nid, src, shape, outputs) -> Elimination:
             why_not = f"its producer '{prod}' is itself folded into consumers"
         elif not pinfo.is_layout and len([o for o in graph.node(prod).outputs if o]) != 1:
             why_not = f"its producer '{prod}' writes several outputs"
+        elif not writable_through(info.layout_ops[0].forward(shape)):
+            why_not = ("its forward map mixes coordinates (not digits of one coordinate each), which a kernel "
+                       "cannot invert to write through")
     if why_not is None:
         return Elimination(nid, "forward", f"eliminated: folded forward into the output map of the kernel that "
                                            f"writes '{src}' (bijective, sole consumer)")

@@ -164,6 +164,15 @@ def _invert_output_map(m: IndexMap, stored: Sequence[Expr]) -> tuple[Expr, ...]:
     return _invert_symbolic(m, stored)
 
 
+def writable_through(m: IndexMap) -> bool:
+    """Whether a kernel can write its output through the output map ``m`` (its digit inverse exists and holds
+    on every element); the compiler asks before folding a layout operator forward."""
+    try:
+        return _inverts_on_every_element(m)
+    except KernelError:
+        return False
+
+
 CHECK_BLOCK = 1 << 20  # elements per block of the inverse's check, which bounds its memory on huge tensors
 
 
@@ -228,7 +237,11 @@ def build_program(plan: Plan, step: Step, output_index: int = 0,
         stored = simplify_all(substitute(e, {offset.name: off}) for e in inv)
         valid = ((off, prod(layout.shape)),)
     valid = tuple((e, n) for e, n in valid if bounds(e)[1] >= n)  # drop conditions that always hold
-    op_coords = stored if b.out_map is None else _invert_output_map(b.out_map, stored)
+    try:
+        op_coords = stored if b.out_map is None else _invert_output_map(b.out_map, stored)
+    except KernelError as exc:  # name the model and the step, whose output map it is
+        raise KernelError(f"model '{plan.model}', step '{step.id}' ({step.op_type}, {plan.policy}): {exc}; "
+                          "compile it under another policy (e.g. --policy fusion)") from None
     ctx = LaneContext(b)
     phases, result = body(ctx, tuple(op_coords))
     phases = list(phases)

@@ -46,3 +46,19 @@ def test_producer_with_other_consumers_folds_into_consumers():
     g, cls = _graph(extra_consumer=True)
     sm = plan_elimination(g, cls, "smartmem")
     assert sm["tr"].mode == "inverse" and "other consumers" in sm["tr"].reason
+
+
+def test_a_forward_map_kernels_cannot_write_through_folds_into_consumers_instead():
+    """Conv [1,3,2] -> Reshape [2,3]: the forward map mixes coordinates ((c*2 + w)//3), which no kernel can
+    invert to write through, so smartmem folds the Reshape into its readers; the plan runs (reference
+    evaluator against onnxruntime)."""
+    from tests.compiler.passes.builders import check_policies
+
+    w = np.ones((3, 1, 1), np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node("Reshape", ["c", "s"], ["y"], name="rs")]
+    m = model(nodes, {"x": (1, 1, 2)}, {"y": (2, 3)}, {"w": w, "s": np.array([2, 3])})
+    g = load_model(m)
+    modes = plan_elimination(g, classify_graph(g), "smartmem")
+    assert modes["rs"].mode == "inverse" and "cannot invert" in modes["rs"].reason
+    check_policies(m, policies=("smartmem",))
