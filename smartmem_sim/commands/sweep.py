@@ -40,8 +40,8 @@ def run(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be a positive integer, got {args.workers}")
     cache_dir = Path(args.cache_dir) if args.cache_dir else config.cache_dir
-    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise UserError(f"-o {args.out}: is a file; give the folder to write {Path(args.config).stem}.csv into")
+    for flag, folder in (("-o", args.out), ("--cache-dir", args.cache_dir)):
+        _check_folder(flag, folder)  # before any task runs, not when a finished sweep writes
     output = Path(args.out) / f"{Path(args.config).stem}.csv" if args.out else config.csv
     try:
         out = execute(config.tasks, cache_dir, args.scheduler, args.workers or config.workers,
@@ -57,3 +57,23 @@ def run(args) -> int:
     for r in out.failed:
         print(f"failed: {r['model']} / {r['device']} / {r['policy']}: {r['error']}", file=sys.stderr)
     return 1 if out.failed else 0
+
+
+def _check_folder(flag: str, folder: str | None) -> None:
+    """``folder`` is an existing folder, or can be made in the nearest existing folder above it."""
+    import os
+
+    from smartmem_sim.errors import UserError
+
+    if folder is None:
+        return
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {folder}: is a file; give a folder")
+    above = path
+    while not above.exists():
+        above = above.parent
+    if not above.is_dir():
+        raise UserError(f"{flag} {folder}: {above} is a file, so the folder cannot be made")
+    if not os.access(above, os.W_OK):
+        raise UserError(f"{flag} {folder}: folder {above} is not writable")

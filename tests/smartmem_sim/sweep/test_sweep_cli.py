@@ -77,3 +77,13 @@ def test_config_errors_exit_2_naming_file_and_key(tmp_path, capsys):
     assert cli.main(["sweep", str(config), "--cache-dir", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
     assert str(config) in err and "override 'levels.L7.size' is not a field" in err
+
+
+@pytest.mark.parametrize("flag", ["-o", "--cache-dir"])
+def test_output_folders_are_checked_before_any_task(tmp_path, capsys, flag):
+    (tmp_path / "a_file").write_text("x")
+    assert cli.main(["sweep", str(SMOKE), flag, str(tmp_path / "a_file"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} {tmp_path / 'a_file'}: is a file" in err and len(err.strip().splitlines()) == 1
+    assert cli.main(["sweep", str(SMOKE), flag, str(tmp_path / "a_file" / "below"), "--no-progress"]) == 2
+    assert "cannot be made" in capsys.readouterr().err
