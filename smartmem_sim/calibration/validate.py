@@ -227,18 +227,21 @@ def run_model(model: str, tiny: bool, policies: Sequence[str], storage: str, han
                         cost, seed, log)
 
 
-def read_rows(path: str) -> list[KernelRow]:
-    """Rows of a CSV written by :func:`rows_csv` (predictions are recomputed by the caller)."""
+def read_rows(path: str, keep_predicted: bool = False) -> list[KernelRow]:
+    """Rows of a CSV written by :func:`rows_csv`; the predictions are dropped (the caller predicts again)
+    unless ``keep_predicted`` (to redraw a plot)."""
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"--from-csv file {path} does not exist")
+        raise UserError(f"--from-csv file {path} does not exist" if not keep_predicted else f"{path}: no such file")
     out = []
     with open(p, newline="") as fh:
         for i, rec in enumerate(csv.DictReader(fh), start=2):
             try:
+                predicted = (float(rec["predicted_us"]), float(rec.get("sampled") or "nan")) if keep_predicted \
+                    else (float("nan"), float("nan"))
                 out.append(KernelRow(rec["model"], rec["policy"], rec["storage"], rec["step"], rec["node"],
                                      rec["op_type"], int(rec["kernels"]), rec["layouts"],
-                                     float(rec["measured_us"]), float("nan"), float("nan"), rec.get("image_max", ""),
+                                     float(rec["measured_us"]), *predicted, rec.get("image_max", "") or "",
                                      rec.get("kernel_hash", "") or ""))
             except (KeyError, ValueError) as exc:
                 raise UserError(f"{path}: line {i}: bad or missing field ({exc}); expected the columns "

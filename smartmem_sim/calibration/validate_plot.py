@@ -11,33 +11,19 @@ the CSV's name.
 from __future__ import annotations
 
 import argparse
-import csv
 import subprocess
 import sys
 from pathlib import Path
 
 from smartmem_sim.calibration import stats
-from smartmem_sim.calibration.validate import KernelRow, plot
+from smartmem_sim.calibration.validate import KernelRow, plot, read_rows
 from smartmem_sim.errors import UserError
 
 
 def read_plot_rows(path: str | Path) -> list[KernelRow]:
     """The rows of a validate CSV with their predicted times (``validate.read_rows`` drops those, because
     --from-csv predicts again)."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"{path}: no such file")
-    out = []
-    with open(p, newline="") as fh:
-        for i, rec in enumerate(csv.DictReader(fh), start=2):
-            try:
-                out.append(KernelRow(rec["model"], rec["policy"], rec["storage"], rec["step"], rec["node"],
-                                     rec["op_type"], int(rec["kernels"]), rec["layouts"],
-                                     float(rec["measured_us"]), float(rec["predicted_us"]),
-                                     float(rec.get("sampled") or "nan"), rec.get("image_max", "") or "",
-                                     rec.get("kernel_hash", "") or ""))
-            except (KeyError, ValueError) as exc:
-                raise UserError(f"{path}: line {i}: bad or missing field ({exc})") from None
+    out = read_rows(str(path), keep_predicted=True)
     rows = [r for r in out if r.measured_us > 0 and r.predicted_us > 0]
     if not rows:
         raise UserError(f"{path}: no row with positive measured and predicted times")
