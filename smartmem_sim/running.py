@@ -163,20 +163,10 @@ def check_outputs(plan, outputs: Mapping[str, np.ndarray], want: Mapping[str, np
 
 def load_for_run(model: str | Path, seed: int):
     """(ModelProto with weights filled, label, is_zoo) for a zoo name (NAME, NAME.tiny) or an .onnx file."""
-    from smartmem_sim.compiler.frontend.read import read_model
     from smartmem_sim.compiler.frontend.weights import materialize_weights
+    from smartmem_sim.simulation import read_source
 
-    path = Path(model)
-    if path.is_file():
-        proto, label, zoo_net = read_model(path), path.stem, False
-    else:
-        if path.suffix == ".onnx":
-            raise UserError(f"model file {model!r} does not exist")
-        from smartmem_sim import zoo
-        from smartmem_sim.simulation import zoo_name
-
-        name, tiny = zoo_name(str(model))  # a zoo network (NAME.tiny: its tiny twin), or a UserError
-        proto, label, zoo_net = zoo.load(name, tiny=tiny, weights=False), name + ".tiny" * tiny, True
+    proto, label, zoo_net = read_source(model)
     return materialize_weights(proto, seed, name=str(model) if not zoo_net else label), label, zoo_net
 
 

@@ -301,6 +301,22 @@ def zoo_name(model: str, tiny: bool = False) -> tuple[str, bool]:
     return model, tiny
 
 
+def read_source(model: str | Path, tiny: bool = False):
+    """(ModelProto, label, from_zoo) of an .onnx file (label: its stem) or a zoo network name (``NAME.tiny`` or
+    ``tiny``: its tiny twin; label ``NAME[.tiny]``; weights stripped, as the zoo ships them)."""
+    from smartmem_sim.compiler.frontend.read import read_model
+
+    path = Path(model)
+    if path.is_file():
+        return read_model(path), path.stem, False
+    if path.suffix == ".onnx":
+        raise UserError(f"model file {str(model)!r} does not exist")
+    from smartmem_sim import zoo
+
+    name, tiny = zoo_name(str(model), tiny)
+    return zoo.load(name, tiny=tiny, weights=False), name + ".tiny" * tiny, True
+
+
 def load_graph(model: str | Path | Graph, tiny: bool = False, dims: Mapping[str, int] | None = None,
                batch: int = 1) -> Graph:
     """A Graph from a Graph, a zoo network name (``NAME.tiny``: its tiny twin), or a model file (weights may

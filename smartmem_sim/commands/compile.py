@@ -67,7 +67,7 @@ def run(args) -> int:
     from smartmem_sim.compiler.plan_onnx import plan_to_onnx
     from smartmem_sim.kernels.library import step_kernels
     from smartmem_sim.progress import Stages
-    from smartmem_sim.simulation import compile_with_graph, cost_model, simulate_plan
+    from smartmem_sim.simulation import compile_with_graph, cost_model, read_source, simulate_plan
 
     model_file = Path(args.model) if Path(args.model).suffix == ".onnx" else None
     out = check_folder(args.out, [model_file], args.force)
@@ -76,7 +76,7 @@ def run(args) -> int:
     stages = ["load", "compile", "simulate", "kernels", "onnx", "write"]
     with Stages("compile", stages) as bar:
         bar.start("load")
-        proto, label = _read(args.model, args.tiny)
+        proto, label, _ = read_source(args.model, args.tiny)
         stripped = _stripped(proto)
         proto = materialize_weights(proto, args.seed, name=args.model)  # errors name the file as given
         graph = load_model(proto, dims=parse_dims(args.dim) or None, name=label)
@@ -110,22 +110,6 @@ def run(args) -> int:
           f"DRAM {s['dram_bytes'] / 1e6:.2f} MB")
     print(f"wrote {out}/: model.onnx ({len(model.graph.node)} nodes), plan.json, kernels/ ({len(kernels)} files)")
     return 0
-
-
-def _read(model: str, tiny: bool):
-    """The ModelProto of a zoo name or .onnx file, and its label."""
-    from smartmem_sim.compiler.frontend.read import read_model
-    from smartmem_sim.simulation import zoo_name
-
-    path = Path(model)
-    if path.suffix == ".onnx" or path.is_file():
-        if not path.is_file():
-            raise UserError(f"model file {path} does not exist")
-        return read_model(path), path.stem
-    from smartmem_sim import zoo
-
-    name, tiny = zoo_name(model, tiny)
-    return zoo.load(name, tiny=tiny, weights=False), name + (".tiny" if tiny else "")
 
 
 def _stripped(model) -> list[str]:
