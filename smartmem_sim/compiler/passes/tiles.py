@@ -25,7 +25,7 @@ FIRST, IF_BLOCK_WINS, IF_BLOCK_LOSES = ((1, 1), (2, 2)), ((4, 1), (1, 4)), ((2, 
 
 def tune_tiles(plan: Plan, cost: CostModel, candidates=CANDIDATES) -> dict[str, tuple[int, int]]:
     """Set each tileable step's tile to the cheapest candidate under ``cost``; returns {step id: tile} for the
-    steps whose tile changed, and records them in ``plan.tiles`` (a dict) for reports."""
+    steps whose tile changed (every step's tile is in ``plan.to_dict()``)."""
     chosen: dict[str, tuple[int, int]] = {}
     steps = []
     for step in plan.steps:
@@ -41,7 +41,6 @@ def tune_tiles(plan: Plan, cost: CostModel, candidates=CANDIDATES) -> dict[str, 
             chosen[step.id] = best
         steps.append(replace(step, tile=best))
     plan.steps = steps
-    plan.tiles = {s.id: list(s.tile) for s in steps if s.op_type in TILED_OPS}
     return chosen
 
 
