@@ -185,11 +185,14 @@ def _add_copies(plan: Plan, copies: dict[int, list[Step]]) -> None:
     plan.steps = steps
 
 
-def _copy_step(plan: Plan, src: StoredTensor, layout: ImageLayout, reason: str) -> tuple[str, Step]:
-    name = f"{src.name}@{layout.name}"
+def _copy_step(plan: Plan, src: StoredTensor, layout: TensorLayout, reason: str, name: str | None = None,
+               step_id: str | None = None) -> tuple[str, Step]:
+    """A new stored tensor holding ``src`` in ``layout`` (default name ``<src>@<layout>``) and the COPY step
+    that fills it (default id ``copy_<name>``)."""
+    name = name or f"{src.name}@{layout.name}"
     plan.tensors[name] = StoredTensor(name, src.shape, layout, "intermediate", src.dtype, src.source or src.name)
     op = Operand(src.name, IndexMap.identity(src.shape))
-    return name, Step(f"copy_{name}", COPY, (), (op,), (name,), reason=reason)
+    return name, Step(step_id or f"copy_{name}", COPY, (), (op,), (name,), reason=reason)
 
 
 def insert_conversions(plan: Plan) -> dict[tuple[str, str], str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from smartmem_sim.compiler.passes.layouts import _copy_step
 from smartmem_sim.layout.expr import Var
 from smartmem_sim.layout.image import BufferLayout, ImageLayout
 from smartmem_sim.layout.maps import IndexMap
@@ -48,9 +49,12 @@ def _channel_kept(op: Operand, src: StoredTensor, out: StoredTensor) -> bool:
     return isinstance(expr, Var) and expr.name == op.index_map.variables[1].name
 
 
+def _nchw(like: StoredTensor) -> BufferLayout:
+    return BufferLayout(tuple(like.shape), None, "nchw_buffer")
+
+
 def _buffer(plan: Plan, like: StoredTensor, name: str) -> str:
-    plan.tensors[name] = StoredTensor(name, like.shape, BufferLayout(tuple(like.shape), None, "nchw_buffer"),
-                                      "intermediate", like.dtype, like.source or like.name)
+    plan.tensors[name] = StoredTensor(name, like.shape, _nchw(like), "intermediate", like.dtype, like.source or like.name)
     return name
 
 
@@ -60,9 +64,9 @@ def _to_image(plan: Plan, sid: str, buf: str, image: str, reason: str) -> Step:
 
 
 def _to_buffer(plan: Plan, sid: str, image: str, reason: str) -> tuple[str, Step]:
+    """MNN converts a Raster's source for that Raster alone, so each copy gets a buffer named by its step."""
     t = plan.tensors[image]
-    buf = _buffer(plan, t, f"{sid}:{image}@nchw")
-    return buf, Step(sid, COPY, (), (Operand(image, IndexMap.identity(t.shape)),), (buf,), reason=reason)
+    return _copy_step(plan, t, _nchw(t), reason, name=f"{sid}:{image}@nchw", step_id=sid)
 
 
 def raster_copies(plan: Plan) -> dict[tuple[str, str], str]:
