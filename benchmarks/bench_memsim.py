@@ -11,7 +11,9 @@ Hierarchy: L1 4 KiB 4-way 64 B lines (per core), L2 256 KiB 16-way 64 B lines, L
 pycachesim (module cachesim) simulates exactly the same thing; the script checks the hit/miss counts
 agree on the subset pycachesim runs. pycachesim is timed on the first --pycachesim-rows accesses and its
 rate is assumed constant over the trace (said in the output).
-memsim is timed three times per trace: with core, write and nbytes as columns (a value per row), with one
+memsim.simulate_addresses, the 1-D entry point, is timed as a user calls it (int64 addresses; nbytes one
+value, or writes and nbytes as bool and int64 arrays), everything the call does included.
+Hierarchy.simulate_resolved is timed three times per trace: with core, write and nbytes as columns (a value per row), with one
 value for every row (what pycachesim gets: addresses and one length), both with int64 addresses, and with
 one value and int32 addresses (the same addresses, as Hierarchy.simulate takes them from
 SurfaceTable.resolve(narrow=True) when the surfaces end below 2 GiB: half the bytes to read per row). All
@@ -45,6 +47,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
+from smartmem_sim.memsim.addresses import simulate_addresses
 from smartmem_sim.memsim.cache import CacheLevel
 from smartmem_sim.memsim.hierarchy import Hierarchy
 from smartmem_sim.memsim.surfaces import Image2D, ImageLayout, SurfaceTable
@@ -203,11 +206,23 @@ def main(argv=None) -> int:
     print(f"{'trace':<14}{'columns':>9}{'ns/acc':>8}{'1-value':>9}{'ns/acc':>8}{'int32':>8}{'ns/acc':>8}"
           f"{'pycachesim':>12}{'ns/acc':>8}{'ratio':>7}{'1-value':>8}{'int32':>7}{'L1 hit %':>9}{'L2 hit %':>9}"
           "  counts agree   [M acc/s, CPU time]")
+    user_levels = [{k: v for k, v in L1.items() if k not in ("per_core", "name")}, {"size": L2["size"],
+                   "ways": L2["ways"], "line": L2["line"]}]
+    user_writes = np.zeros(n, bool)
+    user_nbytes = np.full(n, TEXEL, np.int64)
+    simulate_addresses(traces["sequential"][:1000], user_levels, nbytes=TEXEL)  # warm-up
+    simulate_addresses(traces["sequential"][:1000], user_levels, writes=user_writes[:1000], nbytes=user_nbytes[:1000])
+    user_rows = []
     for name, addrs in traces.items():
         narrow = addrs.astype(np.int32)
         assert np.array_equal(narrow, addrs)
-        cpu = cpu1 = cpu32 = ref = float("inf")
-        for _ in range(args.repeat):  # taking turns, so a slow spell of the host hits all four alike
+        cpu = cpu1 = cpu32 = ref = ucpu1 = ucpu = float("inf")
+        for _ in range(args.repeat):  # taking turns, so a slow spell of the host hits all of them alike
+            c, _, urep1 = timed(lambda a=addrs: simulate_addresses(a, user_levels, nbytes=TEXEL))
+            ucpu1 = min(ucpu1, c)
+            c, _, urep = timed(lambda a=addrs: simulate_addresses(a, user_levels, writes=user_writes,
+                                                                  nbytes=user_nbytes))
+            ucpu = min(ucpu, c)
             c, _, rep = timed(lambda a=addrs: h.simulate_resolved(a, zeros, loads, nbytes))
             cpu = min(cpu, c)
             c, _, rep1 = timed(lambda a=addrs: h.simulate_resolved(a, 0, False, TEXEL))
@@ -231,6 +246,22 @@ def main(argv=None) -> int:
             line += f"{'-':>12}{'-':>8}{'-':>7}{'-':>8}{'-':>7}"
         print(f"{line}{100 * rep.levels[0].hit_rate:>9.1f}{100 * rep.levels[1].hit_rate:>9.1f}  "
               f"{'yes' if agree else 'NO'}")
+        uagree = urep == urep1 and [(d["hits"], d["misses"]) for d in urep] == [
+            (s.hits, s.misses) for s in rep.levels]
+        user_rows.append((name, ucpu1, ucpu, ref, uagree))
+    print("# memsim.simulate_addresses(addrs, levels, ...) as a user calls it: int64 addresses, the same levels;\n"
+          "# one value: nbytes=8; columns: writes= a bool array, nbytes= an int64 array (all loads of 8 B here);\n"
+          "# everything the call does included (checks, the columns' scan, the report); ratio over pycachesim\n"
+          "# (above, same turns), CPU time")
+    print(f"{'trace':<14}{'1-value':>9}{'ns/acc':>8}{'columns':>9}{'ns/acc':>8}{'ratio 1-value':>15}"
+          f"{'columns':>9}  counts agree   [M acc/s, CPU time]")
+    for name, ucpu1, ucpu, ref, uagree in user_rows:
+        line = f"{name:<14}{n / ucpu1 / 1e6:>9.1f}{1e9 * ucpu1 / n:>8.2f}{n / ucpu / 1e6:>9.1f}{1e9 * ucpu / n:>8.2f}"
+        if have_ref:
+            line += f"{(n / ucpu1) / (k / ref):>14.1f}x{(n / ucpu) / (k / ref):>8.1f}x"
+        else:
+            line += f"{'-':>15}{'-':>9}"
+        print(f"{line}  {'yes' if uagree else 'NO'}")
     print(f"texture walk address map (SurfaceTable.resolve): {n / t_resolve / 1e6:.1f} M rows/s (wall)")
 
     os.sched_setaffinity(0, cpus)  # the multi-thread rows need every CPU

@@ -9,9 +9,11 @@ there neither counts as a hit nor refreshes LRU order); memsim's store semantics
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
+from numba import njit
 
 from smartmem_sim.memsim.cache import CacheLevel
 from smartmem_sim.memsim.errors import MemsimError
@@ -39,22 +41,44 @@ def simulate_addresses(addrs, levels: Sequence[dict], policy: str = "lru", write
     if addrs.size and addrs.dtype.kind not in "iu":
         raise MemsimError(f"simulate_addresses: addrs must be integers, got dtype {addrs.dtype}")
     n = addrs.shape[0]
-    all_loads = writes is None
-    if writes is None:
-        writes = np.zeros(n, dtype=np.bool_)
-    writes = np.asarray(writes)
-    if writes.shape != (n,) or writes.dtype != np.bool_:
-        raise MemsimError(f"simulate_addresses: writes must be a bool array of shape ({n},), "
-                          f"got {writes.dtype} {writes.shape}")
+    if writes is not None:
+        writes = np.asarray(writes)
+        if writes.shape != (n,) or writes.dtype != np.bool_:
+            raise MemsimError(f"simulate_addresses: writes must be a bool array of shape ({n},), "
+                              f"got {writes.dtype} {writes.shape}")
     nb = np.asarray(nbytes)
     if nb.dtype.kind not in "iu":
         raise MemsimError(f"simulate_addresses: nbytes must be integer, got dtype {nb.dtype}")
-    one_size = nb.ndim == 0
-    nb = np.broadcast_to(nb, (n,)) if one_size else nb
-    if nb.shape != (n,):
+    if nb.ndim and nb.shape != (n,):
         raise MemsimError(f"simulate_addresses: nbytes must be an int or shape ({n},), got {nb.shape}")
-    if n and (int(nb.min()) <= 0 or int(nb.max()) > 2**31 - 1):
-        raise MemsimError("simulate_addresses: nbytes must be in 1..2**31-1")
+    hierarchy = _hierarchy(levels, policy)
+    one = None  # the one load size of every row, where the columns say no more than that
+    if nb.ndim == 0:
+        if not 1 <= int(nb) <= 2**31 - 1:
+            raise MemsimError("simulate_addresses: nbytes must be in 1..2**31-1")
+        if writes is None or not writes.any():  # (a bool scan: a few % of a simulation)
+            one = int(nb)
+    elif n:
+        # one read-only pass for the range instead of numpy's min and max; where every row is a load of one
+        # size the engine reads that one value (the same simulation without two columns to read row by row)
+        lo, hi = _range(nb)
+        if lo <= 0 or hi > 2**31 - 1:
+            raise MemsimError("simulate_addresses: nbytes must be in 1..2**31-1")
+        if lo == hi and (writes is None or not writes.any()):
+            one = lo
+        elif nb.dtype != np.int32:
+            nb = nb.astype(np.int32)
+    if one is not None or n == 0:
+        report = hierarchy.simulate_resolved(addrs, 0, False, one if one is not None else 1)
+    else:
+        report = hierarchy.simulate_resolved(addrs, 0, np.zeros(n, np.bool_) if writes is None else writes, nb)
+    return [{k: getattr(st, k) for k in st.__dataclass_fields__} for st in report.levels]
+
+
+def _hierarchy(levels, policy: str) -> Hierarchy:
+    """The one-stream hierarchy of ``levels``, kept for the next call with the same levels: building one
+    (its state arrays) costs more than a small trace's simulation. A kept hierarchy empties its state
+    before every simulation and takes a fresh one while another thread uses it."""
     if isinstance(levels, dict) or not isinstance(levels, Sequence) or not levels:
         raise MemsimError("simulate_addresses: levels must be a non-empty list of dicts")
     built = []
@@ -65,13 +89,33 @@ def simulate_addresses(addrs, levels: Sequence[dict], policy: str = "lru", write
             raise MemsimError(f"simulate_addresses: levels[{i}]: per_core levels need a Trace and a Hierarchy")
         table = {"name": f"L{i + 1}", "policy": policy, **spec}
         built.append(CacheLevel.from_dict(table, where=f"simulate_addresses: levels[{i}]"))
-    hierarchy = Hierarchy(built, cores=1, name="simulate_addresses")
-    if all_loads and one_size:  # one value for every row: the addresses are all the engine reads
-        report = hierarchy.simulate_resolved(addrs, 0, False, int(nb[0]) if n else 1)
-    else:
-        report = hierarchy.simulate_resolved(addrs, np.zeros(n, np.int32), writes, nb.astype(np.int32))
-    out = []
-    for st in report.levels:
-        d = {k: getattr(st, k) for k in st.__dataclass_fields__}
-        out.append(d)
-    return out
+    key = tuple(built)
+    with _KEPT_LOCK:
+        h = _KEPT.pop(key, None)
+        if h is None:
+            h = Hierarchy(built, cores=1, name="simulate_addresses")
+        _KEPT[key] = h  # most recent last
+        while len(_KEPT) > _KEEP:
+            _KEPT.pop(next(iter(_KEPT)))
+    return h
+
+
+_KEEP = 8
+_KEPT: dict[tuple, Hierarchy] = {}
+_KEPT_LOCK = threading.Lock()
+
+
+@njit(cache=True, _nrt=False)
+def _min_max(values):
+    lo = values[0]
+    hi = lo
+    for i in range(values.shape[0]):
+        lo = min(lo, values[i])
+        hi = max(hi, values[i])
+    return lo, hi
+
+
+def _range(values: np.ndarray) -> tuple[int, int]:
+    """(min, max) of a non-empty integer column as Python ints."""
+    lo, hi = _min_max(np.ascontiguousarray(values))
+    return int(lo), int(hi)

@@ -1,6 +1,8 @@
 """memsim.simulate_addresses against pycachesim (LRU and FIFO, loads) and against the Python model."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 from smartmem_sim.memsim.addresses import simulate_addresses
 from smartmem_sim.memsim.errors import MemsimError
@@ -113,3 +115,67 @@ def test_bad_input_names_the_problem():
         simulate_addresses(np.arange(4), [{"size": 1024, "ways": 2, "line": 64}], writes=[1, 0, 0, 1])
     with pytest.raises(MemsimError, match=">= 0"):
         simulate_addresses(np.array([-64, 0]), [{"size": 1024, "ways": 2, "line": 64}])
+
+
+def _model_totals(addrs, levels, policy, writes, nbytes):
+    n = len(addrs)
+    specs = [{"policy": policy, **lv} for lv in levels]
+    model = ModelHierarchy(specs).run(addrs, np.zeros(n, int), writes, np.broadcast_to(nbytes, (n,)))
+    return [model.level_totals(k) for k in range(len(levels))]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=hs.integers(0, 2**32 - 1), policy=hs.sampled_from(["lru", "fifo", "plru", "random"]),
+       form=hs.sampled_from(["one value", "loads of one size as columns", "columns", "columns with stores"]),
+       dtype=hs.sampled_from([np.int64, np.int32, np.uint16]))
+def test_every_form_and_policy_matches_the_python_model(seed, policy, form, dtype):
+    """Each way of calling it (one value; columns that hold one load size, which the engine reads as one
+    value; columns of loads; columns with stores), int64 addresses, against the model, every counter."""
+    rng = np.random.default_rng(seed)
+    levels = [{"size": 1024, "ways": int(rng.choice([1, 2, 4, 8])), "line": 64},
+              {"size": 8192, "ways": int(rng.choice([4, 8, 16])), "line": int(rng.choice([64, 128]))}]
+    if rng.random() < 0.3:
+        levels[0]["sector"] = 16
+    if policy == "random":
+        for lv in levels:
+            lv["seed"] = int(rng.integers(0, 100))
+    n = int(rng.integers(1, 600))
+    texel = int(rng.choice([1, 4, 8]))
+    addrs = (rng.integers(0, 1 << int(rng.integers(8, 16)), n) // texel * texel).astype(np.int64)
+    if rng.random() < 0.5:  # runs on one line, the run-length fast path's case
+        addrs = np.repeat(addrs, int(rng.integers(1, 9)))[:n]
+    writes = np.zeros(n, bool)
+    nbytes = np.full(n, texel, dtype)
+    if form == "one value":
+        ours = simulate_addresses(addrs, levels, policy=policy, nbytes=texel)
+    elif form == "loads of one size as columns":
+        ours = simulate_addresses(addrs, levels, policy=policy, writes=writes, nbytes=nbytes)
+    else:
+        nbytes = rng.integers(1, 70, n).astype(dtype)
+        if form == "columns with stores":
+            writes = rng.random(n) < 0.3
+        ours = simulate_addresses(addrs, levels, policy=policy, writes=writes, nbytes=nbytes)
+    ref = _model_totals(addrs, levels, policy, writes, nbytes if form != "one value" else texel)
+    assert [{key: d[key] for key in r} for d, r in zip(ours, ref, strict=True)] == ref
+
+
+def test_a_kept_hierarchy_counts_as_a_fresh_one():
+    """Calls with the same levels share one kept hierarchy: a call after others (stores, other levels in
+    between) gives what the first call gave."""
+    rng = np.random.default_rng(3)
+    levels = [{"size": 1024, "ways": 4, "line": 64}, {"size": 8192, "ways": 8, "line": 64}]
+    addrs = rng.integers(0, 1 << 14, 4000)
+    first = simulate_addresses(addrs, levels, nbytes=8)
+    simulate_addresses(addrs, levels, writes=rng.random(4000) < 0.5, nbytes=4)
+    simulate_addresses(addrs, [{"size": 2048, "ways": 2, "line": 32}])
+    assert simulate_addresses(addrs, levels, nbytes=8) == first
+    assert simulate_addresses(addrs, levels, writes=np.zeros(4000, bool), nbytes=np.full(4000, 8)) == first
+
+
+def test_bad_nbytes_columns_are_named():
+    lv = [{"size": 1024, "ways": 2, "line": 64}]
+    for bad in (np.array([4, 0, 4]), np.array([4, 2**31, 4]), np.array([4, -1, 4]), np.array([1, 2**64 - 1, 1], np.uint64)):
+        with pytest.raises(MemsimError, match="nbytes must be in"):
+            simulate_addresses(np.arange(3) * 64, lv, nbytes=bad)
+    with pytest.raises(MemsimError, match="nbytes must be in"):
+        simulate_addresses(np.arange(3) * 64, lv, nbytes=0)
