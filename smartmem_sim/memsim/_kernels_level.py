@@ -21,7 +21,9 @@ from smartmem_sim.memsim._kernels_state import (
     C_SET_BASE,
     C_SET_MASK,
     C_TAG_BASE,
+    C_WALLOC,
     C_WAYS,
+    C_WRITE,
     ERR_ADDRESS,
     ERR_CORE,
     ERR_NBYTES,
@@ -36,20 +38,26 @@ from smartmem_sim.memsim._kernels_state import (
     S_ACC,
     S_BFILL,
     S_BREAD,
+    S_BSTORED,
     S_BWRITTEN,
     S_FAST,
     S_HIT,
     S_MISS,
     S_SMISS,
     S_WB,
+    S_WRITES,
     UMETA_LAST_DIRTY,
     UMETA_LAST_VALID,
+    WRITE_RO,
+    WRITE_WB,
+    WRITE_WT,
     ZERO,
     _emit,
     _first,
     _first_invalid,
     _last,
     _order_last,
+    _order_to_back,
     _order_to_front,
     _plru_touch,
     _plru_victim,
@@ -67,16 +75,21 @@ def _find_way(tags, base, line, ways):
 
 
 @njit(cache=True, _nrt=False)
-def _lean_lru_loads(tags, valid, dirty, plru, cbase, pbase, set_mask, ways, lb, ia, inb, iw, irow, order, k, hi,
-                    use_order, rowmode, check, core, ncores, oa, on, ow, orow, pos, cap,
-                    clock, last_line, last_dirty, hits, misses, fast, bread, bfill, wbs, bwritten):
+def _lean_lru_loads(tags, valid, dirty, plru, cbase, pbase, set_mask, ways, lb, wmode, walloc, ia, inb, iw, irow,
+                    order, k, hi, use_order, rowmode, check, core, ncores, oa, on, ow, orow, pos, cap,
+                    clock, last_line, last_dirty, seen, hits, misses, fast, bread, bfill, wbs, bwritten, writes,
+                    bstored):
     """level_pass's path for the commonest level: LRU with a recency order (at most ORDER_MAX_WAYS ways),
-    unsectored lines. Runs loads that lie in one line from request k on, and stops (returning where) at
-    anything else (a store, a row crossing lines, a bad row when ``check``, a full output buffer), which
-    level_pass then takes. Same state changes, clock ticks, requests and counters as the lean path of
-    level_pass (an unsectored present line is always valid: its one sector mask is 1). A separate small
-    function so its loop keeps everything in registers (measured ~2x faster on misses than the general
-    loop). Returns the updated stream state and counters."""
+    unsectored lines. Runs loads, and stores at a read-only or write-back level, that lie in one line from
+    request k on, and stops (returning where) at anything else (a store at a write-through level, a row
+    crossing lines, a bad row when ``check``, a full output buffer), which level_pass then takes. Same state
+    changes, clock ticks, requests and counters as access() (an unsectored present line is always valid:
+    its one sector mask is 1). A separate small function so its loop keeps everything in registers
+    (measured ~2x faster on misses than the general loop); stores stay here because the compiler's traces
+    interleave them with loads (about one row in five), and leaving this loop for each one through access()
+    cost more than the stores themselves. ``seen`` turns True once the stream's last line is a line (not
+    -1), which is when level_pass marks its one sector valid. Returns the updated stream state and
+    counters."""
     line_bytes = np.int64(1) << lb
     uncores = np.uint64(ncores)
     while k < hi:
@@ -87,11 +100,73 @@ def _lean_lru_loads(tags, valid, dirty, plru, cbase, pbase, set_mask, ways, lb, 
         if check:
             if (a >> ADDRESS_BITS) != 0 or n <= 0 or np.uint64(np.int64(core[ui])) >= uncores:
                 break
-        if iw[ui] != 0:
-            break
         line = a >> lb
         if ((a + n - 1) >> lb) != line:
             break
+        if iw[ui] != 0:
+            if wmode == WRITE_WT or pos + 2 > cap:
+                break
+            seen |= last_line != -1
+            if wmode == WRITE_WB and line == last_line and last_dirty != ZERO:
+                fast += 1  # access()'s run-length fast path for a store to a dirty line: no state change
+                writes += 1
+                bstored += n
+                k += 1
+                continue
+            clock += 1
+            rid = i if rowmode == 1 else (irow[ui] if rowmode == 2 else 0)
+            sidx = line & set_mask
+            base = cbase + sidx * ways
+            uset = np.uint64(pbase + sidx)
+            found = _find_way(tags, base, line, ways)
+            writes += 1
+            if wmode == WRITE_RO:
+                # bypasses the level: forwarded, and a present copy is invalidated (to the back of the order)
+                bwritten += n
+                if found >= 0:
+                    uwi = np.uint64(base + found)
+                    valid[uwi] = ZERO
+                    tags[uwi] = -1
+                    plru[uset] = _order_to_back(plru[uset], found, ways)
+                last_line = -1
+                pos = _emit(oa, on, ow, orow, pos, a, n, 1, rowmode, rid)
+                k += 1
+                continue
+            bstored += n
+            rank = plru[uset]
+            if found >= 0:
+                hits += 1
+                uwi = np.uint64(base + found)
+                plru[uset] = _order_to_front(rank, found)
+                dirty[uwi] |= ONE
+                last_dirty = dirty[uwi]
+                last_line = line
+                k += 1
+                continue
+            misses += 1
+            if not walloc:
+                bwritten += n
+                last_line = -1
+                pos = _emit(oa, on, ow, orow, pos, a, n, 1, rowmode, rid)
+                k += 1
+                continue
+            vw = _order_last(rank, ways)
+            uwi = np.uint64(base + vw)
+            pos = _emit(oa, on, ow, orow, pos, line << lb, line_bytes, 0, rowmode, rid)
+            bfill += line_bytes
+            old = tags[uwi]
+            if old != -1 and dirty[uwi] != ZERO:
+                wbs += 1
+                bwritten += line_bytes
+                pos = _emit(oa, on, ow, orow, pos, old << lb, line_bytes, 1, rowmode, rid)
+            tags[uwi] = line
+            valid[uwi] = ONE
+            dirty[uwi] = ONE
+            plru[uset] = _order_to_front(rank, vw)
+            last_dirty = ONE
+            last_line = line
+            k += 1
+            continue
         if line == last_line:  # the run-length fast path: the most recent line of its set, no change
             fast += 1
             bread += n
@@ -153,7 +228,8 @@ def _lean_lru_loads(tags, valid, dirty, plru, cbase, pbase, set_mask, ways, lb, 
             last_dirty = ZERO
         last_line = line
         k += 1
-    return k, pos, clock, last_line, last_dirty, hits, misses, fast, bread, bfill, wbs, bwritten
+    seen |= last_line != -1
+    return k, pos, clock, last_line, last_dirty, seen, hits, misses, fast, bread, bfill, wbs, bwritten, writes, bstored
 
 
 @njit(cache=True, _nrt=False)
@@ -196,17 +272,21 @@ def level_pass(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta
     bfill = 0
     wbs = 0
     bwritten = 0
+    writes = 0
+    bstored = 0
+    wmode = cfg[lv, C_WRITE]
+    walloc = cfg[lv, C_WALLOC] != 0
     sectored = sb != lb  # an unsectored line that is present has its one sector valid
     spec = ordered and not sectored  # _lean_lru_loads takes the loads
     k = lo
     while k < hi:
         if spec:
-            (k, pos, clock, last_line, last_dirty, hits, misses, fast, bread, bfill, wbs,
-             bwritten) = _lean_lru_loads(tags, valid, dirty, plru, cbase, pbase, set_mask, ways, lb, ia, inb, iw,
-                                         irow, order, k, hi, use_order, rowmode, check, core, ncores, oa, on, ow,
-                                         orow, pos, cap, clock, last_line, last_dirty, hits, misses, fast, bread,
-                                         bfill, wbs, bwritten)
-            if last_line != -1:
+            (k, pos, clock, last_line, last_dirty, seen, hits, misses, fast, bread, bfill, wbs, bwritten, writes,
+             bstored) = _lean_lru_loads(tags, valid, dirty, plru, cbase, pbase, set_mask, ways, lb, wmode, walloc, ia,
+                                        inb, iw, irow, order, k, hi, use_order, rowmode, check, core, ncores, oa, on,
+                                        ow, orow, pos, cap, clock, last_line, last_dirty, False, hits, misses, fast,
+                                        bread, bfill, wbs, bwritten, writes, bstored)
+            if seen:
                 last_valid = ONE  # (a present unsectored line has its sector valid)
             if k >= hi:
                 break
@@ -370,4 +450,6 @@ def level_pass(cfg, lv, copy, lane, tags, stamp, valid, dirty, plru, meta, umeta
     stats[row, S_BFILL] += bfill
     stats[row, S_WB] += wbs
     stats[row, S_BWRITTEN] += bwritten
+    stats[row, S_WRITES] += writes
+    stats[row, S_BSTORED] += bstored
     return k, pos

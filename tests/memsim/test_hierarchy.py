@@ -274,6 +274,35 @@ def test_unsectored_lru_levels_match_the_model(cores, store_share):
         assert rep.levels[1].writebacks > 0
 
 
+@settings(max_examples=25, deadline=None)
+@given(seed=hs.integers(0, 2**32 - 1))
+def test_stores_in_the_lean_lru_kernel_match_the_model(seed):
+    """_lean_lru_loads takes the stores of read-only and write-back unsectored LRU levels itself (bypass and
+    invalidation, hits that dirty a line, write-allocate fills with write-backs, no-allocate forwards, the
+    run-length hit on a dirty line): every write mode and allocation, 1-16 ways, 1-4 cores, stores
+    interleaved with loads as the compiler's traces have them; the model's counts."""
+    rng = np.random.default_rng(seed)
+    cores = int(rng.integers(1, 5))
+    nper = int(rng.integers(0, 2)) if cores > 1 else 0
+    line = int(rng.choice([32, 64]))
+    levels = []
+    for i in range(nper + int(rng.integers(1, 3))):
+        line *= int(rng.choice([1, 2]))
+        ways = int(rng.choice([1, 2, 4, 8, 16]))
+        levels.append({"name": f"L{i + 1}", "size": int(rng.choice([1, 4, 16])) * ways * line, "ways": ways,
+                       "line": line, "per_core": i < nper,
+                       "write": str(rng.choice(["read-only", "write-back", "write-back", "write-through"])),
+                       "write_allocate": bool(rng.random() < 0.7)})
+    n = 3000
+    addrs, core, _, nbytes = texture_like_trace(rng, n, cores)
+    addrs = addrs % (1 << int(rng.integers(10, 16)))
+    writes = rng.random(n) < float(rng.choice([0.05, 0.2, 0.5]))
+    if rng.random() < 0.5:  # runs of stores to one line: the run-length hit on a dirty line
+        writes = np.repeat(writes[: n // 4 + 1], 4)[:n]
+    rep, model = run_both(levels, cores, addrs, core, writes, nbytes)
+    assert_same(rep, model)
+
+
 def test_single_stream_chunk_size_changes_nothing(monkeypatch):
     """The single-stream path takes rows in chunks of SERIAL_CHUNK_ROWS through all levels; tiny chunks
     (state carried across 500 boundaries) give the same report as one chunk."""
