@@ -403,10 +403,21 @@ def _cores_lines(ws: _Workspace, addrs, nbytes, write, core, h: Hierarchy, one: 
     nper = sum(1 for lvl in h.levels if lvl.per_core)
     clock = ws.keep.clock
     clock[0] += 1  # the fingerprints kept are from another simulation
+    # cores_run cuts a whole chunk to heads before it finds a store and gives the chunk back: it is given
+    # only the chunks before the first store's (the compiler's traces store in most chunks: the cut cost
+    # ~12% of their simulation), and that chunk goes to the general path as cores_run would send it
+    plain = n
+    if not one:
+        first = int(np.argmax(write.view(np.bool_)))  # (0 or 1 only: checked by _as_column)
+        plain = first // buf.rows * buf.rows if write[first] else n
     r = 0
     while r < n:
-        r, kind = LC.cores_run(ws.S, nper, K.Rows(addrs, nbytes, write, core, h.cores), np.bool_(one), r, n,
-                               buf.rows, buf.kernel, ws.keep, ws.shift)
+        kind = LH.CHUNK_STORE
+        if r < plain:
+            r, kind = LC.cores_run(ws.S, nper, K.Rows(addrs, nbytes, write, core, h.cores), np.bool_(one), r,
+                                   plain, buf.rows, buf.kernel, ws.keep, ws.shift)
+            if r == plain and plain < n:
+                kind = LH.CHUNK_STORE
         if r == n:
             break
         clock[0] += 1  # the general path changes tags without the fingerprints

@@ -198,3 +198,29 @@ def test_a_reused_hierarchy_counts_as_a_fresh_one_after_stores(monkeypatch):
     reused = Hierarchy(levels, cores=4)
     reused.simulate_resolved(addrs[::-1] + 64 * 1024, core, True, 8)  # every L2 way dirty
     assert reused.simulate_resolved(*trace).to_dict() == Hierarchy(levels, cores=4).simulate_resolved(*trace).to_dict()
+
+
+@pytest.mark.parametrize("first_store", [None, 0, 511, 512, 1500, 3071, 3072])
+def test_chunks_before_the_first_store_take_the_line_path_and_the_rest_the_general_path(first_store, monkeypatch):
+    """_cores_lines hands cores_run only the chunks before the first store's chunk (found by one scan of the
+    store column), which then goes to the general path as cores_run would have sent it: the same state
+    as the general path alone, the model's counts, wherever the first store lies (the first row, a chunk's
+    first or last row, none), with a crossing row before it too."""
+    monkeypatch.setattr(H, "CORES_CHUNK_ROWS", 512)
+    levels = [{"name": "L1", "size": 1024, "ways": 4, "line": 64, "per_core": True, "write": "read-only",
+               "write_allocate": False},
+              {"name": "L2", "size": 4096, "ways": 8, "line": 64, "write": "write-back"}]
+    addrs, core = walk(2)
+    n = addrs.size
+    writes = np.zeros(n, bool)
+    nbytes = np.full(n, 8, np.int32)
+    nbytes[700 + np.argmax(addrs[700:] % 64 == 56)] = 12  # a chunk of the general path before any store
+    if first_store is not None:
+        writes[first_store] = True
+        writes[first_store + 1 + np.flatnonzero(np.random.default_rng(1).random(n - first_store - 1) < 0.1)] = True
+    trace = (addrs, core, writes, nbytes)
+    rep, state = simulate(levels, 2, *trace)
+    ref, ref_state = simulate(levels, 2, *trace, line_stream=False)
+    assert rep.to_dict() == ref.to_dict()
+    assert_same_state(state, ref_state)
+    assert_same(rep, ModelHierarchy(levels, 2).run(*trace))
