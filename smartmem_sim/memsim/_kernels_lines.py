@@ -108,10 +108,13 @@ def _fused2_body(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, p
     misses2 = 0
     line0 = np.int64(np.uint64(addr[np.uint64(lo)]) >> ulb)  # (lo < hi)
     i = lo
+    same = True
     while i < hi:
         k = BLOCK if hi - i >= BLOCK else hi - i
         a0 = np.uint64(addr[np.uint64(i)])
-        same = k == BLOCK and _on_one_line(addr, i, n1, a0, ulb)
+        # the quick test only after a block that passed it: on random rows it fails every time, and
+        # _block_bits finds a block on one line all the same
+        same = same and k == BLOCK and _on_one_line(addr, i, n1, a0, ulb)
         if not same:
             spread, high, cross = _block_bits(addr, i, k, n1, a0)
             if ((high >> np.uint64(62)) | (cross >> ulb)) != ZERO:
