@@ -74,6 +74,28 @@ def _find_way(tags, base, line, ways):
     return found
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _fill_back(tags, valid, dirty, plru, uset, base, rank, ways, line, lb, dirt, oa, on, ow, orow, pos, rowmode, rid):
+    """A miss at an unsectored LRU-ordered level: the back of the set's order is the victim; the line is
+    fetched (one request), the victim written back first if dirty (a second), and the line filled, marked
+    ``dirt`` (ONE for a store at a write-back level) and made the most recent. Returns (pos, 1 if a
+    write-back went out else 0)."""
+    line_bytes = np.int64(1) << lb
+    vw = _order_last(rank, ways)
+    uwi = np.uint64(base + vw)
+    pos = _emit(oa, on, ow, orow, pos, line << lb, line_bytes, 0, rowmode, rid)
+    wb = 0
+    old = tags[uwi]
+    if old != -1 and dirty[uwi] != ZERO:
+        wb = 1
+        pos = _emit(oa, on, ow, orow, pos, old << lb, line_bytes, 1, rowmode, rid)
+    tags[uwi] = line
+    valid[uwi] = ONE
+    dirty[uwi] = dirt
+    plru[uset] = _order_to_front(rank, vw)
+    return pos, wb
+
+
 @njit(cache=True, _nrt=False)
 def _lean_lru_loads(tags, valid, dirty, plru, cbase, pbase, set_mask, ways, lb, wmode, walloc, ia, inb, iw, irow,
                     order, k, hi, use_order, rowmode, check, core, ncores, oa, on, ow, orow, pos, cap,
@@ -150,19 +172,11 @@ def _lean_lru_loads(tags, valid, dirty, plru, cbase, pbase, set_mask, ways, lb, 
                 pos = _emit(oa, on, ow, orow, pos, a, n, 1, rowmode, rid)
                 k += 1
                 continue
-            vw = _order_last(rank, ways)
-            uwi = np.uint64(base + vw)
-            pos = _emit(oa, on, ow, orow, pos, line << lb, line_bytes, 0, rowmode, rid)
+            pos, wb = _fill_back(tags, valid, dirty, plru, uset, base, rank, ways, line, lb, ONE, oa, on, ow, orow, pos,
+                                 rowmode, rid)
             bfill += line_bytes
-            old = tags[uwi]
-            if old != -1 and dirty[uwi] != ZERO:
-                wbs += 1
-                bwritten += line_bytes
-                pos = _emit(oa, on, ow, orow, pos, old << lb, line_bytes, 1, rowmode, rid)
-            tags[uwi] = line
-            valid[uwi] = ONE
-            dirty[uwi] = ONE
-            plru[uset] = _order_to_front(rank, vw)
+            wbs += wb
+            bwritten += wb * line_bytes
             last_dirty = ONE
             last_line = line
             k += 1
@@ -211,20 +225,12 @@ def _lean_lru_loads(tags, valid, dirty, plru, cbase, pbase, set_mask, ways, lb, 
             last_dirty = dirty[np.uint64(base + found)]
         else:
             misses += 1
-            vw = _order_last(rank, ways)
-            uwi = np.uint64(base + vw)
             rid = i if rowmode == 1 else (irow[ui] if rowmode == 2 else 0)
-            pos = _emit(oa, on, ow, orow, pos, line << lb, line_bytes, 0, rowmode, rid)
+            pos, wb = _fill_back(tags, valid, dirty, plru, uset, base, rank, ways, line, lb, ZERO, oa, on, ow, orow, pos,
+                                 rowmode, rid)
             bfill += line_bytes
-            old = tags[uwi]
-            if old != -1 and dirty[uwi] != ZERO:
-                wbs += 1
-                bwritten += line_bytes
-                pos = _emit(oa, on, ow, orow, pos, old << lb, line_bytes, 1, rowmode, rid)
-            tags[uwi] = line
-            valid[uwi] = ONE
-            dirty[uwi] = ZERO
-            plru[uset] = _order_to_front(rank, vw)
+            wbs += wb
+            bwritten += wb * line_bytes
             last_dirty = ZERO
         last_line = line
         k += 1
