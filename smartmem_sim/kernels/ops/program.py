@@ -231,6 +231,25 @@ def is_buffer(layout: TensorLayout) -> bool:
 
 # ---------------------------------------------------------------- output tiling (module docstring)
 
+def _memo(prog: AccessProgram) -> dict:
+    """The program's memo of derived expressions. A program is immutable, so what is derived from it
+    never changes; the trace generator asks for the same slot expressions once per window and per
+    sampling pass, and rebuilding them symbolically cost more than tracing (issue 26)."""
+    memo = prog.__dict__.get("_derived")
+    if memo is None:
+        memo = {}
+        object.__setattr__(prog, "_derived", memo)
+    return memo
+
+
+def memoized(prog: AccessProgram, key: tuple, make):
+    """``make()``, computed once per program and ``key`` (see _memo)."""
+    memo = _memo(prog)
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
+
+
 def slot_subst(prog: AccessProgram, slot: int) -> dict[str, Expr]:
     """What slot ``slot`` of a tiled work-item substitutes into the lane code's expressions."""
     tx_n, ty_n = prog.tile
@@ -257,38 +276,55 @@ def _conds(prog: AccessProgram, slot: int, conds) -> tuple[tuple[Expr, int], ...
 def texel_valid(prog: AccessProgram, slot: int) -> tuple[tuple[Expr, int], ...]:
     """The tile's edge guard of slot ``slot``'s texel: conditions ``expr < n`` in the work-item's
     ``gx``/``gy``, those that can fail only (none when the tile divides the output)."""
-    w, h = prog.texels
-    return _conds(prog, slot, ((Var("gx", w), w), (Var("gy", h), h)))
+    def make():
+        w, h = prog.texels
+        return _conds(prog, slot, ((Var("gx", w), w), (Var("gy", h), h)))
+    return memoized(prog, ("texel_valid", slot), make)
 
 
 def texel_coords(prog: AccessProgram, slot: int) -> tuple[Expr, Expr]:
     """The output texel (x, y) of slot ``slot``, in the work-item's ``gx``/``gy``."""
-    w, h = prog.texels
-    return slot_expr(prog, slot, Var("gx", w)), slot_expr(prog, slot, Var("gy", h))
+    def make():
+        w, h = prog.texels
+        return slot_expr(prog, slot, Var("gx", w)), slot_expr(prog, slot, Var("gy", h))
+    return memoized(prog, ("texel_coords", slot), make)
 
 
 def slot_valid(prog: AccessProgram, slot: int) -> tuple[tuple[Expr, int], ...]:
     """The conditions ``expr < n`` (in the work-item's ``gx``/``gy``) for slot ``slot`` to be real, those
     that can fail only; the tile's edge guard first (a lane condition may index a table that is only
     in range inside the output)."""
-    return texel_valid(prog, slot) + _conds(prog, slot, prog.lanes.valid)
+    return memoized(prog, ("slot_valid", slot), lambda: texel_valid(prog, slot) + _conds(prog, slot, prog.lanes.valid))
+
+
+def read_address(prog: AccessProgram, r: Read) -> tuple[Expr, ...]:
+    """The address expressions of ``r`` in its surface's layout (image: x, y, lane; buffer: offset)."""
+    return memoized(prog, ("address", id(r)), lambda: (r, prog.surfaces[r.surface].layout.address_exprs(r.coords)))[1]
 
 
 def read_key(prog: AccessProgram, slot: int, r: Read) -> tuple:
     """What a slot's execution of ``r`` fetches, as expressions: texel (image x, y) or element offset, and
     the guards. Slots with equal keys share one fetch (:func:`read_groups`)."""
-    addr = prog.surfaces[r.surface].layout.address_exprs(r.coords)
+    addr = read_address(prog, r)
     where = addr[:2] if prog.surfaces[r.surface].on_image else addr
     return (tuple(slot_expr(prog, slot, e) for e in where),
             tuple((let.var.name, let.var.extent, slot_expr(prog, slot, let.expr)) for let in r.lets))
 
 
+def keyed_read_groups(prog: AccessProgram, r: Read) -> tuple[tuple[tuple[int, ...], tuple], ...]:
+    """:func:`read_groups` with each group's :func:`read_key` (the expressions its fetch evaluates)."""
+    if r.indices:
+        raise KernelError(f"kernel {prog.name}: data-dependent reads cannot be tiled")
+
+    def make():
+        groups: dict[tuple, list[int]] = {}
+        for s in range(prog.slots):
+            groups.setdefault(read_key(prog, s, r), []).append(s)
+        return r, tuple((tuple(g), key) for key, g in groups.items())
+    return memoized(prog, ("groups", id(r)), make)[1]
+
+
 def read_groups(prog: AccessProgram, r: Read) -> tuple[tuple[int, ...], ...]:
     """The read groups of ``r`` in a tiled program: slots with equal :func:`read_key`, each group in slot
     order, groups in the order of their first slot."""
-    if r.indices:
-        raise KernelError(f"kernel {prog.name}: data-dependent reads cannot be tiled")
-    groups: dict[tuple, list[int]] = {}
-    for s in range(prog.slots):
-        groups.setdefault(read_key(prog, s, r), []).append(s)
-    return tuple(tuple(g) for g in groups.values())
+    return tuple(g for g, _ in keyed_read_groups(prog, r))

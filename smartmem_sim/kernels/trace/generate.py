@@ -36,7 +36,9 @@ from smartmem_sim.kernels.ops.program import (
     Read,
     check_texel_reuse,
     index_value,
-    read_groups,
+    keyed_read_groups,
+    memoized,
+    read_address,
     slot_expr,
     slot_valid,
     texel_coords,
@@ -94,8 +96,9 @@ class _Rows:
         item, point = cols["item"], cols["point"]
         span = int(point.max()) + 1 if point.size else 1
         if item.size and (int(item.max()) + 1) * span < 2**62:
-            # one int64 key (item, point) is unique per row: one argsort instead of a two-key lexsort
-            order = np.argsort(item * span + point)
+            # one int64 key (item, point) is unique per row: one argsort instead of a two-key lexsort; the
+            # rows arrive as a few sorted runs (one per read), which a stable (merging) sort exploits
+            order = np.argsort(item * span + point, kind="stable")
         else:
             order = np.lexsort((point, item))
         return ItemAccesses(**{k: np.ascontiguousarray(v[order]) for k, v in cols.items()})
@@ -191,7 +194,7 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
                 val = np.broadcast_to(evaluate(let.expr, env_r), shape)
                 ok &= (val >= 0) & (val < let.var.extent)
                 env_r[let.var.name] = np.where(ok, val, 0)
-            addr = prog.surfaces[r.surface].layout.address_exprs(r.coords)
+            addr = read_address(prog, r)
             xs = np.broadcast_to(evaluate(addr[0], env_r), shape)
             nb = _access_bytes(prog, r.surface, storage)
             if prog.surfaces[r.surface].on_image:
@@ -246,34 +249,33 @@ def _tiled_accesses(prog: AccessProgram, storage: str, texel_reuse: bool, x0: in
         if extents:
             grid = np.indices(extents, dtype=np.int64).reshape(len(extents), -1)
             loop_env = {v.name: idx[None, :] for v, idx in zip(phase.loops, grid, strict=True)}
-        groups = [read_groups(prog, r) for r in phase.reads]
-        per_iter = sum(len(g) for g in groups)
+        keyed = [keyed_read_groups(prog, r) for r in phase.reads]
+        per_iter = sum(len(g) for g in keyed)
         first = 0
-        for r, gs in zip(phase.reads, groups, strict=True):
+        for r, gs in zip(phase.reads, keyed, strict=True):
             s = prog.surfaces[r.surface]
-            on = np.stack([valid[:, list(g)].any(axis=1) for g in gs], axis=1)  # (items, groups)
+            on = np.stack([valid[:, list(g)].any(axis=1) for g, _ in gs], axis=1)  # (items, groups)
             it, gi = np.nonzero(on)  # item-major: a work-item's rows adjacent
             shape = (it.size, iters)
             ok = np.zeros(shape, bool)
             xs, ys = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
             nb = _access_bytes(prog, r.surface, storage)
-            addr = s.layout.address_exprs(r.coords)
-            for g, members in enumerate(gs):
+            for g, (_, (where, lets)) in enumerate(gs):
                 sel = np.flatnonzero(gi == g)
                 if not sel.size:
                     continue
-                lead = members[0]
+                # the group's read_key holds its lead slot's guards and address, already substituted
                 env = {"gx": gx[it[sel]][:, None], "gy": gy[it[sel]][:, None], **loop_env}
                 sub = (sel.size, iters)
                 okg = np.ones(sub, bool)
-                for let in r.lets:
-                    val = np.broadcast_to(evaluate(slot_expr(prog, lead, let.expr), env), sub)
-                    okg &= (val >= 0) & (val < let.var.extent)
-                    env[let.var.name] = np.where(okg, val, 0)
+                for (name, extent, expr) in lets:
+                    val = np.broadcast_to(evaluate(expr, env), sub)
+                    okg &= (val >= 0) & (val < extent)
+                    env[name] = np.where(okg, val, 0)
                 ok[sel] = okg
-                xs[sel] = np.broadcast_to(evaluate(slot_expr(prog, lead, addr[0]), env), sub)
+                xs[sel] = np.broadcast_to(evaluate(where[0], env), sub)
                 if s.on_image:
-                    ys[sel] = np.broadcast_to(evaluate(slot_expr(prog, lead, addr[1]), env), sub)
+                    ys[sel] = np.broadcast_to(evaluate(where[1], env), sub)
             if not s.on_image:
                 xs = xs * nb
             f_item, f_seq, f_x, f_y = fetches(items[it], gi, ok, xs, ys, len(gs), texel_reuse, own_only=True)
@@ -293,10 +295,11 @@ def _tiled_accesses(prog: AccessProgram, storage: str, texel_reuse: bool, x0: in
             sub = {k: v[sel] for k, v in env.items()}
             rows.add(items[sel], point + t, prog.output, _where(x, sub, sel.size), _where(y, sub, sel.size), True, nb)
     else:
-        (off,) = out.layout.address_exprs(buffer_out_coords(prog))
+        (off,) = memoized(prog, ("out_offset",), lambda: out.layout.address_exprs(buffer_out_coords(prog)))
         for s in range(prog.slots):
             sel = np.flatnonzero(valid[:, s])
-            offs = _where(slot_expr(prog, s, off), {k: v[sel] for k, v in env.items()}, sel.size)
+            slot_off = memoized(prog, ("out_offset", s), lambda s=s: slot_expr(prog, s, off))
+            offs = _where(slot_off, {k: v[sel] for k, v in env.items()}, sel.size)
             rows.add(items[sel], point + s, prog.output, offs * nb, 0, True, nb)
     return rows.done()
 
