@@ -32,10 +32,13 @@ _COST_MODELS: dict[tuple[str, int, int], SimulatedCost] = {}
 
 
 def cost_model(device: str, row_budget: int = 20_000, windows: int = 3) -> SimulatedCost:
-    """The shared memsim-backed cost model of ``device`` (memoized across calls in this process)."""
+    """The shared memsim-backed cost model of ``device`` (memoized across calls in this process; simulated
+    counts are also kept on disk across runs, smartmem_sim/kernel_cache.py)."""
+    from smartmem_sim.kernel_cache import default_cache
+
     key = (device, row_budget, windows)
     if key not in _COST_MODELS:
-        _COST_MODELS[key] = SimulatedCost(device, row_budget=row_budget, windows=windows)
+        _COST_MODELS[key] = SimulatedCost(device, row_budget=row_budget, windows=windows, store=default_cache())
     return _COST_MODELS[key]
 
 

@@ -130,13 +130,15 @@ def _json_default(x):
 
 
 def cost_model_for(task: Task):
-    """The worker's shared SimulatedCost of the task's (possibly overridden) profile."""
+    """The worker's shared SimulatedCost of the task's (possibly overridden) profile; simulated counts are
+    shared with other workers and runs through the kernel cache (smartmem_sim/kernel_cache.py)."""
     from smartmem_sim.compiler.costs import SimulatedCost
+    from smartmem_sim.kernel_cache import default_cache
 
     h = profile_hash(task)
     if h not in _COST_MODELS:
         device = build_device(task)
-        _COST_MODELS[h] = SimulatedCost(device)
+        _COST_MODELS[h] = SimulatedCost(device, store=default_cache())
     return _COST_MODELS[h]
 
 

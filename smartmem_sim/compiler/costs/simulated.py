@@ -23,9 +23,13 @@ tests/compiler/costs/test_simulated.py and benchmarks/bench_simulate.py measure 
 
 Every kernel starts with cold caches (no reuse across kernels is modelled). Results are memoized by
 kernel signature (smartmem_sim.compiler.costs.model.step_signature): identical blocks of a network are simulated once.
+With a ``store`` (smartmem_sim/kernel_cache.py gives the default one), each kernel's simulated counts are also
+kept across processes, keyed by the store's ``scope`` (code and count-relevant device parameters), the
+storage type and the signature; the timing formula is always applied afresh to the counts.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -78,9 +82,13 @@ class SimulatedCost(CostModel):
             without texel registers as its [execution] table says).
         row_budget: trace rows per window; a kernel with fewer rows is simulated whole.
         windows: windows per sampled kernel (>= 2, so an error bound can be stated).
+        store: where simulated counts are kept across runs: an object with ``scope(profile, texel_reuse,
+            row_budget, windows) -> str``, ``get(key)`` and ``put(key, value)`` (JSON values), e.g.
+            smartmem_sim.kernel_cache.KernelCache; None: none. Used with a ProgramSampler only.
     """
 
-    def __init__(self, device: str | memsim.DeviceProfile, sampler: ProgramSampler | None = None, row_budget: int = 20_000, windows: int = 3):
+    def __init__(self, device: str | memsim.DeviceProfile, sampler: ProgramSampler | None = None, row_budget: int = 20_000, windows: int = 3,
+                 store=None):
         if isinstance(row_budget, bool) or not isinstance(row_budget, int) or row_budget < 1000:
             raise CompilerError(f"row_budget must be an integer >= 1000, got {row_budget!r}")
         if isinstance(windows, bool) or not isinstance(windows, int) or windows < 2:
@@ -95,6 +103,10 @@ class SimulatedCost(CostModel):
         self.terms_memo: dict[str, list[KernelTerms]] = {}
         self.estimates_memo: dict[str, list[dict]] = {}  # memsim.timing.estimate of each kernel (explain)
         self.simulated_rows = 0  # rows simulated so far (memo misses only)
+        # a sampler of another kind may trace differently from what the store's entries were made by
+        self.store = store if type(self.sampler) is ProgramSampler else None
+        self._scope = (store.scope(self.dev, self.sampler.texel_reuse, row_budget, windows)
+                       if self.store is not None else "")
 
     def evaluate(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> KernelCost:
         tensors = check_layouts(plan, step, layouts)
@@ -102,16 +114,32 @@ class SimulatedCost(CostModel):
         hit = self.memo.get(key)
         if hit is not None:
             return hit.renamed(step.id, step.op_type)
-        samples = self.sampler.sample(plan_with_layouts(plan, step, tensors), step, self.dev.cores,
-                                      self.dev.execution.wave_size, self.row_budget, self.windows)
-        kernels = [self._kernel(s) for s in samples]
+        counted = self._simulated(plan, step, tensors)
+        kernels = [self._kernel(c) for c in counted]
         cost, factor = self._combine(step, kernels)
         self.memo[key] = cost
         self.terms_memo[key] = [k["terms"] for k in kernels]
-        self.estimates_memo[key] = [{**k["estimate"], "kernel": s.name, "work_items": float(s.items),
+        self.estimates_memo[key] = [{**k["estimate"], "kernel": c["name"], "work_items": float(c["items"]),
                                      "sampled": k["sampled"], "rel_error": k["rel_error"], "correction": factor}
-                                    for k, s in zip(kernels, samples, strict=True)]
+                                    for k, c in zip(kernels, counted, strict=True)]
         return cost
+
+    def _simulated(self, plan: Plan, step: Step, tensors) -> list[dict]:
+        """Each kernel's counts per window and what the timing needs besides (``_counted``), from the
+        store when it has them, else simulated (and stored)."""
+        store_key = ""
+        if self.store is not None:
+            text = f"{self._scope}|{plan.storage}|{step_signature(plan, step, tensors)}"
+            store_key = hashlib.sha256(text.encode()).hexdigest()
+            kept = self.store.get(store_key)
+            if kept is not None:
+                return kept
+        samples = self.sampler.sample(plan_with_layouts(plan, step, tensors), step, self.dev.cores,
+                                      self.dev.execution.wave_size, self.row_budget, self.windows)
+        counted = [self._counted(s) for s in samples]
+        if self.store is not None:
+            self.store.put(store_key, counted)
+        return counted
 
     def _key(self, plan: Plan, step: Step, tensors) -> str:
         # a learned correction depends on the operator kind, which the kernels' signature does not name
@@ -140,26 +168,33 @@ class SimulatedCost(CostModel):
             c = {k: (v if k == "rows" else _sub(v, warm[k])) for k, v in c.items()}
         return c
 
-    def _kernel(self, s: KernelSample) -> dict:
-        prof = self.dev
-        table = memsim.SurfaceTable(s.surfaces, prof.image_layout)
-        per_window = [self._counts(tr, cf, table) for tr, cf in s.windows]
-        total_counted = sum(s.counted)
+    def _counted(self, s: KernelSample) -> dict:
+        """What the timing of one sampled kernel needs, as plain JSON data: its name, work-items, inner
+        iterations, active cores, work-items counted per window and each window's counts."""
+        table = memsim.SurfaceTable(s.surfaces, self.dev.image_layout)
+        return {"name": s.name, "items": s.items, "inner_iterations": float(s.inner_iterations),
+                "active_cores": _active_cores(s, self.dev.cores, self.dev.execution.wave_size),
+                "counted": [float(n) for n in s.counted],
+                "windows": [self._counts(tr, cf, table) for tr, cf in s.windows]}
+
+    def _kernel(self, k: dict) -> dict:
+        per_window, items, counted = k["windows"], k["items"], k["counted"]
+        total_counted = sum(counted)
         if total_counted <= 0:
-            raise CompilerError(f"kernel '{s.name}': the sampler counted no work-item")
-        compute_cycles = s.inner_iterations / self.dev.execution.alu_lanes
-        active = _active_cores(s, prof.cores, self.dev.execution.wave_size)
+            raise CompilerError(f"kernel '{k['name']}': the sampler counted no work-item")
+        compute_cycles = k["inner_iterations"] / self.dev.execution.alu_lanes
+        active = k["active_cores"]
         summed = _add_all(per_window)
-        full = self._estimate(_scale(summed, s.items / total_counted), compute_cycles, s.items, active)
+        full = self._estimate(_scale(summed, items / total_counted), compute_cycles, items, active)
         rel = 0.0
-        if total_counted < s.items:
-            secs = [self._estimate(_scale(c, s.items / n), compute_cycles, s.items, active)["seconds"]
-                    for c, n in zip(per_window, s.counted, strict=True) if n > 0]
+        if total_counted < items:
+            secs = [self._estimate(_scale(c, items / n), compute_cycles, items, active)["seconds"]
+                    for c, n in zip(per_window, counted, strict=True) if n > 0]
             if len(secs) >= 2 and np.mean(secs) > 0:
                 rel = float(2 * np.std(secs, ddof=1) / np.sqrt(len(secs)) / np.mean(secs))
             else:
                 rel = float("nan")
-        full["sampled"] = min(1.0, total_counted / s.items)
+        full["sampled"] = min(1.0, total_counted / items)
         full["rel_error"] = rel
         return full
 
