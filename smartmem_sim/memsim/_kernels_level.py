@@ -1,8 +1,8 @@
 """One level of the numba cache engine over a stream of requests: level_pass() is the workhorse, with
 counters and the stream's clock/last line in registers, and access() (inlined into the out-of-line
 _generic(), _kernels_access.py) for what its lean path does not cover; levels with an LRU recency order and
-unsectored lines (the usual texture L1 and L2) hand their loads to _lean_lru_loads, a small separate loop
-that measured ~2x faster on misses. The stream drivers (_kernels_streams.py) call it once per level and
+unsectored lines (the usual texture L1 and L2) hand their loads, and their stores unless write-through, to
+_lean_lru_loads, a small separate loop that measured ~2x faster on misses. The stream drivers (_kernels_streams.py) call it once per level and
 chunk. Callers pass typed values (np.int64(...), np.bool_(...)), never literals or prange indices, so
 level_pass compiles once (each extra signature cost ~20 s of compile time)."""
 from __future__ import annotations
