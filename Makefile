@@ -14,6 +14,7 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,opencl]'
+	$(PY) -m smartmem_sim.warm
 	rm -f $(VENV)/.installed-*
 	touch $@
 
