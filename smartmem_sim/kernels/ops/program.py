@@ -86,7 +86,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.layout.expr import Const, Expr, Var, bounds, substitute
+from smartmem_sim.layout.expr import Const, Expr, Var, bounds, free_vars, substitute
 from smartmem_sim.layout.image import BufferLayout, ImageLayout, TensorLayout
 from smartmem_sim.layout.simplify import simplify_all
 
@@ -261,7 +261,20 @@ def slot_subst(prog: AccessProgram, slot: int) -> dict[str, Expr]:
 
 def slot_expr(prog: AccessProgram, slot: int, e: Expr) -> Expr:
     """``e`` (an expression of the lane code) for slot ``slot``, in the work-item's ``gx``/``gy``, simplified."""
-    return simplify_all([substitute(e, slot_subst(prog, slot))])[0]
+    memo = _memo(prog)
+    fv = memo.get(("free", id(e)))
+    if fv is None or fv[0] is not e:
+        fv = memo[("free", id(e))] = (e, frozenset(free_vars(e)))
+    # slots that differ only in what ``e`` does not read (often the lane) share one result
+    t, lane = divmod(slot, prog.lanes.count)
+    ty, tx = divmod(t, prog.tile[0])
+    names = fv[1]
+    key = ("slot_expr", id(e), tx if "gx" in names else -1, ty if "gy" in names else -1,
+           lane if "lane" in names else -1)
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = (e, simplify_all([substitute(e, slot_subst(prog, slot))])[0])
+    return hit[1]
 
 
 def _conds(prog: AccessProgram, slot: int, conds) -> tuple[tuple[Expr, int], ...]:
