@@ -130,13 +130,14 @@ class KernelCache:
             if conn is None:
                 return
             try:
+                text = json.dumps(value, separators=(",", ":"), allow_nan=True)
                 with conn:  # one transaction: a reader sees the whole entry or none
-                    conn.execute("INSERT OR REPLACE INTO kernels (key, value) VALUES (?, ?)",
-                                 (key, json.dumps(value, separators=(",", ":"))))
-            except sqlite3.Error as exc:
+                    conn.execute("INSERT OR REPLACE INTO kernels (key, value) VALUES (?, ?)", (key, text))
+            except (sqlite3.Error, TypeError, ValueError) as exc:
                 self._fail(exc)
 
-    def __len__(self) -> int:
+    def entries(self) -> int:
+        """Kernels kept (not __len__: an empty cache must not read as false where a store is optional)."""
         with self._lock:
             conn = self._open()
             if conn is None:

@@ -32,7 +32,7 @@ def test_kept_counts_give_the_numbers_of_a_simulation(plan, tmp_path):
     fresh, fresh_cost = _run(plan, None)
     store = KernelCache(tmp_path)
     first, _ = _run(plan, store)
-    assert store.hits == 0 and store.misses > 0 and len(store) > 0
+    assert store.hits == 0 and store.misses > 0 and store.entries() > 0
     again, cost = _run(plan, KernelCache(tmp_path))  # another process would open it like this
     assert cost.store.misses == 0 and cost.store.hits == store.misses
     assert cost.simulated_rows == 0 < fresh_cost.simulated_rows
@@ -99,3 +99,13 @@ def test_the_folder_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("SMARTMEM_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert kernel_cache.cache_folder() == tmp_path / "xdg" / "smartmem-sim"
+
+
+def test_a_value_that_is_not_json_turns_the_cache_off_with_one_message(tmp_path, capsys):
+    store = KernelCache(tmp_path)
+    store.put("a", {"counts": [1.0]})
+    store.put("b", {"counts": object()})
+    assert store.get("a") is None  # off after the failure: nothing read or written any more
+    store.put("c", {"counts": [2.0]})
+    assert capsys.readouterr().err.count("kernel cache") == 1
+    assert KernelCache(tmp_path).get("a") == {"counts": [1.0]} and KernelCache(tmp_path).get("c") is None

@@ -102,7 +102,7 @@ class SimulatedCost(CostModel):
         self.memo: dict[str, KernelCost] = {}
         self.terms_memo: dict[str, list[KernelTerms]] = {}
         self.estimates_memo: dict[str, list[dict]] = {}  # memsim.timing.estimate of each kernel (explain)
-        self.simulated_rows = 0  # rows simulated so far (memo misses only)
+        self.simulated_rows = 0  # rows simulated so far (memo and store misses only)
         # a sampler of another kind may trace differently from what the store's entries were made by
         self.store = store if type(self.sampler) is ProgramSampler else None
         self._scope = (store.scope(self.dev, self.sampler.texel_reuse, row_budget, windows)
@@ -172,7 +172,7 @@ class SimulatedCost(CostModel):
         """What the timing of one sampled kernel needs, as plain JSON data: its name, work-items, inner
         iterations, active cores, work-items counted per window and each window's counts."""
         table = memsim.SurfaceTable(s.surfaces, self.dev.image_layout)
-        return {"name": s.name, "items": s.items, "inner_iterations": float(s.inner_iterations),
+        return {"name": s.name, "items": int(s.items), "inner_iterations": float(s.inner_iterations),
                 "active_cores": _active_cores(s, self.dev.cores, self.dev.execution.wave_size),
                 "counted": [float(n) for n in s.counted],
                 "windows": [self._counts(tr, cf, table) for tr, cf in s.windows]}
