@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from smartmem_sim.compiler.costs import SimulatedCost  # noqa: E402
 from smartmem_sim.kernel_cache import KernelCache  # noqa: E402
-from smartmem_sim.kernels.trace import generate, sample  # noqa: E402
+from smartmem_sim.kernels.trace import sample  # noqa: E402
 from smartmem_sim.memsim import hierarchy  # noqa: E402
 from smartmem_sim.simulation import compile_for, load_graph, simulate_plan  # noqa: E402
 
