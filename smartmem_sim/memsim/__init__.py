@@ -17,7 +17,7 @@ from smartmem_sim.memsim import _numba_sources
 # memsim's parallel passes are short (a kernel's trace is often 10-60k rows), and libgomp's workers spin after
 # each one: on a full-size Swin compare that spinning was a third of the CPU time (24.6 s of CPU, 16.2 s wall;
 # 16.3 s of CPU, 16.9 s wall with passive waiting; this project's 2-core VM). Set only if the user did not.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # spelled as the sweep runner sets it for workers
 _numba_sources.refresh()
 
 from smartmem_sim.memsim.addresses import simulate_addresses  # noqa: E402
