@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "validate",
     "sweep",
     "refit",
+    "kernel_cache",
 )
 
 

@@ -109,3 +109,19 @@ def test_a_value_that_is_not_json_turns_the_cache_off_with_one_message(tmp_path,
     store.put("c", {"counts": [2.0]})
     assert capsys.readouterr().err.count("kernel cache") == 1
     assert KernelCache(tmp_path).get("a") == {"counts": [1.0]} and KernelCache(tmp_path).get("c") is None
+
+
+def test_the_command_reports_and_clears_the_cache(plan, tmp_path, monkeypatch, capsys):
+    import json
+
+    from smartmem_sim import cli
+
+    monkeypatch.setenv("SMARTMEM_CACHE", str(tmp_path))
+    _run(plan, KernelCache(tmp_path))
+    assert cli.main(["kernel-cache", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["enabled"] and doc["entries"] == KernelCache(tmp_path).entries() > 0 and doc["bytes"] > 0
+    assert cli.main(["kernel-cache", "--clear"]) == 0
+    assert "deleted" in capsys.readouterr().out and not (tmp_path / kernel_cache.FILE_NAME).exists()
+    monkeypatch.setenv("SMARTMEM_CACHE", "off")
+    assert cli.main(["kernel-cache"]) == 0 and "off" in capsys.readouterr().out
