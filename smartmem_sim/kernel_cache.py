@@ -37,6 +37,7 @@ FILE_NAME = "kernels.sqlite"
 TIMING_ONLY_LEVEL_FIELDS = ("latency_cycles", "bandwidth_bytes_per_cycle", "energy_pj_per_byte")
 PACKAGE_ROOT = Path(__file__).resolve().parent
 COUNT_PACKAGES = ("kernels", "layout", "memsim")
+PROFILES = PACKAGE_ROOT / "memsim" / "devices"
 
 
 def cache_folder() -> Path | None:
@@ -52,11 +53,14 @@ def cache_folder() -> Path | None:
 
 @lru_cache(maxsize=1)
 def counts_code_version() -> str:
-    """Hash of the sources that produce a kernel's counts (path and bytes of every .py and .toml file)."""
+    """Hash of the sources that produce a kernel's counts (path and bytes of every .py and .toml file). The
+    device profiles are left out: what of a profile decides counts is in :func:`geometry_key`, so editing a
+    shipped profile's latency keeps the counts, as a copied profile's would."""
     h = hashlib.sha256()
     for pkg in COUNT_PACKAGES:
         for p in sorted((PACKAGE_ROOT / pkg).rglob("*")):
-            if p.suffix in (".py", ".toml") and p.is_file() and "__pycache__" not in p.parts:
+            if p.suffix in (".py", ".toml") and p.is_file() and "__pycache__" not in p.parts \
+                    and PROFILES not in p.parents:
                 h.update(str(p.relative_to(PACKAGE_ROOT)).encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 

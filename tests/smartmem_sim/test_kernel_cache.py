@@ -125,3 +125,25 @@ def test_the_command_reports_and_clears_the_cache(plan, tmp_path, monkeypatch, c
     assert "deleted" in capsys.readouterr().out and not (tmp_path / kernel_cache.FILE_NAME).exists()
     monkeypatch.setenv("SMARTMEM_CACHE", "off")
     assert cli.main(["kernel-cache"]) == 0 and "off" in capsys.readouterr().out
+
+
+def test_the_shipped_profiles_are_not_code(tmp_path, monkeypatch):
+    (tmp_path / "memsim" / "devices").mkdir(parents=True)
+    (tmp_path / "memsim" / "engine.py").write_text("X = 1\n")
+    (tmp_path / "memsim" / "devices" / "dev.toml").write_text("latency_cycles = 30\n")
+    monkeypatch.setattr(kernel_cache, "PACKAGE_ROOT", tmp_path)
+    monkeypatch.setattr(kernel_cache, "PROFILES", tmp_path / "memsim" / "devices")
+    monkeypatch.setattr(kernel_cache, "COUNT_PACKAGES", ("memsim",))
+
+    def version():
+        kernel_cache.counts_code_version.cache_clear()
+        return kernel_cache.counts_code_version()
+
+    try:
+        base = version()
+        (tmp_path / "memsim" / "devices" / "dev.toml").write_text("latency_cycles = 60\n")
+        assert version() == base
+        (tmp_path / "memsim" / "engine.py").write_text("X = 2\n")
+        assert version() != base
+    finally:
+        kernel_cache.counts_code_version.cache_clear()
