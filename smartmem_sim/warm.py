@@ -1,7 +1,7 @@
 """Compile the simulator's numba functions ahead of the first real run (``make setup`` runs this).
 
 memsim and the trace generator are numba functions compiled on first call and kept in numba's on-disk
-cache (``cache=True``). Compiling all of them takes about a minute on a 2-core machine, which a user would
+cache (``cache=True``). Compiling all of them takes about two minutes on a 2-core machine, which a user would
 otherwise wait through, without a word, in the first ``compare``. This runs small workloads that reach
 every compiled path the commands use (the multi-core hierarchy of each shipped profile, with and without
 texel registers; user address streams in both argument forms; the cache-study walks) with the kernel cache
