@@ -31,6 +31,8 @@ from dataclasses import asdict, fields
 from functools import lru_cache
 from pathlib import Path
 
+from smartmem_sim.sources import source_hash
+
 ENV = "SMARTMEM_CACHE"
 FILE_NAME = "kernels.sqlite"
 # Level fields that only the timing formula reads: changing them keeps every count.
@@ -53,16 +55,9 @@ def cache_folder() -> Path | None:
 
 @lru_cache(maxsize=1)
 def counts_code_version() -> str:
-    """Hash of the sources that produce a kernel's counts (path and bytes of every .py and .toml file). The
-    device profiles are left out: what of a profile decides counts is in :func:`geometry_key`, so editing a
-    shipped profile's latency keeps the counts, as a copied profile's would."""
-    h = hashlib.sha256()
-    for pkg in COUNT_PACKAGES:
-        for p in sorted((PACKAGE_ROOT / pkg).rglob("*")):
-            if p.suffix in (".py", ".toml") and p.is_file() and "__pycache__" not in p.parts \
-                    and PROFILES not in p.parents:
-                h.update(str(p.relative_to(PACKAGE_ROOT)).encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
+    """Hash of the sources that produce a kernel's counts (smartmem_sim/sources.py, over ``COUNT_PACKAGES``). The device profiles are left out: what of a profile decides counts is in
+    :func:`geometry_key`, so editing a shipped profile's latency keeps the counts, as a copied profile's would."""
+    return source_hash(PACKAGE_ROOT, COUNT_PACKAGES, exclude=(str(PROFILES.relative_to(PACKAGE_ROOT)),))
 
 
 def geometry_key(profile, texel_reuse: bool, row_budget: int, windows: int) -> str:

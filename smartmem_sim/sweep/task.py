@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from smartmem_sim.errors import UserError
+from smartmem_sim.sources import source_hash
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODE_PACKAGES = ("compiler", "kernels", "memsim", "smartmem_sim")
@@ -205,36 +206,13 @@ def model_hash(task: Task) -> str:
 
 
 def code_version(root: Path = REPO_ROOT, packages: tuple[str, ...] = CODE_PACKAGES) -> str:
-    """Hash of the .py and .toml sources of ``packages`` under ``root`` as they are on disk now (path and
-    bytes of each file). Files are re-read only when their size or mtime changed since the last call.
+    """Hash of the .py and .toml sources of ``packages`` under ``root`` as they are on disk now
+    (smartmem_sim/sources.py).
 
     A worker process runs the code it imported, not what is on disk later: compute.py takes its version
     once, when it starts, and refuses tasks hashed under another.
     """
-    files = []
-    for pkg in packages:
-        files += sorted(p for p in (root / pkg).rglob("*") if p.suffix in (".py", ".toml") and p.is_file()
-                        and "__pycache__" not in p.parts)
-    stats = []
-    for p in files:
-        try:
-            st = p.stat()
-        except FileNotFoundError:  # removed while we looked (an editor's temporary file)
-            continue
-        stats.append((str(p.relative_to(root)), st.st_mtime_ns, st.st_size))
-    return _hash_sources(root, tuple(stats))
-
-
-@lru_cache(maxsize=8)
-def _hash_sources(root: Path, stats: tuple[tuple[str, int, int], ...]) -> str:
-    h = hashlib.sha256()
-    for rel, _, _ in stats:
-        h.update(rel.encode() + b"\0")
-        try:
-            h.update((root / rel).read_bytes() + b"\0")
-        except FileNotFoundError:
-            h.update(b"<removed>\0")
-    return h.hexdigest()[:16]
+    return source_hash(root, packages)
 
 
 def task_key(task: Task, code: str | None = None) -> str:
