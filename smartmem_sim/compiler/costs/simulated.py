@@ -110,11 +110,12 @@ class SimulatedCost(CostModel):
 
     def evaluate(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> KernelCost:
         tensors = check_layouts(plan, step, layouts)
-        key = self._key(plan, step, tensors)
+        signature = step_signature(plan, step, tensors)  # once: the memo and the store key by it
+        key = self._key(plan, step, tensors, signature)
         hit = self.memo.get(key)
         if hit is not None:
             return hit.renamed(step.id, step.op_type)
-        counted = self._simulated(plan, step, tensors)
+        counted = self._simulated(plan, step, tensors, signature)
         kernels = [self._kernel(c) for c in counted]
         cost, factor = self._combine(step, kernels)
         self.memo[key] = cost
@@ -124,12 +125,12 @@ class SimulatedCost(CostModel):
                                     for k, c in zip(kernels, counted, strict=True)]
         return cost
 
-    def _simulated(self, plan: Plan, step: Step, tensors) -> list[dict]:
+    def _simulated(self, plan: Plan, step: Step, tensors, signature: str) -> list[dict]:
         """Each kernel's counts per window and what the timing needs besides (``_counted``), from the
         store when it has them, else simulated (and stored)."""
         store_key = ""
         if self.store is not None:
-            text = f"{self._scope}|{plan.storage}|{step_signature(plan, step, tensors)}"
+            text = f"{self._scope}|{plan.storage}|{signature}"
             store_key = hashlib.sha256(text.encode()).hexdigest()
             kept = self.store.get(store_key)
             if kept is not None:
@@ -141,9 +142,9 @@ class SimulatedCost(CostModel):
             self.store.put(store_key, counted)
         return counted
 
-    def _key(self, plan: Plan, step: Step, tensors) -> str:
+    def _key(self, plan: Plan, step: Step, tensors, signature: str | None = None) -> str:
         # a learned correction depends on the operator kind, which the kernels' signature does not name
-        key = step_signature(plan, step, tensors)
+        key = signature if signature is not None else step_signature(plan, step, tensors)
         return key + "|" + step.op_type if self.dev.correction is not None else key
 
     def explain(self, plan: Plan, step: Step, layouts: Mapping[str, TensorLayout] | None = None) -> list[dict]:
