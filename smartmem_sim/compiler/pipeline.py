@@ -22,9 +22,12 @@ Ablation policies (the paper's Fig 8/9 steps over DNNFusion; ``smartmem`` itself
 - ``smartmem``: + the 2.5D mapping: one layout serves two reduction dims (lanes + the innermost texture
   row axis), extra copies only beyond two.
 
-Tile tuning (smartmem_sim/compiler/passes/tiles.py): every policy but ``naive`` (MNN's image MatMul is untiled)
-and ``smartmem-untuned`` gives each MatMul/Gemm the output block per work-item its cost model prices fastest;
-without ``cost=`` the analytical model, which does not see tiles, keeps them at one texel.
+Tiles (smartmem_sim/compiler/passes/tiles.py): in every policy each row reduction (Softmax, LayerNorm, ...)
+computes a block of output texels along its row and its row's statistics once (the block that fetches least;
+MNN runs one work-group per row). Tile tuning: every policy but ``naive`` (MNN's image MatMul is untiled) and
+``smartmem-untuned`` gives each MatMul/Gemm the output block per work-item its cost model prices fastest, and
+each row reduction the cheapest of its block, half of it and one texel; without ``cost=`` the analytical model,
+which does not see tiles, keeps MatMuls at one texel and row blocks as they are.
 """
 from __future__ import annotations
 
@@ -115,7 +118,10 @@ PASSES: list[tuple[str, tuple[str, ...], Callable[[Context], None]]] = [
     ("mnn_batched_matmul", ("naive",), lambda c: c.notes.update(mnn.batched_matmuls(c.plan))),
     # search: re-choose layouts on ILD&Var edges, each step priced by the CostModel (smartmem's are candidate 0)
     ("search_layouts", ("search",), lambda c: c.notes.update(search_layouts(c.plan, c.cost, c.search_candidates))),
-    # tuned compilers: each MatMul/Gemm's output block per work-item, priced by the CostModel
+    # every policy: each row reduction (Softmax, LayerNorm, ...) computes a block of texels along its row, whose
+    # statistics it computes once (MNN's one work-group per row); the block that fetches least
+    ("row_tiles", ALL, lambda c: tiles.row_tiles(c.plan)),
+    # tuned compilers: each MatMul/Gemm's output block per work-item, and each row block, priced by the CostModel
     ("tune_tiles", TUNED, lambda c: tiles.tune_tiles(c.plan, c.cost)),
     # smartmem: Add-like ops whose inputs ended up in different layouts change group (ILD&Var)
     ("regroup", SMARTMEM_MOVES, _regroup),

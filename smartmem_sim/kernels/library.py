@@ -6,10 +6,11 @@ same accesses (tests/kernels/test_trace_matches_kernel.py checks this on a devic
 (smartmem_sim/kernels/ops/program.py: per-lane texel registers or a fetch on every read) is chosen per build, for a
 device, and the source and the trace follow it together.
 
-Output tiling (a MatMul/Gemm work-item computing TX x TY output texels, smartmem_sim/kernels/ops/program.py) is
-chosen per plan step, by :attr:`~smartmem_sim.layout.plan.Step.tile`; :func:`tile_plan` sets it on every
-MatMul/Gemm step of a plan (e.g. ``execute(tile_plan(plan, (4, 1)), ...)``), and every consumer of the plan
-(execute, the trace generator, SimulatedCost, kernel hashes) follows it.
+Output tiling (a MatMul/Gemm or row-reduction work-item computing TX x TY output texels,
+smartmem_sim/kernels/ops/program.py) is chosen per plan step, by :attr:`~smartmem_sim.layout.plan.Step.tile`
+(the compiler's tiles pass sets it); :func:`tile_plan` sets it on every MatMul/Gemm step of a plan (e.g.
+``execute(tile_plan(plan, (4, 1)), ...)``), and every consumer of the plan (execute, the trace generator,
+SimulatedCost, kernel hashes) follows it.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 
 import smartmem_sim.kernels.ops  # noqa: F401  (registers the operator bodies)
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.ops.builder import TILED_OPS, build_program
+from smartmem_sim.kernels.ops.builder import MATMUL_OPS, TILED_OPS, build_program
 from smartmem_sim.kernels.ops.program import AccessProgram
 from smartmem_sim.kernels.render.opencl import render_shared
 from smartmem_sim.kernels.trace.generate import item_accesses, scheduled_trace
@@ -121,10 +122,10 @@ def plan_trace(plan: Plan, cores: int, wave_size: int, constants: Mapping[str, n
     return [(k, k.trace(cores, wave_size, ids, values)) for k in kernels], surfaces
 
 
-def tile_plan(plan: Plan, tile: Sequence[int], op_types: Sequence[str] = TILED_OPS) -> Plan:
-    """A copy of ``plan`` whose steps of ``op_types`` (default: every op type that can be tiled, MatMul and
-    Gemm) compute ``tile = (TX, TY)`` output texels per work-item; other steps, tensors and weights are
-    shared. A buffer output's texels form one row: its steps keep TY = 1 (``(TX, 1)``). ``(1, 1)``
+def tile_plan(plan: Plan, tile: Sequence[int], op_types: Sequence[str] = MATMUL_OPS) -> Plan:
+    """A copy of ``plan`` whose steps of ``op_types`` (default MatMul and Gemm; any of TILED_OPS, which adds
+    the row reductions) compute ``tile = (TX, TY)`` output texels per work-item; other steps, tensors and
+    weights are shared. A buffer output's texels form one row: its steps keep TY = 1 (``(TX, 1)``). ``(1, 1)``
     gives back the untiled kernels."""
     if len(tuple(tile)) != 2:
         raise KernelError(f"tile must be (TX, TY), got {tile!r}")

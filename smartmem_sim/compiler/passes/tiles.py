@@ -1,5 +1,7 @@
-"""Tile tuning: every MatMul/Gemm kernel computes the block of output texels per work-item that the cost model
-prices fastest, as a tuned compiler chooses its tiles (DNNFusion and SmartMem generate tuned kernels;
+"""Tiles: how many output texels one work-item computes.
+
+MatMul/Gemm (tune_tiles): every MatMul/Gemm kernel computes the block of output texels per work-item that the cost
+model prices fastest, as a tuned compiler chooses its tiles (DNNFusion and SmartMem generate tuned kernels;
 docs/BASELINES.md, fusion rule 5). MNN's image MatMul computes one texel per work-item (naive rule 8), so
 ``naive`` is not tuned.
 
@@ -7,15 +9,34 @@ The candidates keep a work-item at four output texels or fewer (16 outputs), the
 small-GPU kernels use; memsim does not model register pressure, so larger blocks would be priced as free.
 A buffer output's texels form one row, so its candidates have TY = 1. Ties keep the smaller tile (the
 analytical cost model does not see tiles, so under it nothing changes).
+
+Row reductions (row_tiles, every policy): Softmax, LayerNorm and the other normalizations of
+smartmem_sim/kernels/ops/builder.py's ROW_OPS get the 1-D block along the output's x or y axis that makes the
+kernel fetch the fewest texels, counted from the access program (read groups x loop trips, no texel
+registers), up to MAX_TILE_TEXELS; ties keep the smaller block. A block along the normalized row computes the
+row's statistics once for all its texels (kernels/ops/program.py, shared phases), which is what every
+library does: MNN runs one work-group per row of texels, three passes over the row (docs/BASELINES.md, naive
+rule 10), so ``naive`` gets it too. A row longer than a block is read once per block and statistic. The
+tuned policies then price the block, one texel, and half the block with their cost model (tune_tiles), ties
+keeping the block.
 """
 from __future__ import annotations
 
 from dataclasses import replace
+from math import prod
 
 from smartmem_sim.compiler.costs.model import CostModel
-from smartmem_sim.kernels.ops.builder import TILED_OPS
+from smartmem_sim.kernels.ops.builder import (
+    MATMUL_OPS,
+    MAX_TILE_TEXELS,
+    ROW_OPS,
+    build_program,
+    step_constants,
+)
+from smartmem_sim.kernels.ops.program import keyed_read_groups
 from smartmem_sim.layout.image import ImageLayout
-from smartmem_sim.layout.plan import Plan
+from smartmem_sim.layout.plan import Plan, Step
+from smartmem_sim.layout.signature import step_signature
 
 CANDIDATES = ((1, 1), (2, 1), (1, 2), (2, 2), (4, 1), (1, 4))
 # Greedy order, to price 3-4 tiles instead of 6 (compile time: `search` on a tiny twin within 5 s): a square
@@ -29,7 +50,13 @@ def tune_tiles(plan: Plan, cost: CostModel, candidates=CANDIDATES) -> dict[str, 
     chosen: dict[str, tuple[int, int]] = {}
     steps = []
     for step in plan.steps:
-        if step.op_type not in TILED_OPS:
+        if step.op_type in ROW_OPS and tuple(step.tile) != (1, 1):
+            best = _cheapest_row(plan, step, cost)
+            if best != tuple(step.tile):
+                chosen[step.id] = best
+            steps.append(replace(step, tile=best))
+            continue
+        if step.op_type not in MATMUL_OPS:
             steps.append(step)
             continue
         on_image = all(isinstance(plan.tensors[o].layout, ImageLayout) for o in step.outputs)
@@ -53,3 +80,80 @@ def _cheapest(plan: Plan, step, cost: CostModel, options) -> tuple[int, int]:
     first = price(FIRST)
     block_wins = first[1][0] < first[0][0]
     return min(first + price(IF_BLOCK_WINS if block_wins else IF_BLOCK_LOSES))[2]
+
+
+def _cheapest_row(plan: Plan, step: Step, cost: CostModel) -> tuple[int, int]:
+    """The block row_tiles chose, one texel, or half the block, whichever ``cost`` prices fastest (ties keep
+    the block, then the smaller)."""
+    block = tuple(step.tile)
+    half = tuple(max(1, t // 2) for t in block)
+    options = list(dict.fromkeys([block, half, (1, 1)]))
+    priced = [(cost.evaluate(plan, replace(step, tile=t)).seconds, i) for i, t in enumerate(options)]
+    return options[min(priced)[1]]
+
+
+def row_fetches(plan: Plan, step: Step, tile: tuple[int, int]) -> int:
+    """Texels (elements, from a buffer) the step's first kernel fetches with ``tile``, without texel
+    registers: per work-item, each read's groups times its phase's loop trips."""
+    prog = build_program(plan, replace(step, tile=tile), 0, step_constants(plan, step))
+    per_item = 0
+    for p in prog.lanes.phases:
+        trips = prod(v.extent for v in p.loops)
+        per_item += trips * sum(len(keyed_read_groups(prog, r)) for r in p.reads)
+    return per_item * prog.global_size[0] * prog.global_size[1]
+
+
+_ROW_TILES: dict[str, tuple[int, int]] = {}  # by kernel signature: a network repeats its blocks
+
+
+def row_tile(plan: Plan, step: Step) -> tuple[int, int]:
+    """The 1-D block (k, 1) or (1, k), k <= MAX_TILE_TEXELS, with the fewest fetches (module docstring); only
+    the axis along which a 2-texel block fetches less than one texel is scanned."""
+    key = step_signature(plan, replace(step, tile=(1, 1)), plan.tensors)
+    if key not in _ROW_TILES:
+        _ROW_TILES[key] = _fewest_fetches(plan, step)
+    return _ROW_TILES[key]
+
+
+def _fewest_fetches(plan: Plan, step: Step) -> tuple[int, int]:
+    on_image = all(isinstance(plan.tensors[o].layout, ImageLayout) for o in step.outputs)
+    best = (row_fetches(plan, step, (1, 1)), 1, (1, 1))
+    for axis in (0, 1) if on_image else (0,):
+        def tile(k, axis=axis):
+            return (k, 1) if axis == 0 else (1, k)
+        two = row_fetches(plan, step, tile(2))
+        if two >= best[0]:  # the row does not lie along this axis
+            continue
+        best = min(best, (two, 2, tile(2)))
+        for k in _block_lengths(_texels_along(plan, step, axis)):
+            best = min(best, (row_fetches(plan, step, tile(k)), k, tile(k)))
+    return best[2]
+
+
+def _texels_along(plan: Plan, step: Step, axis: int) -> int:
+    lay = plan.tensors[step.outputs[0]].layout
+    if isinstance(lay, ImageLayout):
+        return lay.width if axis == 0 else lay.height
+    return -(-prod(lay.shape) // 4)
+
+
+def _block_lengths(extent: int) -> list[int]:
+    """Block lengths worth counting: those that cut ``extent`` texels into 1-4 blocks of near-equal length, and
+    the multiples of 2 and 4 that keep a block on whole texels of a lane-packed input (the counts are of
+    symbolic read groups, which merge where the index arithmetic divides evenly)."""
+    ks = {3, 4, 6, 8, 12, 16} | {-(-extent // n) for n in range(1, 5)}
+    return sorted(k for k in ks if 3 <= k <= MAX_TILE_TEXELS)
+
+
+def row_tiles(plan: Plan) -> dict[str, tuple[int, int]]:
+    """Give every row reduction of ``plan`` its row_tile; returns {step id: tile} where it is not one texel."""
+    chosen = {}
+    steps = []
+    for step in plan.steps:
+        if step.op_type in ROW_OPS:
+            step = replace(step, tile=row_tile(plan, step))
+            if step.tile != (1, 1):
+                chosen[step.id] = step.tile
+        steps.append(step)
+    plan.steps = steps
+    return chosen

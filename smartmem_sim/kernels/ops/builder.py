@@ -33,12 +33,16 @@ from smartmem_sim.layout.plan import Plan, Step, is_stripped_initializer
 from smartmem_sim.layout.simplify import linear, simplify_all
 
 MAX_GROUP_ITEMS = 64  # work-items per work-group (fits every device we have, phones included)
-TILED_OPS = ("MatMul", "Gemm")  # op types whose kernels may compute a tile of output texels per work-item
+MATMUL_OPS = ("MatMul", "Gemm")
+# row reductions: a tile along the normalized row shares its statistics (program.py, shared phases)
+ROW_OPS = ("Softmax", "LogSoftmax", "LayerNormalization", "RMSNormalization", "GroupNormalization",
+           "InstanceNormalization")
+TILED_OPS = MATMUL_OPS + ROW_OPS  # op types whose kernels may compute a tile of output texels per work-item
 MAX_TILE_TEXELS = 16  # texels per tile at most (x 4 lanes of partial sums in registers)
 
 
 def check_tile(step: Step, on_image: bool) -> tuple[int, int]:
-    """The step's tile ``(TX, TY)``, checked: positive integers, MatMul/Gemm only when not (1, 1), at most
+    """The step's tile ``(TX, TY)``, checked: positive integers, TILED_OPS only when not (1, 1), at most
     MAX_TILE_TEXELS texels, TY = 1 on a buffer output (its texel grid is one row)."""
     tile = step.tile
     if (not isinstance(tile, tuple | list) or len(tile) != 2

@@ -74,6 +74,16 @@ only when its coordinates change (one compare per group, none across groups: wha
 an iteration is already shared); without it each group fetches every iteration. Tile ``(1, 1)`` is the
 untiled kernel above, byte for byte. Data-dependent reads cannot be tiled.
 
+**Shared phases** (:func:`shared_phases`). In a tiled row reduction (Softmax, LayerNorm, ... with the tile
+along the normalized row) every slot computes the same statistics from the same texels. A phase is shared
+when each of its reads forms one group for all slots and takes the same component in each, it has no
+``defs``, and its C code uses only per-lane names it declares or that earlier shared phases declared,
+none of which a later phase assigns. A shared phase runs once per work-item, as slot 0 (its reads take
+the group's value whenever the group fetched, whatever slot 0's validity: a real slot would read the same
+value), and every slot's code names slot 0's copies of what it declared. The fetches are the group
+fetches above, so the trace is the same with or without sharing; only the arithmetic (and the
+program's compute count, smartmem_sim/kernels/trace/sample.py) drops.
+
 Data-dependent reads (Gather/GatherElements on runtime indices): a read's :class:`IndexFrom` s bind
 variables to the *values* of earlier reads of the same phase iteration and lane, converted to an index the
 way :func:`index_value` says; the trace generator needs the index tensor's contents to replay them
@@ -81,6 +91,7 @@ way :func:`index_value` says; the trace generator needs the index tensor's conte
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -341,3 +352,92 @@ def read_groups(prog: AccessProgram, r: Read) -> tuple[tuple[int, ...], ...]:
     """The read groups of ``r`` in a tiled program: slots with equal :func:`read_key`, each group in slot
     order, groups in the order of their first slot."""
     return tuple(g for g, _ in keyed_read_groups(prog, r))
+
+
+# ---------------------------------------------------------------- shared phases (module docstring)
+
+def per_lane_names(lc: LaneCode) -> set[str]:
+    """The identifiers the renderer renames per lane (slot): ``locals``, ``defs`` variables, read values and
+    their ``ok_`` flags; loop variables and ``gx``/``gy`` are shared."""
+    names = set(lc.locals)
+    for p in lc.phases:
+        names.update(d.var.name for d in p.defs)
+        for r in p.reads:
+            names.update((r.value, f"ok_{r.value}"))
+    names.difference_update(v.name for p in lc.phases for v in p.loops)
+    names.difference_update(("gx", "gy"))
+    return names
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _phase_names(p: Phase, names: set[str]) -> set[str]:
+    used = set(_IDENT.findall(" ".join((p.before, p.body, p.after)))) & names
+    used.update(d.var.name for d in p.defs)
+    for r in p.reads:
+        used.update((r.value, f"ok_{r.value}"))
+    return used
+
+
+def _assigned(p: Phase, name: str) -> bool:
+    return re.search(rf"\b{re.escape(name)}\s*([-+*/]?=)(?!=)", " ".join((p.before, p.body, p.after))) is not None
+
+
+def _same_for_every_slot(prog: AccessProgram, p: Phase) -> bool:
+    if p.defs:
+        return False
+    for r in p.reads:
+        groups = keyed_read_groups(prog, r)
+        if len(groups) != 1:
+            return False
+        if prog.surfaces[r.surface].on_image:
+            comp = read_address(prog, r)[2]
+            if len({slot_expr(prog, s, comp) for s in range(prog.slots)}) != 1:
+                return False
+    return True
+
+
+def shared_phases(prog: AccessProgram) -> tuple[bool, ...]:
+    """Per phase of the lane code: whether it is shared by all slots of a tiled work-item (module docstring);
+    all False for an untiled program."""
+    def make():
+        phases = prog.lanes.phases
+        if not prog.tiled:
+            return (False,) * len(phases)
+        names = per_lane_names(prog.lanes)
+        seen: set[str] = set()
+        owner: dict[str, int] = {}
+        for i, p in enumerate(phases):
+            for n in _phase_names(p, names) - seen:
+                owner[n] = i
+            seen |= _phase_names(p, names)
+        shared: list[bool] = []
+        for i, p in enumerate(phases):
+            ok = _same_for_every_slot(prog, p)
+            for n in _phase_names(p, names) if ok else ():
+                j = owner[n]
+                if j != i and not shared[j]:  # it uses a value each slot computes for itself
+                    ok = False
+                    break
+                if j == i and any(_assigned(q, n) for q in phases[i + 1:]):
+                    ok = False
+                    break
+            shared.append(ok)
+        return tuple(shared)
+    return memoized(prog, ("shared_phases",), make)
+
+
+def shared_names(prog: AccessProgram) -> set[str]:
+    """The per-lane names that shared phases declare: every slot's code names slot 0's copy."""
+    def make():
+        names = per_lane_names(prog.lanes)
+        seen: set[str] = set()
+        out: set[str] = set()
+        for p, shared in zip(prog.lanes.phases, shared_phases(prog), strict=True):
+            mine = _phase_names(p, names) - seen
+            seen |= mine
+            if shared:
+                out |= mine
+        return frozenset(out)
+    return memoized(prog, ("shared_names",), make)

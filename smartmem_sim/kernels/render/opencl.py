@@ -27,7 +27,10 @@ from smartmem_sim.kernels.ops.program import (
     Read,
     Surface,
     check_texel_reuse,
+    per_lane_names,
     read_groups,
+    shared_names,
+    shared_phases,
     slot_expr,
     slot_valid,
     texel_coords,
@@ -85,18 +88,19 @@ class _LaneText:
     """The C text of one lane: its index expressions (``lane`` bound to the lane number, simplified) and
     its per-lane identifiers renamed to ``<name>_l<lane>`` (smartmem_sim/kernels/ops/program.py)."""
 
-    def __init__(self, lane: int, names: Iterable[str], printed: list[Expr]):
+    def __init__(self, lane: int, names: Iterable[str], printed: list[Expr], shared: Iterable[str] = ()):
         self.lane = lane
         self.suffix = f"_l{lane}"
         ordered = sorted(set(names), key=len, reverse=True)
         self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, ordered)) + r")\b") if ordered else None
         self._printed = printed  # every expression printed, for the __constant tables
+        self._shared = frozenset(shared)  # names of shared phases: slot 0's copy (program.py, shared phases)
 
     def name(self, ident: str) -> str:
-        return ident + self.suffix
+        return ident + ("_l0" if ident in self._shared else self.suffix)
 
     def code(self, text: str) -> str:
-        return self._pattern.sub(lambda m: m.group(1) + self.suffix, text) if self._pattern else text
+        return self._pattern.sub(lambda m: self.name(m.group(1)), text) if self._pattern else text
 
     def expr(self, e: Expr) -> Expr:
         return simplify_all([substitute(e, {"lane": Const(self.lane)})])[0]
@@ -227,21 +231,10 @@ def _phase(p: Phase, prog: AccessProgram, storage: str, lanes: list[_LaneText], 
     return lines
 
 
-def _per_lane_names(lc: LaneCode) -> set[str]:
-    names = set(lc.locals)
-    for p in lc.phases:
-        names.update(d.var.name for d in p.defs)
-        for r in p.reads:
-            names.update((r.value, f"ok_{r.value}"))
-    names.difference_update(v.name for p in lc.phases for v in p.loops)
-    names.difference_update(("gx", "gy"))
-    return names
-
-
 def _body(prog: AccessProgram, storage: str, printed: list[Expr], reuse: bool) -> list[str]:
     """The kernel body after ``gx``/``gy``: phases with lanes innermost, then the output."""
     lc = prog.lanes
-    names = _per_lane_names(lc)
+    names = per_lane_names(lc)
     lanes = [_LaneText(lane, names, printed) for lane in range(lc.count)]
     valid = [_lane_valid(lc, lt) for lt in lanes]
     lines = [f"  const int sm_valid{lt.suffix} = {ok};" for lt, ok in zip(lanes, valid, strict=True) if ok is not None]
@@ -275,10 +268,11 @@ def buffer_out_coords(prog: AccessProgram) -> tuple[Expr, ...]:
 # ---------------------------------------------------------------- tiled programs (program.py's docstring)
 
 class _SlotText(_LaneText):
-    """_LaneText of one slot of a tiled work-item: expressions get the slot's substitution."""
+    """_LaneText of one slot of a tiled work-item: expressions get the slot's substitution; the names that
+    shared phases declare are slot 0's."""
 
     def __init__(self, prog: AccessProgram, slot: int, names: Iterable[str], printed: list[Expr]):
-        super().__init__(slot, names, printed)
+        super().__init__(slot, names, printed, shared_names(prog))
         self._prog = prog
 
     def expr(self, e: Expr) -> Expr:
@@ -345,13 +339,16 @@ def _slot_value(r: Read, gi: int, s: Surface, st: _SlotText, ok: str | None, pad
 
 
 def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotText], valid: list[str | None],
-                 pad: str, reuse: bool) -> list[str]:
+                 pad: str, reuse: bool, shared: bool = False) -> list[str]:
+    """One phase of a tiled work-item; a shared phase (program.py) runs its code once, as slot 0, taking
+    each read's value whenever its group fetched."""
     lines = []
-    for st, ok in zip(slots, valid, strict=True):
+    runs = list(zip(slots[:1], [None], strict=True)) if shared else list(zip(slots, valid, strict=True))
+    for st, ok in runs:
         for d in p.defs:
             e = "0" if ok == NEVER else st.idx(d.expr)
             lines.append(f"{pad}const int {st.name(d.var.name)} = {e if ok in (None, NEVER) else f'sm_valid{st.suffix} ? {e} : 0'};")
-    for st in slots:
+    for st, _ in runs:
         lines += _code(st.code(p.before), pad)
     groups = [read_groups(prog, r) for r in p.reads]
     for r, gs in zip(p.reads, groups, strict=True) if reuse else ():
@@ -369,12 +366,12 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
             lines += _group_fetch(r, gi, g, s, storage, slots[g[0]], valid, inner, reuse)
             of.update(dict.fromkeys(g, gi))
         group_of.append(of)
-    for st, ok in zip(slots, valid, strict=True):
+    for st, ok in runs:
         for r, of in zip(p.reads, group_of, strict=True):
             lines += _slot_value(r, of[st.lane], prog.surfaces[r.surface], st, ok, inner)
         lines += _code(st.code(p.body), inner)
     _close_loops(p.loops, inner, lines)
-    for st in slots:
+    for st, _ in runs:
         lines += _code(st.code(p.after), pad)
     return lines
 
@@ -382,13 +379,13 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
 def _body_tiled(prog: AccessProgram, storage: str, printed: list[Expr], reuse: bool) -> list[str]:
     """The body of a tiled work-item: its slots' phases with shared reads, then the tile's texels."""
     lc = prog.lanes
-    names = _per_lane_names(lc)
+    names = per_lane_names(lc)
     slots = [_SlotText(prog, s, names, printed) for s in range(prog.slots)]
     valid = [_cond(st, slot_valid(prog, st.lane)) for st in slots]
     lines = [f"  const int sm_valid{st.suffix} = {ok};" for st, ok in zip(slots, valid, strict=True)
              if ok not in (None, NEVER)]
-    for p in lc.phases:
-        lines += _phase_tiled(p, prog, storage, slots, valid, "  ", reuse)
+    for p, shared in zip(lc.phases, shared_phases(prog), strict=True):
+        lines += _phase_tiled(p, prog, storage, slots, valid, "  ", reuse, shared)
     results = []
     for st, ok in zip(slots, valid, strict=True):
         res = st.code(lc.result)

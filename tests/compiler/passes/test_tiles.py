@@ -1,6 +1,8 @@
-"""Tile tuning (smartmem_sim/compiler/passes/tiles.py): tuned policies give each MatMul/Gemm the block the cost
+"""Tiles (smartmem_sim/compiler/passes/tiles.py): tuned policies give each MatMul/Gemm the block the cost
 model prices fastest among those the greedy order prices, never worse than one texel; naive and
-smartmem-untuned keep one texel; the tuned plans compute what onnxruntime computes."""
+smartmem-untuned keep one texel; every policy gives each row reduction the 1-D block with the fewest
+fetches (brute force over every block), and tuned policies keep it or a cheaper smaller one; the tiled
+plans compute what onnxruntime computes."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from smartmem_sim.compiler.frontend.load import load_model
-from smartmem_sim.compiler.passes.tiles import CANDIDATES, tune_tiles
+from smartmem_sim.compiler.passes.tiles import CANDIDATES, ROW_OPS, row_fetches, tune_tiles
 from smartmem_sim.compiler.pipeline import compile_model
 from smartmem_sim.simulation import cost_model
 from tests.compiler.search.graphs import attention
@@ -55,10 +57,64 @@ def test_which_policies_are_tuned(cost):
     assert any(t != (1, 1) for t in tiles["fusion"].values())
 
 
-def test_without_a_simulated_cost_nothing_is_tiled():
-    """The analytical model does not see tiles: ties keep one texel, so plans compiled without cost= are as before."""
+def test_without_a_simulated_cost_only_row_blocks_are_tiled():
+    """The analytical model does not see tiles: ties keep one texel for MatMuls and the row block for row
+    reductions, so plans compiled without cost= differ from untuned ones only by the row blocks."""
     plan = compile_model(load_model(attention()), "smartmem")
-    assert all(tuple(s.tile) == (1, 1) for s in plan.steps)
+    assert all(tuple(s.tile) == (1, 1) for s in plan.steps if s.op_type not in ROW_OPS)
+    assert any(tuple(s.tile) != (1, 1) for s in plan.steps if s.op_type in ROW_OPS)
+
+
+def _layernorm_model(tokens=10, dim=40):
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    r = np.random.default_rng(3)
+    nodes = [helper.make_node("LayerNormalization", ["x", "g", "b"], ["h"], axis=-1, epsilon=1e-5),
+             helper.make_node("Softmax", ["h"], ["y"], axis=-1)]
+    inits = [numpy_helper.from_array(r.standard_normal(dim).astype(np.float32), n) for n in ("g", "b")]
+    graph = helper.make_graph(nodes, "ln_softmax", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT,
+                                                                                   (1, tokens, dim))],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, (1, tokens, dim))], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("policy", ["naive", "fusion", "smartmem-untuned"])
+@pytest.mark.parametrize("model", ["attention", "layernorm"])
+def test_row_blocks_fetch_the_least_of_every_1d_block(policy, model):
+    """Brute force over every 1-D block (k x 1 and 1 x k, k <= 16): the chosen block's fetch count is the
+    least, or within 5% of it (the rule counts only the block lengths that cut the row evenly or keep whole
+    texels), and lower than one texel's wherever some block is."""
+    proto = attention(tokens=24, dim=32) if model == "attention" else _layernorm_model()
+    plan = compile_model(load_model(proto), policy)
+    rows = [s for s in plan.steps if s.op_type in ROW_OPS]
+    assert rows
+    for step in rows:
+        on_image = plan.tensors[step.outputs[0]].on_image
+        every = {(k, 1): row_fetches(plan, step, (k, 1)) for k in range(1, 17)}
+        if on_image:
+            every.update({(1, k): row_fetches(plan, step, (1, k)) for k in range(2, 17)})
+        got = row_fetches(plan, step, tuple(step.tile))
+        assert got <= 1.05 * min(every.values()), (step.id, step.tile, sorted(every.items(), key=lambda kv: kv[1])[:3])
+        if min(every.values()) < every[(1, 1)]:
+            assert got < every[(1, 1)]
+
+
+def test_tuned_row_blocks_are_the_block_half_of_it_or_one_texel(cost):
+    graph = load_model(_layernorm_model(tokens=24, dim=64))
+    untuned = compile_model(graph, "smartmem-untuned", cost=cost)
+    tuned = compile_model(graph, "smartmem", cost=cost)
+    blocks = {s.id: tuple(s.tile) for s in untuned.steps if s.op_type in ROW_OPS}
+    assert any(b != (1, 1) for b in blocks.values())
+    for step in tuned.steps:
+        if step.id not in blocks:
+            continue
+        block = blocks[step.id]
+        options = {block, tuple(max(1, t // 2) for t in block), (1, 1)}
+        assert tuple(step.tile) in options
+        base = next(s for s in untuned.steps if s.id == step.id)
+        assert cost.evaluate(tuned, step).seconds <= cost.evaluate(untuned, base).seconds
 
 
 @pytest.mark.opencl
