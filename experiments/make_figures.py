@@ -28,6 +28,7 @@ SCRIPTS: dict[str, tuple[str, list[str]]] = {
     "table7": ("table7_op_counts.py", []),
     "table8": ("table8_simulated.py", []),
     "table1": ("table1_transform_share.py", []),
+    "per_op": ("per_op_time.py", []),
     "fig7": ("fig7_memory.py", []),
     "fig8_9": ("fig8_9_ablation.py", []),
     "fig12": ("fig12_roofline.py", []),

@@ -11,6 +11,7 @@ from experiments import (
     fig8_9_ablation,
     fig12_roofline,
     make_figures,
+    per_op_time,
     table1_transform_share,
 )
 from experiments import table8_simulated as table8
@@ -34,6 +35,15 @@ def test_table1_splits_copies_into_implicit_and_explicit():
     assert (row["implicit_pct"], row["explicit_pct"], row["compute_pct"]) == pytest.approx((10, 30, 60))
     assert (row["implicit_kernels"], row["explicit_kernels"]) == (1, 1)
     assert row["paper_transform_pct"] == pytest.approx(14.7 + 54.1)
+
+
+def test_per_op_time_sums_kernels_by_operator_type():
+    r = rec("swin", "fusion", 10.0, kernels=[kern("m1", "MatMul", 3.0), kern("ln", "LayerNormalization", 1.0),
+                                             kern("m2", "MatMul", 4.0), kern("c", "Copy", 2.0)])
+    rows = per_op_time.op_rows(r)
+    assert [(x["op_type"], x["kernels"]) for x in rows] == [("MatMul", 2), ("Copy", 1), ("LayerNormalization", 1)]
+    assert [x["ms"] for x in rows] == pytest.approx([7000.0, 2000.0, 1000.0])
+    assert sum(x["share_pct"] for x in rows) == pytest.approx(100.0)
 
 
 def test_table8_speedups_geomean_and_paper_ratios():
