@@ -108,13 +108,10 @@ def _fused2_body(addr, lo, hi, lb, n1, last1, tags, plru, fp, epoch, now, cb1, p
     misses2 = 0
     line0 = np.int64(np.uint64(addr[np.uint64(lo)]) >> ulb)  # (lo < hi)
     i = lo
-    same = True
     while i < hi:
         k = BLOCK if hi - i >= BLOCK else hi - i
         a0 = np.uint64(addr[np.uint64(i)])
-        # the quick test only after a block that passed it: on random rows it fails every time, and
-        # _block_bits finds a block on one line all the same
-        same = same and k == BLOCK and _on_one_line(addr, i, n1, a0, ulb)
+        same = k == BLOCK and _on_one_line(addr, i, n1, a0, ulb)
         if not same:
             spread, high, cross = _block_bits(addr, i, k, n1, a0)
             if ((high >> np.uint64(62)) | (cross >> ulb)) != ZERO:
@@ -205,6 +202,12 @@ def _fused_chunk(S, shape, addr, lo, hi, nbytes1, total, top, prints):
     the caller, through a two-level hierarchy of shape ``shape`` in one pass (_fused2_body); counters,
     last lines and tops written as _lines_chunk writes them. Returns (the row where it stopped: a block
     with a bad or crossing row, or hi; nonzero unless its heads look like one run of consecutive lines)."""
+    # (callers give lo < hi.) This guard also sets where the fused passes below land in serial_lines_run's
+    # machine code: with it they start at the same offset mod 64 as in the baseline before the split (the
+    # pass is the same machine code as there). Placement alone moved random int32 loads by 6-9% (issue 19):
+    # check the offsets (bench README) after editing serial_lines_run, _column_checks or this function.
+    if hi <= lo:
+        return lo, ZERO
     cfg, meta, dram = S.cfg, S.meta, S.dram
     r1 = cfg[0, C_ROW_BASE]
     r2 = cfg[1, C_ROW_BASE]
