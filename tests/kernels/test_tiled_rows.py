@@ -11,7 +11,7 @@ import pytest
 from smartmem_sim.kernels.execute import execute
 from smartmem_sim.kernels.library import step_kernels, tile_plan
 from smartmem_sim.kernels.ops.builder import ROW_OPS
-from smartmem_sim.kernels.ops.program import shared_phases
+from smartmem_sim.kernels.ops.program import phase_classes, shared_phases
 from smartmem_sim.kernels.trace.generate import item_accesses
 from smartmem_sim.kernels.trace.sample import _inner_iterations
 from tests.kernels.cases import Case, rand
@@ -85,15 +85,18 @@ def test_compute_count_counts_a_shared_phase_once_per_work_item():
     assert _inner_iterations(k1.program) == rows * 2 * n + texels * 4
 
 
-def test_a_statistic_that_differs_per_slot_stays_per_slot():
-    """Lanes across rows: a tile 1x2 stacks texels of different rows, so each slot's statistics are its own
-    (4 lanes = 4 rows, 2 texels = 8 rows); the tile only shares nothing and the phases stay per slot."""
-    _, tiled, _, _ = _plan("softmax_lanes_across", (1, 2))
-    (k,) = step_kernels(tiled, tiled.steps[0])
-    assert shared_phases(k.program) == (False, False, False)
-    # along the row (x): the 4 lanes still hold 4 rows, so the statistics differ per lane
+def test_lanes_across_rows_share_per_lane_and_rows_across_texels_do_not():
+    """Lanes across rows (4 lanes = 4 rows, the row along x): a 4x1 tile along the row shares each lane's
+    statistics among its 4 texels (4 classes of 4 slots, one copy of the loop per class); a 1x2 tile stacks
+    texels of different rows, so every slot's statistics are its own."""
     _, along, _, _ = _plan("softmax_lanes_across", (4, 1))
     (k,) = step_kernels(along, along.steps[0])
+    classes = phase_classes(k.program)
+    lanes = tuple(tuple(t * 4 + lane for t in range(4)) for lane in range(4))
+    assert classes[0] == classes[1] == lanes and classes[2] is None
+    assert k.source.count("fmax(") == 4
+    _, across, _, _ = _plan("softmax_lanes_across", (1, 2))
+    (k,) = step_kernels(across, across.steps[0])
     assert shared_phases(k.program) == (False, False, False)
 
 

@@ -74,15 +74,18 @@ only when its coordinates change (one compare per group, none across groups: wha
 an iteration is already shared); without it each group fetches every iteration. Tile ``(1, 1)`` is the
 untiled kernel above, byte for byte. Data-dependent reads cannot be tiled.
 
-**Shared phases** (:func:`shared_phases`). In a tiled row reduction (Softmax, LayerNorm, ... with the tile
-along the normalized row) every slot computes the same statistics from the same texels. A phase is shared
-when each of its reads forms one group for all slots and takes the same component in each, it has no
-``defs``, and its C code uses only per-lane names it declares or that earlier shared phases declared,
-none of which a later phase assigns. A shared phase runs once per work-item, as slot 0 (its reads take
-the group's value whenever the group fetched, whatever slot 0's validity: a real slot would read the same
-value), and every slot's code names slot 0's copies of what it declared. The fetches are the group
-fetches above, so the trace is the same with or without sharing; only the arithmetic (and the
-program's compute count, smartmem_sim/kernels/trace/sample.py) drops.
+**Shared phases** (:func:`phase_classes`). In a tiled row reduction (Softmax, LayerNorm, ... with the tile
+along the normalized row) the slots of one row compute the same statistics from the same texels. A phase's
+slots fall into *classes*: slots whose reads are, read by read, in the same group and take the same
+component. A phase with fewer classes than slots is shared when it has no ``defs`` and its C code uses only
+per-lane names it declares or that earlier phases declared with classes at least as coarse (each of its
+classes inside one of theirs), none of which a later phase assigns. A shared phase runs once per class, as
+the class's first slot (its reads take the group's value whenever the group fetched, whatever that slot's
+validity: a real slot of the class would read the same value), and every slot's code names its class's copy
+of what the phase declared. With the lanes on the row a class is the whole work-item; with the lanes across
+rows it is one lane's texels. The fetches are the group fetches above, so the trace is the same with or
+without sharing; only the arithmetic (and the program's compute count, smartmem_sim/kernels/trace/sample.py)
+drops.
 
 Data-dependent reads (Gather/GatherElements on runtime indices): a read's :class:`IndexFrom` s bind
 variables to the *values* of earlier reads of the same phase iteration and lane, converted to an index the
@@ -384,60 +387,80 @@ def _assigned(p: Phase, name: str) -> bool:
     return re.search(rf"\b{re.escape(name)}\s*([-+*/]?=)(?!=)", " ".join((p.before, p.body, p.after))) is not None
 
 
-def _same_for_every_slot(prog: AccessProgram, p: Phase) -> bool:
+def _slot_classes(prog: AccessProgram, p: Phase) -> tuple[tuple[int, ...], ...] | None:
+    """The classes of a phase's slots (module docstring), or None when every slot is its own (or ``defs``)."""
     if p.defs:
-        return False
+        return None
+    keys: list[list] = [[] for _ in range(prog.slots)]
     for r in p.reads:
-        groups = keyed_read_groups(prog, r)
-        if len(groups) != 1:
-            return False
-        if prog.surfaces[r.surface].on_image:
-            comp = read_address(prog, r)[2]
-            if len({slot_expr(prog, s, comp) for s in range(prog.slots)}) != 1:
-                return False
-    return True
+        group_of = {}
+        for gi, (members, _) in enumerate(keyed_read_groups(prog, r)):
+            group_of.update(dict.fromkeys(members, gi))
+        comp = read_address(prog, r)[2] if prog.surfaces[r.surface].on_image else None
+        for s in range(prog.slots):
+            keys[s].append((group_of[s], None if comp is None else slot_expr(prog, s, comp)))
+    classes: dict[tuple, list[int]] = {}
+    for s in range(prog.slots):
+        classes.setdefault(tuple(keys[s]), []).append(s)
+    if len(classes) == prog.slots:
+        return None
+    return tuple(tuple(c) for c in classes.values())
 
 
-def shared_phases(prog: AccessProgram) -> tuple[bool, ...]:
-    """Per phase of the lane code: whether it is shared by all slots of a tiled work-item (module docstring);
-    all False for an untiled program."""
+def phase_classes(prog: AccessProgram) -> tuple[tuple[tuple[int, ...], ...] | None, ...]:
+    """Per phase of the lane code: the classes of slots that run it once (module docstring), or None where
+    every slot runs it; all None for an untiled program."""
     def make():
         phases = prog.lanes.phases
         if not prog.tiled:
-            return (False,) * len(phases)
+            return (None,) * len(phases)
         names = per_lane_names(prog.lanes)
         seen: set[str] = set()
         owner: dict[str, int] = {}
         for i, p in enumerate(phases):
-            for n in _phase_names(p, names) - seen:
-                owner[n] = i
-            seen |= _phase_names(p, names)
-        shared: list[bool] = []
+            mine = _phase_names(p, names)
+            owner.update(dict.fromkeys(mine - seen, i))
+            seen |= mine
+        out: list = []
+        rep: list[list[int]] = []  # per earlier phase, the first slot of each slot's class
         for i, p in enumerate(phases):
-            ok = _same_for_every_slot(prog, p)
-            for n in _phase_names(p, names) if ok else ():
+            classes = _slot_classes(prog, p)
+            for n in _phase_names(p, names) if classes else ():
                 j = owner[n]
-                if j != i and not shared[j]:  # it uses a value each slot computes for itself
-                    ok = False
+                if j == i:
+                    if any(_assigned(q, n) for q in phases[i + 1:]):
+                        classes = None
+                        break
+                elif not all(len({rep[j][s] for s in c}) == 1 for c in classes):
+                    classes = None  # it uses a value that differs inside one of its classes
                     break
-                if j == i and any(_assigned(q, n) for q in phases[i + 1:]):
-                    ok = False
-                    break
-            shared.append(ok)
-        return tuple(shared)
-    return memoized(prog, ("shared_phases",), make)
+            out.append(classes)
+            first = list(range(prog.slots))
+            for c in classes or ():
+                for s in c:
+                    first[s] = c[0]
+            rep.append(first)
+        return tuple(out)
+    return memoized(prog, ("phase_classes",), make)
 
 
-def shared_names(prog: AccessProgram) -> set[str]:
-    """The per-lane names that shared phases declare: every slot's code names slot 0's copy."""
+def shared_phases(prog: AccessProgram) -> tuple[bool, ...]:
+    """Per phase: whether it is shared by the slots of a class (runs fewer times than there are slots)."""
+    return tuple(c is not None for c in phase_classes(prog))
+
+
+def shared_names(prog: AccessProgram, slot: int) -> dict[str, int]:
+    """The per-lane names that shared phases declare, each with the slot whose copy ``slot``'s code names
+    (the first slot of its class in the declaring phase)."""
     def make():
         names = per_lane_names(prog.lanes)
         seen: set[str] = set()
-        out: set[str] = set()
-        for p, shared in zip(prog.lanes.phases, shared_phases(prog), strict=True):
+        out: list[dict[str, int]] = [{} for _ in range(prog.slots)]
+        for p, classes in zip(prog.lanes.phases, phase_classes(prog), strict=True):
             mine = _phase_names(p, names) - seen
             seen |= mine
-            if shared:
-                out |= mine
-        return frozenset(out)
-    return memoized(prog, ("shared_names",), make)
+            for c in classes or ():
+                for s in c:
+                    out[s].update(dict.fromkeys(mine, c[0]))
+        return out
+    return memoized(prog, ("shared_names",), make)[slot]

@@ -28,9 +28,9 @@ from smartmem_sim.kernels.ops.program import (
     Surface,
     check_texel_reuse,
     per_lane_names,
+    phase_classes,
     read_groups,
     shared_names,
-    shared_phases,
     slot_expr,
     slot_valid,
     texel_coords,
@@ -88,16 +88,17 @@ class _LaneText:
     """The C text of one lane: its index expressions (``lane`` bound to the lane number, simplified) and
     its per-lane identifiers renamed to ``<name>_l<lane>`` (smartmem_sim/kernels/ops/program.py)."""
 
-    def __init__(self, lane: int, names: Iterable[str], printed: list[Expr], shared: Iterable[str] = ()):
+    def __init__(self, lane: int, names: Iterable[str], printed: list[Expr], shared: dict[str, int] | None = None):
         self.lane = lane
         self.suffix = f"_l{lane}"
         ordered = sorted(set(names), key=len, reverse=True)
         self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, ordered)) + r")\b") if ordered else None
         self._printed = printed  # every expression printed, for the __constant tables
-        self._shared = frozenset(shared)  # names of shared phases: slot 0's copy (program.py, shared phases)
+        self._shared = shared or {}  # names of shared phases -> the slot whose copy (program.py, shared phases)
 
     def name(self, ident: str) -> str:
-        return ident + ("_l0" if ident in self._shared else self.suffix)
+        owner = self._shared.get(ident)
+        return ident + (self.suffix if owner is None else f"_l{owner}")
 
     def code(self, text: str) -> str:
         return self._pattern.sub(lambda m: self.name(m.group(1)), text) if self._pattern else text
@@ -269,10 +270,10 @@ def buffer_out_coords(prog: AccessProgram) -> tuple[Expr, ...]:
 
 class _SlotText(_LaneText):
     """_LaneText of one slot of a tiled work-item: expressions get the slot's substitution; the names that
-    shared phases declare are slot 0's."""
+    shared phases declare are its class's copies."""
 
     def __init__(self, prog: AccessProgram, slot: int, names: Iterable[str], printed: list[Expr]):
-        super().__init__(slot, names, printed, shared_names(prog))
+        super().__init__(slot, names, printed, shared_names(prog, slot))
         self._prog = prog
 
     def expr(self, e: Expr) -> Expr:
@@ -339,11 +340,11 @@ def _slot_value(r: Read, gi: int, s: Surface, st: _SlotText, ok: str | None, pad
 
 
 def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotText], valid: list[str | None],
-                 pad: str, reuse: bool, shared: bool = False) -> list[str]:
-    """One phase of a tiled work-item; a shared phase (program.py) runs its code once, as slot 0, taking
-    each read's value whenever its group fetched."""
+                 pad: str, reuse: bool, classes=None) -> list[str]:
+    """One phase of a tiled work-item; a shared phase (program.py) runs its code once per class of slots, as
+    the class's first slot, taking each read's value whenever its group fetched."""
     lines = []
-    runs = list(zip(slots[:1], [None], strict=True)) if shared else list(zip(slots, valid, strict=True))
+    runs = [(slots[c[0]], None) for c in classes] if classes else list(zip(slots, valid, strict=True))
     for st, ok in runs:
         for d in p.defs:
             e = "0" if ok == NEVER else st.idx(d.expr)
@@ -384,8 +385,8 @@ def _body_tiled(prog: AccessProgram, storage: str, printed: list[Expr], reuse: b
     valid = [_cond(st, slot_valid(prog, st.lane)) for st in slots]
     lines = [f"  const int sm_valid{st.suffix} = {ok};" for st, ok in zip(slots, valid, strict=True)
              if ok not in (None, NEVER)]
-    for p, shared in zip(lc.phases, shared_phases(prog), strict=True):
-        lines += _phase_tiled(p, prog, storage, slots, valid, "  ", reuse, shared)
+    for p, classes in zip(lc.phases, phase_classes(prog), strict=True):
+        lines += _phase_tiled(p, prog, storage, slots, valid, "  ", reuse, classes)
     results = []
     for st, ok in zip(slots, valid, strict=True):
         res = st.code(lc.result)

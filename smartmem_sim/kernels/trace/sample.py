@@ -15,7 +15,7 @@ import numpy as np
 
 from smartmem_sim import memsim
 from smartmem_sim.kernels.ops.builder import build_program, step_constants
-from smartmem_sim.kernels.ops.program import AccessProgram, Let, check_texel_reuse, shared_phases
+from smartmem_sim.kernels.ops.program import AccessProgram, Let, check_texel_reuse, phase_classes
 from smartmem_sim.kernels.trace.generate import ItemAccesses, item_accesses, scheduled_trace
 from smartmem_sim.layout.expr import Var, substitute
 from smartmem_sim.layout.image import ImageLayout
@@ -104,13 +104,13 @@ def cut_program(prog: AccessProgram, max_points: int) -> tuple[AccessProgram, fl
 
 def _inner_iterations(prog: AccessProgram) -> float:
     """Inner-loop iterations of the whole kernel: each lane of each output texel runs its phases, except
-    that a shared phase of a tiled work-item runs once for all its slots (program.py)."""
+    that a shared phase of a tiled work-item runs once per class of its slots (program.py)."""
     w, h = prog.texels  # the output's texels (a tiled work-item computes several)
     items = prog.global_size[0] * prog.global_size[1]
     total = 0
-    for p, shared in zip(prog.lanes.phases, shared_phases(prog), strict=True):
+    for p, classes in zip(prog.lanes.phases, phase_classes(prog), strict=True):
         n = prod(v.extent for v in p.loops) if p.loops else 1
-        total += n * (items if shared else w * h * prog.lanes.count)
+        total += n * (items * len(classes) if classes else w * h * prog.lanes.count)
     return float(total)
 
 
