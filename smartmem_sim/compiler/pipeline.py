@@ -119,7 +119,8 @@ PASSES: list[tuple[str, tuple[str, ...], Callable[[Context], None]]] = [
     # search: re-choose layouts on ILD&Var edges, each step priced by the CostModel (smartmem's are candidate 0)
     ("search_layouts", ("search",), lambda c: c.notes.update(search_layouts(c.plan, c.cost, c.search_candidates))),
     # every policy: each row reduction (Softmax, LayerNorm, ...) computes a block of texels along its row, whose
-    # statistics it computes once (MNN's one work-group per row); the block that fetches least
+    # statistics it computes once (MNN's one work-group per row); the block that fetches least. After the search,
+    # which therefore prices row reductions at one texel per work-item (a block depends on the layout it chooses)
     ("row_tiles", ALL, lambda c: tiles.row_tiles(c.plan)),
     # tuned compilers: each MatMul/Gemm's output block per work-item, and each row block, priced by the CostModel
     ("tune_tiles", TUNED, lambda c: tiles.tune_tiles(c.plan, c.cost)),

@@ -83,8 +83,8 @@ def _cheapest(plan: Plan, step, cost: CostModel, options) -> tuple[int, int]:
 
 
 def _cheapest_row(plan: Plan, step: Step, cost: CostModel) -> tuple[int, int]:
-    """The block row_tiles chose, one texel, or half the block, whichever ``cost`` prices fastest (ties keep
-    the block, then the smaller)."""
+    """The block row_tiles chose, half of it, or one texel, whichever ``cost`` prices fastest (a tie keeps the
+    first of them in that order)."""
     block = tuple(step.tile)
     half = tuple(max(1, t // 2) for t in block)
     options = list(dict.fromkeys([block, half, (1, 1)]))
