@@ -85,6 +85,18 @@ def test_compute_count_counts_a_shared_phase_once_per_work_item():
     assert _inner_iterations(k1.program) == rows * 2 * n + texels * 4
 
 
+def test_a_program_with_its_loops_cut_has_the_same_classes():
+    """The sampler counts compute with the classes of the cut program it traces (sample._inner_iterations)."""
+    from smartmem_sim.kernels.trace.sample import cut_program
+
+    for key, tile in [("softmax_lanes_on_row", (6, 1)), ("softmax_lanes_across", (4, 1)), ("layernorm", (3, 2))]:
+        _, plan, _, weights = _plan(key, tile)
+        (k,) = step_kernels(plan, plan.steps[0], weights)
+        cut, share = cut_program(k.program, 8)
+        assert share < 1 and phase_classes(cut) == phase_classes(k.program)
+        assert _inner_iterations(k.program, cut) == _inner_iterations(k.program)
+
+
 def test_lanes_across_rows_share_per_lane_and_rows_across_texels_do_not():
     """Lanes across rows (4 lanes = 4 rows, the row along x): a 4x1 tile along the row shares each lane's
     statistics among its 4 texels (4 classes of 4 slots, one copy of the loop per class); a 1x2 tile stacks

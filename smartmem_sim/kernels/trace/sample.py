@@ -102,13 +102,14 @@ def cut_program(prog: AccessProgram, max_points: int) -> tuple[AccessProgram, fl
     return cut, _points(cut) / full
 
 
-def _inner_iterations(prog: AccessProgram) -> float:
+def _inner_iterations(prog: AccessProgram, cut: AccessProgram | None = None) -> float:
     """Inner-loop iterations of the whole kernel: each lane of each output texel runs its phases, except
-    that a shared phase of a tiled work-item runs once per class of its slots (program.py)."""
+    that a shared phase of a tiled work-item runs once per class of its slots (program.py). ``cut``: the
+    program with its loops cut (cut_program), whose classes are the same and already derived for its trace."""
     w, h = prog.texels  # the output's texels (a tiled work-item computes several)
     items = prog.global_size[0] * prog.global_size[1]
     total = 0
-    for p, classes in zip(prog.lanes.phases, phase_classes(prog), strict=True):
+    for p, classes in zip(prog.lanes.phases, phase_classes(cut or prog), strict=True):
         n = prod(v.extent for v in p.loops) if p.loops else 1
         total += n * (items * len(classes) if classes else w * h * prog.lanes.count)
     return float(total)
@@ -198,7 +199,7 @@ class ProgramSampler:
             per_item = max(1, int(centre.max()))
         if share < 1:
             share = self._measured_share(full, prog, cap, storage, share, centre)
-        return _Prepared(prog, share, per_item, _surfaces(full, storage), _inner_iterations(full))
+        return _Prepared(prog, share, per_item, _surfaces(full, storage), _inner_iterations(full, prog))
 
     def _one(self, prep: _Prepared, storage, cores, wave_size, row_budget, windows, memo, i) -> KernelSample:
         prog, share, per_item, surfaces, inner = prep.prog, prep.share, prep.per_item, prep.surfaces, prep.inner
