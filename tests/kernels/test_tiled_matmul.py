@@ -143,7 +143,11 @@ def test_tiled_trace_equals_instrumented_kernel_fp16(cl_device):
 @pytest.mark.parametrize("tile", TILES, ids=[f"{t[0]}x{t[1]}" for t in TILES])
 @pytest.mark.parametrize("key", sorted(CASES))
 def test_tiled_numerics_match_onnxruntime(cl_device, key, tile):
-    case, plan, inputs, weights = _plan(key, tile)
+    _check_numerics(cl_device, *_plan(key, tile))
+
+
+def _check_numerics(cl_device, case, plan, inputs, weights):
+    """The plan's output equals onnxruntime's, with and without texel registers."""
     want = case.reference()[0]
     for reuse in (True, False):
         got = execute(plan, cl_device, inputs, weights, texel_reuse=reuse).outputs["y0"]

@@ -15,6 +15,7 @@ from smartmem_sim.kernels.ops.program import phase_classes, shared_phases
 from smartmem_sim.kernels.trace.generate import item_accesses
 from smartmem_sim.kernels.trace.sample import _inner_iterations
 from tests.kernels.cases import Case, rand
+from tests.kernels.test_tiled_matmul import _check_numerics
 from tests.kernels.test_trace_matches_kernel import _check_kernel
 
 R = np.random.default_rng(26)
@@ -140,10 +141,7 @@ def test_tiled_row_numerics_match_onnxruntime(cl_device, key, tile):
     case, plan, inputs, weights = _plan(key, tile)
     if not _fits(plan, tile):
         pytest.skip("a buffer output's tile has TY = 1")
-    want = case.reference()[0]
-    for reuse in (True, False):
-        got = execute(plan, cl_device, inputs, weights, texel_reuse=reuse).outputs["y0"]
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    _check_numerics(cl_device, case, plan, inputs, weights)
 
 
 @pytest.mark.opencl
