@@ -9,6 +9,7 @@
 #   device tool, carry [".whl"]:  source scripts/device/opencl-env.sh && bash scripts/device/h100_models.sh
 #   here, on PoCL with tiny twins: PYTHON=.venv/bin/python DEVICE=pocl TINY=1 OUT=/tmp/h100 bash scripts/device/h100_models.sh
 #
+# TEXEL_REUSE (on, off; default: auto, the device profile's [execution] texel_reuse) is passed to --texel-reuse.
 # BUDGET_S (default 500) bounds the whole call: each model gets what is left (less a margin), and a
 # model that runs out of time is recorded in the log as timed out, without a row. Models run cheapest first.
 set -u
@@ -31,7 +32,7 @@ for m in $MODELS; do
   t0=$(date +%s)
   timeout "$left" "$PY" -m smartmem_sim.cli run "smartmem_sim/zoo/models/$m$SUFFIX.onnx" \
       --policy "$POLICIES" --device-name "$DEVICE" --check --repeat "$REPEAT" \
-      --csv "$OUT/parts/$m.csv" >> "$LOG" 2>&1
+      --csv "$OUT/parts/$m.csv" --texel-reuse "${TEXEL_REUSE:-auto}" >> "$LOG" 2>&1
   rc=$?
   echo "== $m: exit status $rc after $(( $(date +%s) - t0 ))s$([ $rc = 124 ] && echo ' (timed out)')" | tee -a "$LOG"
 done

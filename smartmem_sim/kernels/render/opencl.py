@@ -38,7 +38,7 @@ from smartmem_sim.kernels.ops.program import (
 )
 from smartmem_sim.kernels.render.index_exprs import opencl_tables, to_opencl
 from smartmem_sim.kernels.render.prelude import with_prelude
-from smartmem_sim.layout.expr import Const, Expr, Var, bounds, substitute
+from smartmem_sim.layout.expr import Const, Expr, Var, bounds, free_vars, substitute
 from smartmem_sim.layout.simplify import simplify_all
 
 STORAGES = ("fp32", "fp16")
@@ -194,20 +194,45 @@ def _code(text: str, pad: str) -> list[str]:
     return [pad + ln for ln in text.splitlines() if ln.strip()]
 
 
-def _open_loops(loops, pad: str, lines: list[str]) -> str:
-    """Append the headers of a phase's loop nest (outer first); returns the indent of its body."""
+def _lane_loops(p: Phase, prog: AccessProgram) -> frozenset[str]:
+    """The phase's loops that pick a texel's component: a loop variable in an image read's lane index
+    (e.g. ``k1 % 4`` where the reduction dim fills the RGBA lanes), with a trip count divisible by 4."""
+    names = set()
+    for r in p.reads:
+        s = prog.surfaces[r.surface]
+        if s.on_image:
+            comp = s.layout.address_exprs(r.coords)[2]
+            names.update(n for n in free_vars(comp))
+    return frozenset(v.name for v in p.loops if v.name in names and v.extent % LANES == 0 and v.extent > LANES)
+
+
+def _open_loops(loops, pad: str, lines: list[str], split: frozenset[str] = frozenset()) -> str:
+    """Append the headers of a phase's loop nest (outer first); returns the indent of its body. A loop in
+    ``split`` runs as quads of iterations with the quad unrolled, so that after unrolling the component a
+    read takes (``v % 4``) and its texel (``v / 4``) are constants per copy and the same in all four: the
+    compiler can then pick the component without a select and keep one texel for the quad. Same
+    iterations in the same order, so the same accesses."""
     inner = pad
     for v in loops:
-        lines.append(f"{inner}for (int {v.name} = 0; {v.name} < {v.extent}; ++{v.name}) {{")
-        inner += "  "
+        if v.name in split:
+            q = f"{v.name}_q"
+            lines.append(f"{inner}for (int {q} = 0; {q} < {v.extent // LANES}; ++{q}) {{")
+            lines.append(f"{inner}  #pragma unroll")
+            lines.append(f"{inner}  for (int {v.name}_r = 0; {v.name}_r < {LANES}; ++{v.name}_r) {{")
+            lines.append(f"{inner}    const int {v.name} = {q}*{LANES} + {v.name}_r;")
+            inner += "    "
+        else:
+            lines.append(f"{inner}for (int {v.name} = 0; {v.name} < {v.extent}; ++{v.name}) {{")
+            inner += "  "
     return inner
 
 
-def _close_loops(loops, inner: str, lines: list[str]) -> None:
+def _close_loops(loops, inner: str, lines: list[str], split: frozenset[str] = frozenset()) -> None:
     """Append the closing braces of the loop nest :func:`_open_loops` opened at body indent ``inner``."""
-    for _ in loops:
-        inner = inner[:-2]
-        lines.append(f"{inner}}}")
+    for v in reversed(loops):
+        for _ in range(2 if v.name in split else 1):
+            inner = inner[:-2]
+            lines.append(f"{inner}}}")
 
 
 def _phase(p: Phase, prog: AccessProgram, storage: str, lanes: list[_LaneText], valid: list[str | None],
@@ -221,12 +246,13 @@ def _phase(p: Phase, prog: AccessProgram, storage: str, lanes: list[_LaneText], 
         lines += _code(lt.code(p.before), pad)
     for r in p.reads if reuse else ():
         lines += _register(r, prog.surfaces[r.surface], lanes, pad)
-    inner = _open_loops(p.loops, pad, lines)
+    split = _lane_loops(p, prog)
+    inner = _open_loops(p.loops, pad, lines, split)
     for lt, ok in zip(lanes, valid, strict=True):
         for r in p.reads:
             lines += _read(r, prog.surfaces[r.surface], storage, lt, len(lanes), ok, inner, reuse)
         lines += _code(lt.code(p.body), inner)
-    _close_loops(p.loops, inner, lines)
+    _close_loops(p.loops, inner, lines, split)
     for lt in lanes:
         lines += _code(lt.code(p.after), pad)
     return lines
@@ -358,7 +384,8 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
             lines.append(f"{pad}float4 sm_reg_{r.value}_g{gi} = (float4)(0.0f); int2 sm_at_{r.value}_g{gi} = (int2)(-1, -1);"
                          if s.on_image else
                          f"{pad}float sm_reg_{r.value}_g{gi} = 0.0f; long sm_at_{r.value}_g{gi} = -1;")
-    inner = _open_loops(p.loops, pad, lines)
+    split = _lane_loops(p, prog)
+    inner = _open_loops(p.loops, pad, lines, split)
     group_of = []
     for r, gs in zip(p.reads, groups, strict=True):
         s = prog.surfaces[r.surface]
@@ -371,7 +398,7 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
         for r, of in zip(p.reads, group_of, strict=True):
             lines += _slot_value(r, of[st.lane], prog.surfaces[r.surface], st, ok, inner)
         lines += _code(st.code(p.body), inner)
-    _close_loops(p.loops, inner, lines)
+    _close_loops(p.loops, inner, lines, split)
     for st, _ in runs:
         lines += _code(st.code(p.after), pad)
     return lines
