@@ -206,6 +206,32 @@ def _lane_loops(p: Phase, prog: AccessProgram) -> frozenset[str]:
     return frozenset(v.name for v in p.loops if v.name in names and v.extent % LANES == 0 and v.extent > LANES)
 
 
+def _quad_reads(p: Phase, prog: AccessProgram, slots: list[_SlotText], groups, split: frozenset[str]) -> int:
+    """How many of the phase's first reads fetch one texel per quad of its innermost loop (split by
+    :func:`_lane_loops`): their coordinates and guards, for every group, do not change within a quad. With
+    texel registers such a read fetches only at a quad's first copy, so fetching it once before the copies
+    makes the same accesses in the same order (only a prefix of the reads, so the order holds)."""
+    if not p.loops or p.loops[-1].name not in split:
+        return 0
+    v = p.loops[-1]
+    r_var = Var(f"{v.name}_r", LANES)
+    quad = {v.name: Var(f"{v.name}_q", v.extent // LANES) * LANES + r_var}
+    count = 0
+    for r, gs in zip(p.reads, groups, strict=True):
+        s = prog.surfaces[r.surface]
+        addr = s.layout.address_exprs(r.coords)
+        exprs = [let.expr for let in r.lets] + list(addr[:2] if s.on_image else addr[:1])
+        for g in gs:
+            lead = slots[g[0]]
+            done = simplify_all([substitute(lead.expr(e), quad) for e in exprs])
+            if any(r_var.name in free_vars(e) for e in done):
+                return count
+        if r.indices:
+            return count
+        count += 1
+    return count
+
+
 def _open_loops(loops, pad: str, lines: list[str], split: frozenset[str] = frozenset()) -> str:
     """Append the headers of a phase's loop nest (outer first); returns the indent of its body. A loop in
     ``split`` runs as quads of iterations with the quad unrolled, so that after unrolling the component a
@@ -385,13 +411,32 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
                          if s.on_image else
                          f"{pad}float sm_reg_{r.value}_g{gi} = 0.0f; long sm_at_{r.value}_g{gi} = -1;")
     split = _lane_loops(p, prog)
-    inner = _open_loops(p.loops, pad, lines, split)
+    hoist = _quad_reads(p, prog, slots, groups, split) if reuse else 0
+    if hoist:  # the quad's texel fetched once before its unrolled copies (the copies' compares never fetch)
+        v = p.loops[-1]
+        qpad = _open_loops(p.loops[:-1], pad, lines)
+        lines.append(f"{qpad}for (int {v.name}_q = 0; {v.name}_q < {v.extent // LANES}; ++{v.name}_q) {{")
+        decls, body = [], []
+        for r, gs in zip(p.reads[:hoist], groups, strict=False):
+            for gi, g in enumerate(gs):
+                first, *rest = _group_fetch(r, gi, g, prog.surfaces[r.surface], storage, slots[g[0]], valid,
+                                            qpad + "    ", reuse)
+                decls.append(f"{qpad}  {first.strip()}")
+                body += rest
+        lines += [*decls, f"{qpad}  {{", f"{qpad}    const int {v.name} = {v.name}_q*{LANES};", *body, f"{qpad}  }}"]
+        lines.append(f"{qpad}  #pragma unroll")
+        lines.append(f"{qpad}  for (int {v.name}_r = 0; {v.name}_r < {LANES}; ++{v.name}_r) {{")
+        lines.append(f"{qpad}    const int {v.name} = {v.name}_q*{LANES} + {v.name}_r;")
+        inner = qpad + "    "
+    else:
+        inner = _open_loops(p.loops, pad, lines, split)
     group_of = []
-    for r, gs in zip(p.reads, groups, strict=True):
+    for i, (r, gs) in enumerate(zip(p.reads, groups, strict=True)):
         s = prog.surfaces[r.surface]
         of = {}
         for gi, g in enumerate(gs):
-            lines += _group_fetch(r, gi, g, s, storage, slots[g[0]], valid, inner, reuse)
+            if i >= hoist:
+                lines += _group_fetch(r, gi, g, s, storage, slots[g[0]], valid, inner, reuse)
             of.update(dict.fromkeys(g, gi))
         group_of.append(of)
     for st, ok in runs:
