@@ -89,3 +89,43 @@ def test_render_is_deterministic_and_checks_storage():
     assert render(k.program, "fp32") == render(k.program, "fp32")
     with pytest.raises(KernelError, match="storage"):
         render(k.program, "fp64")
+
+
+def _lanes_k_matmul(tile, reuse):
+    """MatMul [7,12] x [12,18] with A's K in the RGBA lanes (test_tiled_matmul's mm_lanesN), tiled."""
+    from tests.kernels.test_tiled_matmul import _plan
+
+    _, plan, _, weights = _plan("mm_lanesN", tile)
+    return step_kernels(plan, plan.steps[0], weights, texel_reuse=reuse)[0].source
+
+
+@pytest.mark.parametrize("tile", [(1, 1), (2, 2)])
+def test_a_loop_that_picks_the_component_runs_as_unrolled_quads(tile):
+    # K = 12 in lanes: k's loop runs as 3 quads of 4 unrolled copies, each copy taking a constant component
+    for reuse in (True, False):
+        src = _lanes_k_matmul(tile, reuse)
+        quad = re.search(r"for \(int (\w+)_q = 0; \1_q < 3; \+\+\1_q\)", src)
+        assert quad, src
+        k = quad.group(1)
+        assert f"#pragma unroll\n" in src and f"for (int {k}_r = 0; {k}_r < 4; ++{k}_r)" in src
+        assert f"const int {k} = {k}_q*4 + {k}_r;" in src
+
+
+def test_texel_registers_fetch_a_quads_texel_once_before_its_copies():
+    # tiled with registers: A's texel (K/4, row) is the same for the quad's 4 copies, so its group fetches sit
+    # between the quad loop and the unrolled loop; without registers every copy fetches (as the trace counts)
+    with_regs = _lanes_k_matmul((2, 2), True)
+    k = re.search(r"for \(int (\w+)_q = 0;", with_regs).group(1)
+    before_copies = with_regs[with_regs.index(f"{k}_q = 0;"):with_regs.index("#pragma unroll")]
+    assert f"const int {k} = {k}_q*4;" in before_copies and "SM_READ_IMAGEF(" in before_copies
+    without = _lanes_k_matmul((2, 2), False)
+    before = without[without.index(f"{k}_q = 0;"):without.index("#pragma unroll")]
+    assert "SM_READ_IMAGEF(" not in before
+
+
+def test_a_loop_whose_trip_count_is_not_a_multiple_of_four_stays_whole():
+    from tests.kernels.test_tiled_matmul import _plan
+
+    _, plan, _, weights = _plan("mm_lanesK", (2, 2))  # K = 13
+    src = step_kernels(plan, plan.steps[0], weights)[0].source
+    assert "#pragma unroll" not in src
