@@ -376,8 +376,22 @@ def _group_fetch(r: Read, gi: int, group: tuple[int, ...], s: Surface, storage: 
     return lines + [f"{pad}{{", *(f"{pad}  {t}" for t in inner), f"{pad}}}"]
 
 
-def _slot_value(r: Read, gi: int, s: Surface, st: _SlotText, ok: str | None, pad: str) -> list[str]:
-    """The slot's value of read ``r``: its component (image) of its group's texel, or the element."""
+def _unguarded(r: Read, lead: _SlotText) -> bool:
+    """Whether the group led by ``lead`` fetches read ``r`` whenever one of its slots is real: no guard of
+    the read can fail (a padded coordinate) or always fails."""
+    for let in r.lets:
+        lo, hi = bounds(lead.expr(let.expr))
+        if lo < 0 or hi >= let.var.extent:
+            return False
+    return not r.indices
+
+
+def _slot_value(r: Read, gi: int, s: Surface, st: _SlotText, ok: str | None, pad: str,
+                unguarded: bool = False) -> list[str]:
+    """The slot's value of read ``r``: its component (image) of its group's texel, or the element. Where the
+    group's fetch cannot fail (``unguarded``) a real slot always finds its texel, and a slot past the
+    output's edge computes a value nobody stores, so the value is taken without a test (a bare multiply-add
+    per slot in a MatMul's loop)."""
     v = st.name(r.value)
     reg, got = f"sm_reg_{r.value}_g{gi}", f"sm_ok_{r.value}_g{gi}"
     if s.on_image:
@@ -387,6 +401,8 @@ def _slot_value(r: Read, gi: int, s: Surface, st: _SlotText, ok: str | None, pad
         value = reg
     if ok == NEVER:
         return [f"{pad}float {v} = {r.fill}; int ok_{v} = 0;"]
+    if unguarded:
+        return [f"{pad}float {v} = {value}; int ok_{v} = 1;"]
     cond = got if ok is None else f"sm_valid{st.suffix} && {got}"
     return [f"{pad}float {v} = {r.fill}; int ok_{v} = 0;", f"{pad}if ({cond}) {{ {v} = {value}; ok_{v} = 1; }}"]
 
@@ -440,8 +456,9 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
             of.update(dict.fromkeys(g, gi))
         group_of.append(of)
     for st, ok in runs:
-        for r, of in zip(p.reads, group_of, strict=True):
-            lines += _slot_value(r, of[st.lane], prog.surfaces[r.surface], st, ok, inner)
+        for r, gs, of in zip(p.reads, groups, group_of, strict=True):
+            gi = of[st.lane]
+            lines += _slot_value(r, gi, prog.surfaces[r.surface], st, ok, inner, _unguarded(r, slots[gs[gi][0]]))
         lines += _code(st.code(p.body), inner)
     _close_loops(p.loops, inner, lines, split)
     for st, _ in runs:
