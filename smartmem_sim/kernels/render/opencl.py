@@ -10,6 +10,14 @@ smartmem_sim/kernels/runtime/instrument.py, so an instrumented build logs exactl
 coordinate compares; False fetches on every execution that is on (same loop and lane order). A tiled
 program (its ``tile`` is not 1x1) is rendered by :func:`_body_tiled`: one fetch per read group and loop
 iteration, the slots taking their values from the group's texel (program.py's docstring).
+
+Code shape, which changes no access: a loop whose variable picks the RGBA component of an image read (a
+reduction dim in the lanes, ``k % 4``) runs as quads of four unrolled copies, so each copy names a constant
+component (no select) and the compiler sees one texel per quad (:func:`_lane_loops`). With texel registers, a
+tiled phase's leading reads whose texel is the same for the quad's copies fetch once before them
+(:func:`_quad_reads`; their compares would not fetch anyway). A tiled slot takes a read's value without a test
+where its group's fetch cannot fail (:func:`_unguarded`). Measured on PoCL (full-size ViT, fp32, texel
+registers on): smartmem 15.1 -> 8.8 s, fusion 20.4 -> 16.2 s of kernel time.
 """
 from __future__ import annotations
 
