@@ -9,6 +9,8 @@ source hash is in every row, so the two CSVs join on it):
     python3 scripts/device/tile_sweep.py measure --out $OUT/tile_sweep_measured.csv vit swin
     # here: the simulator's predicted seconds for the same kernels on PROFILE
     .venv/bin/python scripts/device/tile_sweep.py predict --out tile_sweep_predicted.csv vit swin
+    # the two joined: per step, the measured best tile against the simulator's best and the compiler's choice
+    .venv/bin/python scripts/device/tile_sweep.py report tile_sweep_measured.csv tile_sweep_predicted.csv
 
 The tile the compiler chose is flagged (`chosen`); the report says whether the simulator's best tile is within
 10% of the measured best, per step.
@@ -109,7 +111,44 @@ def _time(handle, plan, kernels, constants, repeat: int) -> float:
     return statistics.median(runs)
 
 
+def report(measured: str, predicted: str) -> list[str]:
+    """Per (model, policy, step): measured best tile, the simulator's best and the compiler's chosen tile, with
+    the measured time of each over the measured best; rows join on the kernels' source hash."""
+    def read(path):
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+
+    pred = {r["source_sha"]: float(r["seconds"]) for r in read(predicted)}
+    steps: dict[tuple, list] = {}
+    for r in read(measured):
+        if r["source_sha"] in pred:
+            steps.setdefault((r["model"], r["policy"], r["step"]), []).append(
+                (r["tile"], float(r["seconds"]), pred[r["source_sha"]], r["chosen"] == "1"))
+    lines = ["model    policy    step              tiles  measured best        simulator's best (measured/best)"
+             "  chosen (measured/best)"]
+    within = chosen_within = 0
+    for (model, policy, step), rows in steps.items():
+        best = min(rows, key=lambda t: t[1])
+        sim = min(rows, key=lambda t: t[2])
+        chosen = next((t for t in rows if t[3]), None)
+        within += sim[1] <= 1.10 * best[1]
+        chosen_within += chosen is not None and chosen[1] <= 1.10 * best[1]
+        lines.append(f"{model:8} {policy:9} {step:17} {len(rows):5}  {best[0]:5} {best[1] * 1e6:9.1f} us   "
+                     f"{sim[0]:5} {sim[1] / best[1]:5.2f}x"
+                     + (f"                         {chosen[0]:5} {chosen[1] / best[1]:5.2f}x" if chosen else ""))
+    lines.append(f"simulator's best tile within 10% of the measured best: {within} of {len(steps)} steps; "
+                 f"compiler's choice: {chosen_within} of {len(steps)}")
+    return lines
+
+
 def main(argv=None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "report":
+        if len(argv) != 3:
+            sys.exit("usage: tile_sweep.py report MEASURED.csv PREDICTED.csv")
+        print("\n".join(report(argv[1], argv[2])))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("mode", choices=("measure", "predict"))
     ap.add_argument("models", nargs="+")
