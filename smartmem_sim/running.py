@@ -51,6 +51,9 @@ class PolicyRun:
     outputs: dict[str, np.ndarray]
     checks: list[OutputCheck] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # median host wall time of the runs after the first (whose kernels are built then), launches included;
+    # None with one run
+    latency_ms: float | None = None
 
     @property
     def total_ms(self) -> float:
@@ -215,8 +218,9 @@ def run_policies(model: str | Path, policies: Sequence[str], *, opencl_device: s
         kernels = done[0].kernels
         done += [execute(plan, handle, inputs, kernels=kernels) for _ in range(repeat - 1)]
         result = sorted(done, key=lambda r: r.total_ns)[(repeat - 1) // 2]
+        walls = sorted(r.wall_ns for r in done[1:])
         runs.append(PolicyRun(label.removesuffix(".tiny"), policy, storage, handle.info.label,
                               reuse, repeat, kernels, result.timings, result.outputs,
                               check_outputs(plan, result.outputs, want, storage) if want is not None else [],
-                              notes))
+                              notes, walls[(len(walls) - 1) // 2] / 1e6 if walls else None))
     return runs

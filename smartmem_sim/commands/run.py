@@ -25,7 +25,7 @@ import sys
 from smartmem_sim.errors import UserError
 
 CSV_FIELDS = ("model", "policy", "storage", "device", "kernels", "total_device_ms", "repeat", "max_rel_error",
-              "pass", "texel_reuse")
+              "pass", "texel_reuse", "latency_ms")
 
 
 def register(subparsers) -> None:
@@ -106,7 +106,8 @@ def run(args) -> int:
                         [(k.name, "x".join(map(str, k.global_size)), f"{t.duration_ns / 1e3:.1f}")
                          for k, t in zip(r.kernels, r.timings, strict=True)], left=1)
         print(f"total: {len(r.timings)} kernels, {r.total_ms:.3f} ms device time"
-              + (f" (median of {repeat} runs)" if repeat > 1 else ""))
+              + (f" (median of {repeat} runs)" if repeat > 1 else "")
+              + ("" if r.latency_ms is None else f"; latency {r.latency_ms:.3f} ms (host wall time, launches included)"))
         if args.timeline:
             write_chrome_trace(r.timings, args.timeline, metadata={"model": label, "policy": r.policy})
             print(f"timeline: {args.timeline}")
@@ -117,7 +118,8 @@ def run(args) -> int:
         rows.append({"model": r.model, "policy": r.policy, "storage": r.storage, "device": r.device,
                      "kernels": len(r.kernels), "total_device_ms": f"{r.total_ms:.4f}", "repeat": repeat,
                      "max_rel_error": "" if not r.checks else f"{r.max_error:.3e}",
-                     "pass": "" if not r.checks else r.ok, "texel_reuse": "on" if r.texel_reuse else "off"})
+                     "pass": "" if not r.checks else r.ok, "texel_reuse": "on" if r.texel_reuse else "off",
+                     "latency_ms": "" if r.latency_ms is None else f"{r.latency_ms:.4f}"})
     if args.csv:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
