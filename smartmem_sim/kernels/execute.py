@@ -7,7 +7,6 @@ Storage follows ``plan.storage``: fp16 images are CL_HALF_FLOAT, fp16 buffers ho
 from __future__ import annotations
 
 import time
-
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from math import prod

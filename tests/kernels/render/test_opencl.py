@@ -107,7 +107,7 @@ def test_a_loop_that_picks_the_component_runs_as_unrolled_quads(tile):
         quad = re.search(r"for \(int (\w+)_q = 0; \1_q < 3; \+\+\1_q\)", src)
         assert quad, src
         k = quad.group(1)
-        assert f"#pragma unroll\n" in src and f"for (int {k}_r = 0; {k}_r < 4; ++{k}_r)" in src
+        assert "#pragma unroll\n" in src and f"for (int {k}_r = 0; {k}_r < 4; ++{k}_r)" in src
         assert f"const int {k} = {k}_q*4 + {k}_r;" in src
 
 
