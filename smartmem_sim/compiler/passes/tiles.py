@@ -103,7 +103,11 @@ def row_fetches(plan: Plan, step: Step, tile: tuple[int, int]) -> int:
     return per_item * prog.global_size[0] * prog.global_size[1]
 
 
-_ROW_TILES: dict[str, tuple[int, int]] = {}  # by kernel signature: a network repeats its blocks
+# by kernel signature: a network repeats its blocks. Bounded (oldest out first) so a long-lived process, a
+# sweep worker or a notebook compiling many models, does not grow it without end; the whole zoo has a few
+# hundred distinct row steps.
+_ROW_TILES: dict[str, tuple[int, int]] = {}
+ROW_TILES_KEPT = 4096
 
 
 def row_tile(plan: Plan, step: Step) -> tuple[int, int]:
@@ -111,6 +115,8 @@ def row_tile(plan: Plan, step: Step) -> tuple[int, int]:
     the axis along which a 2-texel block fetches less than one texel is scanned."""
     key = step_signature(plan, replace(step, tile=(1, 1)), plan.tensors)
     if key not in _ROW_TILES:
+        if len(_ROW_TILES) >= ROW_TILES_KEPT:
+            del _ROW_TILES[next(iter(_ROW_TILES))]
         _ROW_TILES[key] = _fewest_fetches(plan, step)
     return _ROW_TILES[key]
 

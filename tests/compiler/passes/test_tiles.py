@@ -140,3 +140,20 @@ def test_tuned_kernels_compute_what_onnxruntime_computes(cost):
         assert any(tuple(s.tile) != (1, 1) for s in plan.steps)
         got = execute(plan, handle, {n: feeds[plan.tensors[n].source or n] for n in plan.inputs})
         np.testing.assert_allclose(got.outputs[plan.outputs[0]], want, rtol=1e-4, atol=1e-4)
+
+
+def test_the_row_block_memo_is_bounded_and_gives_the_same_blocks(monkeypatch):
+    """A memo that forgets (kept to 1 entry) chooses the same blocks as a fresh one, and never holds more."""
+    from smartmem_sim.compiler.passes import tiles
+
+    protos = [attention(tokens=24, dim=32), _layernorm_model(), attention(tokens=24, dim=32)]
+
+    def blocks():
+        return [[s.tile for s in compile_model(load_model(p), "naive").steps] for p in protos]
+
+    monkeypatch.setattr(tiles, "_ROW_TILES", {})
+    want = blocks()
+    assert len(tiles._ROW_TILES) >= 2  # two distinct row steps, so a memo of one must forget
+    monkeypatch.setattr(tiles, "_ROW_TILES", {})
+    monkeypatch.setattr(tiles, "ROW_TILES_KEPT", 1)
+    assert blocks() == want and len(tiles._ROW_TILES) == 1
