@@ -210,7 +210,7 @@ def _lane_loops(p: Phase, prog: AccessProgram) -> frozenset[str]:
         s = prog.surfaces[r.surface]
         if s.on_image:
             comp = s.layout.address_exprs(r.coords)[2]
-            names.update(n for n in free_vars(comp))
+            names.update(free_vars(comp))
     return frozenset(v.name for v in p.loops if v.name in names and v.extent % LANES == 0 and v.extent > LANES)
 
 
@@ -249,16 +249,23 @@ def _open_loops(loops, pad: str, lines: list[str], split: frozenset[str] = froze
     inner = pad
     for v in loops:
         if v.name in split:
-            q = f"{v.name}_q"
-            lines.append(f"{inner}for (int {q} = 0; {q} < {v.extent // LANES}; ++{q}) {{")
-            lines.append(f"{inner}  #pragma unroll")
-            lines.append(f"{inner}  for (int {v.name}_r = 0; {v.name}_r < {LANES}; ++{v.name}_r) {{")
-            lines.append(f"{inner}    const int {v.name} = {q}*{LANES} + {v.name}_r;")
+            lines += [_quad_loop(v, inner), *_copies_loop(v, inner + "  ")]
             inner += "    "
         else:
             lines.append(f"{inner}for (int {v.name} = 0; {v.name} < {v.extent}; ++{v.name}) {{")
             inner += "  "
     return inner
+
+
+def _quad_loop(v: Var, pad: str) -> str:
+    """The header of the loop over ``v``'s quads (``v_q``)."""
+    return f"{pad}for (int {v.name}_q = 0; {v.name}_q < {v.extent // LANES}; ++{v.name}_q) {{"
+
+
+def _copies_loop(v: Var, pad: str) -> list[str]:
+    """The unrolled loop over a quad's four copies, defining ``v`` for its body."""
+    return [f"{pad}#pragma unroll", f"{pad}for (int {v.name}_r = 0; {v.name}_r < {LANES}; ++{v.name}_r) {{",
+            f"{pad}  const int {v.name} = {v.name}_q*{LANES} + {v.name}_r;"]
 
 
 def _close_loops(loops, inner: str, lines: list[str], split: frozenset[str] = frozenset()) -> None:
@@ -439,7 +446,7 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
     if hoist:  # the quad's texel fetched once before its unrolled copies (the copies' compares never fetch)
         v = p.loops[-1]
         qpad = _open_loops(p.loops[:-1], pad, lines)
-        lines.append(f"{qpad}for (int {v.name}_q = 0; {v.name}_q < {v.extent // LANES}; ++{v.name}_q) {{")
+        lines.append(_quad_loop(v, qpad))
         decls, body = [], []
         for r, gs in zip(p.reads[:hoist], groups, strict=False):
             for gi, g in enumerate(gs):
@@ -448,9 +455,7 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
                 decls.append(f"{qpad}  {first.strip()}")
                 body += rest
         lines += [*decls, f"{qpad}  {{", f"{qpad}    const int {v.name} = {v.name}_q*{LANES};", *body, f"{qpad}  }}"]
-        lines.append(f"{qpad}  #pragma unroll")
-        lines.append(f"{qpad}  for (int {v.name}_r = 0; {v.name}_r < {LANES}; ++{v.name}_r) {{")
-        lines.append(f"{qpad}    const int {v.name} = {v.name}_q*{LANES} + {v.name}_r;")
+        lines += _copies_loop(v, qpad + "  ")
         inner = qpad + "    "
     else:
         inner = _open_loops(p.loops, pad, lines, split)
