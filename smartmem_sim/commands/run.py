@@ -1,13 +1,16 @@
 """`smartmem run MODEL.onnx --policy P[,P...]`: compile the model with each policy, execute every kernel on
 an OpenCL device, print per-kernel and total device times; --check compares the outputs with onnxruntime,
 --timeline writes the measured per-kernel timeline as Chrome-trace JSON (opens in Perfetto) and --csv
-writes one row per policy (model, policy, kernels, total device ms, max relative error, pass).
+writes one row per policy (model, policy, kernels, total device ms, max relative error, pass, texel registers,
+latency ms).
 
 Inputs are drawn from --seed (smartmem_sim.inputs.random_inputs: float inputs standard normal, token ids
 uniform over the table they index); stripped weights (the zoo ships models without weights) are filled by
 smartmem_sim.compiler.frontend.materialize_weights with the same seed, so a run is reproducible. Several policies in one
 call run one after another on the same device, inputs and weights, so their times compare; with
---repeat N each policy's plan runs N times and the run with the median total is reported.
+--repeat N each policy's plan runs N times and the run with the median total is reported. With N >= 2 the
+latency is reported too: the host wall time from the first launch to the queue's end, median of the runs
+after the first (which builds the kernels), launches included, as a framework's forward call is timed.
 
 --texel-reuse on|off|auto chooses how kernels are generated (smartmem_sim/kernels/ops/program.py): on keeps each read's
 texels in per-lane registers, off fetches on every read; auto (default) takes the ``texel_reuse`` of the
