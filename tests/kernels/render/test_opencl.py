@@ -92,7 +92,8 @@ def test_render_is_deterministic_and_checks_storage():
 
 
 def _lanes_k_matmul(tile, reuse):
-    """MatMul [7,12] x [12,18] with A's K in the RGBA lanes (test_tiled_matmul's mm_lanesN), tiled."""
+    """The source of MatMul [7,12] x [12,18] with A's K in the RGBA lanes (test_tiled_matmul's mm_lanesN) at
+    ``tile``."""
     from tests.kernels.test_tiled_matmul import _plan
 
     _, plan, _, weights = _plan("mm_lanesN", tile)
@@ -129,3 +130,12 @@ def test_a_loop_whose_trip_count_is_not_a_multiple_of_four_stays_whole():
     _, plan, _, weights = _plan("mm_lanesK", (2, 2))  # K = 13
     src = step_kernels(plan, plan.steps[0], weights)[0].source
     assert "#pragma unroll" not in src
+
+
+def test_a_tiled_slot_takes_an_unguarded_value_without_a_test():
+    # MatMul's reads have no padded coordinate: each slot's operand is its group's texel component, no if;
+    # the trace and onnxruntime tests of test_tiled_matmul run these kernels (edge slots included: 7 rows, 2x2)
+    for reuse in (True, False):
+        src = _lanes_k_matmul((2, 2), reuse)
+        assert re.search(r"float (\w+) = sm_reg_\w+_g\d+\.[xyzw]; int ok_\1 = 1;", src), src
+        assert not re.search(r"if \(sm_valid_l\d+ && sm_ok_", src)
