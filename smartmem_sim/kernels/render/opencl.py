@@ -35,8 +35,10 @@ from smartmem_sim.kernels.ops.program import (
     Read,
     Surface,
     check_texel_reuse,
+    keyed_read_groups,
     per_lane_names,
     phase_classes,
+    read_address,
     read_groups,
     shared_names,
     slot_expr,
@@ -207,37 +209,28 @@ def _lane_loops(p: Phase, prog: AccessProgram) -> frozenset[str]:
     (e.g. ``k1 % 4`` where the reduction dim fills the RGBA lanes), with a trip count divisible by 4."""
     names = set()
     for r in p.reads:
-        s = prog.surfaces[r.surface]
-        if s.on_image:
-            comp = s.layout.address_exprs(r.coords)[2]
-            names.update(free_vars(comp))
+        if prog.surfaces[r.surface].on_image:
+            names.update(free_vars(read_address(prog, r)[2]))
     return frozenset(v.name for v in p.loops if v.name in names and v.extent % LANES == 0 and v.extent > LANES)
 
 
-def _quad_reads(p: Phase, prog: AccessProgram, slots: list[_SlotText], groups, split: frozenset[str]) -> int:
+def _quad_reads(p: Phase, prog: AccessProgram, split: frozenset[str]) -> int:
     """How many of the phase's first reads fetch one texel per quad of its innermost loop (split by
-    :func:`_lane_loops`): their coordinates and guards, for every group, do not change within a quad. With
-    texel registers such a read fetches only at a quad's first copy, so fetching it once before the copies
-    makes the same accesses in the same order (only a prefix of the reads, so the order holds)."""
+    :func:`_lane_loops`): for every read group, what its fetch evaluates (the texel and the guards,
+    program.py's read_key) does not change within a quad. With texel registers such a read fetches only at
+    a quad's first copy, so fetching it once before the copies makes the same accesses in the same order
+    (only a prefix of the reads, so the order holds)."""
     if not p.loops or p.loops[-1].name not in split:
         return 0
     v = p.loops[-1]
     r_var = Var(f"{v.name}_r", LANES)
     quad = {v.name: Var(f"{v.name}_q", v.extent // LANES) * LANES + r_var}
-    count = 0
-    for r, gs in zip(p.reads, groups, strict=True):
-        s = prog.surfaces[r.surface]
-        addr = s.layout.address_exprs(r.coords)
-        exprs = [let.expr for let in r.lets] + list(addr[:2] if s.on_image else addr[:1])
-        for g in gs:
-            lead = slots[g[0]]
-            done = simplify_all([substitute(lead.expr(e), quad) for e in exprs])
+    for count, r in enumerate(p.reads):
+        for _, (where, guards) in keyed_read_groups(prog, r):
+            done = simplify_all([substitute(e, quad) for e in (*where, *(g[2] for g in guards))])
             if any(r_var.name in free_vars(e) for e in done):
                 return count
-        if r.indices:
-            return count
-        count += 1
-    return count
+    return len(p.reads)
 
 
 def _open_loops(loops, pad: str, lines: list[str], split: frozenset[str] = frozenset()) -> str:
@@ -391,14 +384,14 @@ def _group_fetch(r: Read, gi: int, group: tuple[int, ...], s: Surface, storage: 
     return lines + [f"{pad}{{", *(f"{pad}  {t}" for t in inner), f"{pad}}}"]
 
 
-def _unguarded(r: Read, lead: _SlotText) -> bool:
-    """Whether the group led by ``lead`` fetches read ``r`` whenever one of its slots is real: no guard of
-    the read can fail (a padded coordinate) or always fails."""
-    for let in r.lets:
-        lo, hi = bounds(lead.expr(let.expr))
-        if lo < 0 or hi >= let.var.extent:
+def _unguarded(guards) -> bool:
+    """Whether a read group fetches whenever one of its slots is real: none of its guards (read_key's
+    (name, extent, expression) triples) can fail (a padded coordinate) or always fails."""
+    for _, extent, e in guards:
+        lo, hi = bounds(e)
+        if lo < 0 or hi >= extent:
             return False
-    return not r.indices
+    return True
 
 
 def _slot_value(r: Read, gi: int, s: Surface, st: _SlotText, ok: str | None, pad: str,
@@ -442,7 +435,7 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
                          if s.on_image else
                          f"{pad}float sm_reg_{r.value}_g{gi} = 0.0f; long sm_at_{r.value}_g{gi} = -1;")
     split = _lane_loops(p, prog)
-    hoist = _quad_reads(p, prog, slots, groups, split) if reuse else 0
+    hoist = _quad_reads(p, prog, split) if reuse else 0
     if hoist:  # the quad's texel fetched once before its unrolled copies (the copies' compares never fetch)
         v = p.loops[-1]
         qpad = _open_loops(p.loops[:-1], pad, lines)
@@ -468,10 +461,11 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
                 lines += _group_fetch(r, gi, g, s, storage, slots[g[0]], valid, inner, reuse)
             of.update(dict.fromkeys(g, gi))
         group_of.append(of)
+    unguarded = [[_unguarded(guards) for _, (_, guards) in keyed_read_groups(prog, r)] for r in p.reads]
     for st, ok in runs:
-        for r, gs, of in zip(p.reads, groups, group_of, strict=True):
+        for r, of, free in zip(p.reads, group_of, unguarded, strict=True):
             gi = of[st.lane]
-            lines += _slot_value(r, gi, prog.surfaces[r.surface], st, ok, inner, _unguarded(r, slots[gs[gi][0]]))
+            lines += _slot_value(r, gi, prog.surfaces[r.surface], st, ok, inner, free[gi])
         lines += _code(st.code(p.body), inner)
     _close_loops(p.loops, inner, lines, split)
     for st, _ in runs:
