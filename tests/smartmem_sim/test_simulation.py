@@ -38,17 +38,19 @@ def test_whole_kernel_cost_equals_direct_simulation(plan):
         assert got.seconds >= rep.seconds + cost.dev.execution.launch_overhead_s - 1e-15
 
 
-def test_sampled_cost_is_close_to_exact_and_states_its_error(plan):
-    exact = simulate_plan(plan, cost=SimulatedCost("adreno740", ProgramSampler(), row_budget=10**8))
-    sampled = simulate_plan(plan, cost=SimulatedCost("adreno740", ProgramSampler(), row_budget=15000, windows=3))
+@pytest.mark.parametrize("device", ["adreno740", "h100_opencl"])
+def test_sampled_cost_is_close_to_exact_and_states_its_error(plan, device):
+    exact = simulate_plan(plan, cost=SimulatedCost(device, row_budget=10**8))
+    sampled = simulate_plan(plan, cost=SimulatedCost(device, row_budget=15000, windows=3))
     assert any(k.sampled < 1 for k in sampled.kernels)
     assert np.isfinite(sampled.rel_error)
-    # Windows start cold at the shared levels, so lines other windows also read (weights) miss once per window:
-    # a one-sided bias that the miss bound of the timing formula (memsim/timing.py) passes on; here 28% at
-    # 15,000 rows per window, 2% at 30,000 (the default is 20,000; the stated error does not cover it)
-    assert exact.seconds * 0.98 <= sampled.seconds <= exact.seconds * 1.35
-    # L1 accesses scale with work-items (no cache state involved): close; DRAM bytes are not asserted: a
-    # window starts cold, so data every window re-reads (weights) is over-counted (documented bias)
+    # Windows start cold, so lines other windows also read (weights) would miss the shared levels once per
+    # window; the footprint bound (smartmem_sim/compiler/costs/compulsory.py) keeps a kernel whose surfaces
+    # fit there at one miss per sector. Without it, at 15,000 rows per window: DRAM bytes 2.6x (adreno740) and
+    # 5.1x (h100_opencl) the exact run's, time +27% and +15%.
+    assert sampled.seconds == pytest.approx(exact.seconds, rel=0.05)
+    assert sampled.dram_bytes == pytest.approx(exact.dram_bytes, rel=0.1)
+    # L1 accesses scale with work-items (no cache state involved): close
     acc = [sum(k.level("L1").accesses for k in r.kernels) for r in (sampled, exact)]
     assert acc[0] == pytest.approx(acc[1], rel=0.05)
 

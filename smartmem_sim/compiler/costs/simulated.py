@@ -15,11 +15,15 @@ loop to its first iterations and counts a work-item as the measured share of acc
 (``counted`` is then fractional); that assumes the first iterations miss as often as the rest. Each
 window alone also gives an estimate of the kernel's time; ``KernelCost.rel_error`` is two standard errors of those estimates relative to their mean
 (about a 95% interval if windows were independent draws). It does not cover bias from what windows cannot
-see: reuse at distances longer than a window (a window starts cold, so data that every window re-reads,
-such as a MatMul's weights, is over-counted: on small kernels DRAM bytes can come out several times too
-high while time stays within ~15%, since such kernels are rarely DRAM-bound), L2 sharing among cores that a
-small window leaves idle;
-tests/compiler/costs/test_simulated.py and benchmarks/bench_simulate.py measure that against full runs.
+see: reuse at distances longer than a window, L2 sharing among cores that a small window leaves idle. A
+window starts cold, so data that every window re-reads (a MatMul's weights) would miss the shared levels
+once per window; where all of a kernel's surfaces fit in a shared level, its misses and everything below it
+are bounded by the footprint (one miss per sector: compulsory.py), which brings a sampled kernel's DRAM
+bytes to the exact run's; a per-core level (L1) keeps what its windows saw.
+tests/smartmem_sim/test_simulation.py and benchmarks/bench_simulate.py measure that against full runs.
+
+Without texel registers (the device's ``[execution] texel_reuse = false``) the sampler traces the reads the
+device's compiler makes once per unrolled block as one fetch (kernels/trace/generate.py, merged_reads).
 
 Every kernel starts with cold caches (no reuse across kernels is modelled). Results are memoized by
 kernel signature (smartmem_sim.compiler.costs.model.step_signature): identical blocks of a network are simulated once.
@@ -36,6 +40,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from smartmem_sim import memsim
+from smartmem_sim.compiler.costs.compulsory import cap_shared_levels, footprint_bytes
 from smartmem_sim.compiler.costs.correction import step_features
 from smartmem_sim.compiler.costs.device import priced_device
 from smartmem_sim.compiler.costs.model import (
@@ -52,6 +57,8 @@ from smartmem_sim.layout.plan import Plan, Step
 from smartmem_sim.layout.signature import step_signature
 from smartmem_sim.memsim.timing import estimate
 
+# the fields of a stored kernel's counts (_counted); a new field makes entries of the old format misses
+COUNTED_FORMAT = 2
 _COUNTERS = [f.name for f in fields(memsim.LevelStats) if f.name not in ("name", "copies")]
 
 
@@ -130,7 +137,7 @@ class SimulatedCost(CostModel):
         store when it has them, else simulated (and stored)."""
         store_key = ""
         if self.store is not None:
-            text = f"{self._scope}|{plan.storage}|{signature}"
+            text = f"{self._scope}|{COUNTED_FORMAT}|{plan.storage}|{signature}"
             store_key = hashlib.sha256(text.encode()).hexdigest()
             kept = self.store.get(store_key)
             if kept is not None:
@@ -175,7 +182,7 @@ class SimulatedCost(CostModel):
         table = memsim.SurfaceTable(s.surfaces, self.dev.image_layout)
         return {"name": s.name, "items": int(s.items), "inner_iterations": float(s.inner_iterations),
                 "active_cores": _active_cores(s, self.dev.cores, self.dev.execution.wave_size),
-                "counted": [float(n) for n in s.counted],
+                "counted": [float(n) for n in s.counted], "footprint_bytes": footprint_bytes(s.surfaces),
                 "windows": [self._counts(tr, cf, table) for tr, cf in s.windows]}
 
     def _kernel(self, k: dict) -> dict:
@@ -186,10 +193,14 @@ class SimulatedCost(CostModel):
         compute_cycles = k["inner_iterations"] / self.dev.execution.alu_lanes
         active = k["active_cores"]
         summed = _add_all(per_window)
-        full = self._estimate(_scale(summed, items / total_counted), compute_cycles, items, active)
+        scaled = _scale(summed, items / total_counted)
+        if total_counted < items:  # a sample: its cold shared-level misses are bounded by the footprint
+            scaled = cap_shared_levels(scaled, self.dev.levels, k["footprint_bytes"])
+        full = self._estimate(scaled, compute_cycles, items, active)
         rel = 0.0
         if total_counted < items:
-            secs = [self._estimate(_scale(c, items / n), compute_cycles, items, active)["seconds"]
+            secs = [self._estimate(cap_shared_levels(_scale(c, items / n), self.dev.levels, k["footprint_bytes"]),
+                                   compute_cycles, items, active)["seconds"]
                     for c, n in zip(per_window, counted, strict=True) if n > 0]
             if len(secs) >= 2 and np.mean(secs) > 0:
                 rel = float(2 * np.std(secs, ddof=1) / np.sqrt(len(secs)) / np.mean(secs))

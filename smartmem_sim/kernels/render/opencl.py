@@ -13,7 +13,7 @@ iteration, the slots taking their values from the group's texel (program.py's do
 
 Code shape, which changes no access: a loop whose variable picks the RGBA component of an image read (a
 reduction dim in the lanes, ``k % 4``) runs as quads of four unrolled copies, so each copy names a constant
-component (no select) and the compiler sees one texel per quad (:func:`_lane_loops`). With texel registers, a
+component (no select) and the compiler sees one texel per quad (:func:`lane_loops`). With texel registers, a
 tiled phase's leading reads whose texel is the same for the quad's copies fetch once before them
 (:func:`_quad_reads`; their compares would not fetch anyway). A tiled slot takes a read's value without a test
 where its group's fetch cannot fail (:func:`_unguarded`). Measured on PoCL (full-size ViT, fp32, texel
@@ -204,7 +204,7 @@ def _code(text: str, pad: str) -> list[str]:
     return [pad + ln for ln in text.splitlines() if ln.strip()]
 
 
-def _lane_loops(p: Phase, prog: AccessProgram) -> frozenset[str]:
+def lane_loops(p: Phase, prog: AccessProgram) -> frozenset[str]:
     """The phase's loops that pick a texel's component: a loop variable in an image read's lane index
     (e.g. ``k1 % 4`` where the reduction dim fills the RGBA lanes), with a trip count divisible by 4."""
     names = set()
@@ -216,7 +216,7 @@ def _lane_loops(p: Phase, prog: AccessProgram) -> frozenset[str]:
 
 def _quad_reads(p: Phase, prog: AccessProgram, split: frozenset[str]) -> int:
     """How many of the phase's first reads fetch one texel per quad of its innermost loop (split by
-    :func:`_lane_loops`): for every read group, what its fetch evaluates (the texel and the guards,
+    :func:`lane_loops`): for every read group, what its fetch evaluates (the texel and the guards,
     program.py's read_key) does not change within a quad. With texel registers such a read fetches only at
     a quad's first copy, so fetching it once before the copies makes the same accesses in the same order
     (only a prefix of the reads, so the order holds)."""
@@ -280,7 +280,7 @@ def _phase(p: Phase, prog: AccessProgram, storage: str, lanes: list[_LaneText], 
         lines += _code(lt.code(p.before), pad)
     for r in p.reads if reuse else ():
         lines += _register(r, prog.surfaces[r.surface], lanes, pad)
-    split = _lane_loops(p, prog)
+    split = lane_loops(p, prog)
     inner = _open_loops(p.loops, pad, lines, split)
     for lt, ok in zip(lanes, valid, strict=True):
         for r in p.reads:
@@ -434,7 +434,7 @@ def _phase_tiled(p: Phase, prog: AccessProgram, storage: str, slots: list[_SlotT
             lines.append(f"{pad}float4 sm_reg_{r.value}_g{gi} = (float4)(0.0f); int2 sm_at_{r.value}_g{gi} = (int2)(-1, -1);"
                          if s.on_image else
                          f"{pad}float sm_reg_{r.value}_g{gi} = 0.0f; long sm_at_{r.value}_g{gi} = -1;")
-    split = _lane_loops(p, prog)
+    split = lane_loops(p, prog)
     hoist = _quad_reads(p, prog, split) if reuse else 0
     if hoist:  # the quad's texel fetched once before its unrolled copies (the copies' compares never fetch)
         v = p.loops[-1]

@@ -26,7 +26,7 @@ touches a table the way random tokens would; real token streams repeat more (a c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -44,7 +44,7 @@ from smartmem_sim.kernels.ops.program import (
     texel_coords,
     texel_valid,
 )
-from smartmem_sim.kernels.render.opencl import buffer_out_coords
+from smartmem_sim.kernels.render.opencl import buffer_out_coords, lane_loops
 from smartmem_sim.kernels.trace.registers import fetches
 from smartmem_sim.layout.expr import evaluate
 from smartmem_sim.memsim.schedule import issue_order
@@ -133,20 +133,33 @@ def _read_values(prog: AccessProgram, r: Read, env: Mapping, shape, values: Mapp
 
 def item_accesses(prog: AccessProgram, storage: str = "fp32",
                   values: Mapping[str, np.ndarray] | None = None, *, texel_reuse: bool = True,
-                  rect: tuple[int, int, int, int] | None = None) -> ItemAccesses:
+                  rect: tuple[int, int, int, int] | None = None, merge_reads: bool = False) -> ItemAccesses:
     """Every access of every work-item of ``prog`` (see the module docstring); ``values``: contents of
     index tensors that data-dependent reads need (by stored tensor name; default: the stand-in);
     ``texel_reuse``: replay the kernel rendered with (True) or without (False) the texel registers.
 
     ``rect = (x0, y0, w, h)``: only the work-items [x0, x0+w) x [y0, y0+h) of the grid, numbered within the
     rectangle (item = (gy - y0) * w + gx - x0); their accesses are exactly those of the whole grid's run
-    (a work-item's accesses never depend on another's), found without tracing the rest."""
+    (a work-item's accesses never depend on another's), found without tracing the rest.
+
+    ``merge_reads`` (only without texel registers): the reads the device's compiler makes once, as
+    :func:`merged_reads` says; what a cost model simulates, not what an instrumented kernel logs."""
+    if merge_reads and texel_reuse:
+        raise KernelError("merge_reads models a kernel without texel registers (texel_reuse=False)")
+    acc, spans = _item_accesses(prog, storage, values, texel_reuse, rect)
+    return merged_reads(acc, spans) if merge_reads else acc
+
+
+def _item_accesses(prog: AccessProgram, storage: str, values, texel_reuse: bool, rect):
+    """item_accesses without merging, and each phase's (first point, points per iteration, iterations per
+    unrolled block) for :func:`merged_reads`."""
     if storage not in ELEM_BYTES:
         raise KernelError(f"storage must be one of {sorted(ELEM_BYTES)}, got {storage!r}")
     check_texel_reuse(texel_reuse)
     x0, y0, width, height = _rect(prog, rect)
     if prog.tiled:
         return _tiled_accesses(prog, storage, texel_reuse, x0, y0, width, height)
+    spans = []
     gy, gx = (a.ravel() for a in np.indices((height, width), dtype=np.int64))
     items = gy * width + gx
     gx += x0
@@ -177,6 +190,7 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
             for v, idx in zip(phase.loops, grid, strict=True):
                 env_p[v.name] = idx[None, :]
         shape = (sel.size, iters)
+        spans.append((point, count * max(nreads, 1), _block_iterations(phase, prog)))
         # position of each execution in its work-item: iteration-major, lane-minor
         sources = {ix.value: ix.var.extent for r in phase.reads for ix in r.indices}
         read_values: dict[str, np.ndarray] = {}
@@ -213,7 +227,43 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
         first = np.arange(width * height, dtype=np.int64)  # every work-item id (``items`` repeats them per lane)
         rows.add(first, point, prog.output, first % width + x0, first // width + y0, True,
                  _access_bytes(prog, prog.output, storage))
-    return rows.done()
+    return rows.done(), spans
+
+
+def _block_iterations(phase, prog: AccessProgram) -> int:
+    """Iterations of a phase's loop nest that the renderer unrolls into one block: a quad (4) where its
+    innermost loop picks a texel's component (opencl.py, lane_loops), else one."""
+    return 4 if phase.loops and phase.loops[-1].name in lane_loops(phase, prog) else 1
+
+
+def merged_reads(acc: ItemAccesses, spans) -> ItemAccesses:
+    """``acc`` with the reads that a compiler's common-subexpression elimination makes once: within one
+    work-item and one unrolled block of a phase (one iteration of its loop nest with all its lanes, or
+    the four iterations of a quad, opencl.py's lane_loops), reads of the same texel (image) or element
+    (buffer) of the same surface are one fetch, the first. A kernel without texel registers reads an image
+    through ``read_imagef`` on a ``__read_only`` image, a pure call with the same arguments in straight-line
+    code, which the device compiler evaluates once (on the H100, a 197x768x768 MatMul that the trace
+    counts at 32 fetches per quad runs at about the speed of 5: benchmarks/results/bench_tiled_matmul).
+    The instrumented kernel of the trace == kernel tests logs every call, so it is compared without this.
+    ``spans``: per phase, (first point, points per loop iteration, iterations per block), in point order.
+    Stores are kept as they are."""
+    if not spans or not len(acc):
+        return acc
+    base = np.array([s[0] for s in spans], np.int64)
+    stride = np.array([s[1] for s in spans], np.int64)
+    per_block = np.array([s[2] for s in spans], np.int64)
+    reads = np.flatnonzero(~acc.write)
+    point = acc.point[reads]
+    phase = np.searchsorted(base, point, side="right") - 1
+    block = (point - base[phase]) // stride[phase] // per_block[phase]
+    keys = np.stack([acc.item[reads], phase, block, acc.surface[reads], acc.x[reads], acc.y[reads]], axis=1)
+    # rows are in (item, point) order, so the first of equal keys in that order is the earliest
+    _, first = np.unique(keys, axis=0, return_index=True)
+    keep = acc.write.copy()
+    keep[reads[first]] = True
+    if keep.all():
+        return acc
+    return ItemAccesses(**{f.name: getattr(acc, f.name)[keep] for f in fields(ItemAccesses)})
 
 
 def _where(e, env: Mapping[str, np.ndarray], n: int) -> np.ndarray:
@@ -233,7 +283,7 @@ def _slot_valid(prog: AccessProgram, gx: np.ndarray, gy: np.ndarray, conds_of) -
 
 
 def _tiled_accesses(prog: AccessProgram, storage: str, texel_reuse: bool, x0: int, y0: int, width: int,
-                    height: int) -> ItemAccesses:
+                    height: int):
     """item_accesses of a tiled program (smartmem_sim/kernels/ops/program.py): per loop iteration, each read's
     groups in order fetch once (a group is on when one of its slots is real), then the tile's writes."""
     gy, gx = (a.ravel() for a in np.indices((height, width), dtype=np.int64))
@@ -242,6 +292,7 @@ def _tiled_accesses(prog: AccessProgram, storage: str, texel_reuse: bool, x0: in
     rows = _Rows()
     valid = _slot_valid(prog, gx, gy, slot_valid)
     point = 0
+    spans = []
     for phase in prog.lanes.phases:
         extents = [v.extent for v in phase.loops]
         iters = int(np.prod(extents)) if extents else 1
@@ -251,6 +302,7 @@ def _tiled_accesses(prog: AccessProgram, storage: str, texel_reuse: bool, x0: in
             loop_env = {v.name: idx[None, :] for v, idx in zip(phase.loops, grid, strict=True)}
         keyed = [keyed_read_groups(prog, r) for r in phase.reads]
         per_iter = sum(len(g) for g in keyed)
+        spans.append((point, max(per_iter, 1), _block_iterations(phase, prog)))
         first = 0
         for r, gs in zip(phase.reads, keyed, strict=True):
             s = prog.surfaces[r.surface]
@@ -301,7 +353,7 @@ def _tiled_accesses(prog: AccessProgram, storage: str, texel_reuse: bool, x0: in
             slot_off = memoized(prog, ("out_offset", s), lambda s=s: slot_expr(prog, s, off))
             offs = _where(slot_off, {k: v[sel] for k, v in env.items()}, sel.size)
             rows.add(items[sel], point + s, prog.output, offs * nb, 0, True, nb)
-    return rows.done()
+    return rows.done(), spans
 
 
 def _rect(prog: AccessProgram, rect) -> tuple[int, int, int, int]:

@@ -47,7 +47,8 @@ class KernelSample:
 def _accesses(prog: AccessProgram, storage: str, x0: int, y0: int, width: int, height: int,
               texel_reuse: bool = True) -> ItemAccesses:
     """item_accesses of a sub-rectangle of the grid, work-items numbered within it."""
-    return item_accesses(prog, storage, texel_reuse=texel_reuse, rect=(x0, y0, width, height))
+    return item_accesses(prog, storage, texel_reuse=texel_reuse, rect=(x0, y0, width, height),
+                         merge_reads=not texel_reuse)
 
 
 def _points(prog: AccessProgram) -> int:
@@ -164,7 +165,9 @@ class ProgramSampler:
     iterations (:func:`cut_program`) and the counts scaled back by the share of accesses kept.
 
     ``texel_reuse``: trace the kernels as built with or without per-lane texel registers
-    (smartmem_sim/kernels/ops/program.py); the cost model passes its device's choice."""
+    (smartmem_sim/kernels/ops/program.py); the cost model passes its device's choice. Without registers,
+    the reads a compiler makes once per unrolled block are one fetch (generate.py, merged_reads): the
+    device runs the compiled kernel, not the instrumented one whose every read logs."""
 
     def __init__(self, texel_reuse: bool = True):
         check_texel_reuse(texel_reuse)

@@ -1,0 +1,114 @@
+"""smartmem_sim/kernels/trace/generate.py, merge_reads: the reads a compiler makes once (a kernel without texel
+registers), against a plain-Python replay of the work-item and against closed forms."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.ops.program import index_value
+from smartmem_sim.kernels.render.opencl import buffer_out_coords, lane_loops
+from smartmem_sim.kernels.trace.generate import ELEM_BYTES, index_standin, item_accesses
+from smartmem_sim.layout.expr import evaluate
+from tests.kernels.cases import Case, rand
+from tests.kernels.ops.catalogue import cases
+from tests.kernels.trace.test_generate import _prog
+
+CASES = cases()
+
+
+def _merged_model(prog, storage="fp32"):
+    """Every work-item without registers, each unrolled block (an iteration of a phase's loops with all its
+    lanes, or four iterations where the renderer runs the innermost loop as quads) fetching each distinct
+    texel once, at its first read."""
+    width, height = prog.global_size
+    lc = prog.lanes
+    rows = []
+    for gid in range(width * height):
+        env0 = {"gx": gid % width, "gy": gid // width}
+        lanes = [ln for ln in range(lc.count)
+                 if all(int(evaluate(e, {**env0, "lane": ln})) < n for e, n in lc.valid)]
+        for phase in lc.phases:
+            quad = bool(phase.loops) and phase.loops[-1].name in lane_loops(phase, prog)
+            seen, block = set(), None
+            for n, it in enumerate(itertools.product(*(range(v.extent) for v in phase.loops))):
+                if (n // 4 if quad else n) != block:
+                    seen, block = set(), (n // 4 if quad else n)
+                for ln in lanes:
+                    env = {**env0, "lane": ln, **{v.name: i for v, i in zip(phase.loops, it, strict=True)}}
+                    got = {}
+                    for r in phase.reads:
+                        e = dict(env)
+                        for ix in r.indices:
+                            e[ix.var.name] = int(index_value(got[ix.value], ix.var.extent))
+                        on = True
+                        for let in r.lets:
+                            e[let.var.name] = int(evaluate(let.expr, e))
+                            on &= 0 <= e[let.var.name] < let.var.extent
+                        if not on:
+                            continue
+                        s = prog.surfaces[r.surface]
+                        if any(ix.value == r.value for q in phase.reads for ix in q.indices):
+                            ext = next(ix.var.extent for q in phase.reads for ix in q.indices if ix.value == r.value)
+                            data = index_standin(tuple(s.layout.shape), ext)
+                            got[r.value] = data[tuple(int(evaluate(c, e)) for c in r.coords)]
+                        addr = [int(evaluate(c, e)) for c in s.layout.address_exprs(r.coords)]
+                        key = (r.surface, addr[0], addr[1]) if s.on_image else (r.surface, addr[0] * ELEM_BYTES[storage], 0)
+                        if key not in seen:
+                            seen.add(key)
+                            rows.append((gid, *key, 0))
+        out = prog.out_surface
+        if out.on_image:
+            rows.append((gid, prog.output, env0["gx"], env0["gy"], 1))
+        else:
+            (off,) = out.layout.address_exprs(buffer_out_coords(prog))
+            for ln in lanes:
+                rows.append((gid, prog.output, int(evaluate(off, {**env0, "lane": ln})) * ELEM_BYTES[storage], 0, 1))
+    return rows
+
+
+@pytest.mark.parametrize("name,ins,out", [
+    ("MatMul_batched_bcast", ("nc4hw4", "buffer"), "lane_last"),
+    ("Conv_depthwise", ("nchw4c", "buffer"), "nc4hw4"),  # guarded (padded) reads
+    ("Softmax_axis1", ("lane_rows",), "buffer"),  # several phases
+    ("Gather_runtime", ("lane_last", "lane_rows"), "nc4hw4"),  # data-dependent reads (the stand-in)
+    ("Add_bcast", ("phwc4", "no_lane"), "no_lane"),
+])
+def test_merged_reads_equal_a_plain_python_model(name, ins, out):
+    prog = _prog(CASES[name], ins, out)
+    acc = item_accesses(prog, texel_reuse=False, merge_reads=True)
+    got = list(zip(acc.item.tolist(), acc.surface.tolist(), acc.x.tolist(), acc.y.tolist(),
+                   acc.write.astype(int).tolist(), strict=True))
+    assert got == _merged_model(prog)
+
+
+@pytest.mark.parametrize("tile", [(1, 1), (2, 1), (2, 2)])
+def test_a_matmul_fetches_each_texel_once_per_quad(tile):
+    """MNN's MatMul layout: A's texel holds four values of K (one fetch per quad of K and row of the tile),
+    B's texel four output columns (one fetch per value of K and column of the tile, shared by its rows)."""
+    from benchmarks.bench_tiled_matmul import matmul_plan
+    from smartmem_sim.kernels.library import plan_kernels, tile_plan
+
+    M, K, N = 9, 32, 16
+    plan = tile_plan(matmul_plan(M, K, N, "mnn", "fp32"), tile)
+    prog = plan_kernels(plan)[0].program
+    rect = (0, 0, 1, 1)  # one work-item inside the output (no edge)
+    raw = item_accesses(prog, texel_reuse=False, rect=rect)
+    merged = item_accesses(prog, texel_reuse=False, rect=rect, merge_reads=True)
+    texels = tile[0] * tile[1]
+    reads = K // 4 * tile[1] + K * tile[0]
+    assert int((~merged.write).sum()) == reads
+    assert int(merged.write.sum()) == int(raw.write.sum()) == texels
+    assert int((~raw.write).sum()) > reads
+    # the merged rows are the raw rows' first fetches, in the same order
+    pos = np.searchsorted(raw.point, merged.point)
+    assert np.array_equal(raw.point[pos], merged.point) and np.array_equal(raw.x[pos], merged.x)
+
+
+def test_merging_models_a_kernel_without_registers():
+    case = Case("MatMul", [rand(np.random.default_rng(0), 4, 8), rand(np.random.default_rng(1), 8, 4)])
+    prog = _prog(case, ("lane_last", "lane_rows"), "lane_rows")
+    with pytest.raises(KernelError, match="without texel registers"):
+        item_accesses(prog, texel_reuse=True, merge_reads=True)
