@@ -16,6 +16,7 @@ import numpy as np
 from smartmem_sim import memsim
 from smartmem_sim.kernels.ops.builder import build_program, step_constants
 from smartmem_sim.kernels.ops.program import AccessProgram, Let, check_texel_reuse, phase_classes
+from smartmem_sim.kernels.render.opencl import lane_loops
 from smartmem_sim.kernels.trace.generate import ItemAccesses, item_accesses, scheduled_trace
 from smartmem_sim.layout.expr import Var, substitute
 from smartmem_sim.layout.image import ImageLayout
@@ -52,9 +53,15 @@ def _accesses(prog: AccessProgram, storage: str, x0: int, y0: int, width: int, h
 
 
 def _points(prog: AccessProgram) -> int:
-    """Accesses of one work-item, at most (guards may skip some)."""
-    per_lane = sum((prod(v.extent for v in p.loops) if p.loops else 1) * len(p.reads) for p in prog.lanes.phases)
-    return prog.slots * (per_lane + 1) + prog.tile[0] * prog.tile[1]
+    """Accesses of one work-item, at most (guards may skip some): every slot runs every phase, except that
+    a shared phase of a tiled work-item runs once per class of its slots (program.py, phase_classes), as
+    a row block's statistics do; counting those once per slot made a 16-texel LayerNorm block look 16x
+    over the budget and cut loops it did not need to cut."""
+    runs = 0
+    for p, classes in zip(prog.lanes.phases, phase_classes(prog), strict=True):
+        iters = prod(v.extent for v in p.loops) if p.loops else 1
+        runs += iters * len(p.reads) * (len(classes) if classes else prog.slots)
+    return runs + prog.slots + prog.tile[0] * prog.tile[1]
 
 
 def _cut_loops(loops: tuple[Var, ...], target: int) -> dict[str, Var]:
@@ -69,6 +76,19 @@ def _cut_loops(loops: tuple[Var, ...], target: int) -> dict[str, Var]:
                 out[v.name] = Var(v.name, keep)
             break
         out[v.name] = Var(v.name, 1)
+    return out
+
+
+def _whole_quads(new: dict[str, Var], phase, prog: AccessProgram) -> dict[str, Var]:
+    """Cut loops that the renderer runs as quads (opencl.py, lane_loops) keep a multiple of four iterations,
+    at least eight, so that the cut loop is still run as quads and its reads merge as in the whole loop
+    (generate.py, merged_reads); otherwise a cut kernel would fetch more per iteration than the whole one."""
+    quads = lane_loops(phase, prog)
+    out = dict(new)
+    for name, v in new.items():
+        whole = next(u for u in phase.loops if u.name == name)
+        if name in quads and v.extent % 4:
+            out[name] = Var(name, min(whole.extent, max(8, v.extent - v.extent % 4)))
     return out
 
 
@@ -88,6 +108,7 @@ def cut_program(prog: AccessProgram, max_points: int) -> tuple[AccessProgram, fl
     for p in prog.lanes.phases:
         iters = prod(v.extent for v in p.loops) if p.loops else 1
         new = _cut_loops(p.loops, max(1, int(iters * factor))) if p.loops else {}
+        new = _whole_quads(new, p, prog)
         if not new:
             phases.append(p)
             continue
