@@ -232,8 +232,10 @@ def _item_accesses(prog: AccessProgram, storage: str, values, texel_reuse: bool,
 
 def _block_iterations(phase, prog: AccessProgram) -> int:
     """Iterations of a phase's loop nest that the renderer unrolls into one block: a quad (4) where its
-    innermost loop picks a texel's component (opencl.py, lane_loops), else one."""
-    return 4 if phase.loops and phase.loops[-1].name in lane_loops(phase, prog) else 1
+    innermost loop that runs more than once picks a texel's component (opencl.py, lane_loops), else one.
+    Loops of one iteration inside the quad (a 1x1 convolution's kernel window) add nothing to the block."""
+    loops = [v for v in phase.loops if v.extent > 1]
+    return 4 if loops and loops[-1].name in lane_loops(phase, prog) else 1
 
 
 def merged_reads(acc: ItemAccesses, spans) -> ItemAccesses:

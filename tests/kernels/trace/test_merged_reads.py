@@ -31,7 +31,8 @@ def _merged_model(prog, storage="fp32"):
         lanes = [ln for ln in range(lc.count)
                  if all(int(evaluate(e, {**env0, "lane": ln})) < n for e, n in lc.valid)]
         for phase in lc.phases:
-            quad = bool(phase.loops) and phase.loops[-1].name in lane_loops(phase, prog)
+            running = [v for v in phase.loops if v.extent > 1]  # a loop of one iteration unrolls to nothing
+            quad = bool(running) and running[-1].name in lane_loops(phase, prog)
             seen, block = set(), None
             for n, it in enumerate(itertools.product(*(range(v.extent) for v in phase.loops))):
                 if (n // 4 if quad else n) != block:
@@ -112,3 +113,17 @@ def test_merging_models_a_kernel_without_registers():
     prog = _prog(case, ("lane_last", "lane_rows"), "lane_rows")
     with pytest.raises(KernelError, match="without texel registers"):
         item_accesses(prog, texel_reuse=True, merge_reads=True)
+
+
+def test_a_pointwise_conv_merges_over_the_quad_of_input_channels():
+    """A 1x1 Conv (its kernel-window loops run once): the quad over input channels is the block, so per
+    quad the input texel is fetched once and each output lane's weight texel once (5 fetches, not 4 x 5)."""
+    r = np.random.default_rng(3)
+    case = Case("Conv", [rand(r, 1, 16, 3, 3), rand(r, 8, 16, 1, 1)], weights=(1,))
+    prog = _prog(case, ("nc4hw4", "nc4hw4"), "nc4hw4")
+    acc = item_accesses(prog, texel_reuse=False, merge_reads=True, rect=(0, 0, 1, 1))
+    assert int((~acc.write).sum()) == 16 // 4 * 5
+    got = item_accesses(prog, texel_reuse=False, merge_reads=True)
+    rows = list(zip(got.item.tolist(), got.surface.tolist(), got.x.tolist(), got.y.tolist(),
+                    got.write.astype(int).tolist(), strict=True))
+    assert rows == _merged_model(prog)
