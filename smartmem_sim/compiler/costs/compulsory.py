@@ -12,8 +12,9 @@ misses each of their sectors at most once (compulsory misses only), so that leve
 footprint's sectors, the bytes it fills at most the footprint, and every level below it (the next shared
 level, DRAM) sees at most those misses. Set conflicts are not counted: a footprint close to the level's
 size may miss more in a set-associative cache than this allows. A whole (unsampled) kernel's counts are
-exact and are never capped; per-core levels (L1) are left as sampled, since a window's cold L1 is what a
-core that starts a work-group of its own also sees more often than a shared level does.
+exact and are never capped. Per-core levels (L1) are left as sampled: a core's L1 holds what its own
+work-groups read, which a window of neighbouring work-groups approximates, while the shared levels hold what
+every core has read before the window.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def sectors(nbytes: int, unit: int) -> int:
 def cap_shared_levels(counts: dict, levels, footprint: int) -> dict:
     """``counts`` (SimulatedCost's scaled counts: per-level dicts of ``LEVEL_KEYS``, dram_read,
     dram_written, dram_requests) with every shared level that holds ``footprint`` bytes, and the levels
-    and DRAM below it, bounded as the module docstring says. Returns a new dict; counts never grow."""
+    and DRAM below it, bounded as the module docstring says. Returns a new dict; no count grows except hits (a miss taken
+    away is a hit)."""
     out = {k: ([dict(x) for x in v] if isinstance(v, list) else v) for k, v in counts.items()}
     above_misses = None  # misses (+ writebacks) of the shared level above, once one was capped
     fits_last = False
