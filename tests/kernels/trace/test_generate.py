@@ -68,8 +68,35 @@ def test_lanes_run_innermost_in_each_iteration():
     assert tuple(got[-1]) == (out_s, 0, 0, 1)
 
 
-def _model(prog, storage="fp32", values=None):
-    """Plain-Python replay of every work-item: the reference the vectorised generator must equal."""
+def lane_reads(prog, phase, env, storage="fp32", values=None):
+    """(read index, read, (x, y)) of every read of ``phase`` that is on for one lane in one iteration
+    (``env``), in program order; index reads give their values to the reads that take them."""
+    got = {}
+    for k, r in enumerate(phase.reads):
+        e = dict(env)
+        for ix in r.indices:
+            e[ix.var.name] = int(index_value(got[ix.value], ix.var.extent))
+        on = True
+        for let in r.lets:
+            e[let.var.name] = int(evaluate(let.expr, e))
+            on &= 0 <= e[let.var.name] < let.var.extent
+        if not on:
+            continue
+        s = prog.surfaces[r.surface]
+        if any(ix.value == r.value for q in phase.reads for ix in q.indices):
+            data = (values or {}).get(s.tensor)
+            ext = next(ix.var.extent for q in phase.reads for ix in q.indices if ix.value == r.value)
+            data = index_standin(tuple(s.layout.shape), ext) if data is None else np.asarray(data)
+            got[r.value] = data[tuple(int(evaluate(c, e)) for c in r.coords)]
+        addr = [int(evaluate(c, e)) for c in s.layout.address_exprs(r.coords)]
+        yield k, r, ((addr[0], addr[1]) if s.on_image else (addr[0] * ELEM_BYTES[storage], 0))
+
+
+def _model(prog, storage="fp32", values=None, fetch=None):
+    """Plain-Python replay of every work-item: the reference the vectorised generator must equal.
+    ``fetch(phase, lanes)`` gives, per phase, a function ``(n, k, lane, surface, key) -> bool``: whether the
+    k-th read of the ``n``-th loop iteration fetches; default: one register per read instruction and lane
+    (a read fetches unless one of its lanes' registers holds the texel)."""
     width, height = prog.global_size
     lc = prog.lanes
     rows = []
@@ -78,32 +105,13 @@ def _model(prog, storage="fp32", values=None):
         lanes = [ln for ln in range(lc.count)
                  if all(int(evaluate(e, {**env0, "lane": ln})) < n for e, n in lc.valid)]
         for phase in lc.phases:
-            regs = {}  # (read index, lane) -> (surface, x, y) it holds
-            for it in itertools.product(*(range(v.extent) for v in phase.loops)):
+            fetches = (fetch or _registers)(phase, lanes)
+            for n, it in enumerate(itertools.product(*(range(v.extent) for v in phase.loops))):
                 for ln in lanes:
                     env = {**env0, "lane": ln, **{v.name: i for v, i in zip(phase.loops, it, strict=True)}}
-                    got = {}
-                    for k, r in enumerate(phase.reads):
-                        e = dict(env)
-                        for ix in r.indices:
-                            e[ix.var.name] = int(index_value(got[ix.value], ix.var.extent))
-                        on = True
-                        for let in r.lets:
-                            e[let.var.name] = int(evaluate(let.expr, e))
-                            on &= 0 <= e[let.var.name] < let.var.extent
-                        if not on:
-                            continue
-                        s = prog.surfaces[r.surface]
-                        if any(ix.value == r.value for q in phase.reads for ix in q.indices):
-                            data = (values or {}).get(s.tensor)
-                            ext = next(ix.var.extent for q in phase.reads for ix in q.indices if ix.value == r.value)
-                            data = index_standin(tuple(s.layout.shape), ext) if data is None else np.asarray(data)
-                            got[r.value] = data[tuple(int(evaluate(c, e)) for c in r.coords)]
-                        addr = [int(evaluate(c, e)) for c in s.layout.address_exprs(r.coords)]
-                        key = (addr[0], addr[1]) if s.on_image else (addr[0] * ELEM_BYTES[storage], 0)
-                        if key not in [regs.get((k, j)) for j in lanes]:
+                    for k, r, key in lane_reads(prog, phase, env, storage, values):
+                        if fetches(n, k, ln, r.surface, key):
                             rows.append((gid, r.surface, *key, 0))
-                        regs[k, ln] = key
         out = prog.out_surface
         if out.on_image:
             rows.append((gid, prog.output, env0["gx"], env0["gy"], 1))
@@ -112,6 +120,16 @@ def _model(prog, storage="fp32", values=None):
             for ln in lanes:
                 rows.append((gid, prog.output, int(evaluate(off, {**env0, "lane": ln})) * ELEM_BYTES[storage], 0, 1))
     return rows
+
+
+def _registers(phase, lanes):
+    regs = {}  # (read index, lane) -> (x, y) it holds
+
+    def fetches(n, k, ln, surface, key):
+        hit = key in [regs.get((k, j)) for j in lanes]
+        regs[k, ln] = key
+        return not hit
+    return fetches
 
 
 @pytest.mark.parametrize("name,ins,out", [

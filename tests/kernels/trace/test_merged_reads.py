@@ -2,72 +2,35 @@
 registers), against a plain-Python replay of the work-item and against closed forms."""
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.ops.program import index_value
-from smartmem_sim.kernels.render.opencl import buffer_out_coords, lane_loops
-from smartmem_sim.kernels.trace.generate import ELEM_BYTES, index_standin, item_accesses
-from smartmem_sim.layout.expr import evaluate
+from smartmem_sim.kernels.render.opencl import lane_loops
+from smartmem_sim.kernels.trace.generate import item_accesses
 from tests.kernels.cases import Case, rand
 from tests.kernels.ops.catalogue import cases
-from tests.kernels.trace.test_generate import _prog
+from tests.kernels.trace.test_generate import _model, _prog
 
 CASES = cases()
 
 
-def _merged_model(prog, storage="fp32"):
+def _merged_model(prog):
     """Every work-item without registers, each unrolled block (an iteration of a phase's loops with all its
-    lanes, or four iterations where the renderer runs the innermost loop as quads) fetching each distinct
-    texel once, at its first read."""
-    width, height = prog.global_size
-    lc = prog.lanes
-    rows = []
-    for gid in range(width * height):
-        env0 = {"gx": gid % width, "gy": gid // width}
-        lanes = [ln for ln in range(lc.count)
-                 if all(int(evaluate(e, {**env0, "lane": ln})) < n for e, n in lc.valid)]
-        for phase in lc.phases:
-            running = [v for v in phase.loops if v.extent > 1]  # a loop of one iteration unrolls to nothing
-            quad = bool(running) and running[-1].name in lane_loops(phase, prog)
-            seen, block = set(), None
-            for n, it in enumerate(itertools.product(*(range(v.extent) for v in phase.loops))):
-                if (n // 4 if quad else n) != block:
-                    seen, block = set(), (n // 4 if quad else n)
-                for ln in lanes:
-                    env = {**env0, "lane": ln, **{v.name: i for v, i in zip(phase.loops, it, strict=True)}}
-                    got = {}
-                    for r in phase.reads:
-                        e = dict(env)
-                        for ix in r.indices:
-                            e[ix.var.name] = int(index_value(got[ix.value], ix.var.extent))
-                        on = True
-                        for let in r.lets:
-                            e[let.var.name] = int(evaluate(let.expr, e))
-                            on &= 0 <= e[let.var.name] < let.var.extent
-                        if not on:
-                            continue
-                        s = prog.surfaces[r.surface]
-                        if any(ix.value == r.value for q in phase.reads for ix in q.indices):
-                            ext = next(ix.var.extent for q in phase.reads for ix in q.indices if ix.value == r.value)
-                            data = index_standin(tuple(s.layout.shape), ext)
-                            got[r.value] = data[tuple(int(evaluate(c, e)) for c in r.coords)]
-                        addr = [int(evaluate(c, e)) for c in s.layout.address_exprs(r.coords)]
-                        key = (r.surface, addr[0], addr[1]) if s.on_image else (r.surface, addr[0] * ELEM_BYTES[storage], 0)
-                        if key not in seen:
-                            seen.add(key)
-                            rows.append((gid, *key, 0))
-        out = prog.out_surface
-        if out.on_image:
-            rows.append((gid, prog.output, env0["gx"], env0["gy"], 1))
-        else:
-            (off,) = out.layout.address_exprs(buffer_out_coords(prog))
-            for ln in lanes:
-                rows.append((gid, prog.output, int(evaluate(off, {**env0, "lane": ln})) * ELEM_BYTES[storage], 0, 1))
-    return rows
+    lanes, or four iterations where the renderer runs the innermost loop that runs more than once as quads)
+    fetching each distinct texel once, at its first read (test_generate's plain-Python replay)."""
+    def per_phase(phase, lanes):
+        running = [v for v in phase.loops if v.extent > 1]  # a loop of one iteration unrolls to nothing
+        quad = bool(running) and running[-1].name in lane_loops(phase, prog)
+        seen = {}
+
+        def fetches(n, k, ln, surface, key):
+            block = seen.setdefault(n // 4 if quad else n, set())
+            new = (surface, *key) not in block
+            block.add((surface, *key))
+            return new
+        return fetches
+    return _model(prog, fetch=per_phase)
 
 
 @pytest.mark.parametrize("name,ins,out", [
