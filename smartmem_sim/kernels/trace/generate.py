@@ -147,12 +147,12 @@ def item_accesses(prog: AccessProgram, storage: str = "fp32",
     if merge_reads and texel_reuse:
         raise KernelError("merge_reads models a kernel without texel registers (texel_reuse=False)")
     acc, spans = _item_accesses(prog, storage, values, texel_reuse, rect)
-    return merged_reads(acc, spans) if merge_reads else acc
+    return merged_reads(acc, spans, prog) if merge_reads else acc
 
 
 def _item_accesses(prog: AccessProgram, storage: str, values, texel_reuse: bool, rect):
-    """item_accesses without merging, and each phase's (first point, points per iteration, iterations per
-    unrolled block) for :func:`merged_reads`."""
+    """item_accesses without merging, and each phase's (first point, points per iteration) for
+    :func:`merged_reads`."""
     if storage not in ELEM_BYTES:
         raise KernelError(f"storage must be one of {sorted(ELEM_BYTES)}, got {storage!r}")
     check_texel_reuse(texel_reuse)
@@ -190,7 +190,7 @@ def _item_accesses(prog: AccessProgram, storage: str, values, texel_reuse: bool,
             for v, idx in zip(phase.loops, grid, strict=True):
                 env_p[v.name] = idx[None, :]
         shape = (sel.size, iters)
-        spans.append((point, count * max(nreads, 1), _block_iterations(phase, prog)))
+        spans.append((point, count * max(nreads, 1)))
         # position of each execution in its work-item: iteration-major, lane-minor
         sources = {ix.value: ix.var.extent for r in phase.reads for ix in r.indices}
         read_values: dict[str, np.ndarray] = {}
@@ -238,7 +238,7 @@ def _block_iterations(phase, prog: AccessProgram) -> int:
     return 4 if loops and loops[-1].name in lane_loops(phase, prog) else 1
 
 
-def merged_reads(acc: ItemAccesses, spans) -> ItemAccesses:
+def merged_reads(acc: ItemAccesses, spans, prog: AccessProgram) -> ItemAccesses:
     """``acc`` with the reads that a compiler's common-subexpression elimination makes once: within one
     work-item and one unrolled block of a phase (one iteration of its loop nest with all its lanes, or
     the four iterations of a quad, opencl.py's lane_loops), reads of the same texel (image) or element
@@ -247,13 +247,14 @@ def merged_reads(acc: ItemAccesses, spans) -> ItemAccesses:
     code, which the device compiler evaluates once (on the H100, a 197x768x768 MatMul that the trace
     counts at 32 fetches per quad runs at about the speed of 5: benchmarks/results/bench_tiled_matmul).
     The instrumented kernel of the trace == kernel tests logs every call, so it is compared without this.
-    ``spans``: per phase, (first point, points per loop iteration, iterations per block), in point order.
+    ``spans``: per phase of ``prog``, (first point, points per loop iteration), in point order.
     Stores are kept as they are."""
     if not spans or not len(acc):
         return acc
     base = np.array([s[0] for s in spans], np.int64)
     stride = np.array([s[1] for s in spans], np.int64)
-    per_block = np.array([s[2] for s in spans], np.int64)
+    per_block = np.array(memoized(prog, ("block_iterations",), lambda: [_block_iterations(p, prog) for p in prog.lanes.phases]),
+                         np.int64)
     reads = np.flatnonzero(~acc.write)
     point = acc.point[reads]
     phase = np.searchsorted(base, point, side="right") - 1
@@ -304,7 +305,7 @@ def _tiled_accesses(prog: AccessProgram, storage: str, texel_reuse: bool, x0: in
             loop_env = {v.name: idx[None, :] for v, idx in zip(phase.loops, grid, strict=True)}
         keyed = [keyed_read_groups(prog, r) for r in phase.reads]
         per_iter = sum(len(g) for g in keyed)
-        spans.append((point, max(per_iter, 1), _block_iterations(phase, prog)))
+        spans.append((point, max(per_iter, 1)))
         first = 0
         for r, gs in zip(phase.reads, keyed, strict=True):
             s = prog.surfaces[r.surface]

@@ -52,15 +52,16 @@ def _accesses(prog: AccessProgram, storage: str, x0: int, y0: int, width: int, h
                          merge_reads=not texel_reuse)
 
 
-def _points(prog: AccessProgram) -> int:
+def _points(prog: AccessProgram, classes=None) -> int:
     """Accesses of one work-item, at most (guards may skip some): every slot runs every phase, except that
     a shared phase of a tiled work-item runs once per class of its slots (program.py, phase_classes), as
     a row block's statistics do; counting those once per slot made a 16-texel LayerNorm block look 16x
-    over the budget and cut loops it did not need to cut."""
+    over the budget and cut loops it did not need to cut. ``classes``: phase_classes of the program that
+    ``prog`` was cut from (a cut keeps them; deriving them again for every cut program is slow)."""
     runs = 0
-    for p, classes in zip(prog.lanes.phases, phase_classes(prog), strict=True):
+    for p, shared in zip(prog.lanes.phases, classes or phase_classes(prog), strict=True):
         iters = prod(v.extent for v in p.loops) if p.loops else 1
-        runs += iters * len(p.reads) * (len(classes) if classes else prog.slots)
+        runs += iters * len(p.reads) * (len(shared) if shared else prog.slots)
     return runs + prog.slots + prog.tile[0] * prog.tile[1]
 
 
@@ -121,7 +122,7 @@ def cut_program(prog: AccessProgram, max_points: int) -> tuple[AccessProgram, fl
                                                   lets=tuple(Let(lt.var, sub(lt.expr)) for lt in r.lets))
                                           for r in p.reads)))
     cut = replace(prog, lanes=replace(prog.lanes, phases=tuple(phases)))
-    return cut, _points(cut) / full
+    return cut, _points(cut, phase_classes(prog)) / full
 
 
 def _inner_iterations(prog: AccessProgram, cut: AccessProgram | None = None) -> float:
@@ -217,7 +218,7 @@ class ProgramSampler:
         # the smallest window is one row of a work-group: cut long loops so that it fits the budget
         cap = max(2, row_budget // lx)
         prog, share = cut_program(full, cap)
-        per_item = _points(prog)
+        per_item = _points(prog, phase_classes(full))
         centre = self._per_item(prog, storage) if gw * gh > 1 or share < 1 else None
         if gw * gh > 1:  # texel reuse makes the static bound 3-6x too high: measure the centre work-group
             per_item = max(1, int(centre.max()))
@@ -278,7 +279,8 @@ class ProgramSampler:
         do not scale with the loops, so the static share alone over-counts them. ``cut_centre``:
         _per_item(cut), which the caller has already."""
         half, _ = cut_program(full, cap // 2)
-        p1, p2, pf = _points(cut), _points(half), _points(full)
+        classes = phase_classes(full)
+        p1, p2, pf = _points(cut, classes), _points(half, classes), _points(full, classes)
         a1, a2 = float(cut_centre.mean()), float(self._per_item(half, storage).mean())
         if p1 <= p2 or a1 <= a2:
             return static_share
