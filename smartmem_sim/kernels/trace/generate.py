@@ -259,11 +259,19 @@ def merged_reads(acc: ItemAccesses, spans, prog: AccessProgram) -> ItemAccesses:
     point = acc.point[reads]
     phase = np.searchsorted(base, point, side="right") - 1
     block = (point - base[phase]) // stride[phase] // per_block[phase]
-    keys = np.stack([acc.item[reads], phase, block, acc.surface[reads], acc.x[reads], acc.y[reads]], axis=1)
-    # rows are in (item, point) order, so the first of equal keys in that order is the earliest
-    _, first = np.unique(keys, axis=0, return_index=True)
+    item = acc.item[reads]
+    # rows are in (item, point) order and a block's points are contiguous, so a block is a run of rows
+    starts = np.ones(reads.size, bool)
+    starts[1:] = (item[1:] != item[:-1]) | (phase[1:] != phase[:-1]) | (block[1:] != block[:-1])
+    run = np.cumsum(starts)
+    surface, x, y = acc.surface[reads], acc.x[reads], acc.y[reads]
+    # sorted by (run, texel, row): the first row of equal (run, texel) is the earliest read of that texel
+    order = np.lexsort((np.arange(reads.size), y, x, surface, run))
+    first = np.ones(reads.size, bool)
+    r, sf, xs, ys = run[order], surface[order], x[order], y[order]
+    first[1:] = (r[1:] != r[:-1]) | (sf[1:] != sf[:-1]) | (xs[1:] != xs[:-1]) | (ys[1:] != ys[:-1])
     keep = acc.write.copy()
-    keep[reads[first]] = True
+    keep[reads[order[first]]] = True
     if keep.all():
         return acc
     return ItemAccesses(**{f.name: getattr(acc, f.name)[keep] for f in fields(ItemAccesses)})
