@@ -36,6 +36,7 @@ hyperthreads of one core share its units and say little about how the passes sca
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import platform
 import sys
@@ -58,7 +59,18 @@ L2 = dict(name="L2", size=262144, ways=16, line=64)
 TEXEL = 8
 
 
-def texture_walk(rows: int, cores: int = 1):
+def texture_walk(rows: int, cores: int = 1, memsim=None):
+    """The bench's texture walk: 16x16 work-groups over a 4096-wide fp16 image in an 8x4-tiled layout, dealt to
+    ``cores`` round robin. ``memsim``: the package whose Trace and SurfaceTable to build (another checkout's
+    top-level memsim, for bench_memsim_ab_inprocess.py); this tree's by default."""
+    if memsim is not None:
+        surfaces, trace_mod = (importlib.import_module(f"{memsim.__name__}.{m}") for m in ("surfaces", "trace"))
+        return _texture_walk(rows, cores, surfaces.Image2D, surfaces.ImageLayout, surfaces.SurfaceTable,
+                             trace_mod.Trace)
+    return _texture_walk(rows, cores, Image2D, ImageLayout, SurfaceTable, Trace)
+
+
+def _texture_walk(rows, cores, Image2D, ImageLayout, SurfaceTable, Trace):
     width = 4096
     height = -(-rows // width)
     height = -(-height // 16) * 16
