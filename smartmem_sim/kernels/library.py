@@ -53,7 +53,9 @@ class KernelDef:
 
     @property
     def global_size(self) -> tuple[int, int]:
-        return self.program.global_size
+        """The global size to launch: the program's grid rounded up to whole work-groups (the work-items
+        past the grid return at once; AccessProgram.launch_size)."""
+        return self.program.launch_size
 
     @property
     def local_size(self) -> tuple[int, int]:

@@ -57,15 +57,15 @@ def _check_kernel(handle, plan, weights, storage="fp32", inputs=None, texel_reus
     logged = 0
     for k in step_kernels(plan, plan.steps[0], weights, texel_reuse=texel_reuse):
         acc = item_accesses(k.program, storage, values, texel_reuse=texel_reuse)
-        per_item = np.bincount(acc.item, minlength=int(np.prod(k.global_size)))
-        log = AccessLog(handle, k.global_size, capacity=int(per_item.max()) + 1)
+        per_item = np.bincount(acc.item, minlength=int(np.prod(k.program.global_size)))
+        log = AccessLog(handle, k.global_size, capacity=int(per_item.max()) + 1)  # (the launch: maybe padded)
         mem = {n: allocate(handle, plan.tensors[n], storage) for n in k.args}
         for n in k.args:
             if n in values and n != k.output:  # contents matter where reads depend on data
                 upload(mem[n], plan.tensors[n], values[n], storage)
         program = compile_source(handle, k.source, log.options(k.surfaces()))
         launch(handle, program, k.entry, k.global_size, k.local_size, [*(mem[a] for a in k.args), *log.args])
-        rec = log.read()
+        rec = log.read().on_grid(k.global_size, k.program.global_size)
         assert np.array_equal(rec.counts, per_item), f"{k.name}: access counts per work-item differ"
         logged += int(rec.counts.sum())
         for gid in range(len(rec)):
@@ -128,3 +128,16 @@ def test_device_without_texel_reuse_fetches_every_read(cl_device, name, ins, out
     if name == "MatMul":
         (m, k), (_, n) = (a.shape for a in case.inputs)
         assert logged == m * n * k * 2 + m * (n // 4 + (n % 4 > 0))
+
+
+@pytest.mark.opencl
+@pytest.mark.parametrize("out", ["nc4hw4", "buffer"])
+def test_trace_equals_kernel_on_a_padded_launch(cl_device, out):
+    """A 13x13 grid has no divisor that fills a work-group, so the launch is rounded up to whole
+    work-groups: the work-items past the grid log nothing (on_grid checks) and the rest log the trace."""
+    r = np.random.default_rng(5)
+    case = Case("Add", [rand(r, 1, 8, 13, 13), rand(r, 1, 8, 13, 13)])
+    plan, inputs, weights = case.plan(("nc4hw4", "buffer"), out, out_shapes=[(1, 8, 13, 13)])
+    (k,) = step_kernels(plan, plan.steps[0], weights)
+    assert k.program.padded and k.global_size != k.program.global_size
+    assert _check_kernel(cl_device, plan, weights, inputs=inputs) > 0

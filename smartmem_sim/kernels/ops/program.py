@@ -207,7 +207,26 @@ class AccessProgram:
 
     @property
     def global_size(self) -> tuple[int, int]:
+        """The work-items that compute something: the grid's extents (``gx < width``, ``gy < height``)."""
         return (self.grid[0].extent, self.grid[1].extent)
+
+    @property
+    def launch_size(self) -> tuple[int, int]:
+        """The global size to enqueue: :attr:`global_size` rounded up to whole work-groups. Where it is larger
+        (:attr:`padded`), the kernel's first line returns from the work-items outside the grid, which make no
+        access; the trace generator leaves them out, and the issue order deals the partial groups as whole."""
+        (w, h), (lx, ly) = self.global_size, self.local_size
+        return (-(-w // lx) * lx, -(-h // ly) * ly)
+
+    @property
+    def padded(self) -> bool:
+        return self.launch_size != self.global_size
+
+    @property
+    def groups(self) -> tuple[int, int]:
+        """Work-groups along x and y (the last ones partial where :attr:`padded`)."""
+        (w, h), (lx, ly) = self.global_size, self.local_size
+        return (-(-w // lx), -(-h // ly))
 
     @property
     def tiled(self) -> bool:

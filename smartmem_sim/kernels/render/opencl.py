@@ -523,6 +523,13 @@ def _cond(st: _SlotText, conds) -> str | None:
     return " && ".join(f"{st.idx_done(e)} < {n}" for e, n in conds) or None
 
 
+def _grid_guard(prog: AccessProgram) -> list[str]:
+    """The return of the work-items a padded launch adds past the grid (AccessProgram.launch_size)."""
+    (w, h), (lw, lh) = prog.global_size, prog.launch_size
+    outside = [f"{v} >= {n}" for v, n, launched in (("gx", w, lw), ("gy", h, lh)) if launched > n]
+    return [f"  if ({' || '.join(outside)}) return;"] if outside else []
+
+
 def render(prog: AccessProgram, storage: str = "fp32", entry: str | None = None, *,
            texel_reuse: bool = True) -> str:
     """The kernel's OpenCL C source, instrumentation prelude included; the kernel function is named
@@ -538,7 +545,7 @@ def render(prog: AccessProgram, storage: str = "fp32", entry: str | None = None,
              f"__kernel void {entry or prog.name}({params} SM_LOG_PARAMS) {{",
              "  const int gx = (int)get_global_id(0);",
              "  const int gy = (int)get_global_id(1);",
-             *body, "}"]
+             *_grid_guard(prog), *body, "}"]
     return with_prelude("\n".join(lines))
 
 

@@ -80,6 +80,21 @@ class RecordedAccesses:
     def __len__(self) -> int:
         return int(self.counts.shape[0])
 
+    def on_grid(self, launched: tuple[int, int], grid: tuple[int, int]) -> RecordedAccesses:
+        """The work-items of a 2-D ``grid`` out of a launch of ``launched`` work-items (a padded launch,
+        AccessProgram.launch_size), numbered ``gy * width + gx`` as the trace generator numbers them. The
+        work-items past the grid must have made no access (the kernel returns from them at once)."""
+        (lw, lh), (w, h) = launched, grid
+        if lw * lh != len(self) or w > lw or h > lh:
+            raise KernelError(f"access log of {len(self)} work-items: not a {lw}x{lh} launch holding a {w}x{h} grid")
+        counts = self.counts.reshape(lh, lw)
+        outside = int(counts.sum() - counts[:h, :w].sum())
+        if outside:
+            raise KernelError(f"access log: the work-items past the {w}x{h} grid made {outside} accesses")
+        entries = self.entries.reshape(lh, lw, *self.entries.shape[1:])[:h, :w]
+        return RecordedAccesses(counts[:h, :w].reshape(-1), entries.reshape(w * h, *self.entries.shape[1:]),
+                                self.overflow)
+
     def item(self, gid: int) -> np.ndarray:
         """Entries of work-item ``gid`` in program order: (k, 4) int32 rows (surface, x, y, write)."""
         if not 0 <= gid < len(self):

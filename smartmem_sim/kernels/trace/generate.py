@@ -391,7 +391,7 @@ def scheduled_trace(acc: ItemAccesses, prog: AccessProgram, cores: int, wave_siz
     width, _ = prog.global_size
     lx, ly = prog.local_size
     gx, gy = acc.item % width, acc.item // width
-    group = (gy // ly) * (width // lx) + gx // lx
+    group = (gy // ly) * -(-width // lx) + gx // lx  # (a padded launch's last groups are partial)
     local = (gy % ly) * lx + gx % lx
     order, core = issue_order(group, local, cores, lx * ly, wave_size, acc.point)
     sids = np.arange(len(prog.surfaces), dtype=np.int32) if surface_ids is None else np.asarray(surface_ids, np.int32)

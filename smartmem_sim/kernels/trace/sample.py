@@ -125,6 +125,12 @@ def cut_program(prog: AccessProgram, max_points: int) -> tuple[AccessProgram, fl
     return cut, _points(cut, phase_classes(prog)) / full
 
 
+def _clip(rect, width: int, height: int) -> tuple[int, int, int, int]:
+    """``rect`` (x0, y0, w, h) of work-groups, cut to the grid: a padded launch's last groups are partial."""
+    x0, y0, w, h = rect
+    return x0, y0, min(w, width - x0), min(h, height - y0)
+
+
 def _inner_iterations(prog: AccessProgram, cut: AccessProgram | None = None) -> float:
     """Inner-loop iterations of the whole kernel: each lane of each output texel runs its phases, except
     that a shared phase of a tiled work-item runs once per class of its slots (program.py). ``cut``: the
@@ -212,9 +218,8 @@ class ProgramSampler:
 
     def _prepare(self, full: AccessProgram, storage: str, row_budget: int) -> _Prepared:
         """What of a kernel's sampling does not depend on the device's cores and waves."""
-        width, height = full.global_size
-        lx, ly = full.local_size
-        gw, gh = width // lx, height // ly
+        lx, _ = full.local_size
+        gw, gh = full.groups
         # the smallest window is one row of a work-group: cut long loops so that it fits the budget
         cap = max(2, row_budget // lx)
         prog, share = cut_program(full, cap)
@@ -230,7 +235,7 @@ class ProgramSampler:
         prog, share, per_item, surfaces, inner = prep.prog, prep.share, prep.per_item, prep.surfaces, prep.inner
         width, height = prog.global_size
         lx, ly = prog.local_size
-        gw, gh = width // lx, height // ly
+        gw, gh = prog.groups  # (a padded launch's last groups are partial: windows are clipped to the grid)
         items = width * height
         rows = items * per_item
         if rows <= row_budget * windows or (gw * gh <= windows and rows <= 8 * row_budget * windows):
@@ -256,6 +261,7 @@ class ProgramSampler:
                 h = max(1, min(ly, row_budget // (per_item * lx * m)))
                 r0, c0 = divmod(centre, gw)
                 rect = (min(c0, gw - m) * lx, r0 * ly, m * lx, h)
+            rect = _clip(rect, width, height)
             acc = self._accesses(memo, (i, rect), prog, storage, rect)
             wins.append(self._window(prog, acc, rect, cores, wave_size))
             counted.append(wins[-1][2] * share)
@@ -269,9 +275,9 @@ class ProgramSampler:
 
     def _per_item(self, prog, storage) -> np.ndarray:
         """Accesses of each work-item of the centre work-group."""
-        (width, height), (lx, ly) = prog.global_size, prog.local_size
-        cx, cy = (width // lx // 2) * lx, (height // ly // 2) * ly
-        return np.bincount(_accesses(prog, storage, cx, cy, lx, ly, self.texel_reuse).item)
+        (width, height), (lx, ly), (gw, gh) = prog.global_size, prog.local_size, prog.groups
+        cx, cy, w, h = _clip(((gw // 2) * lx, (gh // 2) * ly, lx, ly), width, height)
+        return np.bincount(_accesses(prog, storage, cx, cy, w, h, self.texel_reuse).item)
 
     def _measured_share(self, full, cut, cap, storage, static_share, cut_centre) -> float:
         """Accesses of a work-item of ``cut`` / of ``full``, measured on the centre work-group at two cuts
@@ -295,7 +301,7 @@ class ProgramSampler:
         # issue step of every work-item (smartmem_sim/memsim/schedule.py)
         ids = np.arange(sub_w * sub_h)
         gx, gy = ids % sub_w, ids // sub_w
-        group = (gy // ly) * (sub_w // lx) + gx // lx
+        group = (gy // ly) * -(-sub_w // lx) + gx // lx
         local = (gy % ly) * lx + gx % lx
         step, _ = issue_steps(group, local, cores, lx * ly, wave_size)
         warm = int(step.max() + 1) // 3
