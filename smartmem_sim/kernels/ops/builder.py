@@ -97,25 +97,35 @@ def _pick_local(n: int, cap: int) -> int:
     return 1
 
 
-# Work-group widths tried when no divisor of the grid fills a work-group, most preferred first: 16 wide (a
+# Work-group widths tried when the grid's divisors give a poor work-group, most preferred first: 16 wide (a
 # row of texels long enough for coalesced buffer access, 4 rows for the 2-D texture cache), then the
 # neighbours. A choice within PAD_SLACK of the least padded area among them wins.
 GROUP_WIDTHS = (16, 8, 32, 4, 64, 2, 1)
 PAD_SLACK = 1.10
+# A divisor work-group is kept when it fills at least this share of the 32-wide warps it occupies (NVIDIA's
+# warp; Adreno's and Mali's waves are other widths, and MAX_GROUP_ITEMS is the only device-free choice): 48
+# work-items (two warps, 75%) stay, 16 (half a warp) or 40 (62%) are padded to a full work-group.
+WARP = 32
+MIN_WARP_USE = 0.75
+
+
+def _warp_use(items: int) -> float:
+    return items / (-(-items // WARP) * WARP)
 
 
 def pick_local_2d(width: int, height: int, items: int = MAX_GROUP_ITEMS) -> tuple[int, int]:
     """The work-group shape of a ``width`` x ``height`` grid of work-items: the largest divisors (at most 16
-    along x, then ``items`` in all) where they fill a work-group of ``items``, as before; otherwise a full
-    work-group of ``items`` (GROUP_WIDTHS, padded area within PAD_SLACK of the least), the launch rounded up
-    to it (AccessProgram.launch_size). A prime grid side (ViT's 197 tokens, CLIP's 77) had given work-groups
-    of 1-16 work-items, which leave most of a warp idle and cap the groups an SM holds: on the H100 those
-    kernels took 97% of ViT's measured kernel time. A grid of fewer than ``items`` work-items is one group."""
+    along x, then ``items`` in all), as before, where they make a work-group of at least WARP work-items
+    that uses MIN_WARP_USE of its warps, or the whole grid; otherwise a work-group of ``items``
+    (GROUP_WIDTHS, padded area within PAD_SLACK of the least), the launch rounded up to it
+    (AccessProgram.launch_size). A prime grid side (ViT's 197 tokens, CLIP's 77) had given work-groups of
+    1-16 work-items, which leave most of a warp idle and cap the groups an SM holds: on the H100, kernels
+    with such groups took most of ViT's measured kernel time."""
     if width < 1 or height < 1 or items < 1:
         raise KernelError(f"work-group of a {width}x{height} grid of {items} items: sizes must be >= 1")
     lx = _pick_local(width, 16)
     ly = _pick_local(height, items // lx)
-    if lx * ly == items or lx * ly == width * height:
+    if lx * ly == width * height or (lx * ly >= WARP and _warp_use(lx * ly) >= MIN_WARP_USE):
         return lx, ly
     if width * height <= items:
         return width, height
@@ -127,9 +137,9 @@ def pick_local_2d(width: int, height: int, items: int = MAX_GROUP_ITEMS) -> tupl
 
 def pick_local_1d(n: int, items: int = MAX_GROUP_ITEMS) -> int:
     """The work-group size of a 1-D grid of ``n`` work-items: the largest divisor of ``n`` up to ``items``
-    where it is ``items`` (or ``n``), else ``items`` with the launch rounded up (see pick_local_2d)."""
+    where pick_local_2d would keep it, else ``items`` with the launch rounded up."""
     d = _pick_local(n, items)
-    return d if d in (items, n) else items
+    return d if d == n or (d >= WARP and _warp_use(d) >= MIN_WARP_USE) or n <= items else items
 
 
 def _kernel_name(step: Step, output_index: int) -> str:

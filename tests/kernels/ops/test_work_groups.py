@@ -7,12 +7,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smartmem_sim.kernels.library import step_kernels
-from smartmem_sim.kernels.ops.builder import MAX_GROUP_ITEMS, PAD_SLACK, pick_local_1d, pick_local_2d
+from smartmem_sim.kernels.ops.builder import MAX_GROUP_ITEMS, PAD_SLACK, WARP, pick_local_1d, pick_local_2d
 from tests.kernels.cases import Case, rand
 
 
 def _area(w, h, lx, ly):
     return -(-w // lx) * lx * (-(-h // ly) * ly)
+
+
+def _good(items):
+    """Fills at least 75% of the 32-wide warps it occupies, and one warp at least (counted by hand)."""
+    warps = (items + WARP - 1) // WARP
+    return items >= WARP and 4 * items >= 3 * warps * WARP
 
 
 def _divisor_choice(w, h):
@@ -27,8 +33,8 @@ def _divisor_choice(w, h):
 def test_a_work_group_is_full_or_the_whole_grid_and_pads_little(w, h):
     lx, ly = pick_local_2d(w, h)
     old = _divisor_choice(w, h)
-    if old[0] * old[1] in (MAX_GROUP_ITEMS, w * h):
-        assert (lx, ly) == old  # a grid whose divisors fill a group keeps its kernels
+    if old[0] * old[1] == w * h or _good(old[0] * old[1]):
+        assert (lx, ly) == old  # a grid whose divisors make a good group keeps its kernels
         return
     if w * h <= MAX_GROUP_ITEMS:
         assert (lx, ly) == (w, h)
@@ -40,17 +46,20 @@ def test_a_work_group_is_full_or_the_whole_grid_and_pads_little(w, h):
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(1, 100_000))
-def test_a_1d_work_group_is_full_or_the_whole_grid(n):
+def test_a_1d_work_group_is_good_or_full_or_the_whole_grid(n):
     d = pick_local_1d(n)
-    assert d in (MAX_GROUP_ITEMS, n) and (n % d == 0 or d == MAX_GROUP_ITEMS)
-    assert d == n or n >= MAX_GROUP_ITEMS
+    divisor = max(k for k in range(1, min(n, MAX_GROUP_ITEMS) + 1) if n % k == 0)
+    assert d == (divisor if divisor == n or _good(divisor) else MAX_GROUP_ITEMS)
 
 
 def test_vit_rows_get_full_work_groups():
-    # 197 tokens: before, a [192, 197] grid ran work-groups of 16x1 and [591, 197] of 3x1
+    # 197 tokens: before, a [192, 197] grid ran work-groups of 16x1 and [591, 197] of 3x1; a buffer of
+    # 3 x 197 x 197 work-items, groups of 3
     assert pick_local_2d(192, 197) == (16, 4)
     assert pick_local_2d(591, 197) == (16, 4)
+    assert pick_local_1d(3 * 197 * 197) == 64
     assert pick_local_2d(192, 196) == (16, 4)  # divisors fill it: unchanged, no padding
+    assert pick_local_2d(50, 768) == (10, 6)  # 60 work-items, 94% of two warps: unchanged
 
 
 def test_a_padded_kernel_returns_past_its_grid():
