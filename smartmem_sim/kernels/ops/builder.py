@@ -139,7 +139,7 @@ def pick_local_1d(n: int, items: int = MAX_GROUP_ITEMS) -> int:
     """The work-group size of a 1-D grid of ``n`` work-items: the largest divisor of ``n`` up to ``items``
     where pick_local_2d would keep it, else ``items`` with the launch rounded up."""
     d = _pick_local(n, items)
-    return d if d == n or (d >= WARP and _warp_use(d) >= MIN_WARP_USE) or n <= items else items
+    return d if d == n or (d >= WARP and _warp_use(d) >= MIN_WARP_USE) else items  # (n <= items: d == n)
 
 
 def _kernel_name(step: Step, output_index: int) -> str:
