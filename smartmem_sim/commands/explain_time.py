@@ -77,7 +77,8 @@ def explain_steps(model, device: str, policy: str, storage: str = "fp16", tiny: 
                 "miss_latency_sum_cycles": e["miss_latency_sum_cycles"], "miss_cycles": e["miss_cycles"],
                 "memory_parallelism": e["memory_parallelism"], "bound": e["bound"],
                 "cycles": e["cycles"], "seconds": e["seconds"],
-                "energy_pj": e["energy_pj"], "launch_overhead_s": launch_s, "correction": e["correction"]})
+                "energy_pj": e["energy_pj"], "launch_overhead_s": launch_s, "correction": e["correction"],
+                "footprint_bound": e["footprint_bound"]})
         out.append({"step": sid, "op_type": by_id[sid].op_type, "seconds": priced[sid].seconds, "kernels": kernels})
     return {"schema": jsonout.SCHEMA, "command": "explain-time", "model": plan.model, "policy": policy,
             "device": cost.device, "storage": storage,
@@ -121,6 +122,13 @@ def _print(doc: dict) -> None:
                       f"{k['seconds'] * 1e6:,.3f}")
             t.add_row("+ launch", "overhead per kernel", "", f"{k['launch_overhead_s'] * 1e6:,.3f}")
             console.print(t)
+            if k["footprint_bound"]["lowered"]:
+                took = ", ".join(f"{x['level']} {x['misses_before']:,.0f} -> {x['misses_after']:,.0f}"
+                                 + (" bytes read" if x["level"] == "DRAM" else " misses")
+                                 for x in k["footprint_bound"]["lowered"])
+                console.print(f"  the sample's cold shared-level misses were bounded by the kernel's footprint "
+                              f"({k['footprint_bound']['footprint_bytes']:,} bytes; "
+                              f"smartmem_sim/compiler/costs/compulsory.py): {took}", soft_wrap=True)
         factor = st["kernels"][0]["correction"] if st["kernels"] else 1.0
         how = "sum of its kernels' seconds and launch overheads"
         if factor != 1.0:

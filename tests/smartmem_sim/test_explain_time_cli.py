@@ -63,3 +63,21 @@ def test_an_unknown_step_is_a_named_one_line_error(tmp_path, capsys):
     assert main(["explain-time", str(path), "--step", "no_such_step"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no_such_step" in err and "explain-time" in err
+
+
+def test_a_footprint_bound_is_printed_where_it_took_misses(tmp_path, capsys):
+    from smartmem_sim.commands.explain_time import _print
+
+    path = _model_file(tmp_path)
+    assert main(["explain-time", str(path), "--policy", "naive", "--top", "1", "--json"]) == 0
+    doc = _strict(capsys.readouterr().out)
+    k = doc["steps"][0]["kernels"][0]
+    assert k["footprint_bound"]["lowered"] == []  # a tiny model's kernels are simulated whole
+    _print(doc)
+    assert "bounded by the kernel's footprint" not in capsys.readouterr().out
+    k["footprint_bound"]["lowered"] = [{"level": "L2", "misses_before": 5000.0, "misses_after": 120.0},
+                                       {"level": "DRAM", "misses_before": 320000.0, "misses_after": 7680.0}]
+    _print(doc)
+    out = capsys.readouterr().out
+    assert "bounded by the kernel's footprint" in out and "L2 5,000 -> 120 misses" in out
+    assert "DRAM 320,000 -> 7,680 bytes read" in out

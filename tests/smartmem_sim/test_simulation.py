@@ -103,6 +103,21 @@ def test_policies_on_a_tiny_zoo_twin():
 
 
 
+def test_the_footprint_bound_says_what_it_took(plan):
+    cost = SimulatedCost("h100_opencl", row_budget=15000, windows=3)
+    lowered = []
+    for step in plan.steps:
+        for e in cost.explain(plan, step):
+            bound = e["footprint_bound"]
+            if e["sampled"] >= 1:
+                assert bound["lowered"] == []  # whole kernels are exact: never capped
+            for x in bound["lowered"]:
+                assert x["misses_after"] < x["misses_before"]
+            lowered += bound["lowered"]
+    # this plan's sampled windows start cold and over-count the shared levels (see the test above)
+    assert {x["level"] for x in lowered} >= {"L2", "DRAM"}
+
+
 def test_sampled_window_of_a_runtime_index_gather_keeps_its_index_reads():
     # sd_text_encoder's embedding Gather reads its row from the token ids; a sampled window (a shifted
     # sub-grid of work-items) must keep the data-dependent index variables of the kernel's reads.

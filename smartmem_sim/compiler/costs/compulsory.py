@@ -69,3 +69,17 @@ def _shrink_accesses(c: dict, accesses: float) -> None:
     ratio = accesses / c["accesses"]
     for k in ("accesses", "hits", "misses", "sector_misses", "bytes_read", "bytes_filled", "fast_hits"):
         c[k] *= ratio
+
+
+def what_the_bound_took(before: dict, after: dict, levels) -> list[dict]:
+    """The counts :func:`cap_shared_levels` lowered, for a report: per shared level whose misses fell, and for
+    DRAM if its reads fell, ``{"level", "misses_before", "misses_after"}`` (DRAM: bytes read). Empty when the
+    bound took nothing (the sample's misses were within the footprint already)."""
+    out = []
+    for lv, b, a in zip(levels, before["levels"], after["levels"], strict=True):
+        if not lv.per_core and a["misses"] < b["misses"]:
+            out.append({"level": lv.name, "misses_before": float(b["misses"]), "misses_after": float(a["misses"])})
+    if after["dram_read"] < before["dram_read"]:
+        out.append({"level": "DRAM", "misses_before": float(before["dram_read"]),
+                    "misses_after": float(after["dram_read"])})
+    return out

@@ -40,7 +40,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from smartmem_sim import memsim
-from smartmem_sim.compiler.costs.compulsory import cap_shared_levels, footprint_bytes
+from smartmem_sim.compiler.costs.compulsory import cap_shared_levels, footprint_bytes, what_the_bound_took
 from smartmem_sim.compiler.costs.correction import step_features
 from smartmem_sim.compiler.costs.device import priced_device
 from smartmem_sim.compiler.costs.model import (
@@ -128,7 +128,8 @@ class SimulatedCost(CostModel):
         self.memo[key] = cost
         self.terms_memo[key] = [k["terms"] for k in kernels]
         self.estimates_memo[key] = [{**k["estimate"], "kernel": c["name"], "work_items": float(c["items"]),
-                                     "sampled": k["sampled"], "rel_error": k["rel_error"], "correction": factor}
+                                     "sampled": k["sampled"], "rel_error": k["rel_error"], "correction": factor,
+                                     "footprint_bound": k["footprint_bound"]}
                                     for k, c in zip(kernels, counted, strict=True)]
         return cost
 
@@ -194,8 +195,11 @@ class SimulatedCost(CostModel):
         active = k["active_cores"]
         summed = _add_all(per_window)
         scaled = _scale(summed, items / total_counted)
+        bounded = []
         if total_counted < items:  # a sample: its cold shared-level misses are bounded by the footprint
-            scaled = cap_shared_levels(scaled, self.dev.levels, k["footprint_bytes"])
+            capped = cap_shared_levels(scaled, self.dev.levels, k["footprint_bytes"])
+            bounded = what_the_bound_took(scaled, capped, self.dev.levels)
+            scaled = capped
         full = self._estimate(scaled, compute_cycles, items, active)
         rel = 0.0
         if total_counted < items:
@@ -208,6 +212,7 @@ class SimulatedCost(CostModel):
                 rel = float("nan")
         full["sampled"] = min(1.0, total_counted / items)
         full["rel_error"] = rel
+        full["footprint_bound"] = {"footprint_bytes": int(k["footprint_bytes"]), "lowered": bounded}
         return full
 
     def _estimate(self, c: dict, compute_cycles: float, work_items: float, active_cores: float) -> dict:
