@@ -21,6 +21,13 @@ def _positive(name: str, value) -> int:
     return int(value)
 
 
+def work_groups(x: np.ndarray, y: np.ndarray, width: int, wx: int, wy: int) -> tuple[np.ndarray, np.ndarray]:
+    """(group, local id) of work-items at (x, y) of a grid ``width`` wide, in work-groups of ``wx`` x ``wy``:
+    groups row-major over the grid of groups, local ids row-major inside a group. Where ``width`` is not a
+    multiple of ``wx`` (a launch rounded up to whole groups), the last group of a row is partial."""
+    return (y // wy) * -(-width // wx) + x // wx, (y % wy) * wx + x % wx
+
+
 def issue_steps(group: np.ndarray, local: np.ndarray, cores: int, group_items: int,
                 wave_size: int) -> tuple[np.ndarray, np.ndarray]:
     """(step, core) of work-items given by their work-group ``group`` and local id ``local`` (int arrays)."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smartmem_sim.memsim.errors import MemsimError
-from smartmem_sim.memsim.schedule import issue_order
+from smartmem_sim.memsim.schedule import issue_order, work_groups
 from smartmem_sim.memsim.surfaces import LAYOUT_KINDS, Image2D, ImageLayout, SurfaceTable
 from smartmem_sim.memsim.trace import Trace
 
@@ -76,9 +76,7 @@ def walk_items(pattern: str, width: int, height: int, config: WalkConfig) -> tup
         groups_y = -(-height // g)
         return x, y, x * groups_y + y // g, y % g
     if pattern == "tiled":
-        wx, wy = config.workgroup
-        groups_x = -(-width // wx)
-        return x, y, (y // wy) * groups_x + x // wx, (y % wy) * wx + x % wx
+        return x, y, *work_groups(x, y, width, *config.workgroup)
     if pattern == "strided":
         s = config.stride
         lane = np.arange(width, dtype=np.int64)

@@ -109,8 +109,10 @@ WARP = 32
 MIN_WARP_USE = 0.75
 
 
-def _warp_use(items: int) -> float:
-    return items / (-(-items // WARP) * WARP)
+def _keeps(items: int, grid_items: int) -> bool:
+    """Whether a divisor work-group of ``items`` is kept: the whole grid, or at least WARP work-items that use
+    MIN_WARP_USE of the warps they occupy."""
+    return items == grid_items or (items >= WARP and items / (-(-items // WARP) * WARP) >= MIN_WARP_USE)
 
 
 def pick_local_2d(width: int, height: int, items: int = MAX_GROUP_ITEMS) -> tuple[int, int]:
@@ -125,7 +127,7 @@ def pick_local_2d(width: int, height: int, items: int = MAX_GROUP_ITEMS) -> tupl
         raise KernelError(f"work-group of a {width}x{height} grid of {items} items: sizes must be >= 1")
     lx = _pick_local(width, 16)
     ly = _pick_local(height, items // lx)
-    if lx * ly == width * height or (lx * ly >= WARP and _warp_use(lx * ly) >= MIN_WARP_USE):
+    if _keeps(lx * ly, width * height):
         return lx, ly
     if width * height <= items:
         return width, height
@@ -139,7 +141,7 @@ def pick_local_1d(n: int, items: int = MAX_GROUP_ITEMS) -> int:
     """The work-group size of a 1-D grid of ``n`` work-items: the largest divisor of ``n`` up to ``items``
     where pick_local_2d would keep it, else ``items`` with the launch rounded up."""
     d = _pick_local(n, items)
-    return d if d == n or (d >= WARP and _warp_use(d) >= MIN_WARP_USE) else items  # (n <= items: d == n)
+    return d if _keeps(d, n) else items  # (n <= items: d == n)
 
 
 def _kernel_name(step: Step, output_index: int) -> str:

@@ -215,8 +215,8 @@ class AccessProgram:
         """The global size to enqueue: :attr:`global_size` rounded up to whole work-groups. Where it is larger
         (:attr:`padded`), the kernel's first line returns from the work-items outside the grid, which make no
         access; the trace generator leaves them out, and the issue order deals the partial groups as whole."""
-        (w, h), (lx, ly) = self.global_size, self.local_size
-        return (-(-w // lx) * lx, -(-h // ly) * ly)
+        (gw, gh), (lx, ly) = self.groups, self.local_size
+        return (gw * lx, gh * ly)
 
     @property
     def padded(self) -> bool:

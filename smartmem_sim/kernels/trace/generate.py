@@ -47,7 +47,7 @@ from smartmem_sim.kernels.ops.program import (
 from smartmem_sim.kernels.render.opencl import buffer_out_coords, lane_loops
 from smartmem_sim.kernels.trace.registers import fetches
 from smartmem_sim.layout.expr import evaluate
-from smartmem_sim.memsim.schedule import issue_order
+from smartmem_sim.memsim.schedule import issue_order, work_groups
 from smartmem_sim.memsim.surfaces import ELEM_BYTES, TEXEL_BYTES
 from smartmem_sim.memsim.trace import Trace
 
@@ -390,9 +390,7 @@ def scheduled_trace(acc: ItemAccesses, prog: AccessProgram, cores: int, wave_siz
             raise KernelError(f"scheduled_trace: {name} must be a positive integer, got {v!r}")
     width, _ = prog.global_size
     lx, ly = prog.local_size
-    gx, gy = acc.item % width, acc.item // width
-    group = (gy // ly) * -(-width // lx) + gx // lx  # (a padded launch's last groups are partial)
-    local = (gy % ly) * lx + gx % lx
+    group, local = work_groups(acc.item % width, acc.item // width, width, lx, ly)
     order, core = issue_order(group, local, cores, lx * ly, wave_size, acc.point)
     sids = np.arange(len(prog.surfaces), dtype=np.int32) if surface_ids is None else np.asarray(surface_ids, np.int32)
     return Trace.from_columns(core=core[order].astype(np.int32), surface=sids[acc.surface[order]],

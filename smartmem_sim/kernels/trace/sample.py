@@ -22,7 +22,7 @@ from smartmem_sim.layout.expr import Var, substitute
 from smartmem_sim.layout.image import ImageLayout
 from smartmem_sim.layout.plan import Plan, Step
 from smartmem_sim.layout.signature import step_signature
-from smartmem_sim.memsim.schedule import issue_steps
+from smartmem_sim.memsim.schedule import issue_steps, work_groups
 from smartmem_sim.memsim.surfaces import ELEM_BYTES
 
 
@@ -300,9 +300,7 @@ class ProgramSampler:
         sub_w, sub_h = rect[2], rect[3]
         # issue step of every work-item (smartmem_sim/memsim/schedule.py)
         ids = np.arange(sub_w * sub_h)
-        gx, gy = ids % sub_w, ids // sub_w
-        group = (gy // ly) * -(-sub_w // lx) + gx // lx
-        local = (gy % ly) * lx + gx % lx
+        group, local = work_groups(ids % sub_w, ids // sub_w, sub_w, lx, ly)
         step, _ = issue_steps(group, local, cores, lx * ly, wave_size)
         warm = int(step.max() + 1) // 3
         count_from = int(np.count_nonzero(step[acc.item] < warm))
