@@ -46,6 +46,7 @@ from smartmem_sim.compiler.passes import (
     layouts,
     lower,
     mnn,
+    reductions,
     statistics,
     tiles,
 )
@@ -118,11 +119,15 @@ PASSES: list[tuple[str, tuple[str, ...], Callable[[Context], None]]] = [
     ("mnn_batched_matmul", ("naive",), lambda c: c.notes.update(mnn.batched_matmuls(c.plan))),
     # search: re-choose layouts on ILD&Var edges, each step priced by the CostModel (smartmem's are candidate 0)
     ("search_layouts", ("search",), lambda c: c.notes.update(search_layouts(c.plan, c.cost, c.search_candidates))),
+    # every policy: a reduction over many elements with few outputs becomes partial results plus their reduction
+    ("split_reductions", ALL, lambda c: c.notes.update(reductions.split_long_reductions(c.plan))),
     # every policy: each row reduction (Softmax, LayerNorm, ...) computes a block of texels along its row, whose
     # statistics it computes once (MNN's one work-group per row); the block that fetches least. After the search,
     # which therefore prices row reductions at one texel per work-item (a block depends on the layout it chooses)
     ("row_tiles", ALL, lambda c: tiles.row_tiles(c.plan)),
-    # tuned compilers: each MatMul/Gemm's output block per work-item, and each row block, priced by the CostModel
+    # naive: MNN's convolutions compute 4 output texels per work-item (docs/BASELINES.md, naive rule 7)
+    ("mnn_conv_tiles", ("naive",), lambda c: tiles.conv_tiles(c.plan)),
+    # tuned compilers: each MatMul/Gemm's and Conv's output block per work-item, and each row block, priced by the CostModel
     ("tune_tiles", TUNED, lambda c: tiles.tune_tiles(c.plan, c.cost)),
     # smartmem: Add-like ops whose inputs ended up in different layouts change group (ILD&Var)
     ("regroup", SMARTMEM_MOVES, _regroup),

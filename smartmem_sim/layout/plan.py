@@ -106,7 +106,7 @@ class Step:
     epilogue: tuple[Epilogue, ...] = ()
     reason: str = ""  # why this kernel exists (for COPY: why the transform survived)
     absorbed_output: tuple[str, ...] = ()  # IR node ids of layout operators folded into output_maps
-    # output texels per work-item (x, y) of the step's kernels: MatMul/Gemm only (smartmem_sim/kernels/ops/program.py)
+    # output texels per work-item (x, y) of the step's kernels: MatMul/Gemm, Conv and row reductions (kernels/ops/program.py)
     tile: tuple[int, int] = (1, 1)
 
     def output_map(self, i: int = 0) -> IndexMap | None:

@@ -1,9 +1,10 @@
 """Tiles: how many output texels one work-item computes.
 
-MatMul/Gemm (tune_tiles): every MatMul/Gemm kernel computes the block of output texels per work-item that the cost
-model prices fastest, as a tuned compiler chooses its tiles (DNNFusion and SmartMem generate tuned kernels;
-docs/BASELINES.md, fusion rule 5). MNN's image MatMul computes one texel per work-item (naive rule 8), so
-``naive`` is not tuned.
+MatMul/Gemm and Conv (tune_tiles): every MatMul/Gemm and Conv kernel computes the block of output texels per
+work-item that the cost model prices fastest, as a tuned compiler chooses its tiles (DNNFusion and SmartMem
+generate tuned kernels; docs/BASELINES.md, fusion rule 5). MNN's image MatMul computes one texel per
+work-item (naive rule 8), so ``naive``'s MatMuls are not tuned; its convolutions get MNN's blocks of 4 texels
+(conv_tiles, naive rule 7).
 
 The candidates keep a work-item at four output texels or fewer (16 outputs), the block MNN's and CLBlast's
 small-GPU kernels use; memsim does not model register pressure, so larger blocks would be priced as free.
@@ -27,6 +28,7 @@ from math import prod
 
 from smartmem_sim.compiler.costs.model import CostModel
 from smartmem_sim.kernels.ops.builder import (
+    CONV_OPS,
     MATMUL_OPS,
     MAX_TILE_TEXELS,
     ROW_OPS,
@@ -56,7 +58,7 @@ def tune_tiles(plan: Plan, cost: CostModel, candidates=CANDIDATES) -> dict[str, 
                 chosen[step.id] = best
             steps.append(replace(step, tile=best))
             continue
-        if step.op_type not in MATMUL_OPS:
+        if step.op_type not in MATMUL_OPS + CONV_OPS:
             steps.append(step)
             continue
         on_image = all(isinstance(plan.tensors[o].layout, ImageLayout) for o in step.outputs)
@@ -160,6 +162,42 @@ def row_tiles(plan: Plan) -> dict[str, tuple[int, int]]:
             step = replace(step, tile=row_tile(plan, step))
             if step.tile != (1, 1):
                 chosen[step.id] = step.tile
+        steps.append(step)
+    plan.steps = steps
+    return chosen
+
+
+# MNN's convolution blocks (docs/BASELINES.md, naive rule 7): 4 output texels per work-item along w (c4h1w4) or
+# h (c4h4w1) of its nc4hw4 image, the faster of the two after MNN's tuning; depthwise along w only.
+MNN_CONV_BLOCKS = ((4, 1), (1, 4))
+_CONV_TILES: dict[str, tuple[int, int]] = {}
+
+
+def conv_tile(plan: Plan, step: Step) -> tuple[int, int]:
+    """MNN's block for a Conv step: the one of MNN_CONV_BLOCKS that fetches fewest texels (row_fetches: our
+    stand-in for MNN's timing of both), (4, 1) for a depthwise Conv or a buffer output; by kernel signature."""
+    key = step_signature(plan, replace(step, tile=(1, 1)), plan.tensors)
+    if key not in _CONV_TILES:
+        if len(_CONV_TILES) >= ROW_TILES_KEPT:
+            del _CONV_TILES[next(iter(_CONV_TILES))]
+        on_image = all(isinstance(plan.tensors[o].layout, ImageLayout) for o in step.outputs)
+        w = plan.tensors[step.inputs[1].tensor].shape if len(step.inputs) > 1 and step.inputs[1] else ()
+        depthwise = len(w) > 1 and w[1] == 1 and int(step.attrs.get("group", 1)) > 1
+        if not on_image or depthwise:
+            _CONV_TILES[key] = MNN_CONV_BLOCKS[0]
+        else:
+            _CONV_TILES[key] = min(MNN_CONV_BLOCKS, key=lambda t: (row_fetches(plan, step, t), t[1]))
+    return _CONV_TILES[key]
+
+
+def conv_tiles(plan: Plan) -> dict[str, tuple[int, int]]:
+    """Give every Conv step of ``plan`` its conv_tile (naive: MNN's blocks); returns {step id: tile}."""
+    chosen = {}
+    steps = []
+    for step in plan.steps:
+        if step.op_type in CONV_OPS:
+            step = replace(step, tile=conv_tile(plan, step))
+            chosen[step.id] = step.tile
         steps.append(step)
     plan.steps = steps
     return chosen

@@ -37,7 +37,8 @@ MATMUL_OPS = ("MatMul", "Gemm")
 # row reductions: a tile along the normalized row shares its statistics (program.py, shared phases)
 ROW_OPS = ("Softmax", "LogSoftmax", "LayerNormalization", "RMSNormalization", "GroupNormalization",
            "InstanceNormalization")
-TILED_OPS = MATMUL_OPS + ROW_OPS  # op types whose kernels may compute a tile of output texels per work-item
+CONV_OPS = ("Conv",)
+TILED_OPS = MATMUL_OPS + ROW_OPS + CONV_OPS  # op types whose kernels may compute a tile of output texels per work-item
 MAX_TILE_TEXELS = 16  # texels per tile at most (x 4 lanes of partial sums in registers)
 
 

@@ -50,7 +50,7 @@ shared; the C code must not use ``lane`` (lane-dependent values come from index 
 a helper must not be named by a bare fresh name. A padding lane runs its C code on fill values; its result
 is discarded (an image output stores 0.0f there).
 
-**Output tiling** (:attr:`AccessProgram.tile` ``= (TX, TY)``, default ``(1, 1)``; MatMul and Gemm only, chosen
+**Output tiling** (:attr:`AccessProgram.tile` ``= (TX, TY)``, default ``(1, 1)``; MatMul, Gemm, Conv and the row reductions, chosen
 per plan step by :attr:`smartmem_sim.layout.plan.Step.tile`, see :func:`smartmem_sim.kernels.library.tile_plan`).
 The lane code stays written for one output texel: ``gx``/``gy`` in its expressions are the *texel*
 coordinates. A tiled work-item ``(gx, gy)`` (global size ``(ceil(W/TX), ceil(H/TY))`` over the ``W x H``

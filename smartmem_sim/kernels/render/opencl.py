@@ -403,7 +403,9 @@ def _slot_value(r: Read, gi: int, s: Surface, st: _SlotText, ok: str | None, pad
     v = st.name(r.value)
     reg, got = f"sm_reg_{r.value}_g{gi}", f"sm_ok_{r.value}_g{gi}"
     if s.on_image:
-        comp = st.expr(s.layout.address_exprs(r.coords)[2])
+        # the slot's lets are declared inside its group's fetch, so the component reads their expressions
+        comp = substitute(s.layout.address_exprs(r.coords)[2], {let.var.name: let.expr for let in r.lets})
+        comp = st.expr(comp)
         value = f"{reg}.{_COMPONENT[comp.value]}" if isinstance(comp, Const) else f"sm_lane({reg}, {st.idx_done(comp)})"
     else:
         value = reg
