@@ -157,3 +157,55 @@ def test_the_row_block_memo_is_bounded_and_gives_the_same_blocks(monkeypatch):
     monkeypatch.setattr(tiles, "_ROW_TILES", {})
     monkeypatch.setattr(tiles, "ROW_TILES_KEPT", 1)
     assert blocks() == want and len(tiles._ROW_TILES) == 1
+
+
+# ---------------------------------------------------------------- convolutions
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    from smartmem_sim.simulation import load_graph
+
+    return load_graph("resnext", tiny=True)
+
+
+def test_naive_convs_get_the_mnn_block_that_fetches_less(cnn):
+    """naive rule 7 (docs/BASELINES.md): 4 output texels per work-item along w or h, whichever fetches fewer
+    texels; along w for a depthwise Conv or a buffer output."""
+    from smartmem_sim.compiler.passes.tiles import MNN_CONV_BLOCKS
+
+    plan = compile_model(cnn, "naive")
+    convs = [s for s in plan.steps if s.op_type == "Conv"]
+    assert convs
+    compared = 0
+    for step in convs:
+        assert tuple(step.tile) in MNN_CONV_BLOCKS
+        on_image = plan.tensors[step.outputs[0]].on_image
+        w = plan.tensors[step.inputs[1].tensor].shape
+        if not on_image or (w[1] == 1 and int(step.attrs.get("group", 1)) > 1):
+            assert tuple(step.tile) == (4, 1)
+            continue
+        other = [t for t in MNN_CONV_BLOCKS if t != tuple(step.tile)][0]
+        assert row_fetches(plan, step, tuple(step.tile)) <= row_fetches(plan, step, other)
+        compared += 1
+    assert compared, "no image Conv compared the two blocks: the test would not see the choice"
+
+
+def test_tuned_conv_tiles_are_never_slower_than_one_texel_and_near_the_brute_force_best(cost, cnn):
+    untuned = compile_model(cnn, "smartmem-untuned", cost=cost)
+    plan = compile_model(cnn, "smartmem-untuned", cost=cost)
+    tune_tiles(plan, cost)
+    steps = {s.id: s for s in untuned.steps}
+    tuned_any = False
+    for step in plan.steps:
+        if step.op_type != "Conv":
+            continue
+        base = steps[step.id]
+        assert tuple(base.tile) == (1, 1)
+        chosen = cost.evaluate(plan, step).seconds
+        every = {t: cost.evaluate(untuned, replace(base, tile=t)).seconds for t in CANDIDATES
+                 if plan.tensors[step.outputs[0]].on_image or t[1] == 1}
+        assert chosen <= every[(1, 1)]
+        assert chosen <= min(every.values()) * 1.25
+        tuned_any |= tuple(step.tile) != (1, 1)
+    assert tuned_any
