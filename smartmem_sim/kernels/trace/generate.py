@@ -31,6 +31,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from smartmem_sim.kernels.errors import KernelError
+from smartmem_sim.kernels.trace.cse import kept_rows
 from smartmem_sim.kernels.ops.program import (
     AccessProgram,
     Read,
@@ -255,23 +256,7 @@ def merged_reads(acc: ItemAccesses, spans, prog: AccessProgram) -> ItemAccesses:
     stride = np.array([s[1] for s in spans], np.int64)
     per_block = np.array(memoized(prog, ("block_iterations",), lambda: [_block_iterations(p, prog) for p in prog.lanes.phases]),
                          np.int64)
-    reads = np.flatnonzero(~acc.write)
-    point = acc.point[reads]
-    phase = np.searchsorted(base, point, side="right") - 1
-    block = (point - base[phase]) // stride[phase] // per_block[phase]
-    item = acc.item[reads]
-    # rows are in (item, point) order and a block's points are contiguous, so a block is a run of rows
-    starts = np.ones(reads.size, bool)
-    starts[1:] = (item[1:] != item[:-1]) | (phase[1:] != phase[:-1]) | (block[1:] != block[:-1])
-    run = np.cumsum(starts)
-    surface, x, y = acc.surface[reads], acc.x[reads], acc.y[reads]
-    # sorted by (run, texel, row): the first row of equal (run, texel) is the earliest read of that texel
-    order = np.lexsort((np.arange(reads.size), y, x, surface, run))
-    first = np.ones(reads.size, bool)
-    r, sf, xs, ys = run[order], surface[order], x[order], y[order]
-    first[1:] = (r[1:] != r[:-1]) | (sf[1:] != sf[:-1]) | (xs[1:] != xs[:-1]) | (ys[1:] != ys[:-1])
-    keep = acc.write.copy()
-    keep[reads[order[first]]] = True
+    keep = kept_rows(acc.item, acc.point, acc.write, acc.surface, acc.x, acc.y, base, stride, per_block)
     if keep.all():
         return acc
     return ItemAccesses(**{f.name: getattr(acc, f.name)[keep] for f in fields(ItemAccesses)})
