@@ -31,7 +31,6 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from smartmem_sim.kernels.errors import KernelError
-from smartmem_sim.kernels.trace.cse import kept_rows
 from smartmem_sim.kernels.ops.program import (
     AccessProgram,
     Read,
@@ -46,6 +45,7 @@ from smartmem_sim.kernels.ops.program import (
     texel_valid,
 )
 from smartmem_sim.kernels.render.opencl import buffer_out_coords, lane_loops
+from smartmem_sim.kernels.trace.cse import kept_rows
 from smartmem_sim.kernels.trace.registers import fetches
 from smartmem_sim.layout.expr import evaluate
 from smartmem_sim.memsim.schedule import issue_order, work_groups
