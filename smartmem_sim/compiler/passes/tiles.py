@@ -2,12 +2,12 @@
 
 MatMul/Gemm and Conv (tune_tiles): every MatMul/Gemm and Conv kernel computes the block of output texels per
 work-item that the cost model prices fastest, as a tuned compiler chooses its tiles (DNNFusion and SmartMem
-generate tuned kernels; docs/BASELINES.md, fusion rule 5). A Conv prices two: one texel and the candidate block
-that fetches fewest texels (counted from the access program; ties: the larger block, then the narrower along x,
-which keeps a warp's neighbouring work-items on neighbouring texels). Convolutions are most of a CNN's kernels,
-and four prices each took the paper grid past its 10 minutes (720 s against 551 s). MNN's image MatMul computes one texel per
-work-item (naive rule 8), so ``naive``'s MatMuls are not tuned; its convolutions get MNN's blocks of 4 texels
-(conv_tiles, naive rule 7).
+generate tuned kernels; docs/BASELINES.md, fusion rule 5). A Conv prices two: one texel and the candidate
+block that fetches fewest texels (texel_fetches; ties: the larger block, then the narrower along x, which keeps
+a warp's neighbouring work-items on neighbouring texels). Convolutions are most of a CNN's kernels, and four
+prices each took the paper grid past its 10 minutes (720 s against 551 s). MNN's image MatMul computes one
+texel per work-item (naive rule 8), so ``naive``'s MatMuls are not tuned; its convolutions get MNN's blocks of
+4 texels (conv_tiles, naive rule 7).
 
 The candidates keep a work-item at four output texels or fewer (16 outputs), the block MNN's and CLBlast's
 small-GPU kernels use; memsim does not model register pressure, so larger blocks would be priced as free.
@@ -91,12 +91,12 @@ def _cheapest(plan: Plan, step, cost: CostModel, options) -> tuple[int, int]:
 
 
 def _cheapest_conv(plan: Plan, step: Step, cost: CostModel, options) -> tuple[int, int]:
-    """One texel or the block of ``options`` that fetches fewest texels (row_fetches), whichever ``cost`` prices
+    """One texel or the block of ``options`` that fetches fewest texels (texel_fetches), whichever ``cost`` prices
     fastest (module docstring: two prices per Conv, not the MatMuls' four)."""
     blocks = [t for t in options if t != (1, 1)]
     if not blocks:
         return (1, 1)
-    block = min(blocks, key=lambda t: (row_fetches(plan, step, t), -t[0] * t[1], t[0]))
+    block = min(blocks, key=lambda t: (texel_fetches(plan, step, t), -t[0] * t[1], t[0]))
     priced = [(cost.evaluate(plan, replace(step, tile=t)).seconds, i) for i, t in enumerate(((1, 1), block))]
     return ((1, 1), block)[min(priced)[1]]
 
@@ -111,7 +111,7 @@ def _cheapest_row(plan: Plan, step: Step, cost: CostModel) -> tuple[int, int]:
     return options[min(priced)[1]]
 
 
-def row_fetches(plan: Plan, step: Step, tile: tuple[int, int]) -> int:
+def texel_fetches(plan: Plan, step: Step, tile: tuple[int, int]) -> int:
     """Texels (elements, from a buffer) the step's first kernel fetches with ``tile``, without texel
     registers: per work-item, each read's groups times its phase's loop trips."""
     prog = build_program(plan, replace(step, tile=tile), 0, step_constants(plan, step))
@@ -132,26 +132,32 @@ ROW_TILES_KEPT = 4096
 def row_tile(plan: Plan, step: Step) -> tuple[int, int]:
     """The 1-D block (k, 1) or (1, k), k <= MAX_TILE_TEXELS, with the fewest fetches (module docstring); only
     the axis along which a 2-texel block fetches less than one texel is scanned."""
+    return _by_signature(_ROW_TILES, plan, step, lambda: _fewest_fetches(plan, step))
+
+
+def _by_signature(memo: dict, plan: Plan, step: Step, choose) -> tuple[int, int]:
+    """``choose()`` once per kernel signature of the untiled step, in ``memo`` (at most ROW_TILES_KEPT entries,
+    oldest out first)."""
     key = step_signature(plan, replace(step, tile=(1, 1)), plan.tensors)
-    if key not in _ROW_TILES:
-        if len(_ROW_TILES) >= ROW_TILES_KEPT:
-            del _ROW_TILES[next(iter(_ROW_TILES))]
-        _ROW_TILES[key] = _fewest_fetches(plan, step)
-    return _ROW_TILES[key]
+    if key not in memo:
+        if len(memo) >= ROW_TILES_KEPT:
+            del memo[next(iter(memo))]
+        memo[key] = choose()
+    return memo[key]
 
 
 def _fewest_fetches(plan: Plan, step: Step) -> tuple[int, int]:
     on_image = all(isinstance(plan.tensors[o].layout, ImageLayout) for o in step.outputs)
-    best = (row_fetches(plan, step, (1, 1)), 1, (1, 1))
+    best = (texel_fetches(plan, step, (1, 1)), 1, (1, 1))
     for axis in (0, 1) if on_image else (0,):
         def tile(k, axis=axis):
             return (k, 1) if axis == 0 else (1, k)
-        two = row_fetches(plan, step, tile(2))
+        two = texel_fetches(plan, step, tile(2))
         if two >= best[0]:  # the row does not lie along this axis
             continue
         best = min(best, (two, 2, tile(2)))
         for k in _block_lengths(_texels_along(plan, step, axis)):
-            best = min(best, (row_fetches(plan, step, tile(k)), k, tile(k)))
+            best = min(best, (texel_fetches(plan, step, tile(k)), k, tile(k)))
     return best[2]
 
 
@@ -191,20 +197,16 @@ _CONV_TILES: dict[str, tuple[int, int]] = {}
 
 
 def conv_tile(plan: Plan, step: Step) -> tuple[int, int]:
-    """MNN's block for a Conv step: the one of MNN_CONV_BLOCKS that fetches fewest texels (row_fetches: our
-    stand-in for MNN's timing of both), (4, 1) for a depthwise Conv or a buffer output; by kernel signature."""
-    key = step_signature(plan, replace(step, tile=(1, 1)), plan.tensors)
-    if key not in _CONV_TILES:
-        if len(_CONV_TILES) >= ROW_TILES_KEPT:
-            del _CONV_TILES[next(iter(_CONV_TILES))]
+    """MNN's block for a Conv step: the one of MNN_CONV_BLOCKS that fetches fewest texels (texel_fetches: our
+    stand-in for MNN's timing of both; a tie keeps (4, 1)), (4, 1) for a depthwise Conv or a buffer output."""
+    def choose():
         on_image = all(isinstance(plan.tensors[o].layout, ImageLayout) for o in step.outputs)
         w = plan.tensors[step.inputs[1].tensor].shape if len(step.inputs) > 1 and step.inputs[1] else ()
         depthwise = len(w) > 1 and w[1] == 1 and int(step.attrs.get("group", 1)) > 1
         if not on_image or depthwise:
-            _CONV_TILES[key] = MNN_CONV_BLOCKS[0]
-        else:
-            _CONV_TILES[key] = min(MNN_CONV_BLOCKS, key=lambda t: (row_fetches(plan, step, t), t[1]))
-    return _CONV_TILES[key]
+            return MNN_CONV_BLOCKS[0]
+        return min(MNN_CONV_BLOCKS, key=lambda t: (texel_fetches(plan, step, t), t[1]))
+    return _by_signature(_CONV_TILES, plan, step, choose)
 
 
 def conv_tiles(plan: Plan) -> dict[str, tuple[int, int]]:

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from smartmem_sim.compiler.frontend.load import load_model
-from smartmem_sim.compiler.passes.tiles import CANDIDATES, ROW_OPS, row_fetches, tune_tiles
+from smartmem_sim.compiler.passes.tiles import CANDIDATES, ROW_OPS, texel_fetches, tune_tiles
 from smartmem_sim.compiler.pipeline import compile_model
 from smartmem_sim.simulation import cost_model
 from tests.compiler.search.graphs import attention
@@ -92,10 +92,10 @@ def test_row_blocks_fetch_the_least_of_every_1d_block(policy, model):
     assert rows
     for step in rows:
         on_image = plan.tensors[step.outputs[0]].on_image
-        every = {(k, 1): row_fetches(plan, step, (k, 1)) for k in range(1, 17)}
+        every = {(k, 1): texel_fetches(plan, step, (k, 1)) for k in range(1, 17)}
         if on_image:
-            every.update({(1, k): row_fetches(plan, step, (1, k)) for k in range(2, 17)})
-        got = row_fetches(plan, step, tuple(step.tile))
+            every.update({(1, k): texel_fetches(plan, step, (1, k)) for k in range(2, 17)})
+        got = texel_fetches(plan, step, tuple(step.tile))
         assert got <= 1.05 * min(every.values()), (step.id, step.tile, sorted(every.items(), key=lambda kv: kv[1])[:3])
         if min(every.values()) < every[(1, 1)]:
             assert got < every[(1, 1)]
@@ -186,7 +186,7 @@ def test_naive_convs_get_the_mnn_block_that_fetches_less(cnn):
             assert tuple(step.tile) == (4, 1)
             continue
         other = [t for t in MNN_CONV_BLOCKS if t != tuple(step.tile)][0]
-        assert row_fetches(plan, step, tuple(step.tile)) <= row_fetches(plan, step, other)
+        assert texel_fetches(plan, step, tuple(step.tile)) <= texel_fetches(plan, step, other)
         compared += 1
     assert compared, "no image Conv compared the two blocks: the test would not see the choice"
 
