@@ -13,6 +13,10 @@ operators fused after it, and the layout operators folded into its index maps). 
 
 Top-level values are the plan's stored tensors (a tensor kept in two layouts is two values, ``X`` and
 ``X@layout``); function bodies use the IR's tensor names.
+
+A *helper* kernel implements no operator of its own: the partial results of a long reduction
+(compiler/passes/reductions.py), which the next kernel reduces. It has no node: its reader's node reads what the
+helper reads and holds the operators both kernels implement together (its ``kernels`` attribute names both).
 """
 from __future__ import annotations
 
@@ -45,8 +49,21 @@ def _operands(step: Step) -> list[Operand]:
     return [o for o in list(step.inputs) + [o for e in step.epilogue for o in e.operands] if o is not None]
 
 
-def _covered_nodes(step: Step) -> set[str]:
-    return set(step.nodes) | set(step.absorbed_output) | {n for o in _operands(step) for n in o.absorbed}
+def _is_helper(step: Step) -> bool:
+    """A kernel with no operator of its own that is not a layout copy (module docstring)."""
+    return not step.nodes and step.op_type != COPY
+
+
+def _sources(step: Step, helpers: Mapping[str, Step]) -> list[Operand]:
+    """The step's operands, with a helper's output replaced by what the helper reads."""
+    out = []
+    for o in _operands(step):
+        out.extend(_operands(helpers[o.tensor]) if o.tensor in helpers else [o])
+    return out
+
+
+def _covered_nodes(step: Step, helpers: Mapping[str, Step]) -> set[str]:
+    return set(step.nodes) | set(step.absorbed_output) | {n for o in _sources(step, helpers) for n in o.absorbed}
 
 
 def _function_name(step: Step) -> str:
@@ -67,8 +84,15 @@ def plan_to_onnx(plan: Plan, graph: Graph, *, launches: Mapping[str, list[dict]]
     functions, nodes = [], []
     opsets = dict(graph.opsets)
     opsets.setdefault("", 17)
+    helpers = {step.outputs[0]: step for step in plan.steps if _is_helper(step)}
     for step in plan.steps:
-        covered = sorted(_covered_nodes(step), key=lambda n: order.get(n, -1))
+        if _is_helper(step):
+            if len(step.outputs) != 1 or sum(o.tensor == step.outputs[0] for s in plan.steps
+                                                for o in _operands(s)) != 1:
+                raise CompilerError(f"plan '{plan.model}': step '{step.id}' has no operators, is not a copy and "
+                                    "does not feed exactly one reader")
+            continue
+        covered = sorted(_covered_nodes(step, helpers), key=lambda n: order.get(n, -1))
         unknown = [n for n in covered if n not in order]
         if unknown:
             raise CompilerError(f"plan '{plan.model}': step '{step.id}' names nodes {unknown} the graph lacks")
@@ -81,7 +105,7 @@ def plan_to_onnx(plan: Plan, graph: Graph, *, launches: Mapping[str, list[dict]]
         produced = {o for b in body for o in b.output if o}
         # formal inputs: one per IR tensor the body reads from outside, fed by the stored tensor that holds it
         actual_of: dict[str, str] = {}
-        for o in _operands(step):
+        for o in _sources(step, helpers):
             actual_of.setdefault(stored_source[o.tensor], o.tensor)
         formal_in, actual_in, constants = [], [], []
         for b in body:
@@ -112,7 +136,10 @@ def plan_to_onnx(plan: Plan, graph: Graph, *, launches: Mapping[str, list[dict]]
                                         "which its operators do not produce")
                 formal_out.append(src)
         fname = _function_name(step)
-        attrs = _step_attributes(plan, step, (launches or {}).get(step.id, []))
+        parts = [helpers[o.tensor] for o in _operands(step) if o.tensor in helpers] + [step]
+        attrs = _step_attributes(plan, step, [k for p in parts for k in (launches or {}).get(p.id, [])])
+        if len(parts) > 1:
+            attrs.append(_string_attr("kernels", [f"{p.id}: {p.reason or p.op_type}" for p in parts]))
         functions.append(helper.make_function(
             DOMAIN, fname, formal_in, formal_out, constants + body,
             opset_imports=[helper.make_opsetid(d, v) for d, v in sorted(opsets.items())],
@@ -126,7 +153,9 @@ def plan_to_onnx(plan: Plan, graph: Graph, *, launches: Mapping[str, list[dict]]
         t = plan.tensors[name]
         return helper.make_tensor_value_info(name, graph.tensor(stored_source[name]).elem_type, list(t.shape))
 
-    weights = [n for n, t in plan.tensors.items() if t.kind == "weight"]
+    helper_only = {o.tensor for h in helpers.values() for o in _operands(h)} - {
+        o.tensor for s in plan.steps if not _is_helper(s) for o in _operands(s)}
+    weights = [n for n, t in plan.tensors.items() if t.kind == "weight" and n not in helper_only]
     inits = []
     for n in weights:
         proto = plan.weights.get(n) or graph.initializers.get(stored_source[n])
@@ -142,7 +171,7 @@ def plan_to_onnx(plan: Plan, graph: Graph, *, launches: Mapping[str, list[dict]]
         if src != n:
             nodes.append(helper.make_node("Identity", [n], [src], name=f"output_{src}"))
         outputs.append(helper.make_tensor_value_info(src, graph.tensor(src).elem_type, list(plan.tensors[n].shape)))
-    written = {o for s in plan.steps for o in s.outputs}
+    written = {o for s in plan.steps if not _is_helper(s) for o in s.outputs}
     value_info = [vi(n) for n in plan.tensors if n in written and n not in {o.name for o in outputs}]
     gp = helper.make_graph(nodes, f"{graph.name} ({plan.policy})", [vi(n) for n in plan.inputs], outputs,
                            initializer=inits, value_info=value_info)
