@@ -9,8 +9,8 @@ import onnxruntime as ort
 import pytest
 
 from smartmem_sim.compiler.frontend import load_model
-from smartmem_sim.compiler.plan_onnx import plan_to_onnx
 from smartmem_sim.compiler.pipeline import compile_with_graph
+from smartmem_sim.compiler.plan_onnx import plan_to_onnx
 from tests.compiler.passes.test_reductions import REDUCERS, feeds, onnxruntime_outputs, reductions_model
 
 
