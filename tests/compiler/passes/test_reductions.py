@@ -124,3 +124,25 @@ def test_a_table_without_its_keys_is_an_error(tmp_path, monkeypatch):
             thresholds()
     finally:
         thresholds.cache_clear()
+
+
+def middle_axes_model() -> onnx.ModelProto:
+    """ReduceSum over the middle axes (1, 2) of (1, 64, 128, 4), the last axis kept: 8,192 elements per output,
+    4 outputs, keepdims 0."""
+    inits = [numpy_helper.from_array(np.array([1, 2], np.int64), "axes")]
+    nodes = [helper.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=0)]
+    g = helper.make_graph(nodes, "middle", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 128, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return onnx.shape_inference.infer_shapes(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)]))
+
+
+@pytest.mark.parametrize("policy", ["naive", "fusion", "smartmem"])
+def test_a_split_over_middle_axes_keeps_the_trailing_axis(policy):
+    model = middle_axes_model()
+    plan = compile_model(load_model(model), policy)
+    (partial,) = [s for s in plan.steps if s.id.endswith("/partial")]
+    assert plan.tensors[partial.outputs[0]].shape == (1, 4, partial_count(64 * 128))
+    inputs = {"x": np.random.default_rng(7).normal(size=(1, 64, 128, 4)).astype(np.float32)}
+    want = onnxruntime_outputs(model, inputs)["y"]
+    (got,) = run_plan(plan, {n: inputs["x"] for n in plan.inputs}, check_layouts=True)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
