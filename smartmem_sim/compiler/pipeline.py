@@ -126,7 +126,7 @@ PASSES: list[tuple[str, tuple[str, ...], Callable[[Context], None]]] = [
     # which therefore prices row reductions at one texel per work-item (a block depends on the layout it chooses)
     ("row_tiles", ALL, lambda c: tiles.row_tiles(c.plan)),
     # naive: MNN's convolutions compute 4 output texels per work-item (docs/BASELINES.md, naive rule 7)
-    ("mnn_conv_tiles", ("naive",), lambda c: tiles.conv_tiles(c.plan)),
+    ("mnn_conv_tiles", ("naive",), lambda c: tiles.conv_tiles(c.plan, c.cost)),
     # tuned compilers: each MatMul/Gemm's and Conv's output block per work-item, and each row block, priced by
     # the CostModel
     ("tune_tiles", TUNED, lambda c: tiles.tune_tiles(c.plan, c.cost)),

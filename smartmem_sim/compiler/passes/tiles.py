@@ -7,7 +7,7 @@ block that fetches fewest texels (texel_fetches; ties: the larger block, then th
 a warp's neighbouring work-items on neighbouring texels). Convolutions are most of a CNN's kernels, and four
 prices each took the paper grid past its 10 minutes (720 s against 551 s). MNN's image MatMul computes one
 texel per work-item (naive rule 8), so ``naive``'s MatMuls are not tuned; its convolutions get MNN's blocks of
-4 texels (conv_tiles, naive rule 7).
+4 texels, the one the cost model prices faster, as MNN's tuner times them (conv_tiles, naive rule 7).
 
 The candidates keep a work-item at four output texels or fewer (16 outputs), the block MNN's and CLBlast's
 small-GPU kernels use; memsim does not model register pressure, so larger blocks would be priced as free.
@@ -196,26 +196,35 @@ MNN_CONV_BLOCKS = ((4, 1), (1, 4))
 _CONV_TILES: dict[str, tuple[int, int]] = {}
 
 
-def conv_tile(plan: Plan, step: Step) -> tuple[int, int]:
-    """MNN's block for a Conv step: the one of MNN_CONV_BLOCKS that fetches fewest texels (texel_fetches: our
-    stand-in for MNN's timing of both; a tie keeps (4, 1)), (4, 1) for a depthwise Conv or a buffer output."""
-    def choose():
-        on_image = all(isinstance(plan.tensors[o].layout, ImageLayout) for o in step.outputs)
-        w = plan.tensors[step.inputs[1].tensor].shape if len(step.inputs) > 1 and step.inputs[1] else ()
-        depthwise = len(w) > 1 and w[1] == 1 and int(step.attrs.get("group", 1)) > 1
-        if not on_image or depthwise:
-            return MNN_CONV_BLOCKS[0]
-        return min(MNN_CONV_BLOCKS, key=lambda t: (texel_fetches(plan, step, t), t[1]))
-    return _by_signature(_CONV_TILES, plan, step, choose)
+def conv_tile(plan: Plan, step: Step, cost: CostModel | None = None) -> tuple[int, int]:
+    """MNN's block for a Conv step: (4, 1) for a depthwise Conv or a buffer output; else the one of
+    MNN_CONV_BLOCKS that ``cost`` prices faster, as MNN's tuner times both (without a cost model, or where it
+    prices both alike, the one that fetches fewer texels; a tie keeps (4, 1))."""
+    if cost is not None:
+        return _mnn_block(plan, step, cost)
+    return _by_signature(_CONV_TILES, plan, step, lambda: _mnn_block(plan, step, None))
 
 
-def conv_tiles(plan: Plan) -> dict[str, tuple[int, int]]:
-    """Give every Conv step of ``plan`` its conv_tile (naive: MNN's blocks); returns {step id: tile}."""
+def _mnn_block(plan: Plan, step: Step, cost: CostModel | None) -> tuple[int, int]:
+    on_image = all(isinstance(plan.tensors[o].layout, ImageLayout) for o in step.outputs)
+    w = plan.tensors[step.inputs[1].tensor].shape if len(step.inputs) > 1 and step.inputs[1] else ()
+    depthwise = len(w) > 1 and w[1] == 1 and int(step.attrs.get("group", 1)) > 1
+    if not on_image or depthwise:
+        return MNN_CONV_BLOCKS[0]
+
+    def price(t):
+        return cost.evaluate(plan, replace(step, tile=t)).seconds if cost is not None else 0.0
+    return min(MNN_CONV_BLOCKS, key=lambda t: (price(t), texel_fetches(plan, step, t), t[1]))
+
+
+def conv_tiles(plan: Plan, cost: CostModel | None = None) -> dict[str, tuple[int, int]]:
+    """Give every Conv step of ``plan`` its conv_tile under ``cost`` (naive: MNN's blocks); returns {step id:
+    tile}."""
     chosen = {}
     steps = []
     for step in plan.steps:
         if step.op_type in CONV_OPS:
-            step = replace(step, tile=conv_tile(plan, step))
+            step = replace(step, tile=conv_tile(plan, step, cost))
             chosen[step.id] = step.tile
         steps.append(step)
     plan.steps = steps

@@ -209,3 +209,21 @@ def test_tuned_conv_tiles_are_never_slower_than_one_texel_and_near_the_brute_for
         assert chosen <= min(every.values()) * 1.25
         tuned_any |= tuple(step.tile) != (1, 1)
     assert tuned_any
+
+
+def test_naive_convs_take_the_mnn_block_the_cost_model_prices_faster(cost, cnn):
+    """With a cost model naive times MNN's two blocks, as MNN's tuner does, and keeps the faster."""
+    from smartmem_sim.compiler.passes.tiles import MNN_CONV_BLOCKS
+
+    plan = compile_model(cnn, "naive", cost=cost)
+    compared = 0
+    for step in plan.steps:
+        if step.op_type != "Conv" or not plan.tensors[step.outputs[0]].on_image:
+            continue
+        w = plan.tensors[step.inputs[1].tensor].shape
+        if w[1] == 1 and int(step.attrs.get("group", 1)) > 1:
+            continue
+        prices = {t: cost.evaluate(plan, replace(step, tile=t)).seconds for t in MNN_CONV_BLOCKS}
+        assert prices[tuple(step.tile)] == min(prices.values())
+        compared += 1
+    assert compared
