@@ -7,7 +7,8 @@ block that fetches fewest texels (texel_fetches; ties: the larger block, then th
 a warp's neighbouring work-items on neighbouring texels). Convolutions are most of a CNN's kernels, and four
 prices each took the paper grid past its 10 minutes (720 s against 551 s). MNN's image MatMul computes one
 texel per work-item (naive rule 8), so ``naive``'s MatMuls are not tuned; its convolutions get MNN's blocks of
-4 texels, the one the cost model prices faster, as MNN's tuner times them (conv_tiles, naive rule 7).
+4 texels (conv_tiles, naive rule 7): the one a cost model prices faster, as MNN's tuner times them, where the
+caller gives one, else the one that fetches fewer texels (the commands compile one naive plan for every device).
 
 The candidates keep a work-item at four output texels or fewer (16 outputs), the block MNN's and CLBlast's
 small-GPU kernels use; memsim does not model register pressure, so larger blocks would be priced as free.
