@@ -22,6 +22,7 @@ policies with each other, not with a phone's milliseconds.
 """
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def _table(results, storage: str):
     for r in results:
         m = r.misses()
         e = r.energy_joules
-        t.add_row(r.policy, f"{r.seconds * 1e3:.3f}", f"{100 * r.rel_error:.1f}", f"{r.dram_bytes / 1e6:.2f}",
+        t.add_row(r.policy, f"{r.seconds * 1e3:.3f}", "n/a" if math.isnan(r.rel_error) else f"{100 * r.rel_error:.1f}", f"{r.dram_bytes / 1e6:.2f}",
                   *(f"{m[lv]:,.0f}" for lv in levels), "-" if e is None else f"{e * 1e6:,.2f}",
                   str(len(r.transforms)), f"{r.transform_seconds * 1e3:.3f}", str(len(r.kernels)))
     base = results[0].seconds

@@ -15,6 +15,7 @@ Weights a model ships without (the zoo's models are stripped) are filled from --
 agree; plan.json and model.onnx's metadata say so."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from smartmem_sim.commands.inspect import parse_dims
@@ -106,7 +107,7 @@ def run(args) -> int:
         write_folder(out, model, doc, plan, kernels)
     s = result.summary()
     print(f"{plan.model} under {args.policy} on {result.device}: {s['kernels']} kernels ({s['transforms']} layout "
-          f"transforms), predicted {s['seconds'] * 1e3:.3f} ms (+-{100 * s['rel_error']:.1f}% sampling), "
+          f"transforms), predicted {s['seconds'] * 1e3:.3f} ms ({_sampling(s['rel_error'])}), "
           f"DRAM {s['dram_bytes'] / 1e6:.2f} MB")
     print(f"wrote {out}/: model.onnx ({len(model.graph.node)} nodes), plan.json, kernels/ ({len(kernels)} files)")
     return 0
@@ -116,3 +117,8 @@ def _stripped(model) -> list[str]:
     from smartmem_sim.compiler.ir import is_stripped_initializer
 
     return [t.name for t in model.graph.initializer if is_stripped_initializer(t)]
+
+
+def _sampling(rel_error: float) -> str:
+    # nan: a sampled kernel counted fewer than two windows, so its spread (and the model's) is unknown
+    return "sampling error not estimated" if math.isnan(rel_error) else f"+-{100 * rel_error:.1f}% sampling"

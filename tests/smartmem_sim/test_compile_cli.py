@@ -206,3 +206,10 @@ def test_a_model_past_the_inline_limit_keeps_its_weights_beside_it(tmp_path, mon
     monkeypatch.setattr(compiled, "INLINE_LIMIT", 1 << 40)
     assert main(["compile", str(src), "-o", str(out), "--force"]) == 0
     assert not (out / "model.onnx.data").exists()
+
+
+def test_an_unknown_sampling_error_is_said_in_words():
+    from smartmem_sim.commands.compile import _sampling
+
+    assert _sampling(float("nan")) == "sampling error not estimated"
+    assert _sampling(0.0123) == "+-1.2% sampling"
