@@ -21,6 +21,7 @@ helper reads and holds the operators both kernels implement together (its ``kern
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 
 import onnx
@@ -85,10 +86,10 @@ def plan_to_onnx(plan: Plan, graph: Graph, *, launches: Mapping[str, list[dict]]
     opsets = dict(graph.opsets)
     opsets.setdefault("", 17)
     helpers = {step.outputs[0]: step for step in plan.steps if _is_helper(step)}
+    readers = Counter(o.tensor for s in plan.steps for o in _operands(s))
     for step in plan.steps:
         if _is_helper(step):
-            if len(step.outputs) != 1 or sum(o.tensor == step.outputs[0] for s in plan.steps
-                                                for o in _operands(s)) != 1:
+            if len(step.outputs) != 1 or readers[step.outputs[0]] != 1:
                 raise CompilerError(f"plan '{plan.model}': step '{step.id}' has no operators, is not a copy and "
                                     "does not feed exactly one reader")
             continue

@@ -254,6 +254,11 @@ def select_layouts(plan: Plan) -> dict[tuple[str, str], str]:
     return notes
 
 
+def within_image_limit(layout: TensorLayout) -> bool:
+    """Whether ``layout`` is a buffer or an image within IMAGE_MAX texels along both axes."""
+    return not isinstance(layout, ImageLayout) or (layout.width <= IMAGE_MAX and layout.height <= IMAGE_MAX)
+
+
 def fit_image_limits(plan: Plan) -> dict[tuple[str, str], str]:
     """Every image wider or taller than IMAGE_MAX texels becomes a row-major buffer (every policy: no mobile
     GPU could allocate it, and a simulation of it would price an impossible plan). The layout heuristics
@@ -263,7 +268,7 @@ def fit_image_limits(plan: Plan) -> dict[tuple[str, str], str]:
     notes: dict[tuple[str, str], str] = {}
     for name, t in plan.tensors.items():
         lay = t.layout
-        if not isinstance(lay, ImageLayout) or (lay.width <= IMAGE_MAX and lay.height <= IMAGE_MAX):
+        if within_image_limit(lay):
             continue
         _relayout(plan, name, BufferLayout(tuple(t.shape), None, "linear"))
         step = next((s for s in plan.steps if name in s.outputs), None) or next(

@@ -26,8 +26,8 @@ from onnx import numpy_helper
 
 from smartmem_sim.compiler.data_tables import read_toml
 from smartmem_sim.compiler.errors import CompilerError
-from smartmem_sim.compiler.passes.layouts import IMAGE_MAX, reduction_layout
-from smartmem_sim.layout.image import BufferLayout, ImageLayout
+from smartmem_sim.compiler.passes.layouts import _const_ints, reduction_layout, within_image_limit
+from smartmem_sim.layout.image import BufferLayout
 from smartmem_sim.layout.maps import IndexMap, delinearize
 from smartmem_sim.layout.plan import Operand, Plan, Step, StoredTensor
 
@@ -71,10 +71,9 @@ def partial_count(n: int) -> int | None:
 def _axes(plan: Plan, step: Step, rank: int) -> list[int] | None:
     """The step's reduced axes (sorted, non-negative), or None when they are not all known constants."""
     if len(step.inputs) > 1 and step.inputs[1] is not None:
-        proto = plan.weights.get(step.inputs[1].tensor)
-        if proto is None or not proto.raw_data and not proto.int64_data:
+        axes = _const_ints(plan, step.inputs[1])
+        if axes is None:
             return None
-        axes = [int(a) for a in numpy_helper.to_array(proto).ravel()]
     else:
         axes = step.attrs.get("axes")
         axes = None if axes is None else [int(a) for a in axes]
@@ -85,9 +84,7 @@ def _axes(plan: Plan, step: Step, rank: int) -> list[int] | None:
 
 def _partial_layout(shape: tuple[int, ...]):
     lay = reduction_layout(shape, [len(shape) - 1])
-    if isinstance(lay, ImageLayout) and lay.width <= IMAGE_MAX and lay.height <= IMAGE_MAX:
-        return lay
-    return BufferLayout(shape, None, "linear")
+    return lay if within_image_limit(lay) else BufferLayout(shape, None, "linear")
 
 
 def _split(plan: Plan, step: Step, axes: list[int], P: int) -> tuple[Step, Step, str]:

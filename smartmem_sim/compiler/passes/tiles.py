@@ -98,8 +98,7 @@ def _cheapest_conv(plan: Plan, step: Step, cost: CostModel, options) -> tuple[in
     if not blocks:
         return (1, 1)
     block = min(blocks, key=lambda t: (texel_fetches(plan, step, t), -t[0] * t[1], t[0]))
-    priced = [(cost.evaluate(plan, replace(step, tile=t)).seconds, i) for i, t in enumerate(((1, 1), block))]
-    return ((1, 1), block)[min(priced)[1]]
+    return _first_cheapest(plan, step, cost, [(1, 1), block])
 
 
 def _cheapest_row(plan: Plan, step: Step, cost: CostModel) -> tuple[int, int]:
@@ -107,7 +106,11 @@ def _cheapest_row(plan: Plan, step: Step, cost: CostModel) -> tuple[int, int]:
     first of them in that order)."""
     block = tuple(step.tile)
     half = tuple(max(1, t // 2) for t in block)
-    options = list(dict.fromkeys([block, half, (1, 1)]))
+    return _first_cheapest(plan, step, cost, list(dict.fromkeys([block, half, (1, 1)])))
+
+
+def _first_cheapest(plan: Plan, step: Step, cost: CostModel, options) -> tuple[int, int]:
+    """The tile of ``options`` that ``cost`` prices fastest; a tie keeps the earlier one."""
     priced = [(cost.evaluate(plan, replace(step, tile=t)).seconds, i) for i, t in enumerate(options)]
     return options[min(priced)[1]]
 

@@ -23,15 +23,17 @@ def cost():
     return cost_model("adreno740")
 
 
-def test_tuned_tiles_are_never_slower_than_one_texel_and_near_the_brute_force_best(cost):
-    graph = load_model(attention(tokens=64, dim=64))
+def _check_tuned_against_brute_force(graph, cost, op_types) -> bool:
+    """Each tuned step of ``op_types`` is never slower than one texel and within 1.25x of the best of all six
+    candidates (the greedy order prices 4 of the 6 MatMul blocks, a Conv 2: brute force may find a better one,
+    by a little); returns whether any step got a block."""
     untuned = compile_model(graph, "smartmem-untuned", cost=cost)
     plan = compile_model(graph, "smartmem-untuned", cost=cost)
     tune_tiles(plan, cost)
     steps = {s.id: s for s in untuned.steps}
     tuned_any = False
     for step in plan.steps:
-        if step.op_type not in TILED:
+        if step.op_type not in op_types:
             continue
         base = steps[step.id]
         assert tuple(base.tile) == (1, 1)
@@ -40,9 +42,13 @@ def test_tuned_tiles_are_never_slower_than_one_texel_and_near_the_brute_force_be
         every = {t: cost.evaluate(untuned, replace(base, tile=t)).seconds for t in CANDIDATES
                  if plan.tensors[step.outputs[0]].on_image or t[1] == 1}
         assert chosen <= one
-        # the greedy order prices 4 of the 6 blocks: brute force over all 6 may find a better one, by a little
         assert chosen <= min(every.values()) * 1.25
         tuned_any |= tuple(step.tile) != (1, 1)
+    return tuned_any
+
+
+def test_tuned_tiles_are_never_slower_than_one_texel_and_near_the_brute_force_best(cost):
+    tuned_any = _check_tuned_against_brute_force(load_model(attention(tokens=64, dim=64)), cost, TILED)
     assert tuned_any, "no MatMul of the attention graph got a block: the test would not see tuning"
 
 
@@ -192,23 +198,7 @@ def test_naive_convs_get_the_mnn_block_that_fetches_less(cnn):
 
 
 def test_tuned_conv_tiles_are_never_slower_than_one_texel_and_near_the_brute_force_best(cost, cnn):
-    untuned = compile_model(cnn, "smartmem-untuned", cost=cost)
-    plan = compile_model(cnn, "smartmem-untuned", cost=cost)
-    tune_tiles(plan, cost)
-    steps = {s.id: s for s in untuned.steps}
-    tuned_any = False
-    for step in plan.steps:
-        if step.op_type != "Conv":
-            continue
-        base = steps[step.id]
-        assert tuple(base.tile) == (1, 1)
-        chosen = cost.evaluate(plan, step).seconds
-        every = {t: cost.evaluate(untuned, replace(base, tile=t)).seconds for t in CANDIDATES
-                 if plan.tensors[step.outputs[0]].on_image or t[1] == 1}
-        assert chosen <= every[(1, 1)]
-        assert chosen <= min(every.values()) * 1.25
-        tuned_any |= tuple(step.tile) != (1, 1)
-    assert tuned_any
+    assert _check_tuned_against_brute_force(cnn, cost, ("Conv",)), "no Conv got a block"
 
 
 def test_naive_convs_take_the_mnn_block_the_cost_model_prices_faster(cost, cnn):
